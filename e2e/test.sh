@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, unit tests (API
+# validation, CRD drift, awsim), then the end-to-end suite against a real
+# kube-apiserver + etcd on loopback and awsim.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install a Rust toolchain >= 1.94 (rustup) first" >&2
+  exit 1
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "unit and integration tests (API, CRD drift, awsim)"
+cargo test --workspace --exclude berth-e2e
+
+step "end-to-end tests (real kube-apiserver + awsim + berth)"
+cargo build --bin berth --bin awsim
+cargo test -p berth-e2e --no-run
+e2e/cluster/with-control-plane.sh cargo test -p berth-e2e -- --test-threads=2

@@ -1,0 +1,479 @@
+//! `EcsService`: an ECS service, its task definition, rollout and Cloud Map
+//! registration.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    CapacityProviderStrategyItem, DeletionPolicy, LaunchType, NetworkConfiguration, Tags,
+};
+use super::task_definition::{NetworkMode, TaskDefinitionSpec};
+use super::validation::{is_arn_of, is_ecs_name, validate_tags, Errors, InvalidSpec};
+
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "berth.dev",
+    version = "v1alpha1",
+    kind = "EcsService",
+    namespaced,
+    status = "EcsServiceStatus",
+    shortname = "ecssvc",
+    category = "berth",
+    doc = "An Amazon ECS service with its task definition, rollout tracking and Cloud Map registration",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".status.desiredCount"
+    ),
+    printcolumn(
+        name = "Running",
+        type_ = "integer",
+        json_path = ".status.runningCount"
+    ),
+    printcolumn(name = "Revision", type_ = "integer", json_path = ".status.revision"),
+    printcolumn(
+        name = "Rollout",
+        type_ = "string",
+        json_path = ".status.rollout.state"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!(has(self.launchType) && has(self.capacityProviderStrategy) && size(self.capacityProviderStrategy) > 0)",
+        "message": "set launchType or capacityProviderStrategy, not both",
+        "fieldPath": ".capacityProviderStrategy"
+    },
+    {
+        "rule": "self.taskDefinition.networkMode != 'awsvpc' || has(self.networkConfiguration)",
+        "message": "networkConfiguration is required with networkMode awsvpc",
+        "fieldPath": ".networkConfiguration"
+    },
+    {
+        "rule": "!has(self.deployment) || !has(self.deployment.minimumHealthyPercent) || !has(self.deployment.maximumPercent) || self.deployment.minimumHealthyPercent <= self.deployment.maximumPercent",
+        "message": "minimumHealthyPercent must not exceed maximumPercent",
+        "fieldPath": ".deployment.minimumHealthyPercent"
+    },
+    {
+        "rule": "!has(self.serviceDiscovery) || has(self.serviceDiscovery.namespaceName) != has(self.serviceDiscovery.namespaceId)",
+        "message": "serviceDiscovery needs exactly one of namespaceName and namespaceId",
+        "fieldPath": ".serviceDiscovery"
+    }
+]))]
+pub struct EcsServiceSpec {
+    /// Name of an existing ECS cluster (case-sensitive). berth never creates clusters.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,255}$"))]
+    pub cluster: String,
+    /// ECS service name; defaults to `metadata.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,255}$"))]
+    pub service_name: Option<String>,
+    pub task_definition: TaskDefinitionSpec,
+    /// Number of tasks. When absent berth never sets it, so autoscaling and
+    /// manual scaling are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 5000))]
+    pub desired_count: Option<i32>,
+    /// Exclusive with `capacityProviderStrategy`; neither means the cluster's default strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<LaunchType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    /// Fargate platform version, e.g. `LATEST` or `1.4.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(LATEST|[0-9]+\.[0-9]+\.[0-9]+)$"))]
+    pub platform_version: Option<String>,
+    /// Required with networkMode awsvpc (always on Fargate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub load_balancers: Vec<LoadBalancer>,
+    /// Seconds ECS ignores failing load balancer health checks after a task starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub health_check_grace_period_seconds: Option<i32>,
+    #[serde(default)]
+    pub deployment: DeploymentSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_discovery: Option<ServiceDiscovery>,
+    /// Tags on the service and its task definitions (berth adds its own
+    /// `berth.dev/*` tags).
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
+    /// berth-registered task definition revisions kept for rollback.
+    #[serde(default = "default_revision_history_limit")]
+    #[schemars(range(min = 1, max = 100))]
+    pub revision_history_limit: i32,
+    #[serde(default)]
+    pub enable_execute_command: bool,
+    /// Take over an existing ECS service that berth did not create.
+    #[serde(default)]
+    pub adopt: bool,
+    /// Replace (delete and recreate) the service when a field AWS cannot
+    /// update changes; otherwise report `Degraded`/`ImmutableFieldChanged`.
+    #[serde(default)]
+    pub replace_on_immutable_change: bool,
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+fn default_revision_history_limit() -> i32 {
+    5
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$"
+    ))]
+    pub target_group_arn: String,
+    pub container_name: String,
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: i32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSpec {
+    /// Lower bound of running tasks during a deployment, percent of desired.
+    #[serde(default = "default_min_healthy")]
+    #[schemars(range(min = 0, max = 100))]
+    pub minimum_healthy_percent: i32,
+    /// Upper bound of running tasks during a deployment, percent of desired.
+    #[serde(default = "default_max_percent")]
+    #[schemars(range(min = 0, max = 200))]
+    pub maximum_percent: i32,
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreaker,
+    /// A rollout not complete after this long is `Degraded`/`ProgressDeadlineExceeded`.
+    #[serde(default = "default_progress_deadline")]
+    #[schemars(range(min = 30, max = 86400))]
+    pub progress_deadline_seconds: i32,
+}
+
+impl Default for DeploymentSpec {
+    fn default() -> Self {
+        Self {
+            minimum_healthy_percent: default_min_healthy(),
+            maximum_percent: default_max_percent(),
+            circuit_breaker: CircuitBreaker::default(),
+            progress_deadline_seconds: default_progress_deadline(),
+        }
+    }
+}
+
+fn default_min_healthy() -> i32 {
+    100
+}
+fn default_max_percent() -> i32 {
+    200
+}
+fn default_progress_deadline() -> i32 {
+    600
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreaker {
+    #[serde(default = "default_true")]
+    pub enable: bool,
+    /// Roll back to the last completed deployment when the breaker trips.
+    #[serde(default = "default_true")]
+    pub rollback: bool,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self {
+            enable: true,
+            rollback: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Register the service's tasks in AWS Cloud Map. berth creates (and on
+/// delete removes) the Cloud Map service; the namespace must exist.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDiscovery {
+    /// Name of a Cloud Map namespace, e.g. `internal.example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_name: Option<String>,
+    /// Id of a Cloud Map namespace (`ns-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^ns-[a-z0-9]{16,64}$"))]
+    pub namespace_id: Option<String>,
+    /// Cloud Map service name; defaults to the ECS service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"))]
+    pub service_name: Option<String>,
+    #[serde(default = "default_record_type")]
+    pub dns_record_type: DnsRecordType,
+    #[serde(default = "default_ttl")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub dns_ttl: i64,
+    /// For SRV records: the container and port to publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: Option<i32>,
+}
+
+fn default_record_type() -> DnsRecordType {
+    DnsRecordType::A
+}
+fn default_ttl() -> i64 {
+    10
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DnsRecordType {
+    A,
+    #[serde(rename = "SRV")]
+    Srv,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsServiceStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_arn: Option<String>,
+    /// The task definition berth wants running (may wait on migrations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// Hash of the rendered task definition (and secret versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+    /// The most recent stopped tasks of this service, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_stopped_tasks: Vec<StoppedTask>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_map_service_arn: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    /// ECS rolloutState of the PRIMARY deployment (IN_PROGRESS, COMPLETED, FAILED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default)]
+    pub failed_tasks: i32,
+    /// When the current rollout started (for the progress deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoppedTask {
+    pub task_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<StoppedContainer>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoppedContainer {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl EcsService {
+    /// The ECS service name: `spec.serviceName` or `metadata.name`.
+    pub fn service_name(&self) -> String {
+        self.spec
+            .service_name
+            .clone()
+            .or_else(|| self.metadata.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The task definition family: `spec.taskDefinition.family` or the service name.
+    pub fn family(&self) -> String {
+        self.spec
+            .task_definition
+            .family
+            .clone()
+            .unwrap_or_else(|| self.service_name())
+    }
+}
+
+impl EcsServiceSpec {
+    /// The cross-field rules the API server may not enforce (CEL needs >= 1.25).
+    pub fn validate(&self) -> Result<(), InvalidSpec> {
+        let mut e = Errors::default();
+        e.check(
+            is_ecs_name(&self.cluster),
+            "spec.cluster",
+            "must be 1-255 letters, digits, hyphens or underscores (case-sensitive)",
+        );
+        if let Some(name) = &self.service_name {
+            e.check(
+                is_ecs_name(name),
+                "spec.serviceName",
+                "must be 1-255 letters, digits, hyphens or underscores",
+            );
+        }
+        self.task_definition.validate("spec.taskDefinition", &mut e);
+        if self.launch_type.is_some() && !self.capacity_provider_strategy.is_empty() {
+            e.push(
+                "spec.capacityProviderStrategy",
+                "set launchType or capacityProviderStrategy, not both",
+            );
+        }
+        if self.launch_type == Some(LaunchType::Fargate) && !self.task_definition.is_fargate() {
+            e.push(
+                "spec.taskDefinition.requiresCompatibilities",
+                "launchType FARGATE needs FARGATE in requiresCompatibilities",
+            );
+        }
+        if self.task_definition.network_mode == NetworkMode::Awsvpc {
+            e.check(
+                self.network_configuration.is_some(),
+                "spec.networkConfiguration",
+                "required with networkMode awsvpc (subnets and security groups for the tasks)",
+            );
+        } else if self.network_configuration.is_some() {
+            e.push(
+                "spec.networkConfiguration",
+                "only valid with taskDefinition.networkMode awsvpc",
+            );
+        }
+        let d = &self.deployment;
+        e.check(
+            (0..=100).contains(&d.minimum_healthy_percent),
+            "spec.deployment.minimumHealthyPercent",
+            "must be between 0 and 100",
+        );
+        e.check(
+            (0..=200).contains(&d.maximum_percent),
+            "spec.deployment.maximumPercent",
+            "must be between 0 and 200",
+        );
+        e.check(
+            d.minimum_healthy_percent <= d.maximum_percent,
+            "spec.deployment.minimumHealthyPercent",
+            format!(
+                "{} must not exceed maximumPercent ({})",
+                d.minimum_healthy_percent, d.maximum_percent
+            ),
+        );
+        e.check(
+            !(d.minimum_healthy_percent == 100 && d.maximum_percent == 100),
+            "spec.deployment.maximumPercent",
+            "minimumHealthyPercent 100 with maximumPercent 100 leaves ECS no room to replace a task",
+        );
+        let containers: Vec<&str> = self
+            .task_definition
+            .containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        for (i, lb) in self.load_balancers.iter().enumerate() {
+            let at = format!("spec.loadBalancers[{i}]");
+            e.check(
+                is_arn_of(&lb.target_group_arn, "elasticloadbalancing"),
+                format!("{at}.targetGroupArn"),
+                "must be an Elastic Load Balancing target group ARN",
+            );
+            match self
+                .task_definition
+                .containers
+                .iter()
+                .find(|c| c.name == lb.container_name)
+            {
+                None => e.push(
+                    format!("{at}.containerName"),
+                    format!(
+                        "{:?} is not a container of the task definition (have {containers:?})",
+                        lb.container_name
+                    ),
+                ),
+                Some(c) => e.check(
+                    c.port_mappings
+                        .iter()
+                        .any(|p| p.container_port == lb.container_port),
+                    format!("{at}.containerPort"),
+                    format!(
+                        "container {:?} has no portMapping for {}",
+                        c.name, lb.container_port
+                    ),
+                ),
+            }
+        }
+        if let Some(sd) = &self.service_discovery {
+            e.check(
+                sd.namespace_name.is_some() != sd.namespace_id.is_some(),
+                "spec.serviceDiscovery",
+                "needs exactly one of namespaceName and namespaceId",
+            );
+            if sd.dns_record_type == DnsRecordType::Srv {
+                e.check(
+                    sd.container_name.is_some() && sd.container_port.is_some(),
+                    "spec.serviceDiscovery.containerName",
+                    "SRV records need containerName and containerPort",
+                );
+            }
+            if let Some(name) = &sd.container_name {
+                e.check(
+                    containers.contains(&name.as_str()),
+                    "spec.serviceDiscovery.containerName",
+                    format!("{name:?} is not a container of the task definition"),
+                );
+            }
+        }
+        validate_tags(&self.tags, &mut e);
+        e.finish()
+    }
+}

@@ -1,0 +1,98 @@
+//! Command-line interface: `berth run`, `berth crds`, `berth version`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "Deliver applications to Amazon ECS from Kubernetes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the controller (kubeconfig or in-cluster config, AWS default credential chain).
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML (or write one file per kind with --out).
+    Crds {
+        /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "BERTH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// AWS region when the namespace has no `berth.dev/aws-region` annotation.
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Role to assume when the namespace has no `berth.dev/aws-role-arn` annotation.
+    #[arg(long, env = "BERTH_AWS_ROLE_ARN")]
+    pub aws_role_arn: Option<String>,
+    /// Send every AWS call to this endpoint (awsim in tests, or a VPC endpoint proxy).
+    #[arg(long, env = "BERTH_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// Re-observe every resource at least this often to set back drift (e.g. 5m, 30s).
+    #[arg(long, env = "BERTH_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// Address of the admin server (/metrics, /livez, /readyz).
+    #[arg(long, env = "BERTH_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    pub admin_addr: String,
+    /// Elect a leader through a coordination.k8s.io Lease; only the leader writes.
+    #[arg(long, env = "BERTH_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the leader election Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "BERTH_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Log format.
+    #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Parses `90s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => return Err(format!("{s:?} is not a duration like 30s, 5m or 1h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 minutes").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,7 @@
+//! berth: a Kubernetes controller that delivers applications to Amazon ECS.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod telemetry;

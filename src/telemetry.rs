@@ -1,0 +1,15 @@
+//! Logging setup: `RUST_LOG` filters (default `info`), text or JSON lines.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+pub fn init(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    let result = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second init (tests that start the controller twice) is harmless.
+    let _ = result;
+}
