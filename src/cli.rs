@@ -23,8 +23,13 @@ pub enum Command {
     /// Print the CustomResourceDefinitions as YAML (or write one file per kind with --out).
     Crds {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "install")]
         out: Option<PathBuf>,
+        /// Install them into the cluster of the current kubeconfig by server-side
+        /// apply (without CEL rules on API servers older than 1.25) and wait
+        /// until they are served.
+        #[arg(long)]
+        install: bool,
     },
     /// Print the version.
     Version,

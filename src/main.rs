@@ -14,9 +14,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             berth::telemetry::init(&args.log_format);
+            if std::env::var_os("BERTH_EXIT_WITH_PARENT").is_some() {
+                exit_with_parent();
+            }
             berth::controller::run(args).await
         }
-        Command::Crds { out: None } => {
+        Command::Crds { install: true, .. } => {
+            berth::telemetry::init("text");
+            let client = kube::Client::try_default()
+                .await
+                .context("no Kubernetes configuration (KUBECONFIG or ~/.kube/config)")?;
+            berth::runtime::crds::install(&client).await
+        }
+        Command::Crds { out: None, .. } => {
             let all: String = api::crds().iter().map(api::crd_yaml).collect();
             match std::io::stdout().write_all(all.as_bytes()) {
                 // `berth crds | head` is fine.
@@ -24,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
                 other => other.context("writing to stdout"),
             }
         }
-        Command::Crds { out: Some(dir) } => {
+        Command::Crds { out: Some(dir), .. } => {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for crd in api::crds() {
                 let path = dir.join(api::crd_file_name(&crd));
@@ -38,4 +48,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Test harnesses set BERTH_EXIT_WITH_PARENT so that a killed test run
+/// leaves no berth behind: when the parent dies the process is reparented.
+fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(0);
+        }
+    });
 }

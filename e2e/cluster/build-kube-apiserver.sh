@@ -85,7 +85,12 @@ done
 find "$CACHE_DIR" -maxdepth 1 -type d -name 'build.*' -exec rm -rf {} + 2>/dev/null || true
 
 WORK="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
+MAKE_PID=""
+# shellcheck disable=SC2317  # invoked by trap
 cleanup() {
+  if [[ -n "$MAKE_PID" ]] && kill -0 "$MAKE_PID" 2>/dev/null; then
+    kill -TERM -- "-$MAKE_PID" 2>/dev/null || true   # make runs in its own process group
+  fi
   if [[ "${BERTH_KEEP_BUILD:-0}" == "1" ]]; then
     log "keeping build tree $WORK"
   else
@@ -93,6 +98,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
 
 START=$SECONDS
 log "apt-get source kubernetes -> $WORK"
@@ -123,6 +130,7 @@ done
 # point it at the cache dir instead.
 GOCACHE_DIR="$CACHE_DIR/go-build"
 mkdir -p "$GOCACHE_DIR"
+export BERTH_GOCACHE="$GOCACHE_DIR"
 # shellcheck disable=SC2016  # literal shell text for the tree's script
 sed -i 's|^  export GOCACHE="${KUBE_GOPATH}/cache"$|  export GOCACHE="${BERTH_GOCACHE:-${KUBE_GOPATH}/cache}"|' "$SRC/hack/lib/golang.sh"
 grep -q 'BERTH_GOCACHE' "$SRC/hack/lib/golang.sh" || die "could not redirect GOCACHE in hack/lib/golang.sh"
@@ -132,26 +140,30 @@ for t in "${TARGETS[@]}"; do WHAT+="cmd/$t "; done
 WHAT="${WHAT% }"
 
 log "go: $GO_VERSION; make WHAT=\"$WHAT\""
-(
-  cd "$SRC"
+# setsid: make and the go builds get their own process group, which cleanup() can stop whole.
+# shellcheck disable=SC2016  # the script text is expanded by the inner bash
+setsid bash -c '
+  cd "$1"
   unset GOFLAGS GOPATH GOBIN
-  export BERTH_GOCACHE="$GOCACHE_DIR"
   export CGO_ENABLED=0
-  export KUBE_GIT_VERSION="v1.20.2" KUBE_GIT_TREE_STATE=clean
-  make WHAT="$WHAT"
-) >>"$CACHE_DIR/build.log" 2>&1 &
+  exec make WHAT="$2"
+' berth-make "$SRC" "$WHAT" </dev/null >>"$CACHE_DIR/build.log" 2>&1 &
 MAKE_PID=$!
 # Progress: a line every 30s while make runs.
+last=$SECONDS
 while kill -0 "$MAKE_PID" 2>/dev/null; do
-  sleep 5
-  if (( (SECONDS - START) % 30 < 5 )); then
+  sleep 2
+  if (( SECONDS - last >= 30 )); then
+    last=$SECONDS
     log "… still building ($((SECONDS - START))s): $(tail -n 1 "$CACHE_DIR/build.log" | cut -c1-120)"
   fi
 done
 if ! wait "$MAKE_PID"; then
+  MAKE_PID=""
   tail -n 40 "$CACHE_DIR/build.log" >&2
   die "make WHAT=\"$WHAT\" failed (full log: $CACHE_DIR/build.log)"
 fi
+MAKE_PID=""
 
 for t in "${TARGETS[@]}"; do
   built="$SRC/_output/bin/$t"

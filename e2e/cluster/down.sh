@@ -4,24 +4,30 @@
 # data (DIR/etcd-data) and DIR/pids. Idempotent: a dir with nothing running is fine.
 # Logs (DIR/logs), certificates and kubeconfig are left in place.
 #
-# Usage: down.sh --dir DIR [--timeout SECS]
+# Usage: down.sh --dir DIR [--timeout SECS] [--fast]
+#   --fast  stop kube-apiserver and etcd at the same time, KILL after 2s (unless --timeout
+#           says otherwise): for throw-away dirs (with-control-plane.sh uses it)
 set -euo pipefail
 
 log() { printf '[down] %s\n' "$*" >&2; }
 die() { printf '[down] ERROR: %s\n' "$*" >&2; exit 1; }
 
-DIR="" TIMEOUT=10
+DIR="" TIMEOUT="" FAST=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
     --dir=*) DIR="${1#--dir=}"; shift ;;
     --timeout) TIMEOUT="${2:?--timeout needs a value}"; shift 2 ;;
     --timeout=*) TIMEOUT="${1#--timeout=}"; shift ;;
-    -h|--help) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --fast) FAST=1; shift ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
 [[ -n "$DIR" ]] || die "--dir DIR is required"
+if [[ -z "$TIMEOUT" ]]; then
+  if [[ "$FAST" == 1 ]]; then TIMEOUT=2; else TIMEOUT=10; fi
+fi
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--timeout must be a number of seconds"
 [[ -d "$DIR" ]] || exit 0
 
@@ -72,8 +78,12 @@ stop() {  # stop NAME...: TERM the recorded processes with these names, wait, th
 
 if [[ -f "$DIR/pids" ]]; then
   stop watchdog          # so they do not race with us
-  stop kube-apiserver
-  stop etcd
+  if [[ "$FAST" == 1 ]]; then
+    stop kube-apiserver etcd
+  else
+    stop kube-apiserver
+    stop etcd
+  fi
   rm -f "$DIR/pids"
 fi
 rm -rf "$DIR/etcd-data"

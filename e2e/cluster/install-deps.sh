@@ -28,14 +28,19 @@ fi
 
 CACHE_DIR="${BERTH_CACHE_DIR:-$HOME/.cache/berth}"
 
+# Root is needed only to change something: as root run directly, else through sudo.
 SUDO=()
+CAN_ROOT=1
 if [[ "$(id -u)" -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then
     SUDO=(sudo)
   else
-    die "must run as root, or have sudo available, to install packages with apt-get"
+    CAN_ROOT=0
   fi
 fi
+need_root() {
+  [[ "$CAN_ROOT" == 1 ]] || die "$1: run as root, or install sudo (not root, no sudo here)"
+}
 export DEBIAN_FRONTEND=noninteractive
 
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script supports Debian (bookworm) only"
@@ -50,6 +55,7 @@ CODENAME="${CODENAME:-bookworm}"
 UPDATED=0
 apt_update_once() {
   if [[ "$UPDATED" -eq 0 ]]; then
+    need_root "apt-get update is needed"
     log "apt-get update"
     "${SUDO[@]}" apt-get update -qq
     UPDATED=1
@@ -119,6 +125,9 @@ enable_deb_src() {
 
 if have_deb_src; then
   log "deb-src for $CODENAME: already enabled"
+elif [[ "$CAN_ROOT" == 0 ]]; then
+  log "WARNING: deb-src for $CODENAME is not enabled and this user cannot enable it (no root," \
+      "no sudo): building kube-apiserver will fail unless it is cached already"
 else
   enable_deb_src
   UPDATED=0
@@ -164,6 +173,7 @@ if [[ "${#MISSING[@]}" -eq 0 ]]; then
   exit 0
 fi
 
+need_root "missing packages: ${MISSING[*]}"
 log "installing: ${MISSING[*]}"
 # Try without update first only if lists exist; on a fresh machine update is needed anyway.
 if [[ "$UPDATED" -eq 0 ]] && ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null 2>&1; then

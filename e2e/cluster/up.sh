@@ -118,7 +118,7 @@ PY
 }
 
 # Start a watchdog for server PID: when OWNER is gone (or was replaced by a reused pid), stop
-# PID (TERM, KILL after 5s) and remove the given paths. Exits by itself when PID exits first.
+# PID (TERM, KILL after 2s) and remove the given paths. Exits by itself when PID exits first.
 start_watchdog() {
   local pid="$1" pid_start="$2"; shift 2
   [[ -n "$OWNER" ]] || return 0

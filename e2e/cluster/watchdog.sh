@@ -4,7 +4,7 @@
 # Usage: watchdog.sh OWNER_PID OWNER_START PID PID_START [PATH_TO_REMOVE...]
 # *_START are the processes' start times (field 22 of /proc/PID/stat), so a reused pid is
 # not mistaken for the original. Polls every second; when OWNER is gone it sends TERM to PID,
-# KILL after 5s, then removes the given paths (etcd data). Exits by itself when PID exits
+# KILL after 2s, then removes the given paths (etcd data). Exits by itself when PID exits
 # first. up.sh starts it with setsid/nohup so it survives a kill -9 of the owner.
 set -uo pipefail
 
@@ -27,7 +27,7 @@ while alive "$owner" "$owner_start"; do
 done
 if alive "$pid" "$pid_start"; then
   kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 10); do alive "$pid" "$pid_start" || break; sleep 0.5; done
+  for _ in $(seq 1 8); do alive "$pid" "$pid_start" || break; sleep 0.25; done
   if alive "$pid" "$pid_start"; then
     kill -KILL "$pid" 2>/dev/null
     for _ in $(seq 1 10); do alive "$pid" "$pid_start" || break; sleep 0.2; done

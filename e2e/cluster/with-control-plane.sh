@@ -51,7 +51,7 @@ cleanup() {
     kill -TERM "$CHILD" 2>/dev/null || true
   fi
   if [[ -n "$DIR" ]]; then
-    "$HERE/down.sh" --dir "$DIR" || true
+    "$HERE/down.sh" --dir "$DIR" --fast || true
     if [[ "${BERTH_KEEP_LOGS:-0}" == "1" ]]; then
       log "kept $DIR (logs in $DIR/logs)"
     elif [[ -z "${BERTH_CP_DIR:-}" ]]; then

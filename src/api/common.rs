@@ -36,7 +36,7 @@ pub struct SecretKeyReference {
 pub struct EnvVar {
     #[schemars(length(min = 1, max = 255))]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
 }
 

@@ -19,8 +19,7 @@ use crate::Shared;
 
 type S = State<Arc<Shared>>;
 
-pub const ENDPOINTS: &str = "\
-  GET  /_awsim/health                  liveness
+pub const ENDPOINTS: &str = "  GET  /_awsim/health                  liveness
   GET  /_awsim/calls[?caller=NAME]     call counts per service and action (and per caller)
   GET  /_awsim/calls/log[?caller=NAME&since=SEQ]  ordered call log with key parameters
   POST /_awsim/calls/reset             forget all recorded calls

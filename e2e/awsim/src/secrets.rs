@@ -69,8 +69,8 @@ impl Secret {
     }
 
     /// Stores a version. Labels are unique: the new version takes them from
-    /// the others, and moving AWSCURRENT also frees AWSPREVIOUS (the caller
-    /// gives it to the version that was current).
+    /// the others, and moving AWSCURRENT hands AWSPREVIOUS to the version
+    /// that was current.
     fn put(
         &mut self,
         now: f64,
@@ -80,6 +80,7 @@ impl Secret {
         stages: Vec<String>,
     ) {
         let moves_current = stages.iter().any(|s| s == "AWSCURRENT");
+        let previous = self.stage("AWSCURRENT").map(|v| v.id.clone());
         for v in &mut self.versions {
             v.stages.retain(|s| !stages.contains(s));
             if moves_current {
@@ -87,6 +88,13 @@ impl Secret {
             }
         }
         self.versions.retain(|v| v.id != id);
+        if moves_current {
+            if let Some(prev) = previous.filter(|p| *p != id) {
+                if let Some(v) = self.versions.iter_mut().find(|v| v.id == prev) {
+                    v.stages.push("AWSPREVIOUS".into());
+                }
+            }
+        }
         self.versions.push(Version {
             id,
             secret_string: string,
@@ -261,7 +269,6 @@ impl SecretsState {
                 if stages.is_empty() {
                     stages.push("AWSCURRENT".into());
                 }
-                let previous = s.stage("AWSCURRENT").map(|v| v.id.clone());
                 s.put(
                     ctx.now,
                     id.clone(),
@@ -269,13 +276,6 @@ impl SecretsState {
                     str_field(body, "SecretBinary").map(str::to_string),
                     stages.clone(),
                 );
-                if stages.iter().any(|s| s == "AWSCURRENT") {
-                    if let Some(prev) = previous.filter(|p| *p != id) {
-                        if let Some(v) = s.versions.iter_mut().find(|v| v.id == prev) {
-                            v.stages.push("AWSPREVIOUS".into());
-                        }
-                    }
-                }
                 // AWS keeps labelled versions and a few unlabelled ones.
                 let mut unlabelled = s.versions.iter().filter(|v| v.stages.is_empty()).count();
                 s.versions.retain(|v| {

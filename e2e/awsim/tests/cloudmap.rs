@@ -2,9 +2,11 @@
 //! move the virtual clock with `advance_clock`, so async operations change
 //! state exactly when the test says so.
 
-use std::collections::BTreeMap;
+mod common;
 
-use aws_sdk_servicediscovery::config::{BehaviorVersion, Credentials, Region};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use aws_sdk_servicediscovery::error::ProvideErrorMetadata;
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter,
@@ -12,7 +14,10 @@ use aws_sdk_servicediscovery::types::{
     RoutingPolicy, ServiceFilter, ServiceFilterName, Tag,
 };
 use aws_sdk_servicediscovery::Client;
+use common::{ecs, sdk_config, start_fast, wait_for};
 
+/// Real-speed clock: the tests move it with `advance_clock`, so an
+/// operation's status read right after a call cannot race a fast clock.
 async fn start() -> awsim::Handle {
     awsim::start(awsim::Config {
         throttle: false,
@@ -22,13 +27,7 @@ async fn start() -> awsim::Handle {
 }
 
 fn client(h: &awsim::Handle) -> Client {
-    let conf = aws_sdk_servicediscovery::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(h.endpoint())
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
+    Client::new(&sdk_config(h))
 }
 
 async fn op_status(c: &Client, op: &str) -> OperationStatus {
@@ -474,4 +473,140 @@ async fn seeded_namespace_is_ready_immediately() {
     };
     let ns = c.get_namespace().id(&id).send().await.unwrap();
     assert_eq!(ns.namespace().unwrap().name(), Some("seeded.local"));
+}
+
+/// ECS services with `serviceRegistries` register their RUNNING tasks and
+/// deregister them when they stop.
+#[tokio::test]
+async fn ecs_service_tasks_appear_as_instances() {
+    use aws_sdk_ecs::types::{
+        AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType,
+        NetworkConfiguration, NetworkMode, ServiceRegistry,
+    };
+
+    let h = start_fast().await;
+    let sd = client(&h);
+    let ecs = ecs(&h);
+    let ns_op = sd
+        .create_private_dns_namespace()
+        .name("svc.local")
+        .vpc("vpc-0abc")
+        .send()
+        .await
+        .unwrap()
+        .operation_id
+        .unwrap();
+    let ns_id = wait_for("namespace created", Duration::from_secs(10), || async {
+        let out = sd
+            .get_operation()
+            .operation_id(&ns_op)
+            .send()
+            .await
+            .unwrap();
+        let op = out.operation().unwrap();
+        (op.status() == Some(&OperationStatus::Success))
+            .then(|| op.targets().unwrap()[&OperationTargetType::Namespace].clone())
+    })
+    .await;
+    let svc = sd
+        .create_service()
+        .name("api")
+        .namespace_id(&ns_id)
+        .dns_config(a_record(10))
+        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let registry_arn = svc.service().unwrap().arn().unwrap().to_string();
+    let svc_id = svc.service().unwrap().id().unwrap().to_string();
+
+    ecs.create_cluster()
+        .cluster_name("prod")
+        .send()
+        .await
+        .unwrap();
+    let td = ecs
+        .register_task_definition()
+        .family("api")
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("api")
+                .image("nginx:1.27")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets("subnet-a")
+                .subnets("subnet-b")
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    ecs.create_service()
+        .cluster("prod")
+        .service_name("api")
+        .task_definition(&td)
+        .desired_count(2)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(network)
+        .service_registries(
+            ServiceRegistry::builder()
+                .registry_arn(&registry_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let instances = wait_for("2 registered tasks", Duration::from_secs(15), || async {
+        let out = sd
+            .list_instances()
+            .service_id(&svc_id)
+            .send()
+            .await
+            .unwrap();
+        (out.instances().len() == 2).then(|| out.instances().to_vec())
+    })
+    .await;
+    for i in &instances {
+        let attrs = i.attributes().unwrap();
+        assert!(attrs.contains_key("AWS_INSTANCE_IPV4"), "{attrs:?}");
+        assert_eq!(
+            attrs.get("ECS_SERVICE_NAME").map(String::as_str),
+            Some("api")
+        );
+    }
+    let err = sd.delete_service().id(&svc_id).send().await.unwrap_err();
+    assert!(err.into_service_error().is_resource_in_use());
+
+    ecs.update_service()
+        .cluster("prod")
+        .service("api")
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap();
+    wait_for("tasks deregistered", Duration::from_secs(15), || async {
+        let out = sd
+            .list_instances()
+            .service_id(&svc_id)
+            .send()
+            .await
+            .unwrap();
+        out.instances().is_empty().then_some(())
+    })
+    .await;
 }

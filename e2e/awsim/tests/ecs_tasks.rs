@@ -93,21 +93,37 @@ async fn wait_stopped(ecs: &Client, arn: &str) -> Task {
 async fn setup() -> (awsim::Handle, Client) {
     let h = start_fast().await;
     let client = ecs(&h);
-    client.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
+    client
+        .create_cluster()
+        .cluster_name(CLUSTER)
+        .send()
+        .await
+        .unwrap();
     (h, client)
 }
 
 #[tokio::test]
 async fn tasks_exit_zero_and_three() {
     let (_h, ecs) = setup().await;
-    let ok = register(&ecs, "job-ok", container("public.ecr.aws/docker/library/busybox:1.36")).await;
+    let ok = register(
+        &ecs,
+        "job-ok",
+        container("public.ecr.aws/docker/library/busybox:1.36"),
+    )
+    .await;
     let fail = register(&ecs, "job-fail", container("ghcr.io/acme/migrate:exit-3")).await;
     let ok_arn = run(&ecs, &ok, "subnet-a", "mj/ok").await;
     let fail_arn = run(&ecs, &fail, "subnet-a", "mj/fail").await;
 
     let t = wait_stopped(&ecs, &ok_arn).await;
-    assert_eq!(t.stop_code().map(|c| c.as_str()), Some("EssentialContainerExited"));
-    assert_eq!(t.stopped_reason(), Some("Essential container in task exited"));
+    assert_eq!(
+        t.stop_code().map(|c| c.as_str()),
+        Some("EssentialContainerExited")
+    );
+    assert_eq!(
+        t.stopped_reason(),
+        Some("Essential container in task exited")
+    );
     assert_eq!(t.containers()[0].exit_code(), Some(0));
     assert_eq!(t.started_by(), Some("mj/ok"));
     assert_eq!(t.group(), Some("family:job-ok"));
@@ -119,11 +135,15 @@ async fn tasks_exit_zero_and_three() {
     assert!(eni
         .details()
         .iter()
-        .any(|d| d.name() == Some("privateIPv4Address") && d.value().is_some_and(|v| v.starts_with("10."))));
+        .any(|d| d.name() == Some("privateIPv4Address")
+            && d.value().is_some_and(|v| v.starts_with("10."))));
 
     let t = wait_stopped(&ecs, &fail_arn).await;
     assert_eq!(t.containers()[0].exit_code(), Some(3));
-    assert_eq!(t.stopped_reason(), Some("Essential container in task exited"));
+    assert_eq!(
+        t.stopped_reason(),
+        Some("Essential container in task exited")
+    );
 
     // Stopped tasks are listed under desiredStatus STOPPED, by startedBy.
     let listed = ecs
@@ -134,7 +154,7 @@ async fn tasks_exit_zero_and_three() {
         .send()
         .await
         .unwrap();
-    assert_eq!(listed.task_arns(), [fail_arn.clone()]);
+    assert_eq!(listed.task_arns(), std::slice::from_ref(&fail_arn));
     let missing = ecs
         .describe_tasks()
         .cluster(CLUSTER)
@@ -151,7 +171,13 @@ async fn long_running_task_is_stopped_by_user() {
     let td = register(&ecs, "sleeper", container("busybox:sleep-100000")).await;
     let arn = run(&ecs, &td, "subnet-a", "manual").await;
     wait_for("RUNNING", Duration::from_secs(10), || async {
-        let out = ecs.describe_tasks().cluster(CLUSTER).tasks(&arn).send().await.unwrap();
+        let out = ecs
+            .describe_tasks()
+            .cluster(CLUSTER)
+            .tasks(&arn)
+            .send()
+            .await
+            .unwrap();
         (out.tasks()[0].last_status() == Some("RUNNING")).then_some(())
     })
     .await;
@@ -184,7 +210,10 @@ async fn image_pull_failures() {
     h.fail_pulls("docker.io/library/redis");
     let td = register(&ecs, "pull-fault", container("docker.io/library/redis:7")).await;
     let t = wait_stopped(&ecs, &run(&ecs, &td, "subnet-a", "x").await).await;
-    assert!(t.stopped_reason().unwrap().starts_with("CannotPullContainerError:"));
+    assert!(t
+        .stopped_reason()
+        .unwrap()
+        .starts_with("CannotPullContainerError:"));
 
     // A private ECR repository that does not exist.
     let td = register(
@@ -215,7 +244,13 @@ async fn secrets_and_subnets_without_egress() {
         ContainerDefinition::builder()
             .name("app")
             .image("nginx:1.27")
-            .secrets(Secret::builder().name("DB").value_from(from).build().unwrap())
+            .secrets(
+                Secret::builder()
+                    .name("DB")
+                    .value_from(from)
+                    .build()
+                    .unwrap(),
+            )
             .build()
     };
     let missing = format!("{}-gone", secret_arn.rsplit_once('-').unwrap().0);
@@ -237,7 +272,10 @@ async fn secrets_and_subnets_without_egress() {
     h.set_subnet_without_egress("subnet-private");
     let t = wait_stopped(&ecs, &run(&ecs, &td, "subnet-private", "x").await).await;
     let reason = t.stopped_reason().unwrap();
-    assert!(reason.contains("connection issue between the task and AWS Secrets Manager"), "{reason}");
+    assert!(
+        reason.contains("connection issue between the task and AWS Secrets Manager"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

@@ -2,14 +2,18 @@
 //! speed and the tests jump it with `advance_clock`, so lifecycle steps are
 //! deterministic (no polling against a racing clock).
 
-use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
+mod common;
+
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{
     AuthScheme, EngineFamily, Filter, IamAuthMode, ServerlessV2ScalingConfiguration, Tag,
     TargetRole, TargetState, TargetType, UserAuthConfig,
 };
 use aws_sdk_rds::Client;
+use common::{sdk_config, secrets};
 
+/// Real-speed clock: the tests move it with `advance_clock`, so a status
+/// read right after a call cannot race a fast clock on a slow machine.
 async fn start() -> awsim::Handle {
     awsim::start(awsim::Config {
         throttle: false,
@@ -19,23 +23,7 @@ async fn start() -> awsim::Handle {
 }
 
 fn rds(h: &awsim::Handle) -> Client {
-    let conf = aws_sdk_rds::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(h.endpoint())
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
-}
-
-fn secretsmanager(h: &awsim::Handle) -> aws_sdk_secretsmanager::Client {
-    let conf = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(h.endpoint())
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(conf)
+    Client::new(&sdk_config(h))
 }
 
 fn scaling(min: f64, max: f64) -> ServerlessV2ScalingConfiguration {
@@ -199,7 +187,7 @@ async fn aurora_cluster_instance_and_proxy_become_available() {
         .kms_key_id()
         .unwrap()
         .starts_with("arn:aws:kms:us-east-1:"));
-    let value = secretsmanager(&h)
+    let value = secrets(&h)
         .get_secret_value()
         .secret_id(secret.secret_arn().unwrap())
         .send()
@@ -273,6 +261,17 @@ async fn aurora_cluster_instance_and_proxy_become_available() {
         .into_service_error()
         .is_db_proxy_target_already_registered_fault());
 
+    let targets = c
+        .describe_db_proxy_targets()
+        .db_proxy_name("orders-proxy")
+        .send()
+        .await
+        .unwrap();
+    assert!(targets
+        .targets()
+        .iter()
+        .all(|t| { t.target_health().and_then(|h| h.state()) == Some(&TargetState::Registering) }));
+    h.advance_clock(30.0);
     let targets = c
         .describe_db_proxy_targets()
         .db_proxy_name("orders-proxy")
@@ -485,7 +484,7 @@ async fn deletion_protection_refuses_delete_until_disabled() {
     );
     assert_eq!(snaps.db_cluster_snapshots()[0].status(), Some("available"));
     assert!(
-        secretsmanager(&h)
+        secrets(&h)
             .get_secret_value()
             .secret_id(&secret_arn)
             .send()

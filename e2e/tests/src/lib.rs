@@ -1,0 +1,404 @@
+//! End-to-end test framework: each test gets a fresh namespace on a real
+//! kube-apiserver (`KUBECONFIG`, set by `e2e/cluster/with-control-plane.sh`),
+//! its own in-process awsim, and its own `berth run` process watching only
+//! that namespace. Helpers apply manifests by server-side apply, wait for
+//! conditions with a failure message that dumps status, Events and berth's
+//! log, and read awsim's call counters.
+#![forbid(unsafe_code)]
+
+use std::fmt::Debug;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::pinned_kind;
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use awsim;
+pub use berth;
+
+/// Field manager of everything the tests apply (as a user's kubectl would).
+pub const MANAGER: &str = "e2e-user";
+/// Account id the examples use; every test's awsim runs as this account.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// The berth binary under test (`BERTH_BIN`, else `target/debug/berth`).
+pub fn berth_bin() -> PathBuf {
+    std::env::var_os("BERTH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/berth"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A Kubernetes client for the cluster in `KUBECONFIG`. The end-to-end
+/// suite must not pass without one, so a missing config fails loudly.
+pub async fn client() -> Client {
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "KUBECONFIG is not set: run the end-to-end tests through \
+         e2e/cluster/with-control-plane.sh (or ./e2e/test.sh)"
+    );
+    Client::try_default()
+        .await
+        .expect("connecting to the cluster in KUBECONFIG")
+}
+
+/// Installs berth's CRDs the way `berth crds --install` does. Idempotent,
+/// so every test may call it.
+pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
+    berth::runtime::crds::install(client).await
+}
+
+/// Options for a test environment.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// awsim virtual seconds per real second.
+    pub time_scale: f64,
+    /// AWS-like throttling in awsim.
+    pub throttle: bool,
+    /// berth's `--resync-interval`.
+    pub resync_interval: String,
+    /// Start `berth run` right away.
+    pub start_berth: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            time_scale: 30.0,
+            throttle: true,
+            resync_interval: "5m".into(),
+            start_berth: true,
+        }
+    }
+}
+
+/// One test's world: a namespace, an awsim, a berth process.
+pub struct Env {
+    pub client: Client,
+    pub ns: String,
+    pub awsim: awsim::Handle,
+    options: Options,
+    berth: Option<Child>,
+    log_path: PathBuf,
+    started: u32,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Env {
+    pub async fn new(name: &str) -> Env {
+        Self::with_options(name, Options::default()).await
+    }
+
+    pub async fn with_options(name: &str, options: Options) -> Env {
+        let client = client().await;
+        install_crds(&client).await.expect("installing CRDs");
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let ns = format!(
+            "e2e-{name}-{:x}{:x}",
+            nanos % 0xfffff,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let mut object = Namespace::default();
+        object.metadata.name = Some(ns.clone());
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("creating the test namespace");
+
+        let awsim = awsim::start(awsim::Config {
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+            time_scale: options.time_scale,
+            throttle: options.throttle,
+            ..awsim::Config::default()
+        })
+        .await;
+
+        let log_dir = target_dir().join("e2e-logs");
+        fs::create_dir_all(&log_dir).expect("creating target/e2e-logs");
+        let log_path = log_dir.join(format!("{ns}.berth.log"));
+        let mut env = Env {
+            client,
+            ns,
+            awsim,
+            options,
+            berth: None,
+            log_path,
+            started: 0,
+        };
+        if env.options.start_berth {
+            env.start_berth();
+        }
+        env
+    }
+
+    /// Starts `berth run` for this namespace (its log: target/e2e-logs/NS.berth.log).
+    pub fn start_berth(&mut self) {
+        assert!(self.berth.is_none(), "berth is already running");
+        let bin = berth_bin();
+        assert!(
+            bin.exists(),
+            "{} is missing: build it first (cargo build --bin berth)",
+            bin.display()
+        );
+        self.started += 1;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("opening berth's log");
+        let child = Command::new(bin)
+            .args([
+                "run",
+                "--namespace",
+                &self.ns,
+                "--aws-endpoint-url",
+                &self.awsim.endpoint(),
+                "--aws-region",
+                REGION,
+                "--resync-interval",
+                &self.options.resync_interval,
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--leader-election",
+                "false",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
+            .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("BERTH_EXIT_WITH_PARENT", "1")
+            .env(
+                "RUST_LOG",
+                std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("starting berth");
+        self.berth = Some(child);
+    }
+
+    /// Kills berth (SIGKILL: no graceful shutdown, like a crashed pod).
+    pub fn kill_berth(&mut self) {
+        if let Some(mut child) = self.berth.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// True while the berth process runs.
+    pub fn berth_running(&mut self) -> bool {
+        match self.berth.as_mut() {
+            Some(child) => child.try_wait().map(|s| s.is_none()).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    pub fn berth_log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Server-side applies every document of a YAML manifest into this
+    /// namespace, as a user's `kubectl apply --server-side` would.
+    pub async fn apply_yaml(&self, yaml: &str) -> anyhow::Result<Vec<DynamicObject>> {
+        let mut applied = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let value = serde_yaml::Value::deserialize(doc)?;
+            if value.is_null() {
+                continue;
+            }
+            let mut obj: DynamicObject = serde_yaml::from_value(value)?;
+            let types = obj.types.clone().context("manifest without apiVersion/kind")?;
+            let gvk = GroupVersionKind::try_from(&types)?;
+            let (resource, caps) = pinned_kind(&self.client, &gvk).await?;
+            let api: Api<DynamicObject> =
+                if caps.scope == kube::discovery::Scope::Namespaced {
+                    obj.metadata.namespace = Some(self.ns.clone());
+                    Api::namespaced_with(self.client.clone(), &self.ns, &resource)
+                } else {
+                    Api::all_with(self.client.clone(), &resource)
+                };
+            let name = obj.name_any();
+            let out = api
+                .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&obj))
+                .await
+                .with_context(|| format!("applying {} {name}", gvk.kind))?;
+            applied.push(out);
+        }
+        Ok(applied)
+    }
+
+    pub async fn apply_file(&self, path: impl AsRef<Path>) -> anyhow::Result<Vec<DynamicObject>> {
+        let path = path.as_ref();
+        let text = fs::read_to_string(path).with_context(|| path.display().to_string())?;
+        self.apply_yaml(&text).await
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Polls `name` until `pred` holds; on timeout panics with the object's
+    /// status, its recent Events and the tail of berth's log.
+    pub async fn wait_for<K>(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + DeserializeOwned
+            + Serialize,
+    {
+        let api = self.api::<K>();
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        loop {
+            match api.get_opt(name).await {
+                Ok(Some(obj)) => {
+                    if pred(&obj) {
+                        return obj;
+                    }
+                    last = Some(obj);
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("get {name}: {e}"),
+            }
+            if Instant::now() > deadline {
+                let dump = last
+                    .map(|o| serde_yaml::to_string(&o).unwrap_or_default())
+                    .unwrap_or_else(|| "(object not found)".into());
+                panic!(
+                    "timed out after {timeout:?} waiting for {} {name}: {what}\n\
+                     --- object ---\n{dump}\n--- events ---\n{}\n--- berth log (tail) ---\n{}",
+                    K::kind(&()),
+                    self.events_for(name).await.join("\n"),
+                    tail(&self.berth_log(), 40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// `reason: note` of the events.k8s.io/v1 Events about `name`, oldest first.
+    pub async fn events_for(&self, name: &str) -> Vec<String> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let mut events = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            Err(e) => return vec![format!("(listing events failed: {e})")],
+        };
+        events.retain(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name));
+        events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}: {}",
+                    e.type_.as_deref().unwrap_or("?"),
+                    e.reason.as_deref().unwrap_or("?"),
+                    e.note.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    /// Runs kubectl against this cluster with `-n NS` appended.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+        Command::new(&kubectl)
+            .args(args)
+            .args(["-n", &self.ns])
+            .output()
+            .unwrap_or_else(|e| panic!("running {kubectl}: {e}"))
+    }
+
+    /// An aws-config for calls a test makes to awsim directly (as someone
+    /// using the console or CLI would); awsim counts them under caller `e2e`.
+    pub async fn aws(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(self.awsim.endpoint())
+            .app_name(aws_config::AppName::new("e2e").unwrap())
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "AKIDE2E", "secret", None, None, "e2e",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.kill_berth();
+        // A namespace is never deleted: without a kube-controller-manager
+        // it would stay Terminating, and a fresh name per test isolates anyway.
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The condition `type_` of a status condition list as (status, reason, message).
+pub fn condition(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<(String, String, String)> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Runs a command and returns stdout, failing with stderr when it fails.
+pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

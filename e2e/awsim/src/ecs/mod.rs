@@ -86,7 +86,10 @@ fn include_tags(body: &Value) -> bool {
 }
 
 fn tags_of(body: &Value) -> Vec<Value> {
-    body.get("tags").and_then(Value::as_array).cloned().unwrap_or_default()
+    body.get("tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn merge_tags(existing: &mut Vec<Value>, new: &[Value]) {
@@ -125,7 +128,10 @@ impl EcsState {
     /// Resolves `family`, `family:revision` or an ARN. A bare family means
     /// the latest ACTIVE revision.
     pub fn resolve_taskdef(&self, id: &str) -> Option<&TaskDef> {
-        let id = id.rsplit_once(":task-definition/").map(|(_, r)| r).unwrap_or(id);
+        let id = id
+            .rsplit_once(":task-definition/")
+            .map(|(_, r)| r)
+            .unwrap_or(id);
         match id.rsplit_once(':') {
             Some((family, rev)) => {
                 let rev: usize = rev.parse().ok()?;
@@ -141,30 +147,45 @@ impl EcsState {
     }
 
     fn taskdef_mut(&mut self, arn: &str) -> Option<&mut TaskDef> {
-        let id = arn.rsplit_once(":task-definition/").map(|(_, r)| r).unwrap_or(arn);
+        let id = arn
+            .rsplit_once(":task-definition/")
+            .map(|(_, r)| r)
+            .unwrap_or(arn);
         let (family, rev) = id.rsplit_once(':')?;
         let rev: usize = rev.parse().ok()?;
-        self.task_definitions.get_mut(family)?.get_mut(rev.checked_sub(1)?)
+        self.task_definitions
+            .get_mut(family)?
+            .get_mut(rev.checked_sub(1)?)
     }
 
     fn find_service(&self, cluster: &str, id: &str) -> Option<usize> {
         let name = id.rsplit('/').next().unwrap_or(id);
         // The newest record wins: a re-created service shadows its INACTIVE
         // predecessor.
-        self.services
-            .iter()
-            .rposition(|s| s.cluster_name == cluster && s.name == name && (!id.starts_with("arn:") || s.arn == id))
+        self.services.iter().rposition(|s| {
+            s.cluster_name == cluster && s.name == name && (!id.starts_with("arn:") || s.arn == id)
+        })
     }
 
     pub fn tick(&mut self, ctx: &Ctx, env: &mut EcsEnv) {
         scheduler::tick(self, ctx, env);
     }
 
-    pub fn handle(&mut self, ctx: &Ctx, op: &str, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
+    pub fn handle(
+        &mut self,
+        ctx: &Ctx,
+        op: &str,
+        body: &Value,
+        env: &mut EcsEnv,
+    ) -> AwsResult<Value> {
         match op {
             "CreateCluster" => {
                 let name = str_field(body, "clusterName").unwrap_or("default");
-                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || name.len() > 255 {
+                if !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    || name.len() > 255
+                {
                     return Err(invalid(
                         "Cluster name can only contain letters, numbers, hyphens and underscores (up to 255).",
                     ));
@@ -207,17 +228,28 @@ impl EcsState {
                     .map(|c| c.arn.clone())
                     .collect();
                 let (page, next) = paginate(&arns, body, 100);
-                Ok(obj(vec![("clusterArns", json!(page)), ("nextToken", json!(next))]))
+                Ok(obj(vec![
+                    ("clusterArns", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
             }
             "DeleteCluster" => {
                 let name = self.cluster(body)?.name.clone();
-                if self.services.iter().any(|s| s.cluster_name == name && s.status != "INACTIVE") {
+                if self
+                    .services
+                    .iter()
+                    .any(|s| s.cluster_name == name && s.status != "INACTIVE")
+                {
                     return Err(AwsError::client(
                         "ClusterContainsServicesException",
                         "The Cluster cannot be deleted while Services are active.",
                     ));
                 }
-                if self.tasks.values().any(|t| t.cluster_name == name && t.is_active()) {
+                if self
+                    .tasks
+                    .values()
+                    .any(|t| t.cluster_name == name && t.is_active())
+                {
                     return Err(AwsError::client(
                         "ClusterContainsTasksException",
                         "The Cluster cannot be deleted while Tasks are active.",
@@ -238,7 +270,14 @@ impl EcsState {
                     .ok_or_else(|| client("Unable to describe task definition."))?;
                 Ok(obj(vec![
                     ("taskDefinition", td.to_json()),
-                    ("tags", if include_tags(body) { json!(td.tags) } else { Value::Null }),
+                    (
+                        "tags",
+                        if include_tags(body) {
+                            json!(td.tags)
+                        } else {
+                            Value::Null
+                        },
+                    ),
                 ]))
             }
             "ListTaskDefinitions" => {
@@ -260,7 +299,10 @@ impl EcsState {
                 }
                 let arns: Vec<String> = arns.into_iter().map(|(_, _, a)| a).collect();
                 let (page, next) = paginate(&arns, body, 100);
-                Ok(obj(vec![("taskDefinitionArns", json!(page)), ("nextToken", json!(next))]))
+                Ok(obj(vec![
+                    ("taskDefinitionArns", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
             }
             "ListTaskDefinitionFamilies" => {
                 let prefix = str_field(body, "familyPrefix").unwrap_or("");
@@ -269,12 +311,16 @@ impl EcsState {
                     .task_definitions
                     .iter()
                     .filter(|(f, revs)| {
-                        f.starts_with(prefix) && (status == "ALL" || revs.iter().any(|t| t.status == status))
+                        f.starts_with(prefix)
+                            && (status == "ALL" || revs.iter().any(|t| t.status == status))
                     })
                     .map(|(f, _)| f.clone())
                     .collect();
                 let (page, next) = paginate(&families, body, 100);
-                Ok(obj(vec![("families", json!(page)), ("nextToken", json!(next))]))
+                Ok(obj(vec![
+                    ("families", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
             }
             "DeregisterTaskDefinition" => {
                 let id = str_field(body, "taskDefinition").unwrap_or("");
@@ -285,7 +331,9 @@ impl EcsState {
                     .resolve_taskdef(id)
                     .map(|t| t.arn.clone())
                     .ok_or_else(|| client("The specified task definition does not exist. Specify a valid account, family, revision and try again."))?;
-                let td = self.taskdef_mut(&arn).ok_or_else(|| client("Unable to describe task definition."))?;
+                let td = self
+                    .taskdef_mut(&arn)
+                    .ok_or_else(|| client("Unable to describe task definition."))?;
                 if td.status == "ACTIVE" {
                     td.status = "INACTIVE".into();
                     td.deregistered_at = Some(ctx.now);
@@ -295,7 +343,9 @@ impl EcsState {
             "DeleteTaskDefinitions" => {
                 let ids = str_list(body, "taskDefinitions");
                 if ids.is_empty() || ids.len() > 10 {
-                    return Err(invalid("taskDefinitions must contain between 1 and 10 items."));
+                    return Err(invalid(
+                        "taskDefinitions must contain between 1 and 10 items.",
+                    ));
                 }
                 let mut out = vec![];
                 let mut failures = vec![];
@@ -316,7 +366,9 @@ impl EcsState {
                 Ok(json!({"taskDefinitions": out, "failures": failures}))
             }
             "RunTask" => self.run_task(ctx, body, env),
-            "StartTask" => Err(invalid("awsim does not simulate container instances; use RunTask.")),
+            "StartTask" => Err(invalid(
+                "awsim does not simulate container instances; use RunTask.",
+            )),
             "DescribeTasks" => {
                 let cluster = self.cluster(body)?.name.clone();
                 let ids = str_list(body, "tasks");
@@ -343,7 +395,9 @@ impl EcsState {
                 let cluster = self.cluster(body)?.name.clone();
                 let service = match str_field(body, "serviceName") {
                     Some(s) => {
-                        let i = self.find_service(&cluster, s).ok_or_else(service_not_found)?;
+                        let i = self
+                            .find_service(&cluster, s)
+                            .ok_or_else(service_not_found)?;
                         Some(self.services[i].name.clone())
                     }
                     None => None,
@@ -356,24 +410,41 @@ impl EcsState {
                     .tasks
                     .values()
                     .filter(|t| t.cluster_name == cluster)
-                    .filter(|t| service.as_ref().is_none_or(|s| t.group == format!("service:{s}")))
+                    .filter(|t| {
+                        service
+                            .as_ref()
+                            .is_none_or(|s| t.group == format!("service:{s}"))
+                    })
                     .filter(|t| family.is_none_or(|f| t.family == f))
                     .filter(|t| started_by.is_none_or(|s| t.started_by.as_deref() == Some(s)))
                     .filter(|t| launch_type.is_none_or(|l| t.launch_type.as_deref() == Some(l)))
                     .filter(|t| t.desired_status == desired)
                     .collect();
-                tasks.sort_by(|a, b| a.created_at.total_cmp(&b.created_at).then(a.arn.cmp(&b.arn)));
+                tasks.sort_by(|a, b| {
+                    a.created_at
+                        .total_cmp(&b.created_at)
+                        .then(a.arn.cmp(&b.arn))
+                });
                 let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
                 let (page, next) = paginate(&arns, body, 100);
-                Ok(obj(vec![("taskArns", json!(page)), ("nextToken", json!(next))]))
+                Ok(obj(vec![
+                    ("taskArns", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
             }
             "StopTask" => {
                 let cluster = self.cluster(body)?.name.clone();
-                let id = str_field(body, "task").ok_or_else(|| invalid("task must be specified."))?;
+                let id =
+                    str_field(body, "task").ok_or_else(|| invalid("task must be specified."))?;
                 let tid = id.rsplit('/').next().unwrap_or(id);
                 let arn = ctx.arn("ecs", &format!("task/{cluster}/{tid}"));
-                let reason = str_field(body, "reason").unwrap_or("Task stopped by user").to_string();
-                let t = self.tasks.get_mut(&arn).ok_or_else(|| invalid("The referenced task was not found."))?;
+                let reason = str_field(body, "reason")
+                    .unwrap_or("Task stopped by user")
+                    .to_string();
+                let t = self
+                    .tasks
+                    .get_mut(&arn)
+                    .ok_or_else(|| invalid("The referenced task was not found."))?;
                 if t.is_active() {
                     t.stop(ctx.now, "UserInitiated", &reason, false);
                 }
@@ -418,19 +489,30 @@ impl EcsState {
                     .map(|s| s.arn.clone())
                     .collect();
                 let (page, next) = paginate(&arns, body, 10);
-                Ok(obj(vec![("serviceArns", json!(page)), ("nextToken", json!(next))]))
+                Ok(obj(vec![
+                    ("serviceArns", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
             }
             "DeleteService" => {
                 let cluster = self.cluster(body)?.name.clone();
-                let id = str_field(body, "service").ok_or_else(|| invalid("service must be specified."))?;
-                let i = self.find_service(&cluster, id).ok_or_else(service_not_found)?;
+                let id = str_field(body, "service")
+                    .ok_or_else(|| invalid("service must be specified."))?;
+                let i = self
+                    .find_service(&cluster, id)
+                    .ok_or_else(service_not_found)?;
                 let force = bool_field(body, "force").unwrap_or(false);
                 let s = &mut self.services[i];
                 if s.status == "INACTIVE" {
-                    return Err(AwsError::client("ServiceNotActiveException", "Service was not ACTIVE."));
+                    return Err(AwsError::client(
+                        "ServiceNotActiveException",
+                        "Service was not ACTIVE.",
+                    ));
                 }
                 if s.desired_count > 0 && !force && s.scheduling_strategy == "REPLICA" {
-                    return Err(invalid("The service cannot be stopped while it is scaled above 0."));
+                    return Err(invalid(
+                        "The service cannot be stopped while it is scaled above 0.",
+                    ));
                 }
                 s.status = "DRAINING".into();
                 s.desired_count = 0;
@@ -441,21 +523,28 @@ impl EcsState {
                 Ok(json!({"service": out}))
             }
             "TagResource" => {
-                let arn = str_field(body, "resourceArn").ok_or_else(|| invalid("resourceArn must be specified."))?;
+                let arn = str_field(body, "resourceArn")
+                    .ok_or_else(|| invalid("resourceArn must be specified."))?;
                 let new = tags_of(body);
                 let tags = self.tags_mut(arn)?;
                 merge_tags(tags, &new);
                 Ok(json!({}))
             }
             "UntagResource" => {
-                let arn = str_field(body, "resourceArn").ok_or_else(|| invalid("resourceArn must be specified."))?;
+                let arn = str_field(body, "resourceArn")
+                    .ok_or_else(|| invalid("resourceArn must be specified."))?;
                 let keys = str_list(body, "tagKeys");
                 let tags = self.tags_mut(arn)?;
-                tags.retain(|t| !t.get("key").and_then(Value::as_str).is_some_and(|k| keys.iter().any(|x| x == k)));
+                tags.retain(|t| {
+                    !t.get("key")
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| keys.iter().any(|x| x == k))
+                });
                 Ok(json!({}))
             }
             "ListTagsForResource" => {
-                let arn = str_field(body, "resourceArn").ok_or_else(|| invalid("resourceArn must be specified."))?;
+                let arn = str_field(body, "resourceArn")
+                    .ok_or_else(|| invalid("resourceArn must be specified."))?;
                 let tags = self.tags_mut(arn)?.clone();
                 Ok(json!({"tags": tags}))
             }
@@ -467,10 +556,19 @@ impl EcsState {
     }
 
     fn tags_mut(&mut self, arn: &str) -> AwsResult<&mut Vec<Value>> {
-        let not_found = || AwsError::client("InvalidParameterException", "The specified resource could not be found.");
+        let not_found = || {
+            AwsError::client(
+                "InvalidParameterException",
+                "The specified resource could not be found.",
+            )
+        };
         let resource = arn.splitn(6, ':').nth(5).ok_or_else(not_found)?;
         if let Some(name) = resource.strip_prefix("cluster/") {
-            return self.clusters.get_mut(name).map(|c| &mut c.tags).ok_or_else(not_found);
+            return self
+                .clusters
+                .get_mut(name)
+                .map(|c| &mut c.tags)
+                .ok_or_else(not_found);
         }
         if let Some(rest) = resource.strip_prefix("service/") {
             let (cluster, name) = rest.split_once('/').ok_or_else(not_found)?;
@@ -478,18 +576,37 @@ impl EcsState {
             return Ok(&mut self.services[i].tags);
         }
         if resource.starts_with("task-definition/") {
-            return self.taskdef_mut(arn).map(|t| &mut t.tags).ok_or_else(not_found);
+            return self
+                .taskdef_mut(arn)
+                .map(|t| &mut t.tags)
+                .ok_or_else(not_found);
         }
         if resource.starts_with("task/") {
-            return self.tasks.get_mut(arn).map(|t| &mut t.tags).ok_or_else(not_found);
+            return self
+                .tasks
+                .get_mut(arn)
+                .map(|t| &mut t.tags)
+                .ok_or_else(not_found);
         }
         Err(not_found())
     }
 
     fn cluster_json(&self, c: &Cluster, include_tags: bool) -> Value {
-        let running = self.tasks.values().filter(|t| t.cluster_name == c.name && t.is_running()).count();
-        let pending = self.tasks.values().filter(|t| t.cluster_name == c.name && t.is_pending()).count();
-        let services = self.services.iter().filter(|s| s.cluster_name == c.name && s.status == "ACTIVE").count();
+        let running = self
+            .tasks
+            .values()
+            .filter(|t| t.cluster_name == c.name && t.is_running())
+            .count();
+        let pending = self
+            .tasks
+            .values()
+            .filter(|t| t.cluster_name == c.name && t.is_pending())
+            .count();
+        let services = self
+            .services
+            .iter()
+            .filter(|s| s.cluster_name == c.name && s.status == "ACTIVE")
+            .count();
         obj(vec![
             ("clusterArn", json!(c.arn)),
             ("clusterName", json!(c.name)),
@@ -499,7 +616,14 @@ impl EcsState {
             ("pendingTasksCount", json!(pending)),
             ("activeServicesCount", json!(services)),
             ("statistics", json!([])),
-            ("tags", if include_tags { json!(c.tags) } else { Value::Null }),
+            (
+                "tags",
+                if include_tags {
+                    json!(c.tags)
+                } else {
+                    Value::Null
+                },
+            ),
             ("settings", c.settings.clone()),
             ("capacityProviders", json!(c.capacity_providers)),
             ("defaultCapacityProviderStrategy", json!([])),
@@ -524,7 +648,14 @@ impl EcsState {
         };
         let out = obj(vec![
             ("taskDefinition", td.to_json()),
-            ("tags", if td.tags.is_empty() { Value::Null } else { json!(td.tags) }),
+            (
+                "tags",
+                if td.tags.is_empty() {
+                    Value::Null
+                } else {
+                    json!(td.tags)
+                },
+            ),
         ]);
         revs.push(td);
         Ok(out)
@@ -537,17 +668,25 @@ impl EcsState {
         capacity: Option<&Value>,
         network: Option<&Value>,
     ) -> AwsResult<()> {
-        if launch_type.is_some() && capacity.is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+        if launch_type.is_some()
+            && capacity.is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+        {
             return Err(invalid(
                 "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
             ));
         }
         let fargate = launch_type == Some("FARGATE")
-            || capacity
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|c| c.get("capacityProvider").and_then(Value::as_str).is_some_and(|p| p.starts_with("FARGATE"))));
+            || capacity.and_then(Value::as_array).is_some_and(|a| {
+                a.iter().any(|c| {
+                    c.get("capacityProvider")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| p.starts_with("FARGATE"))
+                })
+            });
         if fargate && !td.supports_fargate() {
-            return Err(client("Task definition does not support launch_type FARGATE."));
+            return Err(client(
+                "Task definition does not support launch_type FARGATE.",
+            ));
         }
         if td.network_mode() == "awsvpc" {
             let cfg = network
@@ -560,7 +699,11 @@ impl EcsState {
             if subnets.is_some_and(|s| s.len() > 16) {
                 return Err(invalid("subnets can have at most 16 items."));
             }
-            if cfg.get("securityGroups").and_then(Value::as_array).is_some_and(|s| s.len() > 5) {
+            if cfg
+                .get("securityGroups")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.len() > 5)
+            {
                 return Err(invalid("securityGroups can have at most 5 items."));
             }
         } else if network.is_some() {
@@ -573,7 +716,8 @@ impl EcsState {
 
     fn run_task(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
         let cluster = self.cluster(body)?.clone();
-        let td_id = str_field(body, "taskDefinition").ok_or_else(|| invalid("taskDefinition must be specified."))?;
+        let td_id = str_field(body, "taskDefinition")
+            .ok_or_else(|| invalid("taskDefinition must be specified."))?;
         let td = self
             .resolve_taskdef(td_id)
             .ok_or_else(|| client("Unable to describe task definition."))?
@@ -590,7 +734,9 @@ impl EcsState {
             return Err(invalid("startedBy must be at most 128 characters."));
         }
         let launch_type = str_field(body, "launchType");
-        let capacity = body.get("capacityProviderStrategy").filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
+        let capacity = body
+            .get("capacityProviderStrategy")
+            .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
         let network = body.get("networkConfiguration");
         Self::check_launch(&td, launch_type, capacity, network)?;
         let tags = tags_of(body);
@@ -606,7 +752,9 @@ impl EcsState {
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("family:{}", td.family)),
                 started_by: started_by.clone(),
-                launch_type: launch_type.map(str::to_string).or_else(|| capacity.is_none().then(|| "EC2".to_string())),
+                launch_type: launch_type
+                    .map(str::to_string)
+                    .or_else(|| capacity.is_none().then(|| "EC2".to_string())),
                 capacity_provider: capacity
                     .and_then(|c| c.pointer("/0/capacityProvider"))
                     .and_then(Value::as_str)
@@ -643,15 +791,22 @@ impl EcsState {
             }
         }
         if regs.as_array().is_some_and(|a| a.len() > 1) {
-            return Err(invalid("Only one service registry is supported per service."));
+            return Err(invalid(
+                "Only one service registry is supported per service.",
+            ));
         }
         Ok(Some(regs.clone()))
     }
 
     fn create_service(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
         let cluster = self.cluster(body)?.clone();
-        let name = str_field(body, "serviceName").ok_or_else(|| invalid("serviceName must be specified."))?;
-        if name.len() > 255 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        let name = str_field(body, "serviceName")
+            .ok_or_else(|| invalid("serviceName must be specified."))?;
+        if name.len() > 255
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(invalid(
                 "Service name can only contain letters, numbers, hyphens and underscores (up to 255).",
             ));
@@ -660,14 +815,13 @@ impl EcsState {
             match self.services[i].status.as_str() {
                 "ACTIVE" => return Err(invalid("Creation of service was not idempotent.")),
                 "DRAINING" => {
-                    return Err(invalid(
-                        "Unable to Start a service that is still Draining.",
-                    ))
+                    return Err(invalid("Unable to Start a service that is still Draining."))
                 }
                 _ => {}
             }
         }
-        let td_id = str_field(body, "taskDefinition").ok_or_else(|| invalid("taskDefinition must be specified."))?;
+        let td_id = str_field(body, "taskDefinition")
+            .ok_or_else(|| invalid("taskDefinition must be specified."))?;
         let td = self
             .resolve_taskdef(td_id)
             .ok_or_else(|| client("TaskDefinition not found."))?
@@ -676,7 +830,9 @@ impl EcsState {
             return Err(client("TaskDefinition is inactive"));
         }
         let launch_type = str_field(body, "launchType");
-        let capacity = body.get("capacityProviderStrategy").filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
+        let capacity = body
+            .get("capacityProviderStrategy")
+            .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
         let network = body.get("networkConfiguration");
         Self::check_launch(&td, launch_type, capacity, network)?;
         let desired = int_field(body, "desiredCount").unwrap_or(0);
@@ -697,13 +853,18 @@ impl EcsState {
             running_count: 0,
             pending_count: 0,
             task_definition: td.arn.clone(),
-            launch_type: launch_type.map(str::to_string).or_else(|| capacity.is_none().then(|| "EC2".to_string())),
+            launch_type: launch_type
+                .map(str::to_string)
+                .or_else(|| capacity.is_none().then(|| "EC2".to_string())),
             capacity_provider_strategy: capacity.cloned(),
             platform_version: str_field(body, "platformVersion")
                 .map(str::to_string)
                 .or_else(|| fargate.then(|| "LATEST".to_string())),
             network_configuration: network.cloned(),
-            load_balancers: body.get("loadBalancers").cloned().unwrap_or_else(|| json!([])),
+            load_balancers: body
+                .get("loadBalancers")
+                .cloned()
+                .unwrap_or_else(|| json!([])),
             service_registries: registries.unwrap_or_else(|| json!([])),
             minimum_healthy_percent: min,
             maximum_percent: max,
@@ -720,9 +881,17 @@ impl EcsState {
             enable_execute_command: bool_field(body, "enableExecuteCommand").unwrap_or(false),
             enable_ecs_managed_tags: bool_field(body, "enableECSManagedTags").unwrap_or(false),
             propagate_tags: str_field(body, "propagateTags").map(str::to_string),
-            scheduling_strategy: str_field(body, "schedulingStrategy").unwrap_or("REPLICA").to_string(),
-            placement_constraints: body.get("placementConstraints").cloned().unwrap_or_else(|| json!([])),
-            placement_strategy: body.get("placementStrategy").cloned().unwrap_or_else(|| json!([])),
+            scheduling_strategy: str_field(body, "schedulingStrategy")
+                .unwrap_or("REPLICA")
+                .to_string(),
+            placement_constraints: body
+                .get("placementConstraints")
+                .cloned()
+                .unwrap_or_else(|| json!([])),
+            placement_strategy: body
+                .get("placementStrategy")
+                .cloned()
+                .unwrap_or_else(|| json!([])),
             role_arn: str_field(body, "role").map(str::to_string),
             created_at: ctx.now,
             created_by: taskdef::registered_by(ctx),
@@ -742,9 +911,14 @@ impl EcsState {
     fn update_service(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
         let cluster = self.cluster(body)?.name.clone();
         let id = str_field(body, "service").ok_or_else(|| invalid("service must be specified."))?;
-        let i = self.find_service(&cluster, id).ok_or_else(service_not_found)?;
+        let i = self
+            .find_service(&cluster, id)
+            .ok_or_else(service_not_found)?;
         if self.services[i].status != "ACTIVE" {
-            return Err(AwsError::client("ServiceNotActiveException", "Service was not ACTIVE."));
+            return Err(AwsError::client(
+                "ServiceNotActiveException",
+                "Service was not ACTIVE.",
+            ));
         }
         let td = match str_field(body, "taskDefinition") {
             Some(id) => {
@@ -769,15 +943,27 @@ impl EcsState {
             .get("capacityProviderStrategy")
             .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
             .or(s.capacity_provider_strategy.as_ref());
-        let network = body.get("networkConfiguration").or(s.network_configuration.as_ref());
-        let launch_type = if body.get("capacityProviderStrategy").is_some() { None } else { s.launch_type.as_deref() };
-        Self::check_launch(td.as_ref().unwrap_or(&current_td), launch_type, capacity, network)?;
+        let network = body
+            .get("networkConfiguration")
+            .or(s.network_configuration.as_ref());
+        let launch_type = if body.get("capacityProviderStrategy").is_some() {
+            None
+        } else {
+            s.launch_type.as_deref()
+        };
+        Self::check_launch(
+            td.as_ref().unwrap_or(&current_td),
+            launch_type,
+            capacity,
+            network,
+        )?;
         let desired = int_field(body, "desiredCount");
         if desired.is_some_and(|d| d < 0) {
             return Err(invalid("desiredCount must be greater than or equal to 0."));
         }
         let dc = body.get("deploymentConfiguration");
-        let (min, max) = deployment_percents(dc, Some((s.minimum_healthy_percent, s.maximum_percent)))?;
+        let (min, max) =
+            deployment_percents(dc, Some((s.minimum_healthy_percent, s.maximum_percent)))?;
 
         let s = &mut self.services[i];
         let mut redeploy = bool_field(body, "forceNewDeployment").unwrap_or(false);
@@ -790,7 +976,10 @@ impl EcsState {
                 _ => false,
             }
         };
-        redeploy |= changed(&mut s.network_configuration, body.get("networkConfiguration"));
+        redeploy |= changed(
+            &mut s.network_configuration,
+            body.get("networkConfiguration"),
+        );
         if let Some(c) = body.get("capacityProviderStrategy") {
             let c = c.as_array().filter(|a| !a.is_empty()).map(|_| c.clone());
             if s.capacity_provider_strategy != c {
@@ -861,8 +1050,12 @@ impl EcsState {
 /// minimumHealthyPercent / maximumPercent with AWS's defaults (100/200).
 fn deployment_percents(dc: Option<&Value>, current: Option<(i64, i64)>) -> AwsResult<(i64, i64)> {
     let (cur_min, cur_max) = current.unwrap_or((100, 200));
-    let min = dc.and_then(|d| int_field(d, "minimumHealthyPercent")).unwrap_or(cur_min);
-    let max = dc.and_then(|d| int_field(d, "maximumPercent")).unwrap_or(cur_max);
+    let min = dc
+        .and_then(|d| int_field(d, "minimumHealthyPercent"))
+        .unwrap_or(cur_min);
+    let max = dc
+        .and_then(|d| int_field(d, "maximumPercent"))
+        .unwrap_or(cur_max);
     if !(0..=100).contains(&min) {
         return Err(invalid("minimumHealthyPercent must be between 0 and 100."));
     }

@@ -25,6 +25,14 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
         t.stopped_at
             .is_none_or(|s| ctx.now < s + tasks::STOPPED_RETENTION_SECONDS)
     });
+    // One pass over all tasks, so each service's step costs only its own
+    // tasks (benchmarks run thousands of services).
+    let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in state.tasks.values() {
+        if let Some(s) = &t.service {
+            by_service.entry(s.clone()).or_default().push(t.arn.clone());
+        }
+    }
     let EcsState {
         services,
         tasks,
@@ -41,7 +49,9 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
             .get(&svc.cluster_name)
             .map(|c| c.arn.clone())
             .unwrap_or_else(|| svc.cluster_arn.clone());
+        let task_arns = by_service.remove(&svc.arn).unwrap_or_default();
         let mut sched = Scheduler {
+            task_arns,
             svc,
             tasks,
             tds: task_definitions,
@@ -56,6 +66,8 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
 }
 
 struct Scheduler<'a> {
+    /// This service's tasks (including stopped ones still retained).
+    task_arns: Vec<String>,
     svc: &'a mut Service,
     tasks: &'a mut BTreeMap<String, Task>,
     tds: &'a BTreeMap<String, Vec<TaskDef>>,
@@ -84,9 +96,9 @@ impl Scheduler<'_> {
     }
 
     fn service_tasks(&self) -> Vec<&Task> {
-        self.tasks
-            .values()
-            .filter(|t| t.service.as_deref() == Some(self.svc.arn.as_str()))
+        self.task_arns
+            .iter()
+            .filter_map(|a| self.tasks.get(a))
             .collect()
     }
 
@@ -101,8 +113,10 @@ impl Scheduler<'_> {
                 ..
             } = ev;
             if let Some(h) = health_failure {
-                self.svc
-                    .event(self.now(), format!("(service {name}) (task {task_id}) {h}."));
+                self.svc.event(
+                    self.now(),
+                    format!("(service {name}) (task {task_id}) {h}."),
+                );
             }
             if failed {
                 if let Some(d) = self
@@ -163,13 +177,11 @@ impl Scheduler<'_> {
         );
         // Tasks still running the rollback target belong to the new
         // deployment: ECS does not replace healthy tasks of the same revision.
-        let svc_arn = self.svc.arn.clone();
-        for t in self.tasks.values_mut() {
-            if t.service.as_deref() == Some(svc_arn.as_str())
-                && t.is_active()
-                && t.task_definition_arn == target_td
-            {
-                t.deployment_id = Some(new_id.clone());
+        for arn in &self.task_arns {
+            if let Some(t) = self.tasks.get_mut(arn) {
+                if t.is_active() && t.task_definition_arn == target_td {
+                    t.deployment_id = Some(new_id.clone());
+                }
             }
         }
     }
@@ -234,7 +246,11 @@ impl Scheduler<'_> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|r| r.get("registryArn").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|r| {
+                r.get("registryArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect();
         let tags = match svc.propagate_tags.as_deref() {
             Some("SERVICE") => svc.tags.clone(),
@@ -272,6 +288,7 @@ impl Scheduler<'_> {
             };
             let t = tasks::create(&launch, env, *self.launches);
             ids.push(t.id.clone());
+            self.task_arns.push(t.arn.clone());
             self.tasks.insert(t.arn.clone(), t);
         }
         let name = self.svc.name.clone();
@@ -344,7 +361,7 @@ impl Scheduler<'_> {
         for (arn, _, healthy) in old {
             if !healthy {
                 to_stop.push(arn.clone());
-            } else if healthy_total - 1 >= min_healthy {
+            } else if healthy_total > min_healthy {
                 healthy_total -= 1;
                 to_stop.push(arn.clone());
             }
@@ -354,7 +371,9 @@ impl Scheduler<'_> {
             let mut primary_tasks: Vec<&Task> = self
                 .service_tasks()
                 .into_iter()
-                .filter(|t| t.is_active() && t.deployment_id.as_deref() == Some(primary.id.as_str()))
+                .filter(|t| {
+                    t.is_active() && t.deployment_id.as_deref() == Some(primary.id.as_str())
+                })
                 .collect();
             primary_tasks.sort_by(|a, b| {
                 a.is_healthy(now)
@@ -374,14 +393,10 @@ impl Scheduler<'_> {
     }
 
     fn update_counts(&mut self) {
-        let svc_arn = self.svc.arn.clone();
         let mut running: BTreeMap<String, i64> = BTreeMap::new();
         let mut pending: BTreeMap<String, i64> = BTreeMap::new();
         let mut lingering: BTreeMap<String, bool> = BTreeMap::new();
-        for t in self.tasks.values() {
-            if t.service.as_deref() != Some(svc_arn.as_str()) {
-                continue;
-            }
+        for t in self.service_tasks() {
             let d = t.deployment_id.clone().unwrap_or_default();
             if t.is_running() {
                 *running.entry(d.clone()).or_default() += 1;
@@ -427,9 +442,15 @@ impl Scheduler<'_> {
         let healthy = self
             .service_tasks()
             .iter()
-            .filter(|t| t.deployment_id.as_deref() == Some(primary.id.as_str()) && t.is_healthy(now))
+            .filter(|t| {
+                t.deployment_id.as_deref() == Some(primary.id.as_str()) && t.is_healthy(now)
+            })
             .count() as i64;
-        let active = self.service_tasks().iter().filter(|t| t.is_active()).count() as i64;
+        let active = self
+            .service_tasks()
+            .iter()
+            .filter(|t| t.is_active())
+            .count() as i64;
         if healthy != desired || active != desired {
             return;
         }
@@ -443,7 +464,10 @@ impl Scheduler<'_> {
             self.svc.last_completed = Some((primary.id.clone(), primary.task_definition.clone()));
             self.svc.event(
                 now,
-                format!("(service {name}) (deployment {}) deployment completed.", primary.id),
+                format!(
+                    "(service {name}) (deployment {}) deployment completed.",
+                    primary.id
+                ),
             );
         }
         if !self.svc.steady {

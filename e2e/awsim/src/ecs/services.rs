@@ -29,7 +29,8 @@ pub struct Deployment {
 
 impl Deployment {
     pub fn to_json(&self) -> Value {
-        let fargate = self.launch_type.as_deref() == Some("FARGATE") || self.capacity_provider_strategy.is_some();
+        let fargate = self.launch_type.as_deref() == Some("FARGATE")
+            || self.capacity_provider_strategy.is_some();
         obj(vec![
             ("id", json!(self.id)),
             ("status", json!(self.status)),
@@ -41,9 +42,15 @@ impl Deployment {
             ("createdAt", json!(self.created_at)),
             ("updatedAt", json!(self.updated_at)),
             ("launchType", json!(self.launch_type)),
-            ("capacityProviderStrategy", json!(self.capacity_provider_strategy)),
+            (
+                "capacityProviderStrategy",
+                json!(self.capacity_provider_strategy),
+            ),
             ("platformVersion", json!(self.platform_version)),
-            ("platformFamily", if fargate { json!("Linux") } else { Value::Null }),
+            (
+                "platformFamily",
+                if fargate { json!("Linux") } else { Value::Null },
+            ),
             ("networkConfiguration", json!(self.network_configuration)),
             ("rolloutState", json!(self.rollout_state)),
             ("rolloutStateReason", json!(self.rollout_state_reason)),
@@ -159,7 +166,8 @@ impl Service {
                 platform_version: self.platform_version.clone(),
                 network_configuration: self.network_configuration.clone(),
                 rollout_state: "IN_PROGRESS".into(),
-                rollout_state_reason: reason.unwrap_or_else(|| format!("ECS deployment {id} in progress.")),
+                rollout_state_reason: reason
+                    .unwrap_or_else(|| format!("ECS deployment {id} in progress.")),
             },
         );
         self.steady = false;
@@ -196,11 +204,18 @@ impl Service {
             ("runningCount", json!(self.running_count)),
             ("pendingCount", json!(self.pending_count)),
             ("launchType", json!(self.launch_type)),
-            ("capacityProviderStrategy", json!(self.capacity_provider_strategy)),
+            (
+                "capacityProviderStrategy",
+                json!(self.capacity_provider_strategy),
+            ),
             ("platformVersion", json!(self.platform_version)),
             (
                 "platformFamily",
-                if self.launch_type.as_deref() == Some("FARGATE") { json!("Linux") } else { Value::Null },
+                if self.launch_type.as_deref() == Some("FARGATE") {
+                    json!("Linux")
+                } else {
+                    Value::Null
+                },
             ),
             ("taskDefinition", json!(self.task_definition)),
             ("deploymentConfiguration", dc),
@@ -211,14 +226,27 @@ impl Service {
             ("placementConstraints", self.placement_constraints.clone()),
             ("placementStrategy", self.placement_strategy.clone()),
             ("networkConfiguration", json!(self.network_configuration)),
-            ("healthCheckGracePeriodSeconds", json!(self.health_check_grace_period_seconds)),
+            (
+                "healthCheckGracePeriodSeconds",
+                json!(self.health_check_grace_period_seconds),
+            ),
             ("schedulingStrategy", json!(self.scheduling_strategy)),
             ("deploymentController", json!({"type": "ECS"})),
             ("createdBy", json!(self.created_by)),
             ("enableECSManagedTags", json!(self.enable_ecs_managed_tags)),
-            ("propagateTags", json!(self.propagate_tags.clone().unwrap_or_else(|| "NONE".into()))),
+            (
+                "propagateTags",
+                json!(self.propagate_tags.clone().unwrap_or_else(|| "NONE".into())),
+            ),
             ("enableExecuteCommand", json!(self.enable_execute_command)),
-            ("tags", if include_tags { json!(self.tags) } else { Value::Null }),
+            (
+                "tags",
+                if include_tags {
+                    json!(self.tags)
+                } else {
+                    Value::Null
+                },
+            ),
         ])
     }
 }

@@ -80,7 +80,11 @@ impl TaskDef {
 pub fn parse_cpu(s: &str) -> Option<u32> {
     let t = s.trim().to_ascii_lowercase();
     if let Some(v) = t.strip_suffix("vcpu") {
-        return v.trim().parse::<f64>().ok().map(|v| (v * 1024.0).round() as u32);
+        return v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .map(|v| (v * 1024.0).round() as u32);
     }
     t.parse().ok()
 }
@@ -89,7 +93,11 @@ pub fn parse_cpu(s: &str) -> Option<u32> {
 pub fn parse_memory(s: &str) -> Option<u32> {
     let t = s.trim().to_ascii_lowercase();
     if let Some(v) = t.strip_suffix("gb") {
-        return v.trim().parse::<f64>().ok().map(|v| (v * 1024.0).round() as u32);
+        return v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .map(|v| (v * 1024.0).round() as u32);
     }
     if let Some(v) = t.strip_suffix("mb") {
         return v.trim().parse().ok();
@@ -109,7 +117,7 @@ pub fn fargate_pair_valid(cpu: u32, memory: u32) -> bool {
         16384 => (32768, 122880, 8192),
         _ => return false,
     };
-    (lo..=hi).contains(&memory) && (memory - lo) % step == 0
+    (lo..=hi).contains(&memory) && (memory - lo).is_multiple_of(step)
 }
 
 fn client(msg: impl Into<String>) -> AwsError {
@@ -162,21 +170,29 @@ pub fn validate_and_normalise(req: &Value) -> AwsResult<Value> {
     let cpu_s = string_value(req.get("cpu"));
     let memory_s = string_value(req.get("memory"));
     let cpu = match &cpu_s {
-        Some(s) => Some(parse_cpu(s).ok_or_else(|| client(format!("Invalid 'cpu' setting for task: {s}")))?),
+        Some(s) => Some(
+            parse_cpu(s).ok_or_else(|| client(format!("Invalid 'cpu' setting for task: {s}")))?,
+        ),
         None => None,
     };
     let memory = match &memory_s {
         Some(s) => Some(
-            parse_memory(s).ok_or_else(|| client(format!("Invalid 'memory' setting for task: {s}")))?,
+            parse_memory(s)
+                .ok_or_else(|| client(format!("Invalid 'memory' setting for task: {s}")))?,
         ),
         None => None,
     };
     if fargate {
         if network_mode != Some("awsvpc") {
-            return Err(client("Fargate only supports network mode \u{2018}awsvpc\u{2019}."));
+            return Err(client(
+                "Fargate only supports network mode \u{2018}awsvpc\u{2019}.",
+            ));
         }
-        let cpu = cpu.ok_or_else(|| client("Fargate requires that 'cpu' be defined at the task level."))?;
-        let memory = memory.ok_or_else(|| client("Fargate requires that 'memory' be defined at the task level."))?;
+        let cpu =
+            cpu.ok_or_else(|| client("Fargate requires that 'cpu' be defined at the task level."))?;
+        let memory = memory.ok_or_else(|| {
+            client("Fargate requires that 'memory' be defined at the task level.")
+        })?;
         if !fargate_pair_valid(cpu, memory) {
             return Err(client(format!(
                 "No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. See the Amazon ECS documentation for the valid values."
@@ -199,7 +215,11 @@ pub fn validate_and_normalise(req: &Value) -> AwsResult<Value> {
                 "Duplicate container name '{name}' found in task definition."
             )));
         }
-        if c.get("image").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if c.get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             return Err(client("Container.image should not be null or empty."));
         }
         let has_secrets = c
@@ -211,7 +231,10 @@ pub fn validate_and_normalise(req: &Value) -> AwsResult<Value> {
                 "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
             ));
         }
-        let awslogs = c.pointer("/logConfiguration/logDriver").and_then(Value::as_str) == Some("awslogs");
+        let awslogs = c
+            .pointer("/logConfiguration/logDriver")
+            .and_then(Value::as_str)
+            == Some("awslogs");
         if awslogs && fargate && !has_exec_role {
             return Err(client(
                 "Fargate requires task definition to have execution role ARN to support log driver awslogs.",
@@ -229,7 +252,12 @@ pub fn validate_and_normalise(req: &Value) -> AwsResult<Value> {
         let mut c = c.as_object().cloned().unwrap_or_default();
         c.entry("cpu").or_insert(json!(0));
         c.entry("essential").or_insert(json!(true));
-        for k in ["environment", "mountPoints", "volumesFrom", "systemControls"] {
+        for k in [
+            "environment",
+            "mountPoints",
+            "volumesFrom",
+            "systemControls",
+        ] {
             c.entry(k).or_insert(json!([]));
         }
         let awsvpc = network_mode == Some("awsvpc");
@@ -276,7 +304,10 @@ pub fn validate_and_normalise(req: &Value) -> AwsResult<Value> {
         compatibilities.push("FARGATE");
     }
     body.insert("compatibilities".into(), json!(compatibilities));
-    body.insert("requiresAttributes".into(), json!(required_attributes(&body)));
+    body.insert(
+        "requiresAttributes".into(),
+        json!(required_attributes(&body)),
+    );
     Ok(Value::Object(body))
 }
 
@@ -291,20 +322,32 @@ fn required_attributes(body: &Map<String, Value>) -> Vec<Value> {
     if body.get("networkMode").and_then(Value::as_str) == Some("awsvpc") {
         attrs.push("ecs.capability.task-eni");
     }
-    if any(&|c| c.pointer("/logConfiguration/logDriver").and_then(Value::as_str) == Some("awslogs")) {
+    if any(&|c| {
+        c.pointer("/logConfiguration/logDriver")
+            .and_then(Value::as_str)
+            == Some("awslogs")
+    }) {
         attrs.push("com.amazonaws.ecs.capability.logging-driver.awslogs");
         attrs.push("com.amazonaws.ecs.capability.docker-remote-api.1.19");
         if body.contains_key("executionRoleArn") {
             attrs.push("ecs.capability.execution-role-awslogs");
         }
     }
-    if any(&|c| c.get("secrets").and_then(Value::as_array).is_some_and(|a| !a.is_empty())) {
+    if any(&|c| {
+        c.get("secrets")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    }) {
         attrs.push("ecs.capability.secrets.asm.environment-variables");
     }
     if any(&|c| c.get("healthCheck").is_some()) {
         attrs.push("ecs.capability.container-health-check");
     }
-    if any(&|c| c.get("image").and_then(Value::as_str).is_some_and(|i| i.contains(".dkr.ecr."))) {
+    if any(&|c| {
+        c.get("image")
+            .and_then(Value::as_str)
+            .is_some_and(|i| i.contains(".dkr.ecr."))
+    }) {
         attrs.push("ecs.capability.execution-role-ecr-pull");
     }
     if body.contains_key("taskRoleArn") {

@@ -128,7 +128,11 @@ impl Task {
     }
 
     pub fn is_pending(&self) -> bool {
-        self.is_active() && matches!(self.last_status.as_str(), "PROVISIONING" | "PENDING" | "ACTIVATING")
+        self.is_active()
+            && matches!(
+                self.last_status.as_str(),
+                "PROVISIONING" | "PENDING" | "ACTIVATING"
+            )
     }
 
     /// Running and passing its health checks (or having none).
@@ -139,7 +143,8 @@ impl Task {
         if self.unhealthy_at.is_some() {
             return false;
         }
-        let needs_check = !self.load_balancers.is_empty() || self.containers.iter().any(|c| c.has_health_check);
+        let needs_check =
+            !self.load_balancers.is_empty() || self.containers.iter().any(|c| c.has_health_check);
         !needs_check || self.started_at.is_some_and(|s| now >= s + HEALTHY_SECONDS)
     }
 
@@ -164,7 +169,12 @@ impl Task {
                 c.last_status = "STOPPED".into();
             }
         }
-        self.last_status = if self.eni.is_some() { "DEPROVISIONING" } else { "STOPPING" }.into();
+        self.last_status = if self.eni.is_some() {
+            "DEPROVISIONING"
+        } else {
+            "STOPPING"
+        }
+        .into();
     }
 
     pub fn to_json(&self, include_tags: bool) -> Value {
@@ -219,7 +229,8 @@ impl Task {
             }
             None => json!([]),
         };
-        let fargate = self.launch_type.as_deref() == Some("FARGATE") || self.capacity_provider.is_some();
+        let fargate =
+            self.launch_type.as_deref() == Some("FARGATE") || self.capacity_provider.is_some();
         obj(vec![
             ("taskArn", json!(self.arn)),
             ("clusterArn", json!(self.cluster_arn)),
@@ -229,14 +240,31 @@ impl Task {
             ("launchType", json!(self.launch_type)),
             ("capacityProviderName", json!(self.capacity_provider)),
             ("platformVersion", json!(self.platform_version)),
-            ("platformFamily", if fargate { json!("Linux") } else { Value::Null }),
+            (
+                "platformFamily",
+                if fargate { json!("Linux") } else { Value::Null },
+            ),
             ("cpu", json!(self.cpu)),
             ("memory", json!(self.memory)),
             ("lastStatus", json!(self.last_status)),
             ("desiredStatus", json!(self.desired_status)),
             ("healthStatus", json!(self.health_status)),
-            ("connectivity", if self.last_status == "PROVISIONING" { Value::Null } else { json!("CONNECTED") }),
-            ("connectivityAt", if self.last_status == "PROVISIONING" { Value::Null } else { json!(self.created_at + 1.0) }),
+            (
+                "connectivity",
+                if self.last_status == "PROVISIONING" {
+                    Value::Null
+                } else {
+                    json!("CONNECTED")
+                },
+            ),
+            (
+                "connectivityAt",
+                if self.last_status == "PROVISIONING" {
+                    Value::Null
+                } else {
+                    json!(self.created_at + 1.0)
+                },
+            ),
             ("createdAt", json!(self.created_at)),
             ("pullStartedAt", json!(self.pull_started_at)),
             ("pullStoppedAt", json!(self.pull_stopped_at)),
@@ -252,8 +280,22 @@ impl Task {
             ("availabilityZone", json!(self.availability_zone)),
             ("enableExecuteCommand", json!(self.enable_execute_command)),
             ("version", json!(self.version)),
-            ("ephemeralStorage", if fargate { json!({"sizeInGiB": 20}) } else { Value::Null }),
-            ("tags", if include_tags { json!(self.tags) } else { Value::Null }),
+            (
+                "ephemeralStorage",
+                if fargate {
+                    json!({"sizeInGiB": 20})
+                } else {
+                    Value::Null
+                },
+            ),
+            (
+                "tags",
+                if include_tags {
+                    json!(self.tags)
+                } else {
+                    Value::Null
+                },
+            ),
         ])
     }
 }
@@ -283,7 +325,9 @@ pub struct Launch<'a> {
 }
 
 fn ip_for(seq: u64, subnet: &str) -> String {
-    let h = subnet.bytes().fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    let h = subnet
+        .bytes()
+        .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
     format!("10.{}.{}.{}", h % 200, (seq / 250) % 250, 4 + seq % 250)
 }
 
@@ -304,28 +348,46 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
         .containers()
         .iter()
         .map(|c| {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let image = c
+                .get("image")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let plan = images::resolve(&env.faults.image_rules, &image, l.one_off);
             let hc = c.get("healthCheck").map(|h| {
                 let f = |k: &str, d: f64| h.get(k).and_then(Value::as_f64).unwrap_or(d);
-                (f("startPeriod", 0.0), f("interval", 30.0), f("retries", 3.0))
+                (
+                    f("startPeriod", 0.0),
+                    f("interval", 30.0),
+                    f("retries", 3.0),
+                )
             });
-            let log = (c.pointer("/logConfiguration/logDriver").and_then(Value::as_str) == Some("awslogs"))
-                .then(|| {
-                    let opts = c.pointer("/logConfiguration/options");
-                    let opt = |k: &str| opts.and_then(|o| o.get(k)).and_then(Value::as_str);
-                    let group = opt("awslogs-group")?.to_string();
-                    let stream = match opt("awslogs-stream-prefix") {
-                        Some(p) => format!("{p}/{name}/{id}"),
-                        None => format!("{name}/{id}"),
-                    };
-                    Some((group, stream))
-                })
-                .flatten();
+            let log = (c
+                .pointer("/logConfiguration/logDriver")
+                .and_then(Value::as_str)
+                == Some("awslogs"))
+            .then(|| {
+                let opts = c.pointer("/logConfiguration/options");
+                let opt = |k: &str| opts.and_then(|o| o.get(k)).and_then(Value::as_str);
+                let group = opt("awslogs-group")?.to_string();
+                let stream = match opt("awslogs-stream-prefix") {
+                    Some(p) => format!("{p}/{name}/{id}"),
+                    None => format!("{name}/{id}"),
+                };
+                Some((group, stream))
+            })
+            .flatten();
             let ov = overrides_by_name.get(&name);
             Container {
-                arn: ctx.arn("ecs", &format!("container/{}/{id}/{}", l.cluster_name, uuid::Uuid::new_v4())),
+                arn: ctx.arn(
+                    "ecs",
+                    &format!("container/{}/{id}/{}", l.cluster_name, uuid::Uuid::new_v4()),
+                ),
                 runtime_id: format!("{id}-{}", crate::util::digits(10)),
                 essential: c.get("essential").and_then(Value::as_bool).unwrap_or(true),
                 plan,
@@ -336,8 +398,14 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
                 health_check: hc,
                 health_status: hc.map(|_| "UNKNOWN".to_string()),
                 log,
-                cpu: ov.and_then(|o| o.get("cpu")).or_else(|| c.get("cpu")).cloned(),
-                memory: ov.and_then(|o| o.get("memory")).or_else(|| c.get("memory")).cloned(),
+                cpu: ov
+                    .and_then(|o| o.get("cpu"))
+                    .or_else(|| c.get("cpu"))
+                    .cloned(),
+                memory: ov
+                    .and_then(|o| o.get("memory"))
+                    .or_else(|| c.get("memory"))
+                    .cloned(),
                 name,
                 image,
             }
@@ -348,7 +416,11 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
             .network
             .and_then(|n| n.pointer("/awsvpcConfiguration/subnets"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let subnet = subnets
             .get(seq as usize % subnets.len().max(1))
@@ -358,7 +430,14 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
             attachment_id: uuid::Uuid::new_v4().to_string(),
             eni_id: format!("eni-{}", crate::util::hex_id(17)),
             ip: ip_for(seq, &subnet),
-            mac: format!("0e:{}:{}:{}:{}:{}", &id[0..2], &id[2..4], &id[4..6], &id[6..8], &id[8..10]),
+            mac: format!(
+                "0e:{}:{}:{}:{}:{}",
+                &id[0..2],
+                &id[2..4],
+                &id[4..6],
+                &id[6..8],
+                &id[8..10]
+            ),
             subnet,
         }
     });
@@ -377,17 +456,30 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
         .get("cpu")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| l.taskdef.body.get("cpu").and_then(Value::as_str).map(str::to_string));
+        .or_else(|| {
+            l.taskdef
+                .body
+                .get("cpu")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     let memory = l
         .overrides
         .get("memory")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| l.taskdef.body.get("memory").and_then(Value::as_str).map(str::to_string));
+        .or_else(|| {
+            l.taskdef
+                .body
+                .get("memory")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     let mut overrides = l.overrides.clone();
     if let Some(o) = overrides.as_object_mut() {
         o.entry("containerOverrides").or_insert(json!([]));
-        o.entry("inferenceAcceleratorOverrides").or_insert(json!([]));
+        o.entry("inferenceAcceleratorOverrides")
+            .or_insert(json!([]));
     } else {
         overrides = json!({"containerOverrides": [], "inferenceAcceleratorOverrides": []});
     }
@@ -447,7 +539,10 @@ fn start_failure(t: &Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<(Option<String
         .is_some_and(|e| env.faults.subnets_without_egress.contains(&e.subnet));
     if no_egress {
         let ip = t.eni.as_ref().map(|e| e.ip.clone()).unwrap_or_default();
-        if t.containers.iter().any(|c| parse_private(&c.image).is_some()) {
+        if t.containers
+            .iter()
+            .any(|c| parse_private(&c.image).is_some())
+        {
             return Some((None, format!(
                 "ResourceInitializationError: unable to pull secrets or registry auth: The task cannot pull registry auth from Amazon ECR: There is a connection issue between the task and Amazon ECR. Check your task network configuration. RequestError: send request failed caused by: Post \"https://api.ecr.{}.amazonaws.com/\": dial tcp {ip}:443: i/o timeout",
                 ctx.region
@@ -468,16 +563,27 @@ fn start_failure(t: &Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<(Option<String
         }
     }
     for c in &t.containers {
-        let injected = env.faults.pull_failures.iter().any(|p| !p.is_empty() && c.image.starts_with(p.as_str()));
+        let injected = env
+            .faults
+            .pull_failures
+            .iter()
+            .any(|p| !p.is_empty() && c.image.starts_with(p.as_str()));
         let detail = if let Some(d) = &c.plan.pull_failure {
-            Some(if d.is_empty() { not_found(&c.image) } else { d.clone() })
+            Some(if d.is_empty() {
+                not_found(&c.image)
+            } else {
+                d.clone()
+            })
         } else if injected {
             Some(not_found(&c.image))
         } else {
             env.ecr.resolve_pull(ctx, &c.image).err()
         };
         if let Some(d) = detail {
-            return Some((Some(c.name.clone()), format!("CannotPullContainerError: {d}")));
+            return Some((
+                Some(c.name.clone()),
+                format!("CannotPullContainerError: {d}"),
+            ));
         }
     }
     None
@@ -533,7 +639,10 @@ pub fn advance(t: &mut Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<TaskEvent> {
         let started = t.started_at.unwrap_or(now);
         if started + HEALTHY_SECONDS <= now {
             for c in &mut t.containers {
-                if c.has_health_check && c.health_status.as_deref() == Some("UNKNOWN") && !c.plan.unhealthy {
+                if c.has_health_check
+                    && c.health_status.as_deref() == Some("UNKNOWN")
+                    && !c.plan.unhealthy
+                {
                     c.health_status = Some("HEALTHY".into());
                 }
             }
@@ -560,11 +669,21 @@ pub fn advance(t: &mut Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<TaskEvent> {
             c.last_status = "STOPPED".into();
             c.exit_code = Some(code);
             if let Some((group, stream)) = &c.log {
-                env.logs.append(ctx, group, stream, &[format!("awsim: {} exited with code {code}", c.image)]);
+                env.logs.append(
+                    ctx,
+                    group,
+                    stream,
+                    &[format!("awsim: {} exited with code {code}", c.image)],
+                );
             }
             if c.essential {
                 t.execution_stopped_at = Some(at);
-                t.stop(at, "EssentialContainerExited", "Essential container in task exited", true);
+                t.stop(
+                    at,
+                    "EssentialContainerExited",
+                    "Essential container in task exited",
+                    true,
+                );
             }
         }
         if t.is_active() {
@@ -591,7 +710,8 @@ pub fn advance(t: &mut Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<TaskEvent> {
         if now >= stopping + STOP_SECONDS {
             t.last_status = "STOPPED".into();
             t.stopped_at = Some(stopping + STOP_SECONDS);
-            t.execution_stopped_at.get_or_insert(stopping + STOP_SECONDS / 2.0);
+            t.execution_stopped_at
+                .get_or_insert(stopping + STOP_SECONDS / 2.0);
             t.version += 1;
         }
     }
@@ -606,7 +726,10 @@ pub fn advance(t: &mut Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<TaskEvent> {
                     if t.load_balancers.is_empty() {
                         "failed container health checks".to_string()
                     } else {
-                        format!("failed ELB health checks in (target-group {})", t.load_balancers[0])
+                        format!(
+                            "failed ELB health checks in (target-group {})",
+                            t.load_balancers[0]
+                        )
                     }
                 }),
             });
@@ -616,10 +739,7 @@ pub fn advance(t: &mut Task, ctx: &Ctx, env: &mut EcsEnv) -> Option<TaskEvent> {
 }
 
 fn schedule_health(t: &mut Task) {
-    let unhealthy = t
-        .containers
-        .iter()
-        .any(|c| c.essential && c.plan.unhealthy);
+    let unhealthy = t.containers.iter().any(|c| c.essential && c.plan.unhealthy);
     if !unhealthy {
         return;
     }
@@ -627,7 +747,9 @@ fn schedule_health(t: &mut Task) {
     if let Some(tg) = t.load_balancers.first() {
         // ELB: default 30 s interval, 2 failures, after the grace period.
         t.unhealthy_at = Some(started + t.grace_seconds + 60.0);
-        t.unhealthy_reason = Some(format!("Task failed ELB health checks in (target-group {tg})"));
+        t.unhealthy_reason = Some(format!(
+            "Task failed ELB health checks in (target-group {tg})"
+        ));
     } else {
         let (start_period, interval, retries) = t
             .containers

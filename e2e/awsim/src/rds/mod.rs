@@ -28,6 +28,9 @@ const PROXY_CREATE_SECS: f64 = 60.0;
 const MODIFY_SECS: f64 = 15.0;
 const DELETE_SECS: f64 = 30.0;
 const SNAPSHOT_SECS: f64 = 30.0;
+/// A registered proxy target reports REGISTERING this long before AWS's
+/// first health check marks it AVAILABLE.
+const TARGET_REGISTER_SECS: f64 = 20.0;
 
 const DEFAULT_TARGET_GROUP: &str = "default";
 
@@ -123,6 +126,8 @@ struct TargetGroup {
     session_pinning_filters: Vec<String>,
     /// The registered Aurora cluster (at most one per target group).
     cluster_id: Option<String>,
+    #[serde(default)]
+    registered_at: f64,
     created: f64,
     updated: f64,
 }
@@ -238,7 +243,14 @@ impl RdsState {
             settle(&mut c.status, c.until);
         }
         for i in self.instances.values_mut() {
-            settle(&mut i.status, i.until);
+            // An instance cannot come up before the cluster it belongs to.
+            let cluster_creating = self
+                .clusters
+                .get(&i.cluster_id)
+                .is_some_and(|c| c.status == "creating");
+            if !cluster_creating {
+                settle(&mut i.status, i.until);
+            }
         }
         for p in self.proxies.values_mut() {
             settle(&mut p.status, p.until);
@@ -1233,6 +1245,7 @@ impl RdsState {
                 init_query: None,
                 session_pinning_filters: Vec::new(),
                 cluster_id: None,
+                registered_at: 0.0,
                 created: ctx.now,
                 updated: ctx.now,
             },
@@ -1428,6 +1441,7 @@ impl RdsState {
         let cluster_id = cluster.id.clone();
         let proxy = self.proxies.get_mut(&key).expect("looked up above");
         proxy.target_group.cluster_id = Some(cluster_id);
+        proxy.target_group.registered_at = ctx.now;
         proxy.target_group.updated = ctx.now;
         let proxy = &self.proxies[&key];
         x.open("DBProxyTargets");
@@ -1487,20 +1501,30 @@ impl RdsState {
             return;
         };
         let h = account_hash(ctx);
-        let health = |x: &mut Xml, ready: bool| {
+        let registering = proxy.status == "creating"
+            || ctx.now < proxy.target_group.registered_at + TARGET_REGISTER_SECS;
+        // A modifying database still serves connections; a new one is still
+        // registering; anything else (deleting, ...) is unreachable.
+        let health = |x: &mut Xml, status: &str| {
             x.open("TargetHealth");
-            if ready {
-                x.text("State", "AVAILABLE");
-            } else if proxy.status == "available" {
-                x.text("State", "UNAVAILABLE")
-                    .text("Reason", "CONNECTION_FAILED")
-                    .text("Description", "The target is not available yet.");
-            } else {
-                x.text("State", "REGISTERING");
+            match status {
+                "creating" => {
+                    x.text("State", "REGISTERING");
+                }
+                _ if registering => {
+                    x.text("State", "REGISTERING");
+                }
+                "available" | "modifying" | "upgrading" => {
+                    x.text("State", "AVAILABLE");
+                }
+                _ => {
+                    x.text("State", "UNAVAILABLE")
+                        .text("Reason", "UNREACHABLE")
+                        .text("Description", &format!("The target is {status}."));
+                }
             }
             x.close("TargetHealth");
         };
-        let proxy_ready = proxy.status == "available";
         x.open("member")
             .text(
                 "Endpoint",
@@ -1513,7 +1537,7 @@ impl RdsState {
             .text("RdsResourceId", &cluster.id)
             .val("Port", cluster.port)
             .text("Type", "TRACKED_CLUSTER");
-        health(x, proxy_ready && cluster.status == "available");
+        health(x, &cluster.status);
         x.close("member");
         let writer = self.writer_of(&cluster.id);
         for i in self.members(&cluster.id) {
@@ -1535,7 +1559,7 @@ impl RdsState {
                         "READ_ONLY"
                     },
                 );
-            health(x, proxy_ready && i.status == "available");
+            health(x, &i.status);
             x.close("member");
         }
     }
@@ -1549,9 +1573,7 @@ impl RdsState {
     }
 
     fn modify_target_group(&mut self, ctx: &Ctx, p: &Params, x: &mut Xml) -> AwsResult<()> {
-        if p.str("TargetGroupName").is_none() {
-            p.required("TargetGroupName")?;
-        }
+        p.required("TargetGroupName")?;
         let key = self.proxy_and_group(p)?.name.to_ascii_lowercase();
         if p.str("NewName").is_some() {
             return Err(invalid("The default target group can't be renamed."));
@@ -1572,17 +1594,15 @@ impl RdsState {
         let pinning = p.list("ConnectionPoolConfig.SessionPinningFilters", "member");
         let proxy = self.proxies.get_mut(&key).expect("looked up above");
         let tg = &mut proxy.target_group;
-        if let Some(v) = max_conn {
-            tg.max_connections_percent = v;
-        }
-        if let Some(v) = max_idle {
-            tg.max_idle_connections_percent = v;
-        }
-        if tg.max_idle_connections_percent > tg.max_connections_percent {
+        let max_conn = max_conn.unwrap_or(tg.max_connections_percent);
+        let max_idle = max_idle.unwrap_or(tg.max_idle_connections_percent);
+        if max_idle > max_conn {
             return Err(invalid(
                 "MaxIdleConnectionsPercent can't be greater than MaxConnectionsPercent.",
             ));
         }
+        tg.max_connections_percent = max_conn;
+        tg.max_idle_connections_percent = max_idle;
         if let Some(v) = borrow {
             tg.connection_borrow_timeout = v;
         }
@@ -2391,4 +2411,172 @@ fn random_password(len: usize) -> String {
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%^&*()-_=+",
         len,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Secrets {
+        created: Vec<String>,
+        deleted: Vec<String>,
+    }
+
+    impl SecretStore for Secrets {
+        fn create_managed_secret(
+            &mut self,
+            ctx: &Ctx,
+            name: &str,
+            _secret_string: &str,
+            _tags: &[(String, String)],
+        ) -> String {
+            let arn = ctx.arn("secretsmanager", &format!("secret:{name}"));
+            self.created.push(arn.clone());
+            arn
+        }
+        fn delete_secret(&mut self, arn: &str) {
+            self.deleted.push(arn.to_string());
+        }
+    }
+
+    fn ctx(now: f64) -> Ctx {
+        Ctx {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            now,
+        }
+    }
+
+    fn call(
+        rds: &mut RdsState,
+        secrets: &mut Secrets,
+        now: f64,
+        action: &str,
+        pairs: &[(&str, &str)],
+    ) -> AwsResult<String> {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        rds.handle(&ctx(now), action, &params, secrets)
+    }
+
+    #[test]
+    fn identifiers_follow_aws_rules_and_reject_uppercase() {
+        assert!(validate_identifier("DBClusterIdentifier", "orders-db-1").is_ok());
+        for bad in ["Orders", "1db", "db-", "d--b", "db_1", ""] {
+            let err = validate_identifier("DBClusterIdentifier", bad).unwrap_err();
+            assert_eq!(err.code, "InvalidParameterValue", "{bad}");
+        }
+        let long = "a".repeat(64);
+        assert!(validate_identifier("DBClusterIdentifier", &long).is_err());
+        assert!(validate_identifier("DBClusterSnapshotIdentifier", &long).is_ok());
+    }
+
+    #[test]
+    fn scaling_limits() {
+        let check = |min: &str, max: &str| {
+            let f: BTreeMap<String, String> = [
+                ("ServerlessV2ScalingConfiguration.MinCapacity", min),
+                ("ServerlessV2ScalingConfiguration.MaxCapacity", max),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            scaling_config(&Params(&f))
+        };
+        assert_eq!(check("0", "1").unwrap(), Some((0.0, 1.0)));
+        assert_eq!(check("0.5", "256").unwrap(), Some((0.5, 256.0)));
+        assert!(check("0.25", "4").is_err());
+        assert!(check("2", "1").is_err());
+        assert!(check("0.5", "0.5").is_err());
+        assert!(check("1", "256.5").is_err());
+    }
+
+    #[test]
+    fn cluster_lifecycle_and_managed_secret() {
+        let mut rds = RdsState::default();
+        let mut secrets = Secrets::default();
+        let out = call(
+            &mut rds,
+            &mut secrets,
+            1000.0,
+            "CreateDBCluster",
+            &[
+                ("DBClusterIdentifier", "app"),
+                ("Engine", "aurora-postgresql"),
+                ("MasterUsername", "admin_user"),
+                ("ManageMasterUserPassword", "true"),
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("<Status>creating</Status>"));
+        assert!(out.contains("<Endpoint>app.cluster-"));
+        assert!(out.contains(".eu-west-1.rds.amazonaws.com</Endpoint>"));
+        assert!(out.contains("<SecretStatus>active</SecretStatus>"));
+        assert_eq!(secrets.created.len(), 1);
+
+        rds.tick(&ctx(1000.0 + CLUSTER_CREATE_SECS), &mut secrets);
+        assert_eq!(rds.clusters["app"].status, "available");
+
+        call(
+            &mut rds,
+            &mut secrets,
+            1100.0,
+            "DeleteDBCluster",
+            &[
+                ("DBClusterIdentifier", "app"),
+                ("SkipFinalSnapshot", "true"),
+            ],
+        )
+        .unwrap();
+        rds.tick(&ctx(1100.0 + DELETE_SECS), &mut secrets);
+        assert!(rds.clusters.is_empty());
+        assert_eq!(secrets.deleted, secrets.created);
+    }
+
+    #[test]
+    fn state_survives_a_snapshot_round_trip() {
+        let mut rds = RdsState::default();
+        let mut secrets = Secrets::default();
+        call(
+            &mut rds,
+            &mut secrets,
+            0.0,
+            "CreateDBCluster",
+            &[
+                ("DBClusterIdentifier", "app"),
+                ("Engine", "aurora-postgresql"),
+                ("MasterUsername", "u"),
+                ("MasterUserPassword", "password123"),
+                ("ServerlessV2ScalingConfiguration.MinCapacity", "0.5"),
+                ("ServerlessV2ScalingConfiguration.MaxCapacity", "2"),
+            ],
+        )
+        .unwrap();
+        let json = serde_json::to_string(&rds).unwrap();
+        let back: RdsState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.clusters["app"].scaling, Some((0.5, 2.0)));
+    }
+
+    #[test]
+    fn xml_text_is_escaped() {
+        let mut rds = RdsState::default();
+        let mut secrets = Secrets::default();
+        let out = call(
+            &mut rds,
+            &mut secrets,
+            0.0,
+            "CreateDBSubnetGroup",
+            &[
+                ("DBSubnetGroupName", "g"),
+                ("DBSubnetGroupDescription", "a<b & \"c\""),
+                ("SubnetIds.SubnetIdentifier.1", "subnet-1"),
+                ("SubnetIds.SubnetIdentifier.2", "subnet-2"),
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("a&lt;b &amp; &quot;c&quot;"));
+    }
 }

@@ -185,3 +185,65 @@ pub(crate) fn merge_tags(tags: &mut Vec<(String, String)>, new: Vec<(String, Str
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn lists_distinguish_absent_from_empty() {
+        let f = form(&[
+            ("VpcSecurityGroupIds", ""),
+            ("SubnetIds.SubnetIdentifier.1", "subnet-a"),
+            ("SubnetIds.SubnetIdentifier.2", "subnet-b"),
+        ]);
+        let p = Params(&f);
+        assert_eq!(
+            p.list("VpcSecurityGroupIds", "VpcSecurityGroupId"),
+            Some(vec![])
+        );
+        assert_eq!(
+            p.list("SubnetIds", "SubnetIdentifier"),
+            Some(vec!["subnet-a".to_string(), "subnet-b".to_string()])
+        );
+        assert_eq!(p.list("Tags", "Tag"), None);
+    }
+
+    #[test]
+    fn struct_lists_keep_entries_apart_past_nine() {
+        let mut pairs = Vec::new();
+        let keys: Vec<String> = (1..=11).map(|n| format!("Tags.Tag.{n}.Key")).collect();
+        let values: Vec<String> = (1..=11).map(|n| format!("v{n}")).collect();
+        for (k, v) in keys.iter().zip(&values) {
+            pairs.push((k.as_str(), v.as_str()));
+        }
+        let f = form(&pairs);
+        let tags = Params(&f).tags().unwrap();
+        assert_eq!(tags.len(), 11);
+        assert_eq!(tags[0], ("v1".to_string(), String::new()));
+        assert_eq!(tags[10], ("v11".to_string(), String::new()));
+    }
+
+    #[test]
+    fn filters_carry_their_values() {
+        let f = form(&[
+            ("Filters.Filter.1.Name", "db-cluster-id"),
+            ("Filters.Filter.1.Values.Value.1", "a"),
+            ("Filters.Filter.1.Values.Value.2", "b"),
+        ]);
+        assert_eq!(
+            Params(&f).filters().unwrap(),
+            vec![(
+                "db-cluster-id".to_string(),
+                vec!["a".to_string(), "b".to_string()]
+            )]
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Process-level machinery: CRD installation, (later) leader election and
+//! the admin server.
+
+pub mod crds;
