@@ -22,6 +22,6 @@ step "unit and integration tests (API, CRD drift, awsim)"
 cargo test --workspace --exclude berth-e2e
 
 step "end-to-end tests (real kube-apiserver + awsim + berth)"
-cargo build --bin berth --bin awsim
+cargo build -p berth -p awsim --bins
 cargo test -p berth-e2e --no-run
 e2e/cluster/with-control-plane.sh cargo test -p berth-e2e -- --test-threads=2

@@ -464,3 +464,41 @@ async fn lookups_and_errors() {
         .unwrap()
         .is_service_not_active_exception());
 }
+
+#[tokio::test]
+async fn crash_loop_without_circuit_breaker_keeps_retrying() {
+    let (_h, ecs) = setup().await;
+    let td = register(&ecs, "acme/worker:crashloop").await;
+    let created = create(&ecs, "worker", &td, 1, false).await;
+    let id = created.deployments()[0].id().unwrap().to_string();
+    let s = wait_for("3 failed tasks", Duration::from_secs(15), || async {
+        let s = describe(&ecs, "worker").await;
+        (s.deployments()[0].failed_tasks() >= 3).then_some(s)
+    })
+    .await;
+    let d = &s.deployments()[0];
+    assert_eq!(d.id(), Some(id.as_str()));
+    assert_eq!(d.rollout_state().map(|r| r.as_str()), Some("IN_PROGRESS"));
+    let stopped = ecs
+        .list_tasks()
+        .cluster(CLUSTER)
+        .service_name("worker")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
+    let tasks = ecs
+        .describe_tasks()
+        .cluster(CLUSTER)
+        .tasks(&stopped.task_arns()[0])
+        .send()
+        .await
+        .unwrap();
+    let t = &tasks.tasks()[0];
+    assert_eq!(
+        t.stop_code().map(|c| c.as_str()),
+        Some("EssentialContainerExited")
+    );
+    assert_eq!(t.containers()[0].exit_code(), Some(1));
+    assert_eq!(t.started_by(), Some(id.as_str()));
+}

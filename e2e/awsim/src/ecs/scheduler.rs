@@ -443,7 +443,10 @@ impl Scheduler<'_> {
             .service_tasks()
             .iter()
             .filter(|t| {
-                t.deployment_id.as_deref() == Some(primary.id.as_str()) && t.is_healthy(now)
+                t.deployment_id.as_deref() == Some(primary.id.as_str())
+                    && t.is_healthy(now)
+                    && t.started_at
+                        .is_some_and(|s| now >= s + tasks::STABLE_SECONDS)
             })
             .count() as i64;
         let active = self

@@ -19,6 +19,10 @@ pub const PULL_SECONDS: f64 = 3.0;
 pub const STOP_SECONDS: f64 = 2.0;
 /// Time for a passing health check (container or load balancer) to report.
 pub const HEALTHY_SECONDS: f64 = 2.0;
+/// How long a service's tasks must have run before ECS calls the service
+/// stable: a task that crashes a few seconds after starting never completes
+/// a deployment.
+pub const STABLE_SECONDS: f64 = 10.0;
 /// AWS keeps stopped tasks describable for about an hour.
 pub const STOPPED_RETENTION_SECONDS: f64 = 3600.0;
 
