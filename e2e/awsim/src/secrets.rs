@@ -173,7 +173,10 @@ impl SecretsState {
         Ok(&self.secrets[&arn])
     }
 
-    pub fn put_seed(&mut self, ctx: &Ctx, name: &str, value: &str) -> String {
+    /// Creates (or puts a new value into) a seeded secret. `arn` pins the
+    /// ARN, random suffix included, so manifests written against a known
+    /// ARN resolve.
+    pub fn put_seed(&mut self, ctx: &Ctx, name: &str, value: &str, arn: Option<&str>) -> String {
         if let Some(s) = self.find(name) {
             let arn = s.arn.clone();
             if let Some(s) = self.secrets.get_mut(&arn) {
@@ -187,16 +190,29 @@ impl SecretsState {
             }
             return arn;
         }
-        self.create(
-            ctx,
-            name,
-            NewSecret {
-                string: Some(value.to_string()),
-                ..Default::default()
-            },
-        )
-        .map(|s| s.arn.clone())
-        .unwrap_or_default()
+        let created = self
+            .create(
+                ctx,
+                name,
+                NewSecret {
+                    string: Some(value.to_string()),
+                    ..Default::default()
+                },
+            )
+            .map(|s| s.arn.clone())
+            .unwrap_or_default();
+        match (arn, self.secrets.remove(&created)) {
+            (Some(pinned), Some(mut secret)) => {
+                secret.arn = pinned.to_string();
+                self.secrets.insert(pinned.to_string(), secret);
+                pinned.to_string()
+            }
+            (_, Some(secret)) => {
+                self.secrets.insert(created.clone(), secret);
+                created
+            }
+            (_, None) => created,
+        }
     }
 
     pub fn tick(&mut self, ctx: &Ctx) {

@@ -53,6 +53,8 @@ pub struct SeedNamespace {
 pub struct SeedSecret {
     pub name: String,
     pub value: String,
+    /// Full ARN to use instead of a generated one (random suffix included).
+    pub arn: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -122,8 +124,10 @@ impl World {
             );
         }
         for s in &seed.secrets {
-            out.secret_arns
-                .push(self.secrets.put_seed(ctx, &s.name, &s.value));
+            out.secret_arns.push(
+                self.secrets
+                    .put_seed(ctx, &s.name, &s.value, s.arn.as_deref()),
+            );
         }
         for r in &seed.repositories {
             out.repositories.push(self.ecr.ensure_repository(ctx, r));

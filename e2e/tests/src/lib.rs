@@ -238,19 +238,25 @@ impl Env {
                 continue;
             }
             let mut obj: DynamicObject = serde_yaml::from_value(value)?;
-            let types = obj.types.clone().context("manifest without apiVersion/kind")?;
+            let types = obj
+                .types
+                .clone()
+                .context("manifest without apiVersion/kind")?;
             let gvk = GroupVersionKind::try_from(&types)?;
             let (resource, caps) = pinned_kind(&self.client, &gvk).await?;
-            let api: Api<DynamicObject> =
-                if caps.scope == kube::discovery::Scope::Namespaced {
-                    obj.metadata.namespace = Some(self.ns.clone());
-                    Api::namespaced_with(self.client.clone(), &self.ns, &resource)
-                } else {
-                    Api::all_with(self.client.clone(), &resource)
-                };
+            let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
+                obj.metadata.namespace = Some(self.ns.clone());
+                Api::namespaced_with(self.client.clone(), &self.ns, &resource)
+            } else {
+                Api::all_with(self.client.clone(), &resource)
+            };
             let name = obj.name_any();
             let out = api
-                .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&obj))
+                .patch(
+                    &name,
+                    &PatchParams::apply(MANAGER).force(),
+                    &Patch::Apply(&obj),
+                )
                 .await
                 .with_context(|| format!("applying {} {name}", gvk.kind))?;
             applied.push(out);
