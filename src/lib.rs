@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod runtime;

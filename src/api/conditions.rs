@@ -59,7 +59,13 @@ pub fn merge(
                 type_: d.type_.to_string(),
                 status,
                 reason: d.reason.clone(),
-                message: d.message.clone(),
+                // An empty message is legal, but API servers seen here (1.20)
+                // turn "" into null under server-side apply and then reject it.
+                message: if d.message.is_empty() {
+                    d.reason.clone()
+                } else {
+                    d.message.clone()
+                },
                 observed_generation: generation,
                 last_transition_time,
             }

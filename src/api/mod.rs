@@ -36,7 +36,7 @@ pub const CATEGORY: &str = "berth";
 
 /// Every CRD berth serves, in a stable order (also the order of `crds/`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         EcsService::crd(),
         MigrationJob::crd(),
         AuroraCluster::crd(),

@@ -1,39 +1,177 @@
-//! The controller process. For now it watches the four kinds and logs what
-//! it sees; the reconcilers (observe -> plan -> act -> status) come per kind.
+//! The controller process: one kube-runtime Controller per implemented kind
+//! (each a thin shell around `finalizer()`), the admin server, and leader
+//! election gating every write.
+
+pub mod context;
+pub mod ecs_service;
+pub mod error;
+pub mod metrics;
+pub mod status;
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
+use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
+use crate::aws;
 use crate::cli::RunArgs;
+use crate::runtime::{admin, leader};
+use context::Context;
+use error::Error;
+use metrics::{ErrorLabels, KindLabel, Metrics};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("no Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster)")?;
+    let mut registry = Registry::with_prefix("");
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let ready = Arc::new(AtomicBool::new(false));
+    let bound = admin::serve(
+        &args.admin_addr,
+        admin::AdminState {
+            ready: ready.clone(),
+            registry: Arc::new(Mutex::new(registry)),
+        },
+    )
+    .await
+    .with_context(|| format!("binding the admin server to {}", args.admin_addr))?;
     info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
+        admin = %bound,
         "berth controller starting"
     );
+
+    let elector = if args.leader_election {
+        let ns = args
+            .lease_namespace
+            .clone()
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+            format!(
+                "berth-{}-{}",
+                std::process::id(),
+                Instant::now().elapsed().as_nanos()
+            )
+        });
+        let elector = leader::Elector::new(client.clone(), &ns, identity);
+        elector.acquire().await?;
+        Some(elector)
+    } else {
+        None
+    };
+
+    let aws = aws::Factory::new(aws::Settings {
+        default_region: args.aws_region.clone(),
+        default_role_arn: args.aws_role_arn.clone(),
+        endpoint_url: args.aws_endpoint_url.clone(),
+    });
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        aws,
+        args.resync_interval,
+        metrics,
+    ));
     let ns = args.namespace.as_deref();
+
+    let ecs_api: Api<EcsService> = scoped(client.clone(), ns);
+    let ecs = Controller::new(ecs_api, watcher::Config::default().any_semantic());
+    let ecs_store = ecs.store();
+    let ecs_run = ecs
+        .shutdown_on_signal()
+        .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
+        // error_policy already logged each failure.
+        .for_each(|_| async {});
+
+    // /readyz turns true once every watch has listed its objects.
+    tokio::spawn(async move {
+        if ecs_store.wait_until_ready().await.is_ok() {
+            ready.store(true, Ordering::Relaxed);
+            info!("all watches synced");
+        }
+    });
+
+    let lost = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        r = watch_and_log::<EcsService>(client.clone(), ns) => r,
+        _ = ecs_run => Ok(()),
         r = watch_and_log::<MigrationJob>(client.clone(), ns) => r,
         r = watch_and_log::<AuroraCluster>(client.clone(), ns) => r,
         r = watch_and_log::<PullThroughCache>(client.clone(), ns) => r,
-        _ = tokio::signal::ctrl_c() => {
-            info!("interrupted, shutting down");
-            Ok(())
-        }
+        e = lost => Err(e),
     }
 }
 
+fn scoped<K>(client: Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let labels = KindLabel {
+        kind: "EcsService".into(),
+    };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let started = Instant::now();
+    let result = ecs_service::reconcile(obj, ctx.clone()).await;
+    ctx.metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Transient failures (throttling, outages) back off with jitter; the last
+/// known status stays as it is.
+fn error_policy<K>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    ctx.metrics
+        .failures
+        .get_or_create(&ErrorLabels {
+            kind: K::kind(&()).to_string(),
+            category: err.category().into(),
+        })
+        .inc();
+    warn!(
+        kind = %K::kind(&()),
+        name = %obj.meta().name.as_deref().unwrap_or_default(),
+        category = err.category(),
+        error = %err,
+        "reconcile failed"
+    );
+    let base = match err.category() {
+        "AwsThrottled" => 20,
+        _ if err.is_transient() => 5,
+        _ => 30,
+    };
+    let jitter = u64::from(Instant::now().elapsed().subsec_millis() % 1000);
+    Action::requeue(std::time::Duration::from_millis(base * 1000 + jitter))
+}
+
+/// Kinds without a reconciler yet are watched and logged, so a user sees
+/// berth noticed them.
 async fn watch_and_log<K>(client: Client, namespace: Option<&str>) -> anyhow::Result<()>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -44,10 +182,7 @@ where
         + Sync
         + 'static,
 {
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
+    let api: Api<K> = scoped(client, namespace);
     let kind = K::kind(&());
     watcher(api, watcher::Config::default())
         .default_backoff()

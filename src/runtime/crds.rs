@@ -29,19 +29,25 @@ pub async fn install(client: &Client) -> anyhow::Result<()> {
         ..PostParams::default()
     };
     for crd in api::crds() {
-        let mut crd = if cel { crd } else { api::without_cel(&crd) };
+        let crd = if cel { crd } else { api::without_cel(&crd) };
         let name = crd.name_any();
-        match crds.get_opt(&name).await? {
-            None => {
-                crds.create(&pp, &crd)
-                    .await
-                    .with_context(|| format!("creating CRD {name}"))?;
-            }
-            Some(live) => {
-                crd.metadata.resource_version = live.metadata.resource_version;
-                crds.replace(&name, &pp, &crd)
-                    .await
-                    .with_context(|| format!("updating CRD {name}"))?;
+        // Another installer (a second replica, a parallel test) may write
+        // between our read and write: read again and retry.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match crds.get_opt(&name).await? {
+                None => crds.create(&pp, &crd).await.map(|_| ()),
+                Some(live) => {
+                    let mut next = crd.clone();
+                    next.metadata.resource_version = live.metadata.resource_version;
+                    crds.replace(&name, &pp, &next).await.map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => break,
+                Err(kube::Error::Api(e)) if e.code == 409 && attempt < 5 => continue,
+                Err(e) => return Err(e).with_context(|| format!("installing CRD {name}")),
             }
         }
         tracing::info!(crd = %name, cel, "CRD installed");

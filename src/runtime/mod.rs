@@ -1,4 +1,6 @@
-//! Process-level machinery: CRD installation, (later) leader election and
-//! the admin server.
+//! Process-level machinery: CRD installation, leader election and the
+//! admin server.
 
+pub mod admin;
 pub mod crds;
+pub mod leader;

@@ -69,7 +69,14 @@ pub async fn client() -> Client {
 /// Installs berth's CRDs the way `berth crds --install` does. Idempotent,
 /// so every test may call it.
 pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    berth::runtime::crds::install(client).await
+    // Tests of one binary share the cluster: install once per process.
+    static INSTALLED: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
+    let mut done = INSTALLED.lock().await;
+    if !*done {
+        berth::runtime::crds::install(client).await?;
+        *done = true;
+    }
+    Ok(())
 }
 
 /// Options for a test environment.
@@ -134,11 +141,19 @@ impl Env {
             .await
             .expect("creating the test namespace");
 
+        let seed: awsim::Seed = serde_json::from_str(
+            &fs::read_to_string(workspace_root().join("e2e/demo/seed.json"))
+                .expect("reading e2e/demo/seed.json"),
+        )
+        .expect("parsing e2e/demo/seed.json");
         let awsim = awsim::start(awsim::Config {
             account_id: ACCOUNT.into(),
             region: REGION.into(),
             time_scale: options.time_scale,
             throttle: options.throttle,
+            // The same world as the demo: cluster `shop`, Cloud Map namespace
+            // `shop.internal`, the example's secrets and ECR repositories.
+            seed: Some(seed),
             ..awsim::Config::default()
         })
         .await;
@@ -316,7 +331,7 @@ impl Env {
                      --- object ---\n{dump}\n--- events ---\n{}\n--- berth log (tail) ---\n{}",
                     K::kind(&()),
                     self.events_for(name).await.join("\n"),
-                    tail(&self.berth_log(), 40)
+                    tail(&self.berth_log(), 25)
                 );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -407,4 +422,27 @@ pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl Env {
+    /// Calls berth made to `service:Action` (awsim counts per caller).
+    pub fn berth_calls(&self, service: &str, action: &str) -> u64 {
+        self.awsim.calls(Some("berth"))["byService"][service][action]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Patches an object with a JSON merge patch, as `kubectl patch --type merge` would.
+    pub async fn merge_patch<K>(&self, name: &str, patch: serde_json::Value) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + DeserializeOwned,
+    {
+        self.api::<K>()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("patching {name}: {e}"))
+    }
 }

@@ -1,0 +1,107 @@
+//! Sorting AWS failures into what the controller does about them.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Slow down: requeue with backoff, keep the last known status.
+    Throttled,
+    /// Network, timeout or 5xx: requeue, keep the last known status.
+    Transient,
+    /// AWS refused the request: a human must act (Degraded with AWS's message).
+    Terminal,
+}
+
+/// One failed AWS call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsFailure {
+    pub kind: FailureKind,
+    /// `ecs:UpdateService`.
+    pub action: &'static str,
+    /// AWS's error code (`ClientException`, `ClusterNotFoundException`, …).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsFailure {
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+impl fmt::Display for AwsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} failed: {code}: {}", self.action, self.message),
+            None => write!(f, "{} failed: {}", self.action, self.message),
+        }
+    }
+}
+
+impl std::error::Error for AwsFailure {}
+
+const THROTTLING_CODES: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+];
+
+pub fn classify<E>(action: &'static str, err: SdkError<E, HttpResponse>) -> AwsFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().map(str::to_string);
+            let message = e.message().unwrap_or("no message").to_string();
+            let status = service.raw().status().as_u16();
+            let kind = if code
+                .as_deref()
+                .is_some_and(|c| THROTTLING_CODES.contains(&c))
+            {
+                FailureKind::Throttled
+            } else if status >= 500 {
+                FailureKind::Transient
+            } else {
+                FailureKind::Terminal
+            };
+            AwsFailure {
+                kind,
+                action,
+                code,
+                message,
+            }
+        }
+        SdkError::ConstructionFailure(_) => AwsFailure {
+            kind: FailureKind::Terminal,
+            action,
+            code: None,
+            message: format!("{err:?}"),
+        },
+        _ => AwsFailure {
+            kind: FailureKind::Transient,
+            action,
+            code: None,
+            message: error_chain(&err),
+        },
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,138 @@
+//! AWS access: one set of SDK clients per (region, role), built from the
+//! default credential chain, with berth's app name (so calls are
+//! attributable), bounded retries and timeouts, and an optional endpoint
+//! override (awsim in tests).
+
+pub mod error;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
+use tokio::sync::Mutex;
+
+pub use error::{classify, AwsFailure, FailureKind};
+
+/// Namespace annotation naming the AWS region of its resources.
+pub const REGION_ANNOTATION: &str = "berth.dev/aws-region";
+/// Namespace annotation naming a role to assume for its resources.
+pub const ROLE_ANNOTATION: &str = "berth.dev/aws-role-arn";
+
+/// Where a resource's AWS calls go.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub region: String,
+    pub role_arn: Option<String>,
+}
+
+/// The SDK clients of one target.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub target: Target,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub cloudmap: aws_sdk_servicediscovery::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub default_region: Option<String>,
+    pub default_role_arn: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Builds and caches clients per target.
+pub struct Factory {
+    settings: Settings,
+    cache: Mutex<HashMap<Target, Arc<Clients>>>,
+}
+
+impl Factory {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The target of a namespace from its annotations, falling back to the
+    /// controller's flags. Only cluster admins can annotate namespaces, so a
+    /// resource can never pick its own role.
+    pub fn target(
+        &self,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Target, String> {
+        let region = annotations
+            .get(REGION_ANNOTATION)
+            .cloned()
+            .or_else(|| self.settings.default_region.clone())
+            .ok_or_else(|| {
+                format!(
+                    "no AWS region: annotate the namespace with {REGION_ANNOTATION} or start berth with --aws-region"
+                )
+            })?;
+        let role_arn = annotations
+            .get(ROLE_ANNOTATION)
+            .cloned()
+            .or_else(|| self.settings.default_role_arn.clone());
+        Ok(Target { region, role_arn })
+    }
+
+    pub async fn clients(&self, target: &Target) -> Arc<Clients> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(target) {
+            return c.clone();
+        }
+        let config = self.sdk_config(target).await;
+        let clients = Arc::new(Clients {
+            target: target.clone(),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            cloudmap: aws_sdk_servicediscovery::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        });
+        cache.insert(target.clone(), clients.clone());
+        clients
+    }
+
+    async fn sdk_config(&self, target: &Target) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(target.region.clone()))
+            .app_name(AppName::new("berth").expect("a valid app name"))
+            // Throttling is handled by requeueing with backoff; a few quick
+            // retries absorb blips without holding a reconcile for long.
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(url) = &self.settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let base = loader.load().await;
+        let Some(role) = &target.role_arn else {
+            return base;
+        };
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("berth")
+            .configure(&base)
+            .build()
+            .await;
+        base.into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build()
+    }
+}

@@ -1,0 +1,103 @@
+//! What every reconciler shares.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource};
+
+use super::error::{Error, Result};
+use super::metrics::Metrics;
+use crate::aws::{Clients, Factory};
+
+/// Field manager of every status write (server-side apply).
+pub const MANAGER: &str = "berth";
+/// Finalizer on every berth object.
+pub const FINALIZER: &str = "berth.dev/cleanup";
+/// Changing this annotation's value reconciles at once.
+pub const REFRESH_ANNOTATION: &str = "berth.dev/refresh";
+/// `"true"` stops every AWS mutation for the object.
+pub const PAUSED_ANNOTATION: &str = "berth.dev/paused";
+
+pub struct Context {
+    pub client: Client,
+    pub aws: Factory,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub resync: Duration,
+    /// Poll interval while something is converging in AWS.
+    pub poll: Duration,
+    pub ecs: super::ecs_service::observe::ServiceCache,
+}
+
+impl Context {
+    pub fn new(client: Client, aws: Factory, resync: Duration, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: "berth".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            aws,
+            metrics,
+            resync,
+            poll: Duration::from_secs(5),
+            ecs: Default::default(),
+        }
+    }
+
+    /// The AWS clients for `namespace` (region and role from its annotations).
+    pub async fn aws_for(&self, namespace: &str) -> Result<Arc<Clients>> {
+        let ns: Api<Namespace> = Api::all(self.client.clone());
+        let annotations = ns
+            .get_metadata_opt(namespace)
+            .await?
+            .and_then(|n| n.metadata.annotations)
+            .unwrap_or_default();
+        let target = self.aws.target(&annotations).map_err(Error::Config)?;
+        Ok(self.aws.clients(&target).await)
+    }
+
+    /// Publishes an events.k8s.io/v1 Event about `obj`; a failure to publish
+    /// is logged, never fatal.
+    pub async fn event<K>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(truncate(note, 1000)),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "publishing an Event failed");
+        }
+    }
+}
+
+pub fn is_paused(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.get(PAUSED_ANNOTATION).map(String::as_str) == Some("true")
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,260 @@
+//! The AWS mutations of the EcsService reconcile. Each call here is one
+//! decision of the plan; the caller records an Event for each.
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
+    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
+    Service, ServiceRegistry, Tag,
+};
+
+use super::plan::UpdateFields;
+use super::render::{TAG_OWNER, TAG_UID};
+use crate::api::ecs_service::{DnsRecordType, EcsService};
+use crate::aws::{classify, AwsFailure, Clients};
+
+/// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
+/// needs a number at creation; afterwards berth never sets it.
+pub const INITIAL_DESIRED_COUNT: i32 = 1;
+
+pub async fn create_service(
+    clients: &Clients,
+    obj: &EcsService,
+    task_definition: &str,
+    registry: Option<&str>,
+) -> Result<Service, AwsFailure> {
+    let spec = &obj.spec;
+    let mut req = clients
+        .ecs
+        .create_service()
+        .cluster(&spec.cluster)
+        .service_name(obj.service_name())
+        .task_definition(task_definition)
+        .desired_count(spec.desired_count.unwrap_or(INITIAL_DESIRED_COUNT))
+        .deployment_configuration(deployment(obj))
+        .enable_execute_command(spec.enable_execute_command)
+        .enable_ecs_managed_tags(true)
+        .propagate_tags(PropagateTags::Service)
+        .set_tags(Some(tags(obj)))
+        .set_network_configuration(network(obj))
+        .set_load_balancers(Some(load_balancers(obj)).filter(|l| !l.is_empty()))
+        .set_service_registries(Some(registries(obj, registry)).filter(|r| !r.is_empty()))
+        .set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds)
+        .set_platform_version(spec.platform_version.clone())
+        // Idempotent when a crash hits between create and the status write.
+        .client_token(format!(
+            "berth-{}",
+            obj.metadata.uid.as_deref().unwrap_or_default()
+        ));
+    if let Some(lt) = spec.launch_type {
+        req = req.launch_type(LaunchType::from(lt.as_aws()));
+    }
+    if !spec.capacity_provider_strategy.is_empty() {
+        req = req.set_capacity_provider_strategy(Some(capacity(obj)));
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| classify("ecs:CreateService", e))?;
+    Ok(out
+        .service()
+        .cloned()
+        .unwrap_or_else(|| Service::builder().build()))
+}
+
+pub async fn update_service(
+    clients: &Clients,
+    obj: &EcsService,
+    fields: &UpdateFields,
+    task_definition: &str,
+    registry: Option<&str>,
+) -> Result<Service, AwsFailure> {
+    let spec = &obj.spec;
+    let mut req = clients
+        .ecs
+        .update_service()
+        .cluster(&spec.cluster)
+        .service(obj.service_name());
+    if fields.task_definition {
+        req = req.task_definition(task_definition);
+    }
+    if fields.desired_count {
+        req = req.set_desired_count(spec.desired_count);
+    }
+    if fields.deployment {
+        req = req.deployment_configuration(deployment(obj));
+    }
+    if fields.network {
+        req = req.set_network_configuration(network(obj));
+    }
+    if fields.registries {
+        // An empty list removes the registries, as the API documents.
+        req = req.set_service_registries(Some(registries(obj, registry)));
+    }
+    if fields.load_balancers {
+        req = req.set_load_balancers(Some(load_balancers(obj)));
+    }
+    if fields.grace_period {
+        req = req.set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds);
+    }
+    if fields.execute_command {
+        req = req.enable_execute_command(spec.enable_execute_command);
+    }
+    if fields.platform_version {
+        req = req.set_platform_version(spec.platform_version.clone());
+    }
+    if fields.capacity_providers {
+        req = req
+            .set_capacity_provider_strategy(Some(capacity(obj)))
+            .force_new_deployment(true);
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| classify("ecs:UpdateService", e))?;
+    Ok(out
+        .service()
+        .cloned()
+        .unwrap_or_else(|| Service::builder().build()))
+}
+
+/// Scales to zero and deletes the service. `Ok(false)` when it is already gone.
+pub async fn delete_service(clients: &Clients, obj: &EcsService) -> Result<bool, AwsFailure> {
+    let cluster = &obj.spec.cluster;
+    let name = obj.service_name();
+    let scaled = clients
+        .ecs
+        .update_service()
+        .cluster(cluster)
+        .service(&name)
+        .desired_count(0)
+        .send()
+        .await;
+    if let Err(e) = scaled {
+        let f = classify("ecs:UpdateService", e);
+        if f.is_code("ServiceNotFoundException")
+            || f.is_code("ServiceNotActiveException")
+            || f.is_code("ClusterNotFoundException")
+        {
+            return Ok(false);
+        }
+        return Err(f);
+    }
+    clients
+        .ecs
+        .delete_service()
+        .cluster(cluster)
+        .service(&name)
+        .force(true)
+        .send()
+        .await
+        .map_err(|e| classify("ecs:DeleteService", e))?;
+    Ok(true)
+}
+
+pub async fn deregister(clients: &Clients, arn: &str) -> Result<(), AwsFailure> {
+    clients
+        .ecs
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| classify("ecs:DeregisterTaskDefinition", e))?;
+    Ok(())
+}
+
+fn deployment(obj: &EcsService) -> DeploymentConfiguration {
+    let d = &obj.spec.deployment;
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(d.minimum_healthy_percent)
+        .maximum_percent(d.maximum_percent)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(d.circuit_breaker.enable)
+                .rollback(d.circuit_breaker.rollback)
+                .build(),
+        )
+        .build()
+}
+
+fn network(obj: &EcsService) -> Option<NetworkConfiguration> {
+    let n = obj.spec.network_configuration.as_ref()?;
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(n.subnets.clone()))
+        .set_security_groups(Some(n.security_groups.clone()).filter(|s| !s.is_empty()))
+        .assign_public_ip(if n.assign_public_ip {
+            AssignPublicIp::Enabled
+        } else {
+            AssignPublicIp::Disabled
+        })
+        .build()
+        .expect("subnets are set");
+    Some(
+        NetworkConfiguration::builder()
+            .awsvpc_configuration(vpc)
+            .build(),
+    )
+}
+
+fn load_balancers(obj: &EcsService) -> Vec<LoadBalancer> {
+    obj.spec
+        .load_balancers
+        .iter()
+        .map(|l| {
+            LoadBalancer::builder()
+                .target_group_arn(&l.target_group_arn)
+                .container_name(&l.container_name)
+                .container_port(l.container_port)
+                .build()
+        })
+        .collect()
+}
+
+fn registries(obj: &EcsService, registry: Option<&str>) -> Vec<ServiceRegistry> {
+    let (Some(arn), Some(sd)) = (registry, &obj.spec.service_discovery) else {
+        return Vec::new();
+    };
+    let mut r = ServiceRegistry::builder().registry_arn(arn);
+    if sd.dns_record_type == DnsRecordType::Srv {
+        r = r
+            .set_container_name(sd.container_name.clone())
+            .set_container_port(sd.container_port);
+    }
+    vec![r.build()]
+}
+
+fn capacity(obj: &EcsService) -> Vec<CapacityProviderStrategyItem> {
+    obj.spec
+        .capacity_provider_strategy
+        .iter()
+        .map(|c| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(&c.capacity_provider)
+                .weight(c.weight.unwrap_or(0))
+                .base(c.base.unwrap_or(0))
+                .build()
+                .expect("capacity provider is set")
+        })
+        .collect()
+}
+
+fn tags(obj: &EcsService) -> Vec<Tag> {
+    let owner = format!(
+        "{}/{}",
+        obj.metadata.namespace.as_deref().unwrap_or_default(),
+        obj.metadata.name.as_deref().unwrap_or_default()
+    );
+    let mut tags: Vec<Tag> = obj
+        .spec
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    tags.push(Tag::builder().key(TAG_OWNER).value(owner).build());
+    tags.push(
+        Tag::builder()
+            .key(TAG_UID)
+            .value(obj.metadata.uid.clone().unwrap_or_default())
+            .build(),
+    );
+    tags
+}

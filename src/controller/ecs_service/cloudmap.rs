@@ -1,0 +1,147 @@
+//! The Cloud Map service behind `spec.serviceDiscovery`: berth finds or
+//! creates it in the named namespace (which must exist) and deletes it on
+//! delete when it created it.
+
+use aws_sdk_servicediscovery::types::{
+    DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter,
+    NamespaceFilterName, RecordType, RoutingPolicy, ServiceFilter, ServiceFilterName, Tag,
+};
+
+use super::render::{TAG_OWNER, TAG_UID};
+use crate::api::ecs_service::{DnsRecordType, ServiceDiscovery};
+use crate::aws::{classify, AwsFailure, Clients, FailureKind};
+
+/// A namespace that does not exist, said the way a user can act on.
+pub fn namespace_missing(name: &str) -> AwsFailure {
+    AwsFailure {
+        kind: FailureKind::Terminal,
+        action: "servicediscovery:ListNamespaces",
+        code: Some("NamespaceNotFound".into()),
+        message: format!(
+            "Cloud Map namespace {name:?} (spec.serviceDiscovery.namespaceName) does not exist; berth does not create namespaces"
+        ),
+    }
+}
+
+pub async fn namespace_id(clients: &Clients, sd: &ServiceDiscovery) -> Result<String, AwsFailure> {
+    if let Some(id) = &sd.namespace_id {
+        return Ok(id.clone());
+    }
+    let name = sd.namespace_name.clone().unwrap_or_default();
+    let out = clients
+        .cloudmap
+        .list_namespaces()
+        .filters(
+            NamespaceFilter::builder()
+                .name(NamespaceFilterName::Name)
+                .values(&name)
+                .condition(FilterCondition::Eq)
+                .build()
+                .expect("name and values are set"),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("servicediscovery:ListNamespaces", e))?;
+    out.namespaces()
+        .iter()
+        .find(|n| n.name() == Some(name.as_str()))
+        .and_then(|n| n.id().map(str::to_string))
+        .ok_or_else(|| namespace_missing(&name))
+}
+
+/// The ARN of the Cloud Map service `name` in the namespace, created when
+/// missing. Returns (arn, created_now).
+pub async fn ensure_service(
+    clients: &Clients,
+    sd: &ServiceDiscovery,
+    name: &str,
+    owner: &str,
+    uid: &str,
+) -> Result<(String, bool), AwsFailure> {
+    let ns = namespace_id(clients, sd).await?;
+    let list = clients
+        .cloudmap
+        .list_services()
+        .filters(
+            ServiceFilter::builder()
+                .name(ServiceFilterName::NamespaceId)
+                .values(&ns)
+                .condition(FilterCondition::Eq)
+                .build()
+                .expect("name and values are set"),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("servicediscovery:ListServices", e))?;
+    if let Some(arn) = list
+        .services()
+        .iter()
+        .find(|s| s.name() == Some(name))
+        .and_then(|s| s.arn())
+    {
+        return Ok((arn.to_string(), false));
+    }
+    let record_type = match sd.dns_record_type {
+        DnsRecordType::A => RecordType::A,
+        DnsRecordType::Srv => RecordType::Srv,
+    };
+    let out = clients
+        .cloudmap
+        .create_service()
+        .name(name)
+        .namespace_id(&ns)
+        // Idempotent across a crash between create and the status write.
+        .creator_request_id(format!("berth-{uid}-{name}"))
+        .dns_config(
+            DnsConfig::builder()
+                .routing_policy(RoutingPolicy::Multivalue)
+                .dns_records(
+                    DnsRecord::builder()
+                        .r#type(record_type)
+                        .ttl(sd.dns_ttl)
+                        .build()
+                        .expect("type and ttl are set"),
+                )
+                .build()
+                .expect("records are set"),
+        )
+        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+        .tags(tag(TAG_OWNER, owner))
+        .tags(tag(TAG_UID, uid))
+        .send()
+        .await
+        .map_err(|e| classify("servicediscovery:CreateService", e))?;
+    let arn = out
+        .service()
+        .and_then(|s| s.arn())
+        .unwrap_or_default()
+        .to_string();
+    Ok((arn, true))
+}
+
+/// Deletes a Cloud Map service by ARN. `Ok(false)` while ECS still has
+/// instances registered (they drain after the ECS service is deleted).
+pub async fn delete_service(clients: &Clients, arn: &str) -> Result<bool, AwsFailure> {
+    let id = arn.rsplit('/').next().unwrap_or(arn);
+    match clients.cloudmap.delete_service().id(id).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let f = classify("servicediscovery:DeleteService", e);
+            if f.is_code("ServiceNotFound") {
+                Ok(true)
+            } else if f.is_code("ResourceInUse") {
+                Ok(false)
+            } else {
+                Err(f)
+            }
+        }
+    }
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .expect("key and value are set")
+}

@@ -1,0 +1,557 @@
+//! Reconciliation of `EcsService`: validate, observe ECS (batched), render
+//! the task definition (register only on a new hash), plan the one service
+//! mutation, act, and write status by server-side apply.
+
+pub mod act;
+pub mod cloudmap;
+pub mod observe;
+pub mod plan;
+pub mod render;
+
+use std::sync::Arc;
+
+use aws_sdk_ecs::types::Service;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Api, ResourceExt};
+
+use super::context::{is_paused, Context, FINALIZER};
+use super::error::{Error, Result};
+use super::status;
+use crate::api::common::DeletionPolicy;
+use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus};
+use crate::aws::{AwsFailure, Clients, FailureKind};
+use plan::{Gate, ServiceAction};
+
+/// Stopped tasks kept in status.
+const STOPPED_IN_STATUS: usize = 5;
+
+pub async fn reconcile(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<EcsService> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+fn owner_of(obj: &EcsService) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result<Action> {
+    let prev = obj.status.clone().unwrap_or_default();
+    if let Err(invalid) = obj.spec.validate() {
+        let message = invalid.to_string();
+        write_terminal(obj, ctx, api, &prev, "InvalidSpec", &message).await?;
+        // Nothing to retry until the spec changes.
+        return Ok(Action::await_change());
+    }
+    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+        Ok(c) => c,
+        Err(Error::Config(message)) => {
+            write_terminal(obj, ctx, api, &prev, "AwsConfiguration", &message).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Err(e) => return Err(e),
+    };
+    match converge(obj, ctx, api, &clients, &prev).await {
+        Ok(action) => Ok(action),
+        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
+            let (reason, message) = terminal_reason(obj, &f);
+            write_terminal(obj, ctx, api, &prev, &reason, &message).await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A Degraded condition for a failure a human must fix; everything berth
+/// knew before (revision, counts) stays in status.
+async fn write_terminal(
+    obj: &EcsService,
+    ctx: &Context,
+    api: &Api<EcsService>,
+    prev: &EcsServiceStatus,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let desired = vec![
+        Desired::new(READY, false, reason, message),
+        Desired::new(PROGRESSING, false, reason, message),
+        Desired::new(DEGRADED, true, reason, message),
+    ];
+    let changed = !conditions::find(&prev.conditions, DEGRADED)
+        .is_some_and(|c| c.reason == reason && c.message == message);
+    let mut next = prev.clone();
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = conditions::merge(
+        &prev.conditions,
+        &desired,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::apply(api, obj, &next).await?;
+    if changed {
+        ctx.event(
+            obj,
+            EventType::Warning,
+            reason,
+            "Reconcile",
+            message.to_string(),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (String, String) {
+    if f.is_code("ClusterNotFoundException") {
+        return (
+            "ClusterNotFound".into(),
+            format!(
+                "ECS cluster {:?} (spec.cluster) does not exist; berth never creates clusters (names are case-sensitive)",
+                obj.spec.cluster
+            ),
+        );
+    }
+    if f.is_code("NamespaceNotFound") {
+        return ("NamespaceNotFound".into(), f.message.clone());
+    }
+    if f.action == "secretsmanager:DescribeSecret" && f.is_code("ResourceNotFoundException") {
+        return (
+            "SecretNotFound".into(),
+            format!(
+                "a secret referenced in spec.taskDefinition does not exist: {}",
+                f.message
+            ),
+        );
+    }
+    (
+        f.code.clone().unwrap_or_else(|| "AwsError".into()),
+        f.to_string(),
+    )
+}
+
+async fn converge(
+    obj: &EcsService,
+    ctx: &Context,
+    api: &Api<EcsService>,
+    clients: &Arc<Clients>,
+    prev: &EcsServiceStatus,
+) -> Result<Action> {
+    let spec = &obj.spec;
+    let paused = is_paused(obj.annotations());
+    let owner = owner_of(obj);
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let name = obj.service_name();
+
+    // Observe.
+    let secret_arns = render::secret_arns(&spec.task_definition);
+    let versions = observe::secret_versions(clients, &secret_arns).await?;
+    let rendered = render::register_request(&render::RenderInput {
+        spec: &spec.task_definition,
+        family: obj.family(),
+        region: clients.target.region.clone(),
+        owner: owner.clone(),
+        uid: uid.clone(),
+        user_tags: &spec.tags,
+        secret_versions: &versions,
+    });
+    let hash = rendered.hash.clone();
+    let service = ctx.ecs.describe(clients, &spec.cluster, &name).await?;
+
+    // The revision for this hash: known from status (survives restarts), or
+    // found by its hash tag, or registered now.
+    let known = match (&prev.spec_hash, &prev.task_definition_arn) {
+        (Some(h), Some(arn)) if *h == hash => Some((arn.clone(), prev.revision.unwrap_or(0))),
+        _ => None,
+    };
+    let found = match known {
+        Some(k) => Some(k),
+        None => {
+            let scan = spec.revision_history_limit as usize + 5;
+            observe::find_revision(clients, &obj.family(), &hash, scan).await?
+        }
+    };
+    let (desired_arn, revision) = match found {
+        Some(f) => f,
+        None if paused => {
+            return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
+        }
+        None => {
+            let out = rendered
+                .apply(clients.ecs.register_task_definition())
+                .send()
+                .await
+                .map_err(|e| crate::aws::classify("ecs:RegisterTaskDefinition", e))?;
+            let td = out.task_definition();
+            let arn = td
+                .and_then(|t| t.task_definition_arn())
+                .unwrap_or_default()
+                .to_string();
+            let revision = td.map(|t| t.revision()).unwrap_or(0) as i64;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "TaskDefinitionRegistered",
+                "RegisterTaskDefinition",
+                format!(
+                    "registered {} revision {revision} (hash {hash})",
+                    obj.family()
+                ),
+            )
+            .await;
+            (arn, revision)
+        }
+    };
+
+    // Cloud Map: reuse what status knows while the service points at it.
+    let registry = match &spec.service_discovery {
+        None => None,
+        Some(sd) => {
+            let sd_name = sd.service_name.clone().unwrap_or_else(|| name.clone());
+            let known = prev.cloud_map_service_arn.clone().filter(|arn| {
+                service.as_ref().is_some_and(|s| {
+                    s.service_registries()
+                        .iter()
+                        .any(|r| r.registry_arn() == Some(arn.as_str()))
+                }) && prev.observed_generation == obj.metadata.generation
+            });
+            match known {
+                Some(arn) => Some(arn),
+                None if paused => prev.cloud_map_service_arn.clone(),
+                None => {
+                    let (arn, created) =
+                        cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid).await?;
+                    if created {
+                        ctx.event(
+                            obj,
+                            EventType::Normal,
+                            "CloudMapServiceCreated",
+                            "CreateService",
+                            format!("created Cloud Map service {sd_name} ({arn})"),
+                        )
+                        .await;
+                    }
+                    Some(arn)
+                }
+            }
+        }
+    };
+
+    let stopped = match &service {
+        Some(svc) if needs_stopped_tasks(svc) => {
+            observe::stopped_tasks(clients, &spec.cluster, &name, STOPPED_IN_STATUS).await?
+        }
+        _ => Vec::new(),
+    };
+
+    // Plan.
+    let now = Timestamp::now();
+    let p = plan::plan(&plan::Inputs {
+        obj,
+        hash: &hash,
+        desired_arn: &desired_arn,
+        desired_revision: revision,
+        service: service.as_ref(),
+        registry_arn: registry.as_deref(),
+        stopped: &stopped,
+        gate: Gate::Open,
+        paused,
+        now,
+    });
+
+    // Act.
+    let mut current = service.clone();
+    match &p.action {
+        ServiceAction::Nothing => {}
+        ServiceAction::Create => {
+            let svc = act::create_service(clients, obj, &desired_arn, registry.as_deref()).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "ServiceCreated",
+                "CreateService",
+                format!(
+                    "created ECS service {name} in cluster {} with revision {revision}",
+                    spec.cluster
+                ),
+            )
+            .await;
+            current = Some(svc);
+        }
+        ServiceAction::Update { fields, drift } => {
+            if !drift.is_empty() {
+                ctx.event(
+                    obj,
+                    EventType::Warning,
+                    "DriftCorrected",
+                    "UpdateService",
+                    format!("changed outside berth, set back: {}", drift.join(", ")),
+                )
+                .await;
+            }
+            let svc = act::update_service(clients, obj, fields, &desired_arn, registry.as_deref())
+                .await?;
+            let what = if fields.task_definition {
+                format!("rolling out revision {revision}")
+            } else {
+                "updated service settings".to_string()
+            };
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "ServiceUpdated",
+                "UpdateService",
+                what,
+            )
+            .await;
+            current = Some(svc);
+        }
+    }
+    if p.action != ServiceAction::Nothing {
+        ctx.ecs
+            .invalidate(&clients.target, &spec.cluster, &name)
+            .await;
+    }
+
+    // Status.
+    let mut rollout = p.rollout.clone();
+    if let (Some(r), Some(svc)) = (rollout.as_mut(), &current) {
+        // A new deployment's id is known from the create/update response.
+        if p.action != ServiceAction::Nothing {
+            if let Some(d) = svc
+                .deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY"))
+            {
+                r.deployment_id = d.id().map(str::to_string);
+            }
+        }
+    }
+    let next = EcsServiceStatus {
+        observed_generation: obj.metadata.generation,
+        conditions: conditions::merge(
+            &prev.conditions,
+            &p.conditions,
+            obj.metadata.generation,
+            now,
+        ),
+        service_arn: current
+            .as_ref()
+            .and_then(|s| s.service_arn().map(str::to_string))
+            .or(prev.service_arn.clone()),
+        task_definition_arn: Some(desired_arn.clone()),
+        revision: Some(revision),
+        spec_hash: Some(hash),
+        desired_count: current.as_ref().map(|s| s.desired_count()),
+        running_count: current.as_ref().map(|s| s.running_count()),
+        pending_count: current.as_ref().map(|s| s.pending_count()),
+        rollout,
+        last_stopped_tasks: if p.last_stopped.is_empty() {
+            prev.last_stopped_tasks.clone()
+        } else {
+            p.last_stopped.clone()
+        },
+        cloud_map_service_arn: registry.clone(),
+    };
+    announce_transitions(obj, ctx, prev, &next).await;
+    let ready = conditions::is_true(&next.conditions, READY);
+    let was_ready = conditions::is_true(&prev.conditions, READY)
+        && prev.task_definition_arn.as_deref() == Some(desired_arn.as_str());
+    status::apply(api, obj, &next).await?;
+
+    if ready && !was_ready && !paused {
+        prune_revisions(obj, ctx, clients, &desired_arn, current.as_ref()).await?;
+    }
+
+    let busy = conditions::is_true(&next.conditions, PROGRESSING)
+        || conditions::find(&next.conditions, DEGRADED)
+            .is_some_and(|c| c.status == "True" && c.reason == "TasksFailing");
+    Ok(if busy {
+        Action::requeue(observe::aligned_poll(ctx.poll))
+    } else {
+        Action::requeue(ctx.resync)
+    })
+}
+
+async fn write_paused_without_revision(
+    obj: &EcsService,
+    ctx: &Context,
+    api: &Api<EcsService>,
+    prev: &EcsServiceStatus,
+    hash: &str,
+) -> Result<Action> {
+    let message = format!(
+        "berth.dev/paused is \"true\": the new task definition (hash {hash}) is not registered"
+    );
+    let desired = vec![
+        Desired::new(READY, false, "Paused", message.clone()),
+        Desired::new(PROGRESSING, false, "Paused", message.clone()),
+        Desired::new(DEGRADED, false, "Paused", message),
+    ];
+    let mut next = prev.clone();
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = conditions::merge(
+        &prev.conditions,
+        &desired,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::apply(api, obj, &next).await?;
+    Ok(Action::requeue(ctx.resync))
+}
+
+/// Only a service that is not settled has stopped tasks worth reading.
+fn needs_stopped_tasks(svc: &Service) -> bool {
+    let primary = svc
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
+    let settled = primary.is_some_and(|d| {
+        d.rollout_state().map(|s| s.as_str()) == Some("COMPLETED") && d.failed_tasks() == 0
+    }) && svc.deployments().len() == 1
+        && svc.running_count() >= svc.desired_count();
+    !settled
+}
+
+/// An Event for each condition whose reason changed (phase changes).
+async fn announce_transitions(
+    obj: &EcsService,
+    ctx: &Context,
+    prev: &EcsServiceStatus,
+    next: &EcsServiceStatus,
+) {
+    for type_ in [READY, DEGRADED] {
+        let Some(now) = conditions::find(&next.conditions, type_) else {
+            continue;
+        };
+        let before = conditions::find(&prev.conditions, type_);
+        if before.is_some_and(|b| b.status == now.status && b.reason == now.reason) {
+            continue;
+        }
+        // Types are only READY and DEGRADED here: both are news when they turn True.
+        let interesting = now.status == "True";
+        if !interesting {
+            continue;
+        }
+        let kind = if type_ == DEGRADED {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        ctx.event(obj, kind, &now.reason, "Rollout", now.message.clone())
+            .await;
+    }
+}
+
+/// Deregisters berth's revisions beyond `revisionHistoryLimit`, never the
+/// one in use nor the rollback target (the revision of the newest other
+/// deployment, or the newest older revision).
+async fn prune_revisions(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    in_use: &str,
+    service: Option<&Service>,
+) -> Result<()> {
+    let owned = observe::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
+    let limit = obj.spec.revision_history_limit.max(1) as usize;
+    let mut protected: Vec<String> = vec![in_use.to_string()];
+    if let Some(svc) = service {
+        protected.extend(
+            svc.deployments()
+                .iter()
+                .filter_map(|d| d.task_definition().map(str::to_string)),
+        );
+    }
+    // The newest revision other than the one in use is the rollback target.
+    if let Some(previous) = owned.iter().find(|a| a.as_str() != in_use) {
+        protected.push(previous.clone());
+    }
+    let mut kept = 0;
+    for arn in &owned {
+        if protected.contains(arn) || kept < limit {
+            kept += 1;
+            continue;
+        }
+        act::deregister(clients, arn).await?;
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "TaskDefinitionDeregistered",
+            "DeregisterTaskDefinition",
+            format!("deregistered {arn} (beyond revisionHistoryLimit {limit})"),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "deletionPolicy Retain: the ECS service, its task definitions and Cloud Map service stay in AWS".into(),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    if is_paused(obj.annotations()) {
+        return Err(Error::Config(
+            "berth.dev/paused is \"true\": not deleting AWS resources".into(),
+        ));
+    }
+    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    if act::delete_service(&clients, obj).await? {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "ServiceDeleted",
+            "DeleteService",
+            format!("deleted ECS service {}", obj.service_name()),
+        )
+        .await;
+    }
+    for arn in observe::owned_revisions(&clients, &obj.family(), &owner_of(obj)).await? {
+        act::deregister(&clients, &arn).await?;
+    }
+    let created = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.cloud_map_service_arn.clone());
+    if let Some(arn) = created {
+        if !cloudmap::delete_service(&clients, &arn).await? {
+            // Instances drain after the ECS service is gone; try again soon.
+            return Err(Error::Aws(AwsFailure {
+                kind: FailureKind::Transient,
+                action: "servicediscovery:DeleteService",
+                code: Some("ResourceInUse".into()),
+                message: "waiting for ECS to deregister the service's instances".into(),
+            }));
+        }
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "CloudMapServiceDeleted",
+            "DeleteService",
+            format!("deleted Cloud Map service {arn}"),
+        )
+        .await;
+    }
+    ctx.ecs
+        .invalidate(&clients.target, &obj.spec.cluster, &obj.service_name())
+        .await;
+    Ok(Action::await_change())
+}

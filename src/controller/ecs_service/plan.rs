@@ -1,0 +1,688 @@
+//! The pure part of the EcsService reconcile: from the spec, what AWS
+//! reports and what berth recorded last time, decide the one service
+//! mutation to make (if any) and the conditions to report.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecs::types::{AssignPublicIp, Deployment, Service, Task};
+use k8s_openapi::jiff::Timestamp;
+
+use super::render::{TAG_OWNER, TAG_UID};
+use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::ecs_service::{
+    DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedContainer, StoppedTask,
+};
+
+/// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    Waiting(String),
+    Failed(String),
+}
+
+/// Which fields an UpdateService must set (each to the spec's value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpdateFields {
+    pub task_definition: bool,
+    pub desired_count: bool,
+    pub deployment: bool,
+    pub network: bool,
+    pub registries: bool,
+    pub load_balancers: bool,
+    pub grace_period: bool,
+    pub execute_command: bool,
+    pub platform_version: bool,
+    pub capacity_providers: bool,
+}
+
+impl UpdateFields {
+    pub fn any(&self) -> bool {
+        *self != UpdateFields::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceAction {
+    Nothing,
+    Create,
+    /// `fields` to set; `drift` names the fields changed outside berth.
+    Update {
+        fields: UpdateFields,
+        drift: Vec<String>,
+    },
+}
+
+pub struct Inputs<'a> {
+    pub obj: &'a EcsService,
+    pub hash: &'a str,
+    /// The ACTIVE revision carrying `hash`.
+    pub desired_arn: &'a str,
+    pub desired_revision: i64,
+    pub service: Option<&'a Service>,
+    /// The Cloud Map service to register in, when serviceDiscovery is set.
+    pub registry_arn: Option<&'a str>,
+    pub stopped: &'a [Task],
+    pub gate: Gate,
+    pub paused: bool,
+    pub now: Timestamp,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub action: ServiceAction,
+    pub conditions: Vec<Desired>,
+    pub rollout: Option<RolloutStatus>,
+    pub last_stopped: Vec<StoppedTask>,
+    /// A service exists that berth does not own and may not adopt.
+    pub adoption_required: bool,
+    /// The spec changes a field AWS cannot update in place.
+    pub immutable: Option<String>,
+}
+
+pub fn plan(i: &Inputs<'_>) -> Plan {
+    let spec = &i.obj.spec;
+    let prev = i.obj.status.clone().unwrap_or_default();
+    let last_stopped = summarize_stopped(i.stopped);
+
+    let Some(svc) = i.service else {
+        let (action, conditions) = if i.paused {
+            (ServiceAction::Nothing, paused_conditions(false))
+        } else {
+            match &i.gate {
+                // A service that does not exist yet has nothing to protect:
+                // its first revision still waits for its migrations.
+                Gate::Waiting(m) => (ServiceAction::Nothing, waiting(m)),
+                Gate::Failed(m) => (ServiceAction::Nothing, migration_failed(m)),
+                Gate::Open => (
+                    ServiceAction::Create,
+                    vec![
+                        Desired::new(READY, false, "Creating", "creating the ECS service"),
+                        Desired::new(PROGRESSING, true, "Creating", "creating the ECS service"),
+                        Desired::new(DEGRADED, false, "AsExpected", ""),
+                    ],
+                ),
+            }
+        };
+        let rollout = (action == ServiceAction::Create).then(|| RolloutStatus {
+            state: Some("IN_PROGRESS".into()),
+            reason: Some("creating the service".into()),
+            started_at: Some(i.now.to_string()),
+            ..RolloutStatus::default()
+        });
+        return Plan {
+            action,
+            conditions,
+            rollout,
+            last_stopped,
+            adoption_required: false,
+            immutable: None,
+        };
+    };
+
+    let owner = format!(
+        "{}/{}",
+        i.obj.metadata.namespace.as_deref().unwrap_or_default(),
+        i.obj.metadata.name.as_deref().unwrap_or_default()
+    );
+    let owned = svc
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(TAG_OWNER) && t.value() == Some(owner.as_str()));
+    let ours_by_uid = svc
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(TAG_UID) && t.value() == i.obj.metadata.uid.as_deref());
+    if !owned && !ours_by_uid && !spec.adopt {
+        let message = format!(
+            "ECS service {} already exists and is not managed by berth; set spec.adopt: true to take it over",
+            svc.service_name().unwrap_or_default()
+        );
+        return Plan {
+            action: ServiceAction::Nothing,
+            conditions: vec![
+                Desired::new(READY, false, "AdoptionRequired", message.clone()),
+                Desired::new(PROGRESSING, false, "AdoptionRequired", message.clone()),
+                Desired::new(DEGRADED, true, "AdoptionRequired", message),
+            ],
+            rollout: None,
+            last_stopped,
+            adoption_required: true,
+            immutable: None,
+        };
+    }
+
+    if let (Some(want), Some(have)) = (spec.launch_type, svc.launch_type()) {
+        if want.as_aws() != have.as_str() && !spec.replace_on_immutable_change {
+            let message = format!(
+                "spec.launchType changed from {} to {}: ECS cannot update a service's launch type; \
+                 set spec.replaceOnImmutableChange: true to replace the service",
+                have.as_str(),
+                want.as_aws()
+            );
+            return Plan {
+                action: ServiceAction::Nothing,
+                conditions: vec![
+                    Desired::new(READY, false, "ImmutableFieldChanged", message.clone()),
+                    Desired::new(PROGRESSING, false, "ImmutableFieldChanged", message.clone()),
+                    Desired::new(DEGRADED, true, "ImmutableFieldChanged", message.clone()),
+                ],
+                rollout: prev.rollout.clone(),
+                last_stopped,
+                adoption_required: false,
+                immutable: Some(message),
+            };
+        }
+    }
+
+    let generation_changed = prev.observed_generation != i.obj.metadata.generation;
+    let hash_changed = prev.spec_hash.as_deref() != Some(i.hash);
+    let serving_desired = svc.task_definition() == Some(i.desired_arn);
+    let rolled_back = !serving_desired && !hash_changed && rolled_back_since(svc, &prev);
+
+    let mut fields = UpdateFields::default();
+    let mut drift = Vec::new();
+    let mark = |field: &mut bool, name: &str, drift: &mut Vec<String>| {
+        *field = true;
+        if !generation_changed {
+            drift.push(name.to_string());
+        }
+    };
+
+    if !serving_desired && !rolled_back {
+        match &i.gate {
+            Gate::Open => {
+                fields.task_definition = true;
+                if !hash_changed && !generation_changed {
+                    drift.push("taskDefinition".into());
+                }
+            }
+            Gate::Waiting(_) | Gate::Failed(_) => {}
+        }
+    }
+    if let Some(n) = spec.desired_count {
+        if svc.desired_count() != n {
+            mark(&mut fields.desired_count, "desiredCount", &mut drift);
+        }
+    }
+    if deployment_differs(i.obj, svc) {
+        mark(
+            &mut fields.deployment,
+            "deploymentConfiguration",
+            &mut drift,
+        );
+    }
+    if network_differs(i.obj, svc) {
+        mark(&mut fields.network, "networkConfiguration", &mut drift);
+    }
+    if registries_differ(i.obj, svc, i.registry_arn) {
+        mark(&mut fields.registries, "serviceRegistries", &mut drift);
+    }
+    if load_balancers_differ(i.obj, svc) {
+        mark(&mut fields.load_balancers, "loadBalancers", &mut drift);
+    }
+    if let Some(g) = spec.health_check_grace_period_seconds {
+        if svc.health_check_grace_period_seconds() != Some(g) {
+            mark(
+                &mut fields.grace_period,
+                "healthCheckGracePeriodSeconds",
+                &mut drift,
+            );
+        }
+    }
+    if svc.enable_execute_command() != spec.enable_execute_command {
+        mark(
+            &mut fields.execute_command,
+            "enableExecuteCommand",
+            &mut drift,
+        );
+    }
+    if let Some(p) = &spec.platform_version {
+        if svc.platform_version() != Some(p.as_str()) {
+            mark(&mut fields.platform_version, "platformVersion", &mut drift);
+        }
+    }
+    if !spec.capacity_provider_strategy.is_empty() && capacity_differs(i.obj, svc) {
+        mark(
+            &mut fields.capacity_providers,
+            "capacityProviderStrategy",
+            &mut drift,
+        );
+    }
+
+    let action = if i.paused || !fields.any() {
+        ServiceAction::Nothing
+    } else {
+        ServiceAction::Update {
+            fields: fields.clone(),
+            drift,
+        }
+    };
+
+    // Rollout: a new push restarts the clock; otherwise follow ECS.
+    let primary = primary(svc);
+    let pushing_revision =
+        matches!(&action, ServiceAction::Update { fields, .. } if fields.task_definition);
+    let mut rollout = rollout_status(primary, &prev.rollout);
+    if pushing_revision {
+        rollout.state = Some("IN_PROGRESS".into());
+        rollout.reason = Some(format!("rolling out revision {}", i.desired_revision));
+        rollout.started_at = Some(i.now.to_string());
+        rollout.failed_tasks = 0;
+    }
+
+    let conditions = if i.paused {
+        paused_conditions(serving_desired && is_complete(primary))
+    } else if rolled_back {
+        rolled_back_conditions(i.desired_revision, &last_stopped)
+    } else if !serving_desired && !pushing_revision {
+        match &i.gate {
+            Gate::Waiting(m) => waiting(m),
+            Gate::Failed(m) => migration_failed(m),
+            Gate::Open => rolling_out(i.desired_revision, &rollout, svc),
+        }
+    } else if pushing_revision {
+        vec![
+            Desired::new(
+                READY,
+                false,
+                "RollingOut",
+                format!("rolling out revision {}", i.desired_revision),
+            ),
+            Desired::new(
+                PROGRESSING,
+                true,
+                "RollingOut",
+                format!("rolling out revision {}", i.desired_revision),
+            ),
+            Desired::new(DEGRADED, false, "AsExpected", ""),
+        ]
+    } else {
+        rollout_conditions(i, svc, primary, &rollout, &last_stopped)
+    };
+
+    Plan {
+        action,
+        conditions,
+        rollout: Some(rollout),
+        last_stopped,
+        adoption_required: false,
+        immutable: None,
+    }
+}
+
+fn primary(svc: &Service) -> Option<&Deployment> {
+    svc.deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+}
+
+fn is_complete(primary: Option<&Deployment>) -> bool {
+    primary
+        .and_then(|d| d.rollout_state())
+        .is_some_and(|s| s.as_str() == "COMPLETED")
+}
+
+fn rollout_status(primary: Option<&Deployment>, prev: &Option<RolloutStatus>) -> RolloutStatus {
+    let prev = prev.clone().unwrap_or_default();
+    match primary {
+        None => prev,
+        Some(d) => {
+            let same = prev.deployment_id.as_deref() == d.id();
+            RolloutStatus {
+                state: d.rollout_state().map(|s| s.as_str().to_string()),
+                reason: d.rollout_state_reason().map(str::to_string),
+                deployment_id: d.id().map(str::to_string),
+                failed_tasks: d.failed_tasks(),
+                // ECS knows when the deployment was created; keep berth's own
+                // start when it is the same deployment (it survives restarts).
+                started_at: if same && prev.started_at.is_some() {
+                    prev.started_at
+                } else {
+                    d.created_at()
+                        .and_then(|t| Timestamp::from_second(t.secs()).ok())
+                        .map(|t| t.to_string())
+                        .or(prev.started_at)
+                },
+            }
+        }
+    }
+}
+
+/// True when ECS rolled the service back after berth's last rollout began:
+/// the deployment circuit breaker leaves the service "stable" on the old
+/// revision, which a naive check would report as healthy.
+fn rolled_back_since(svc: &Service, prev: &EcsServiceStatus) -> bool {
+    if conditions::find(&prev.conditions, DEGRADED)
+        .is_some_and(|c| c.status == "True" && c.reason == "RolledBack")
+    {
+        return true;
+    }
+    let since = prev
+        .rollout
+        .as_ref()
+        .and_then(|r| r.started_at.as_deref())
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .map(|t| t.as_second())
+        .unwrap_or(0);
+    svc.events().iter().any(|e| {
+        e.message()
+            .is_some_and(|m| m.contains("rolling back to deployment"))
+            && e.created_at().is_some_and(|t| t.secs() >= since)
+    })
+}
+
+fn rollout_conditions(
+    i: &Inputs<'_>,
+    svc: &Service,
+    primary: Option<&Deployment>,
+    rollout: &RolloutStatus,
+    stopped: &[StoppedTask],
+) -> Vec<Desired> {
+    let spec = &i.obj.spec;
+    let desired = svc.desired_count();
+    let running = svc.running_count();
+    let state = primary
+        .and_then(|d| d.rollout_state())
+        .map(|s| s.as_str().to_string());
+    let failing = failure_summary(stopped, Some(i.desired_arn));
+    match state.as_deref() {
+        Some("COMPLETED") if running >= desired => vec![
+            Desired::new(
+                READY,
+                true,
+                "RolloutComplete",
+                format!(
+                    "revision {} is running {running}/{desired} tasks",
+                    i.desired_revision
+                ),
+            ),
+            Desired::new(
+                PROGRESSING,
+                false,
+                "RolloutComplete",
+                "the last rollout completed",
+            ),
+            Desired::new(DEGRADED, false, "AsExpected", ""),
+        ],
+        Some("FAILED") => {
+            let message = format!(
+                "the rollout of revision {} failed: {}{}",
+                i.desired_revision,
+                rollout
+                    .reason
+                    .as_deref()
+                    .unwrap_or("ECS marked the deployment FAILED"),
+                failing
+                    .as_deref()
+                    .map(|f| format!("; {f}"))
+                    .unwrap_or_default()
+            );
+            vec![
+                Desired::new(READY, false, "RolloutFailed", message.clone()),
+                Desired::new(PROGRESSING, false, "RolloutFailed", message.clone()),
+                Desired::new(DEGRADED, true, "RolloutFailed", message),
+            ]
+        }
+        _ => {
+            let deadline = i64::from(spec.deployment.progress_deadline_seconds);
+            let started = rollout
+                .started_at
+                .as_deref()
+                .and_then(|s| s.parse::<Timestamp>().ok());
+            let elapsed = started.map(|s| i.now.as_second() - s.as_second());
+            let progress = format!(
+                "revision {}: {running}/{desired} running, {} pending",
+                i.desired_revision,
+                svc.pending_count()
+            );
+            if elapsed.is_some_and(|e| e > deadline) {
+                let message = format!(
+                    "the rollout did not complete within progressDeadlineSeconds ({deadline}s): {progress}{}",
+                    failing.as_deref().map(|f| format!("; {f}")).unwrap_or_default()
+                );
+                vec![
+                    Desired::new(READY, false, "ProgressDeadlineExceeded", message.clone()),
+                    Desired::new(
+                        PROGRESSING,
+                        false,
+                        "ProgressDeadlineExceeded",
+                        message.clone(),
+                    ),
+                    Desired::new(DEGRADED, true, "ProgressDeadlineExceeded", message),
+                ]
+            } else if let Some(f) = failing {
+                vec![
+                    Desired::new(READY, false, "TasksFailing", format!("{progress}; {f}")),
+                    Desired::new(PROGRESSING, true, "RollingOut", progress.clone()),
+                    Desired::new(DEGRADED, true, "TasksFailing", f),
+                ]
+            } else {
+                rolling_out(i.desired_revision, rollout, svc)
+            }
+        }
+    }
+}
+
+fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &Service) -> Vec<Desired> {
+    let message = format!(
+        "revision {revision}: {}/{} running, {} pending{}",
+        svc.running_count(),
+        svc.desired_count(),
+        svc.pending_count(),
+        rollout
+            .deployment_id
+            .as_deref()
+            .map(|d| format!(" (deployment {d})"))
+            .unwrap_or_default()
+    );
+    vec![
+        Desired::new(READY, false, "RollingOut", message.clone()),
+        Desired::new(PROGRESSING, true, "RollingOut", message),
+        Desired::new(DEGRADED, false, "AsExpected", ""),
+    ]
+}
+
+fn rolled_back_conditions(revision: i64, stopped: &[StoppedTask]) -> Vec<Desired> {
+    let message = format!(
+        "the deployment circuit breaker rolled revision {revision} back; ECS serves the previous revision{}",
+        failure_summary(stopped, None)
+            .map(|f| format!(": {f}"))
+            .unwrap_or_default()
+    );
+    vec![
+        Desired::new(READY, false, "RolledBack", message.clone()),
+        Desired::new(PROGRESSING, false, "RolledBack", message.clone()),
+        Desired::new(DEGRADED, true, "RolledBack", message),
+    ]
+}
+
+fn waiting(message: &str) -> Vec<Desired> {
+    vec![
+        Desired::new(READY, false, "WaitingForMigrations", message),
+        Desired::new(PROGRESSING, true, "WaitingForMigrations", message),
+        Desired::new(DEGRADED, false, "AsExpected", ""),
+    ]
+}
+
+fn migration_failed(message: &str) -> Vec<Desired> {
+    vec![
+        Desired::new(READY, false, "MigrationFailed", message),
+        Desired::new(PROGRESSING, false, "MigrationFailed", message),
+        Desired::new(DEGRADED, true, "MigrationFailed", message),
+    ]
+}
+
+fn paused_conditions(ready: bool) -> Vec<Desired> {
+    let message = "berth.dev/paused is \"true\": berth makes no AWS changes for this service";
+    vec![
+        Desired::new(READY, ready, "Paused", message),
+        Desired::new(PROGRESSING, false, "Paused", message),
+        Desired::new(DEGRADED, false, "Paused", message),
+    ]
+}
+
+/// `N tasks stopped: <reason> (container exited with code X)` over the
+/// failed stopped tasks (of `revision` when given).
+fn failure_summary(stopped: &[StoppedTask], revision: Option<&str>) -> Option<String> {
+    let failed: Vec<&StoppedTask> = stopped
+        .iter()
+        .filter(|t| revision.is_none() || t.task_definition_arn.as_deref() == revision)
+        .filter(|t| is_failure(t))
+        .collect();
+    let newest = failed.first()?;
+    let exit = newest
+        .containers
+        .iter()
+        .find_map(|c| {
+            c.exit_code
+                .filter(|c| *c != 0)
+                .map(|code| (c.name.clone(), code))
+        })
+        .map(|(name, code)| format!(" (container {name} exited with code {code})"))
+        .unwrap_or_default();
+    Some(format!(
+        "{} task(s) stopped: {}{exit}",
+        failed.len(),
+        newest
+            .stopped_reason
+            .as_deref()
+            .unwrap_or("no reason given")
+    ))
+}
+
+fn is_failure(t: &StoppedTask) -> bool {
+    let reason = t.stopped_reason.as_deref().unwrap_or_default();
+    // Tasks berth or ECS replaced on purpose are not failures.
+    let deliberate = reason.starts_with("Scaling activity")
+        || reason.contains("deployment")
+        || t.stop_code.as_deref() == Some("UserInitiated");
+    !deliberate
+        && (t.stop_code.as_deref() == Some("TaskFailedToStart")
+            || t.stop_code.as_deref() == Some("EssentialContainerExited")
+            || reason.contains("Error")
+            || reason.contains("health check")
+            || t.containers
+                .iter()
+                .any(|c| c.exit_code.is_some_and(|e| e != 0)))
+}
+
+pub fn summarize_stopped(tasks: &[Task]) -> Vec<StoppedTask> {
+    tasks
+        .iter()
+        .map(|t| StoppedTask {
+            task_arn: t.task_arn().unwrap_or_default().to_string(),
+            task_definition_arn: t.task_definition_arn().map(str::to_string),
+            stopped_at: t
+                .stopped_at()
+                .and_then(|d| Timestamp::from_second(d.secs()).ok())
+                .map(|t| t.to_string()),
+            stop_code: t.stop_code().map(|c| c.as_str().to_string()),
+            stopped_reason: t.stopped_reason().map(str::to_string),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| StoppedContainer {
+                    name: c.name().unwrap_or_default().to_string(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_string),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn deployment_differs(obj: &EcsService, svc: &Service) -> bool {
+    let d = &obj.spec.deployment;
+    let Some(have) = svc.deployment_configuration() else {
+        return true;
+    };
+    let breaker = have.deployment_circuit_breaker();
+    have.minimum_healthy_percent() != Some(d.minimum_healthy_percent)
+        || have.maximum_percent() != Some(d.maximum_percent)
+        || breaker.map(|b| b.enable()) != Some(d.circuit_breaker.enable)
+        || breaker.map(|b| b.rollback()) != Some(d.circuit_breaker.rollback)
+}
+
+fn network_differs(obj: &EcsService, svc: &Service) -> bool {
+    let want = obj.spec.network_configuration.as_ref();
+    let have = svc
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration());
+    match (want, have) {
+        (None, None) => false,
+        (None, Some(_)) | (Some(_), None) => true,
+        (Some(w), Some(h)) => {
+            let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+            let public = matches!(h.assign_public_ip(), Some(AssignPublicIp::Enabled));
+            set(&w.subnets) != set(h.subnets())
+                || set(&w.security_groups) != set(h.security_groups())
+                || w.assign_public_ip != public
+        }
+    }
+}
+
+fn registries_differ(obj: &EcsService, svc: &Service, registry: Option<&str>) -> bool {
+    let have: Vec<(Option<&str>, Option<&str>, Option<i32>)> = svc
+        .service_registries()
+        .iter()
+        .map(|r| (r.registry_arn(), r.container_name(), r.container_port()))
+        .collect();
+    let want: Vec<(Option<&str>, Option<&str>, Option<i32>)> =
+        match (registry, &obj.spec.service_discovery) {
+            (Some(arn), Some(sd)) if sd.dns_record_type == DnsRecordType::Srv => {
+                vec![(Some(arn), sd.container_name.as_deref(), sd.container_port)]
+            }
+            (Some(arn), Some(_)) => vec![(Some(arn), None, None)],
+            _ => vec![],
+        };
+    have != want
+}
+
+fn load_balancers_differ(obj: &EcsService, svc: &Service) -> bool {
+    let have: BTreeSet<(String, String, i32)> = svc
+        .load_balancers()
+        .iter()
+        .map(|l| {
+            (
+                l.target_group_arn().unwrap_or_default().to_string(),
+                l.container_name().unwrap_or_default().to_string(),
+                l.container_port().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String, i32)> = obj
+        .spec
+        .load_balancers
+        .iter()
+        .map(|l| {
+            (
+                l.target_group_arn.clone(),
+                l.container_name.clone(),
+                l.container_port,
+            )
+        })
+        .collect();
+    have != want
+}
+
+fn capacity_differs(obj: &EcsService, svc: &Service) -> bool {
+    let have: BTreeSet<(String, i32, i32)> = svc
+        .capacity_provider_strategy()
+        .iter()
+        .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
+        .collect();
+    let want: BTreeSet<(String, i32, i32)> = obj
+        .spec
+        .capacity_provider_strategy
+        .iter()
+        .map(|c| {
+            (
+                c.capacity_provider.clone(),
+                c.weight.unwrap_or(0),
+                c.base.unwrap_or(0),
+            )
+        })
+        .collect();
+    have != want
+}

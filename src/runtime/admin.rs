@@ -1,0 +1,52 @@
+//! The admin server: `/livez`, `/readyz` (true only once every watch has
+//! synced and, with leader election, this replica leads or stands by
+//! healthily) and `/metrics` (Prometheus text format).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub ready: Arc<AtomicBool>,
+    pub registry: Arc<Mutex<Registry>>,
+}
+
+pub async fn serve(addr: &str, state: AdminState) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = Router::new()
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "admin server stopped");
+        }
+    });
+    Ok(bound)
+}
+
+async fn readyz(State(s): State<AdminState>) -> (StatusCode, &'static str) {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "watches not synced")
+    }
+}
+
+async fn metrics(State(s): State<AdminState>) -> (StatusCode, String) {
+    let mut out = String::new();
+    let registry = s.registry.lock().unwrap_or_else(|e| e.into_inner());
+    match prometheus_client::encoding::text::encode(&mut out, &registry) {
+        Ok(()) => (StatusCode::OK, out),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
