@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+RESULTS="$(mktemp)"
+trap 'rm -f "$RESULTS"' EXIT
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is not installed: install a Rust toolchain >= 1.94 (rustup) first" >&2
@@ -19,9 +21,13 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "unit and integration tests (API, CRD drift, awsim)"
-cargo test --workspace --exclude berth-e2e
+cargo test --workspace --exclude berth-e2e 2>&1 | tee -a "$RESULTS"
 
 step "end-to-end tests (real kube-apiserver + awsim + berth)"
 cargo build -p berth -p awsim --bins
 cargo test -p berth-e2e --no-run
-e2e/cluster/with-control-plane.sh cargo test -p berth-e2e -- --test-threads=2
+e2e/cluster/with-control-plane.sh cargo test -p berth-e2e -- --test-threads=2 2>&1 | tee -a "$RESULTS"
+
+# One closing line over every test binary (cargo prints one per binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$RESULTS"
