@@ -29,7 +29,7 @@ pub struct Context {
     pub resync: Duration,
     /// Poll interval while something is converging in AWS.
     pub poll: Duration,
-    pub ecs: super::ecs_service::observe::ServiceCache,
+    pub ecs: super::ecs_service::observe::ServiceBatcher,
 }
 
 impl Context {

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
@@ -86,8 +86,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ns = args.namespace.as_deref();
 
     let ecs_api: Api<EcsService> = scoped(client.clone(), ns);
-    let ecs = Controller::new(ecs_api, watcher::Config::default().any_semantic());
-    let ecs_store = ecs.store();
+    let (ecs_store, writer) = reflector::store();
+    let ecs_changes = watcher(ecs_api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(intent::<EcsService>, Default::default());
+    let ecs = Controller::for_stream(ecs_changes, ecs_store.clone());
     let ecs_run = ecs
         .shutdown_on_signal()
         .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
@@ -115,6 +120,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         r = watch_and_log::<PullThroughCache>(client.clone(), ns) => r,
         e = lost => Err(e),
     }
+}
+
+/// What the user asked for: spec (generation), the refresh and pause
+/// annotations, deletion and finalizers. berth's own status writes do not
+/// change it, so they do not trigger a reconcile of their own; everything
+/// else is noticed on the next poll or resync.
+fn intent<K: Resource>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = obj.meta();
+    let annotations = meta.annotations.as_ref();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    for key in [context::REFRESH_ANNOTATION, context::PAUSED_ANNOTATION] {
+        annotations.and_then(|a| a.get(key)).hash(&mut h);
+    }
+    meta.deletion_timestamp.is_some().hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    Some(h.finish())
 }
 
 fn scoped<K>(client: Client, namespace: Option<&str>) -> Api<K>

@@ -248,7 +248,11 @@ async fn converge(
     };
 
     let stopped = match &service {
-        Some(svc) if needs_stopped_tasks(svc) => {
+        // Also after a rollback: ECS is settled on the old revision, and the
+        // stopped tasks of the new one say why.
+        Some(svc)
+            if needs_stopped_tasks(svc) || svc.task_definition() != Some(desired_arn.as_str()) =>
+        {
             observe::stopped_tasks(clients, &spec.cluster, &name, STOPPED_IN_STATUS).await?
         }
         _ => Vec::new(),
@@ -316,11 +320,6 @@ async fn converge(
             .await;
             current = Some(svc);
         }
-    }
-    if p.action != ServiceAction::Nothing {
-        ctx.ecs
-            .invalidate(&clients.target, &spec.cluster, &name)
-            .await;
     }
 
     // Status.
@@ -550,8 +549,5 @@ async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    ctx.ecs
-        .invalidate(&clients.target, &obj.spec.cluster, &obj.service_name())
-        .await;
     Ok(Action::await_change())
 }

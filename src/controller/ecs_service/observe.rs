@@ -1,14 +1,15 @@
 //! Reading ECS, Secrets Manager and Cloud Map state for `EcsService`.
 //!
 //! DescribeServices is batched: every reconcile asks the shared
-//! [`ServiceCache`], which collects the services of one cluster for a short
-//! window and describes them 10 per call. Polls are aligned to the same
+//! [`ServiceBatcher`], which collects the services of one cluster for a short
+//! window and describes them 10 per call. Nothing is cached beyond the
+//! window: a refresh must see what AWS says now. Polls are aligned to the same
 //! wall-clock ticks (see `aligned_poll`), so the number of calls grows with
 //! clusters, not with services.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecs::types::{
     Service, ServiceField, SortOrder, Task, TaskDefinitionField, TaskDefinitionStatus,
@@ -21,8 +22,6 @@ use crate::aws::{classify, AwsFailure, Clients, Target};
 /// How long reconciles wait for others of the same cluster before one
 /// DescribeServices call serves them all.
 const BATCH_WINDOW: Duration = Duration::from_millis(150);
-/// A described service is reused by reconciles within this age.
-const FRESH_FOR: Duration = Duration::from_millis(1000);
 /// DescribeServices takes at most 10 services.
 const DESCRIBE_LIMIT: usize = 10;
 
@@ -32,15 +31,14 @@ type Reply = oneshot::Sender<Result<Option<Service>, AwsFailure>>;
 struct ClusterBatch {
     pending: Vec<(String, Reply)>,
     scheduled: bool,
-    fresh: HashMap<String, (Instant, Option<Service>)>,
 }
 
 #[derive(Default, Clone)]
-pub struct ServiceCache {
+pub struct ServiceBatcher {
     clusters: Arc<Mutex<HashMap<(Target, String), ClusterBatch>>>,
 }
 
-impl ServiceCache {
+impl ServiceBatcher {
     /// The service `name` of `cluster` (None when absent or INACTIVE).
     pub async fn describe(
         &self,
@@ -52,11 +50,6 @@ impl ServiceCache {
         let rx = {
             let mut clusters = self.clusters.lock().await;
             let batch = clusters.entry(key.clone()).or_default();
-            if let Some((at, svc)) = batch.fresh.get(name) {
-                if at.elapsed() < FRESH_FOR {
-                    return Ok(svc.clone());
-                }
-            }
             let (tx, rx) = oneshot::channel();
             batch.pending.push((name.to_string(), tx));
             if !batch.scheduled {
@@ -75,14 +68,6 @@ impl ServiceCache {
                 message: "batch dropped".into(),
             })
         })
-    }
-
-    /// Forgets a service after berth changed it, so the next read is fresh.
-    pub async fn invalidate(&self, target: &Target, cluster: &str, name: &str) {
-        let mut clusters = self.clusters.lock().await;
-        if let Some(batch) = clusters.get_mut(&(target.clone(), cluster.to_string())) {
-            batch.fresh.remove(name);
-        }
     }
 
     async fn flush(&self, clients: Arc<Clients>, key: (Target, String)) {
@@ -126,15 +111,6 @@ impl ServiceCache {
                 }
             }
         }
-        let mut clusters = self.clusters.lock().await;
-        let batch = clusters.entry(key).or_default();
-        let now = Instant::now();
-        for (name, result) in &results {
-            if let Ok(svc) = result {
-                batch.fresh.insert(name.clone(), (now, svc.clone()));
-            }
-        }
-        drop(clusters);
         for (name, tx) in pending {
             let result = results.get(&name).cloned().unwrap_or(Ok(None));
             let _ = tx.send(result);

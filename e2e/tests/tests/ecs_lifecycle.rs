@@ -1,0 +1,469 @@
+//! EcsService behaviour a user notices during releases and incidents:
+//! rollbacks, tasks that cannot start, scaling and secrets changed outside
+//! berth, Cloud Map changes, drift, pause and deletion.
+
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::EcsService;
+use berth_e2e::{condition, workspace_root, Env, Options};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn example() -> String {
+    std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap()
+}
+
+fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
+    }
+}
+
+fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status.as_ref().is_some_and(|st| {
+            condition(&st.conditions, "Degraded").is_some_and(|c| c.0 == "True" && c.1 == reason)
+        })
+    }
+}
+
+fn degraded_message(s: &EcsService) -> String {
+    condition(&s.status.as_ref().unwrap().conditions, "Degraded")
+        .unwrap()
+        .2
+}
+
+async fn refresh(env: &Env, value: &str) {
+    env.merge_patch::<EcsService>(
+        "api",
+        json!({"metadata": {"annotations": {"berth.dev/refresh": value}}}),
+    )
+    .await;
+}
+
+async fn ecs_service(env: &Env) -> aws_sdk_ecs::types::Service {
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    ecs.describe_services()
+        .cluster("shop")
+        .services("shop-api")
+        .send()
+        .await
+        .unwrap()
+        .services()[0]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_healthy_image_is_rolled_back_and_reported() {
+    let env = Env::new("ecs-rollback").await;
+    env.apply_yaml(&example()).await.unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+
+    env.apply_yaml(&example().replace("shop/api:1.4.2", "shop/api:1.5.0-unhealthy"))
+        .await
+        .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/RolledBack",
+            TIMEOUT,
+            degraded("RolledBack"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("health checks"),
+        "the stopped reason is surfaced: {message}"
+    );
+    assert!(!is_true(&svc.status.as_ref().unwrap().conditions, READY));
+    // ECS serves the old revision, "stable" as far as ECS is concerned.
+    assert_eq!(
+        ecs_service(&env).await.task_definition(),
+        Some(first.as_str())
+    );
+    let stopped = &svc.status.unwrap().last_stopped_tasks;
+    assert!(
+        stopped.iter().any(|t| t
+            .stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("health checks"))),
+        "lastStoppedTasks: {stopped:?}"
+    );
+    // berth does not push the failed revision again and again.
+    let updates = env.berth_calls("ecs", "UpdateService");
+    refresh(&env, "1").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.berth_calls("ecs", "UpdateService"), updates);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpullable_image_reports_tasks_failing_then_recovers() {
+    let env = Env::new("ecs-pull").await;
+    let broken = example()
+        .replace("shop/api:1.4.2", "shop/api:1.4.2-pullfail")
+        .replace(
+            "      enable: true\n      rollback: true",
+            "      enable: false\n      rollback: false",
+        );
+    env.apply_yaml(&broken).await.unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/TasksFailing",
+            TIMEOUT,
+            degraded("TasksFailing"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(message.contains("CannotPullContainerError"), "{message}");
+
+    let fixed = example().replace(
+        "      enable: true\n      rollback: true",
+        "      enable: false\n      rollback: false",
+    );
+    env.apply_yaml(&fixed).await.unwrap();
+    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_outside_berth_is_kept_when_desired_count_is_absent() {
+    let env = Env::new("ecs-scale").await;
+    env.apply_yaml(&example().replace("  desiredCount: 2\n", ""))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let updates = env.berth_calls("ecs", "UpdateService");
+
+    // An autoscaler (or a human) scales the service to 4.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    ecs.update_service()
+        .cluster("shop")
+        .service("shop-api")
+        .desired_count(4)
+        .send()
+        .await
+        .unwrap();
+    refresh(&env, "after-scale").await;
+    env.wait_for(
+        "api",
+        "4 tasks running, Ready",
+        TIMEOUT,
+        |s: &EcsService| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.running_count == Some(4) && is_true(&st.conditions, READY))
+        },
+    )
+    .await;
+    assert_eq!(ecs_service(&env).await.desired_count(), 4);
+    assert_eq!(
+        env.berth_calls("ecs", "UpdateService"),
+        updates,
+        "berth must not touch desiredCount when the spec leaves it out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_secret_rolls_out_new_tasks() {
+    let env = Env::new("ecs-secret").await;
+    env.apply_yaml(&example()).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let sm = aws_sdk_secretsmanager::Client::new(&env.aws().await);
+    sm.put_secret_value()
+        .secret_id("shop/stripe-api-key")
+        .secret_string("sk_test_rotated")
+        .send()
+        .await
+        .unwrap();
+    refresh(&env, "after-rotation").await;
+    env.wait_for(
+        "api",
+        "Ready on revision 2 after the rotation",
+        TIMEOUT,
+        ready_on(2),
+    )
+    .await;
+    assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_discovery_change_updates_registries_in_place() {
+    let env = Env::new("ecs-cloudmap").await;
+    env.apply_yaml(&example()).await.unwrap();
+    let before = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .cloud_map_service_arn
+        .unwrap();
+    env.apply_yaml(&example().replace("    serviceName: api\n", "    serviceName: api-v2\n"))
+        .await
+        .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "a new Cloud Map service in use",
+            TIMEOUT,
+            |s: &EcsService| {
+                s.status.as_ref().is_some_and(|st| {
+                    st.cloud_map_service_arn
+                        .as_deref()
+                        .is_some_and(|a| a != before)
+                        && is_true(&st.conditions, READY)
+                })
+            },
+        )
+        .await;
+    let after = svc.status.unwrap().cloud_map_service_arn.unwrap();
+    let service = ecs_service(&env).await;
+    assert_eq!(
+        service.service_registries()[0].registry_arn(),
+        Some(after.as_str())
+    );
+    assert_eq!(
+        env.berth_calls("ecs", "CreateService"),
+        1,
+        "the service is updated, not recreated"
+    );
+    assert_eq!(env.berth_calls("ecs", "DeleteService"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_set_back_and_pause_stops_it() {
+    let env = Env::with_options(
+        "ecs-drift",
+        Options {
+            resync_interval: "10s".into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    env.apply_yaml(&example()).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let change_outside = || async {
+        ecs.update_service()
+            .cluster("shop")
+            .service("shop-api")
+            .deployment_configuration(
+                aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                    .minimum_healthy_percent(0)
+                    .maximum_percent(100)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    };
+    change_outside().await;
+    // Set back within one resync interval, with an Event naming the drift.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let min = ecs_service(&env)
+            .await
+            .deployment_configuration()
+            .and_then(|d| d.minimum_healthy_percent());
+        if min == Some(50) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drift was not set back: {min:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let events = env.events_for("api").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("DriftCorrected") && e.contains("deploymentConfiguration")),
+        "{events:?}"
+    );
+
+    // Paused: the same drift stays.
+    env.merge_patch::<EcsService>(
+        "api",
+        json!({"metadata": {"annotations": {"berth.dev/paused": "true"}}}),
+    )
+    .await;
+    env.wait_for("api", "reports Paused", TIMEOUT, |s: &EcsService| {
+        s.status.as_ref().is_some_and(|st| {
+            condition(&st.conditions, "Progressing").is_some_and(|c| c.1 == "Paused")
+        })
+    })
+    .await;
+    change_outside().await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let min = ecs_service(&env)
+        .await
+        .deployment_configuration()
+        .and_then(|d| d.minimum_healthy_percent());
+    assert_eq!(min, Some(0), "a paused resource is not mutated");
+
+    // Unpaused + refresh: set back at once.
+    env.merge_patch::<EcsService>(
+        "api",
+        json!({"metadata": {"annotations": {"berth.dev/paused": null, "berth.dev/refresh": "now"}}}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let min = ecs_service(&env)
+            .await
+            .deployment_configuration()
+            .and_then(|d| d.minimum_healthy_percent());
+        if min == Some(50) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refresh did not set drift back"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_service_revisions_and_cloud_map() {
+    let env = Env::new("ecs-delete").await;
+    env.apply_yaml(&example()).await.unwrap();
+    let status = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap();
+    env.api::<EcsService>()
+        .delete("api", &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env
+        .api::<EcsService>()
+        .get_opt("api")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finalizer never finished:\n{}",
+            env.berth_log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let config = env.aws().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let services = ecs
+        .describe_services()
+        .cluster("shop")
+        .services("shop-api")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        services
+            .services()
+            .iter()
+            .all(|s| s.status() != Some("ACTIVE")),
+        "ECS service deleted"
+    );
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(status.task_definition_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().status().map(|s| s.as_str()),
+        Some("INACTIVE")
+    );
+    let cloudmap = aws_sdk_servicediscovery::Client::new(&config);
+    let arn = status.cloud_map_service_arn.unwrap();
+    let id = arn.rsplit('/').next().unwrap();
+    assert!(
+        cloudmap.get_service().id(id).send().await.is_err(),
+        "the Cloud Map service berth created is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_leaves_everything_in_aws() {
+    let env = Env::new("ecs-retain").await;
+    env.apply_yaml(&example().replace("deletionPolicy: Delete", "deletionPolicy: Retain"))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    env.api::<EcsService>()
+        .delete("api", &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env
+        .api::<EcsService>()
+        .get_opt("api")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finalizer never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(ecs_service(&env).await.status(), Some("ACTIVE"));
+    assert_eq!(env.berth_calls("ecs", "DeleteService"), 0);
+    assert_eq!(env.berth_calls("ecs", "DeregisterTaskDefinition"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_revisions_beyond_the_history_limit_are_deregistered() {
+    let env = Env::new("ecs-prune").await;
+    let with_limit = |tag: &str| {
+        example()
+            .replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 2")
+            .replace("shop/api:1.4.2", &format!("shop/api:{tag}"))
+    };
+    for (i, tag) in ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"]
+        .iter()
+        .enumerate()
+    {
+        env.apply_yaml(&with_limit(tag)).await.unwrap();
+        env.wait_for(
+            "api",
+            "Ready on the new revision",
+            TIMEOUT,
+            ready_on(i as i64 + 1),
+        )
+        .await;
+    }
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let active = ecs
+        .list_task_definitions()
+        .family_prefix("shop-api")
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    let revisions: Vec<String> = active.task_definition_arns().to_vec();
+    // The limit (2), and never the one in use (5) nor the rollback target (4).
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert!(revisions.iter().any(|a| a.ends_with(":5")), "{revisions:?}");
+    assert!(revisions.iter().any(|a| a.ends_with(":4")), "{revisions:?}");
+}
