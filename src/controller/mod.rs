@@ -189,8 +189,11 @@ where
         _ if err.is_transient() => 5,
         _ => 30,
     };
-    let jitter = u64::from(Instant::now().elapsed().subsec_millis() % 1000);
-    Action::requeue(std::time::Duration::from_millis(base * 1000 + jitter))
+    // Retries land on the same wall-clock grid as polls, so the reconciles
+    // that failed together describe their services in one batch again.
+    Action::requeue(ecs_service::observe::aligned_poll(
+        std::time::Duration::from_secs(base),
+    ))
 }
 
 /// Kinds without a reconciler yet are watched and logged, so a user sees

@@ -190,3 +190,42 @@ async fn invalid_spec_is_degraded_without_aws_calls() {
         "no AWS call on an invalid spec: {calls}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_case_cluster_is_degraded_not_created() {
+    let env = Env::new("ecs-cluster").await;
+    let yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml"))
+        .unwrap()
+        .replace("cluster: shop", "cluster: Shop");
+    env.apply_yaml(&yaml).await.unwrap();
+    let svc: EcsService = env
+        .wait_for(
+            "api",
+            "Degraded/ClusterNotFound",
+            Duration::from_secs(60),
+            |s: &EcsService| {
+                s.status.as_ref().is_some_and(|st| {
+                    condition(&st.conditions, "Degraded")
+                        .is_some_and(|c| c.0 == "True" && c.1 == "ClusterNotFound")
+                })
+            },
+        )
+        .await;
+    let (_, _, message) = condition(&svc.status.unwrap().conditions, "Degraded").unwrap();
+    assert!(
+        message.contains("\"Shop\"") && message.contains("spec.cluster"),
+        "{message}"
+    );
+    for action in [
+        "CreateCluster",
+        "CreateService",
+        "RegisterTaskDefinition",
+        "UpdateService",
+    ] {
+        assert_eq!(
+            env.berth_calls("ecs", action),
+            0,
+            "{action} on a missing cluster"
+        );
+    }
+}

@@ -409,17 +409,21 @@ async fn write_paused_without_revision(
     Ok(Action::requeue(ctx.resync))
 }
 
-/// Only a service that is not settled has stopped tasks worth reading.
+/// Stopped tasks are read only when something failed: a rollout that goes
+/// well costs no ListTasks/DescribeTasks per poll.
 fn needs_stopped_tasks(svc: &Service) -> bool {
     let primary = svc
         .deployments()
         .iter()
         .find(|d| d.status() == Some("PRIMARY"));
-    let settled = primary.is_some_and(|d| {
-        d.rollout_state().map(|s| s.as_str()) == Some("COMPLETED") && d.failed_tasks() == 0
-    }) && svc.deployments().len() == 1
-        && svc.running_count() >= svc.desired_count();
-    !settled
+    let failed = primary.is_some_and(|d| {
+        d.failed_tasks() > 0 || d.rollout_state().map(|s| s.as_str()) == Some("FAILED")
+    });
+    let completed =
+        primary.is_some_and(|d| d.rollout_state().map(|s| s.as_str()) == Some("COMPLETED"));
+    // Tasks that died after the rollout completed.
+    let lost = completed && svc.running_count() < svc.desired_count() && svc.pending_count() == 0;
+    failed || lost
 }
 
 /// An Event for each condition whose reason changed (phase changes).

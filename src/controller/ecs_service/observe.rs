@@ -21,7 +21,7 @@ use crate::aws::{classify, AwsFailure, Clients, Target};
 
 /// How long reconciles wait for others of the same cluster before one
 /// DescribeServices call serves them all.
-const BATCH_WINDOW: Duration = Duration::from_millis(150);
+const BATCH_WINDOW: Duration = Duration::from_millis(1000);
 /// DescribeServices takes at most 10 services.
 const DESCRIBE_LIMIT: usize = 10;
 

@@ -1,0 +1,121 @@
+//! 50 EcsServices in one cluster: every one reaches Ready while
+//! DescribeServices stays batched (10 services a call, one batch per poll).
+//! Prints the call counts; asserts the per-poll budget.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::EcsService;
+use berth_e2e::Env;
+
+const SERVICES: usize = 50;
+/// berth's poll interval while something converges.
+const POLL_SECONDS: f64 = 5.0;
+
+fn manifest(i: usize) -> String {
+    format!(
+        r#"apiVersion: berth.dev/v1alpha1
+kind: EcsService
+metadata:
+  name: svc-{i:02}
+spec:
+  cluster: shop
+  desiredCount: 1
+  launchType: FARGATE
+  taskDefinition:
+    family: svc-{i:02}
+    cpu: 256
+    memory: 512
+    containers:
+      - name: app
+        image: public.ecr.aws/nginx/nginx:1.27
+        portMappings: [{{containerPort: 80}}]
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_services_share_describe_calls() {
+    let env = Env::new("ecs-scale50").await;
+    let started = Instant::now();
+    let all: String = (0..SERVICES)
+        .map(|i| format!("---\n{}", manifest(i)))
+        .collect();
+    env.apply_yaml(&all).await.unwrap();
+
+    let api = env.api::<EcsService>();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let list = api.list(&Default::default()).await.unwrap();
+        let ready = list
+            .items
+            .iter()
+            .filter(|s| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|st| is_true(&st.conditions, READY))
+            })
+            .count();
+        if ready == SERVICES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {ready}/{SERVICES} Ready after 300s\n{}",
+            berth_e2e::tail(&env.berth_log(), 20)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // DescribeServices calls by berth, bucketed into the poll intervals
+    // (berth aligns its polls to multiples of the interval since the epoch).
+    let log = env.awsim.call_log(Some("berth"));
+    // Successful calls only: throttled attempts are retried and counted apart.
+    let calls: Vec<(f64, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "ok")
+        .map(|c| {
+            (
+                c["time"].as_f64().unwrap_or(0.0),
+                format!(
+                    "{}:{}",
+                    c["service"].as_str().unwrap_or("?"),
+                    c["action"].as_str().unwrap_or("?")
+                ),
+            )
+        })
+        .collect();
+    let mut windows: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for (t, action) in &calls {
+        *totals.entry(action.clone()).or_default() += 1;
+        if action == "ecs:DescribeServices" {
+            *windows.entry((t / POLL_SECONDS) as u64).or_default() += 1;
+        }
+    }
+    let max_window = windows.values().copied().max().unwrap_or(0);
+    let describes = totals.get("ecs:DescribeServices").copied().unwrap_or(0);
+    println!("{SERVICES} services Ready in {elapsed:.1}s");
+    println!(
+        "DescribeServices: {describes} calls over {} poll windows of {POLL_SECONDS}s, at most {max_window} in one window",
+        windows.len()
+    );
+    println!("per window: {:?}", windows.values().collect::<Vec<_>>());
+    println!("all berth calls: {totals:?}");
+    println!("throttled: {}", env.awsim.calls(Some("berth"))["throttled"]);
+
+    assert_eq!(
+        totals.get("ecs:CreateService").copied(),
+        Some(SERVICES as u64)
+    );
+    assert!(
+        max_window < 10,
+        "DescribeServices must stay under 10 per poll interval for one cluster, saw {max_window}"
+    );
+}
