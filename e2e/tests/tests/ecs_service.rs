@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
-use berth_e2e::{condition, workspace_root, Env};
+use berth_e2e::{condition, workspace_root, Env, Options};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -119,7 +119,15 @@ async fn api_service_converges_and_restarts_without_churn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_change_rolls_out_exactly_one_new_revision() {
-    let env = Env::new("ecs-image").await;
+    // A slower clock, so the rolling update is long enough to watch.
+    let env = Env::with_options(
+        "ecs-image",
+        Options {
+            time_scale: 3.0,
+            ..Options::default()
+        },
+    )
+    .await;
     env.apply_file(workspace_root().join("examples/api.yaml"))
         .await
         .unwrap();
@@ -139,6 +147,19 @@ async fn image_change_rolls_out_exactly_one_new_revision() {
         .unwrap()
         .replace("shop/api:1.4.2", "shop/api:1.5.0");
     env.apply_yaml(&yaml).await.unwrap();
+    env.wait_for(
+        "api",
+        "Progressing/RollingOut",
+        READY_TIMEOUT,
+        |s: &EcsService| {
+            s.status.as_ref().is_some_and(|st| {
+                st.revision == Some(2)
+                    && condition(&st.conditions, "Progressing")
+                        .is_some_and(|c| c.0 == "True" && c.1 == "RollingOut")
+            })
+        },
+    )
+    .await;
     let svc: EcsService = env
         .wait_for("api", "Ready on revision 2", READY_TIMEOUT, ready_on(2))
         .await;

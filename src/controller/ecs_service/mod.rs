@@ -23,8 +23,9 @@ use super::status;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
+use crate::api::migration_job::MigrationJob;
 use crate::aws::{AwsFailure, Clients, FailureKind};
-use plan::{Gate, ServiceAction};
+use plan::ServiceAction;
 
 /// Stopped tasks kept in status.
 const STOPPED_IN_STATUS: usize = 5;
@@ -83,22 +84,9 @@ async fn write_terminal(
     reason: &str,
     message: &str,
 ) -> Result<()> {
-    let desired = vec![
-        Desired::new(READY, false, reason, message),
-        Desired::new(PROGRESSING, false, reason, message),
-        Desired::new(DEGRADED, true, reason, message),
-    ];
     let changed = !conditions::find(&prev.conditions, DEGRADED)
         .is_some_and(|c| c.reason == reason && c.message == message);
-    let mut next = prev.clone();
-    next.observed_generation = obj.metadata.generation;
-    next.conditions = conditions::merge(
-        &prev.conditions,
-        &desired,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::apply(api, obj, &next).await?;
+    write_conditions(obj, api, prev, reason, message, true).await?;
     if changed {
         ctx.event(
             obj,
@@ -110,6 +98,32 @@ async fn write_terminal(
         .await;
     }
     Ok(())
+}
+
+/// Ready and Progressing False, Degraded as given, all with one reason;
+/// the rest of the status as it was.
+async fn write_conditions(
+    obj: &EcsService,
+    api: &Api<EcsService>,
+    prev: &EcsServiceStatus,
+    reason: &str,
+    message: &str,
+    degraded: bool,
+) -> Result<()> {
+    let desired = vec![
+        Desired::new(READY, false, reason, message),
+        Desired::new(PROGRESSING, false, reason, message),
+        Desired::new(DEGRADED, degraded, reason, message),
+    ];
+    let mut next = prev.clone();
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = conditions::merge(
+        &prev.conditions,
+        &desired,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::apply(api, obj, &next).await
 }
 
 fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (String, String) {
@@ -258,6 +272,15 @@ async fn converge(
         _ => Vec::new(),
     };
 
+    // The pre-rollout gate: MigrationJobs of this namespace naming us.
+    let jobs: Api<MigrationJob> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let gate = plan::gate(
+        &jobs.list(&Default::default()).await?.items,
+        &obj.name_any(),
+        &hash,
+    );
+
     // Plan.
     let now = Timestamp::now();
     let p = plan::plan(&plan::Inputs {
@@ -268,7 +291,7 @@ async fn converge(
         service: service.as_ref(),
         registry_arn: registry.as_deref(),
         stopped: &stopped,
-        gate: Gate::Open,
+        gate,
         paused,
         now,
     });
@@ -392,20 +415,7 @@ async fn write_paused_without_revision(
     let message = format!(
         "berth.dev/paused is \"true\": the new task definition (hash {hash}) is not registered"
     );
-    let desired = vec![
-        Desired::new(READY, false, "Paused", message.clone()),
-        Desired::new(PROGRESSING, false, "Paused", message.clone()),
-        Desired::new(DEGRADED, false, "Paused", message),
-    ];
-    let mut next = prev.clone();
-    next.observed_generation = obj.metadata.generation;
-    next.conditions = conditions::merge(
-        &prev.conditions,
-        &desired,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::apply(api, obj, &next).await?;
+    write_conditions(obj, api, prev, "Paused", &message, false).await?;
     Ok(Action::requeue(ctx.resync))
 }
 

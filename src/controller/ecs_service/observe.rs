@@ -129,14 +129,14 @@ pub fn aligned_poll(poll: Duration) -> Duration {
     Duration::from_millis((p - now % p) as u64 + 20)
 }
 
-/// The newest ACTIVE revision of `family` whose berth hash tag is `hash`.
-/// Newest first, at most `scan` revisions: berth registers on top.
-pub async fn find_revision(
+/// Visits the ACTIVE revisions of exactly `family`, newest first (at most
+/// `scan`), with their tags, until `visit` returns true.
+async fn visit_revisions(
     clients: &Clients,
     family: &str,
-    hash: &str,
     scan: usize,
-) -> Result<Option<(String, i64)>, AwsFailure> {
+    mut visit: impl FnMut(&str, i64, &[aws_sdk_ecs::types::Tag]) -> bool,
+) -> Result<(), AwsFailure> {
     let list = clients
         .ecs
         .list_task_definitions()
@@ -160,16 +160,36 @@ pub async fn find_revision(
             .send()
             .await
             .map_err(|e| classify("ecs:DescribeTaskDefinition", e))?;
-        let matches = out
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(TAG_HASH) && t.value() == Some(hash));
-        if matches {
-            let revision = out.task_definition().map(|t| t.revision()).unwrap_or(0) as i64;
-            return Ok(Some((arn.to_string(), revision)));
+        let revision = out.task_definition().map(|t| t.revision()).unwrap_or(0) as i64;
+        if visit(arn, revision, out.tags()) {
+            break;
         }
     }
-    Ok(None)
+    Ok(())
+}
+
+fn has_tag(tags: &[aws_sdk_ecs::types::Tag], key: &str, value: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
+}
+
+/// The newest ACTIVE revision of `family` whose berth hash tag is `hash`.
+/// Newest first, at most `scan` revisions: berth registers on top.
+pub async fn find_revision(
+    clients: &Clients,
+    family: &str,
+    hash: &str,
+    scan: usize,
+) -> Result<Option<(String, i64)>, AwsFailure> {
+    let mut found = None;
+    visit_revisions(clients, family, scan, |arn, revision, tags| {
+        if has_tag(tags, TAG_HASH, hash) {
+            found = Some((arn.to_string(), revision));
+        }
+        found.is_some()
+    })
+    .await?;
+    Ok(found)
 }
 
 /// berth's ACTIVE revisions of `family` (owner tag = `owner`), newest first.
@@ -178,37 +198,14 @@ pub async fn owned_revisions(
     family: &str,
     owner: &str,
 ) -> Result<Vec<String>, AwsFailure> {
-    let list = clients
-        .ecs
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(SortOrder::Desc)
-        .max_results(100)
-        .send()
-        .await
-        .map_err(|e| classify("ecs:ListTaskDefinitions", e))?;
     let mut owned = Vec::new();
-    for arn in list.task_definition_arns() {
-        if family_of(arn) != Some(family) {
-            continue;
-        }
-        let out = clients
-            .ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-            .map_err(|e| classify("ecs:DescribeTaskDefinition", e))?;
-        if out
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(TAG_OWNER) && t.value() == Some(owner))
-        {
+    visit_revisions(clients, family, 100, |arn, _, tags| {
+        if has_tag(tags, TAG_OWNER, owner) {
             owned.push(arn.to_string());
         }
-    }
+        false
+    })
+    .await?;
     Ok(owned)
 }
 

@@ -12,6 +12,7 @@ use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
     DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedContainer, StoppedTask,
 };
+use crate::api::migration_job::{Hook, MigrationJob, Phase};
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,55 @@ pub enum Gate {
     Open,
     Waiting(String),
     Failed(String),
+}
+
+/// The gate for revision `hash` of service `service` from the MigrationJobs
+/// of its namespace: every PreRollout job naming it must have succeeded
+/// for exactly this hash. A failure for this hash closes the gate.
+pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
+    let pre: Vec<&MigrationJob> = jobs
+        .iter()
+        .filter(|j| {
+            j.spec.hook == Hook::PreRollout
+                && j.spec
+                    .service_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == service)
+                && j.metadata.deletion_timestamp.is_none()
+        })
+        .collect();
+    let mut waiting = Vec::new();
+    for job in &pre {
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let status = job.status.clone().unwrap_or_default();
+        let for_this = status.service_hash.as_deref() == Some(hash);
+        match (status.phase, for_this) {
+            (Some(Phase::Succeeded), true) => {}
+            (Some(Phase::Failed), true) => {
+                return Gate::Failed(format!(
+                    "MigrationJob {name} failed{}{}; the previous revision keeps serving",
+                    status
+                        .exit_code
+                        .map(|c| format!(" with exit code {c}"))
+                        .unwrap_or_default(),
+                    status
+                        .stopped_reason
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ));
+            }
+            _ => waiting.push(name),
+        }
+    }
+    if waiting.is_empty() {
+        Gate::Open
+    } else {
+        waiting.sort();
+        Gate::Waiting(format!(
+            "waiting for PreRollout MigrationJob(s) {} to succeed for revision hash {hash}",
+            waiting.join(", ")
+        ))
+    }
 }
 
 /// Which fields an UpdateService must set (each to the spec's value).
@@ -685,4 +735,64 @@ fn capacity_differs(obj: &EcsService, svc: &Service) -> bool {
         })
         .collect();
     have != want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(yaml: &str) -> MigrationJob {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    const MIGRATE: &str = r#"
+apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata: {name: migrate, namespace: shop}
+spec: {serviceRef: {name: api}, hook: PreRollout}
+"#;
+
+    fn with_status(yaml: &str, status: &str) -> MigrationJob {
+        job(&format!("{yaml}status: {status}\n"))
+    }
+
+    #[test]
+    fn no_pre_rollout_jobs_means_open() {
+        let smoke = job(&MIGRATE.replace("PreRollout", "PostRollout"));
+        let other = job(&MIGRATE.replace("name: api", "name: web"));
+        assert_eq!(gate(&[smoke, other], "api", "h1"), Gate::Open);
+    }
+
+    #[test]
+    fn waits_until_the_job_succeeded_for_this_hash() {
+        assert!(matches!(
+            gate(&[job(MIGRATE)], "api", "h1"),
+            Gate::Waiting(_)
+        ));
+        let old = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h0}");
+        assert!(matches!(gate(&[old], "api", "h1"), Gate::Waiting(_)));
+        let done = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h1}");
+        assert_eq!(gate(&[done], "api", "h1"), Gate::Open);
+    }
+
+    #[test]
+    fn every_job_must_succeed_and_a_failure_closes_the_gate() {
+        let a = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h1}");
+        let b = with_status(
+            &MIGRATE.replace("name: migrate", "name: tenant-b"),
+            "{phase: Running, serviceHash: h1}",
+        );
+        match gate(&[a.clone(), b], "api", "h1") {
+            Gate::Waiting(m) => assert!(m.contains("tenant-b"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let failed = with_status(
+            &MIGRATE.replace("name: migrate", "name: tenant-b"),
+            "{phase: Failed, serviceHash: h1, exitCode: 1}",
+        );
+        match gate(&[a, failed], "api", "h1") {
+            Gate::Failed(m) => assert!(m.contains("tenant-b") && m.contains("exit code 1"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
