@@ -467,3 +467,93 @@ async fn old_revisions_beyond_the_history_limit_are_deregistered() {
     assert!(revisions.iter().any(|a| a.ends_with(":5")), "{revisions:?}");
     assert!(revisions.iter().any(|a| a.ends_with(":4")), "{revisions:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_service_needs_adopt() {
+    let env = Env::new("ecs-adopt").await;
+    // A service someone created by hand, without berth's tags.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let td = ecs
+        .register_task_definition()
+        .family("hand-made")
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("nginx:1.27")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster("shop")
+        .service_name("shop-api")
+        .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+        .desired_count(1)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .network_configuration(
+            aws_sdk_ecs::types::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                        .subnets("subnet-0a1b2c3d4e5f60001")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    env.apply_yaml(&example()).await.unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/AdoptionRequired",
+            TIMEOUT,
+            degraded("AdoptionRequired"),
+        )
+        .await;
+    assert!(degraded_message(&svc).contains("spec.adopt"));
+    assert_eq!(
+        env.berth_calls("ecs", "UpdateService"),
+        0,
+        "not touched before adoption"
+    );
+    assert_eq!(env.berth_calls("ecs", "CreateService"), 0);
+
+    env.apply_yaml(&example().replace(
+        "deletionPolicy: Delete",
+        "deletionPolicy: Delete\n  adopt: true",
+    ))
+    .await
+    .unwrap();
+    env.wait_for(
+        "api",
+        "Ready on revision 1 after adoption",
+        TIMEOUT,
+        ready_on(1),
+    )
+    .await;
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let arn = ecs_service(&env).await.service_arn().unwrap().to_string();
+    let tags = ecs
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("berth.dev/owner")),
+        "the adopted service carries berth's owner tag: {:?}",
+        tags.tags()
+    );
+    let events = env.events_for("api").await;
+    assert!(events.iter().any(|e| e.contains("Adopted")), "{events:?}");
+}

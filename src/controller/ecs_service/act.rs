@@ -258,3 +258,22 @@ fn tags(obj: &EcsService) -> Vec<Tag> {
     );
     tags
 }
+
+/// Marks an adopted resource as berth's.
+pub async fn tag_owner(
+    clients: &Clients,
+    arn: &str,
+    owner: &str,
+    uid: &str,
+) -> Result<(), AwsFailure> {
+    clients
+        .ecs
+        .tag_resource()
+        .resource_arn(arn)
+        .tags(Tag::builder().key(TAG_OWNER).value(owner).build())
+        .tags(Tag::builder().key(TAG_UID).value(uid).build())
+        .send()
+        .await
+        .map_err(|e| classify("ecs:TagResource", e))?;
+    Ok(())
+}

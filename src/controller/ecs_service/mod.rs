@@ -296,7 +296,25 @@ async fn converge(
         now,
     });
 
-    // Act.
+    // Act. An adopted service gets berth's tags first, so ownership is
+    // visible in AWS and survives the loss of this object's status.
+    if let Some(svc) = service.as_ref().filter(|_| spec.adopt && !paused) {
+        let tagged = svc
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(render::TAG_OWNER) && t.value() == Some(owner.as_str()));
+        if !tagged && !p.adoption_required {
+            act::tag_owner(clients, svc.service_arn().unwrap_or_default(), &owner, &uid).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "Adopted",
+                "TagResource",
+                format!("adopted the existing ECS service {name} (spec.adopt: true)"),
+            )
+            .await;
+        }
+    }
     let mut current = service.clone();
     match &p.action {
         ServiceAction::Nothing => {}
