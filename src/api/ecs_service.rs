@@ -284,6 +284,10 @@ pub struct EcsServiceStatus {
     pub last_stopped_tasks: Vec<StoppedTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_map_service_arn: Option<String>,
+    /// The revision that served before the current rollout: the target of
+    /// a rollback after a failed PostRollout check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_task_definition_arn: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

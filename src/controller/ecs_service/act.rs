@@ -74,7 +74,9 @@ pub async fn update_service(
         .update_service()
         .cluster(&spec.cluster)
         .service(obj.service_name());
-    if fields.task_definition {
+    if let Some(target) = &fields.rollback_to {
+        req = req.task_definition(target);
+    } else if fields.task_definition {
         req = req.task_definition(task_definition);
     }
     if fields.desired_count {

@@ -275,6 +275,8 @@ async fn converge(
     // The pre-rollout gate: MigrationJobs of this namespace naming us.
     let jobs: Api<MigrationJob> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let job_list = jobs.list(&Default::default()).await?.items;
+    let post_check = plan::post_check(&job_list, &obj.name_any(), &hash);
     let gate = plan::gate(
         &jobs.list(&Default::default()).await?.items,
         &obj.name_any(),
@@ -292,6 +294,7 @@ async fn converge(
         registry_arn: registry.as_deref(),
         stopped: &stopped,
         gate,
+        post_check,
         paused,
         now,
     });
@@ -346,7 +349,9 @@ async fn converge(
             }
             let svc = act::update_service(clients, obj, fields, &desired_arn, registry.as_deref())
                 .await?;
-            let what = if fields.task_definition {
+            let what = if let Some(target) = &fields.rollback_to {
+                format!("rolling back to {target} after a failed post-rollout check")
+            } else if fields.task_definition {
                 format!("rolling out revision {revision}")
             } else {
                 "updated service settings".to_string()
@@ -402,6 +407,7 @@ async fn converge(
             p.last_stopped.clone()
         },
         cloud_map_service_arn: registry.clone(),
+        previous_task_definition_arn: p.previous_arn.clone(),
     };
     announce_transitions(obj, ctx, prev, &next).await;
     let ready = conditions::is_true(&next.conditions, READY);
@@ -410,7 +416,15 @@ async fn converge(
     status::apply(api, obj, &next).await?;
 
     if ready && !was_ready && !paused {
-        prune_revisions(obj, ctx, clients, &desired_arn, current.as_ref()).await?;
+        prune_revisions(
+            obj,
+            ctx,
+            clients,
+            &desired_arn,
+            p.previous_arn.as_deref(),
+            current.as_ref(),
+        )
+        .await?;
     }
 
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
@@ -492,11 +506,13 @@ async fn prune_revisions(
     ctx: &Context,
     clients: &Clients,
     in_use: &str,
+    previous: Option<&str>,
     service: Option<&Service>,
 ) -> Result<()> {
     let owned = observe::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
     let limit = obj.spec.revision_history_limit.max(1) as usize;
     let mut protected: Vec<String> = vec![in_use.to_string()];
+    protected.extend(previous.map(str::to_string));
     if let Some(svc) = service {
         protected.extend(
             svc.deployments()

@@ -71,10 +71,42 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
     }
 }
 
+/// A failed PostRollout MigrationJob for revision `hash` of `service`:
+/// (message, whether it asks for a rollback).
+pub fn post_check(jobs: &[MigrationJob], service: &str, hash: &str) -> Option<(String, bool)> {
+    jobs.iter()
+        .filter(|j| {
+            j.spec.hook == Hook::PostRollout
+                && j.spec
+                    .service_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == service)
+        })
+        .find_map(|j| {
+            let st = j.status.as_ref()?;
+            (st.phase == Some(Phase::Failed) && st.service_hash.as_deref() == Some(hash)).then(
+                || {
+                    (
+                        format!(
+                            "PostRollout MigrationJob {} failed{}",
+                            j.metadata.name.as_deref().unwrap_or_default(),
+                            st.exit_code
+                                .map(|c| format!(" with exit code {c}"))
+                                .unwrap_or_default()
+                        ),
+                        j.spec.rollback_on_failure,
+                    )
+                },
+            )
+        })
+}
+
 /// Which fields an UpdateService must set (each to the spec's value).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateFields {
     pub task_definition: bool,
+    /// Roll back to this revision instead of rolling out the desired one.
+    pub rollback_to: Option<String>,
     pub desired_count: bool,
     pub deployment: bool,
     pub network: bool,
@@ -114,6 +146,8 @@ pub struct Inputs<'a> {
     pub registry_arn: Option<&'a str>,
     pub stopped: &'a [Task],
     pub gate: Gate,
+    /// A failed PostRollout check for this revision: (message, roll back?).
+    pub post_check: Option<(String, bool)>,
     pub paused: bool,
     pub now: Timestamp,
 }
@@ -128,6 +162,8 @@ pub struct Plan {
     pub adoption_required: bool,
     /// The spec changes a field AWS cannot update in place.
     pub immutable: Option<String>,
+    /// The revision served before the current rollout (rollback target).
+    pub previous_arn: Option<String>,
 }
 
 pub fn plan(i: &Inputs<'_>) -> Plan {
@@ -167,6 +203,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             last_stopped,
             adoption_required: false,
             immutable: None,
+            previous_arn: prev.previous_task_definition_arn.clone(),
         };
     };
 
@@ -199,6 +236,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             last_stopped,
             adoption_required: true,
             immutable: None,
+            previous_arn: prev.previous_task_definition_arn.clone(),
         };
     }
 
@@ -221,6 +259,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 last_stopped,
                 adoption_required: false,
                 immutable: Some(message),
+                previous_arn: prev.previous_task_definition_arn.clone(),
             };
         }
     }
@@ -239,7 +278,18 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         }
     };
 
-    if !serving_desired && !rolled_back {
+    let previous = prev.previous_task_definition_arn.clone();
+    if let Some((_, true)) = &i.post_check {
+        // A failed smoke test: back to the revision that served before.
+        if let Some(target) = previous
+            .as_deref()
+            .filter(|t| svc.task_definition() != Some(*t))
+        {
+            if serving_desired {
+                fields.rollback_to = Some(target.to_string());
+            }
+        }
+    } else if !serving_desired && !rolled_back {
         match &i.gate {
             Gate::Open => {
                 fields.task_definition = true;
@@ -313,6 +363,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     let primary = primary(svc);
     let pushing_revision =
         matches!(&action, ServiceAction::Update { fields, .. } if fields.task_definition);
+    // Remember what served before a new revision, for a post-rollout rollback.
+    let previous_arn = if pushing_revision {
+        svc.task_definition().map(str::to_string).or(previous)
+    } else {
+        previous
+    };
     let mut rollout = rollout_status(primary, &prev.rollout);
     if pushing_revision {
         rollout.state = Some("IN_PROGRESS".into());
@@ -323,6 +379,25 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 
     let conditions = if i.paused {
         paused_conditions(serving_desired && is_complete(primary))
+    } else if let Some((message, rollback)) = &i.post_check {
+        let message = if *rollback {
+            format!("{message}; rolled back to the previous revision")
+        } else {
+            format!(
+                "{message}; rollbackOnFailure is off, revision {} keeps serving",
+                i.desired_revision
+            )
+        };
+        vec![
+            Desired::new(READY, false, "PostRolloutCheckFailed", message.clone()),
+            Desired::new(
+                PROGRESSING,
+                false,
+                "PostRolloutCheckFailed",
+                message.clone(),
+            ),
+            Desired::new(DEGRADED, true, "PostRolloutCheckFailed", message),
+        ]
     } else if rolled_back {
         rolled_back_conditions(i.desired_revision, &last_stopped)
     } else if !serving_desired && !pushing_revision {
@@ -358,6 +433,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         last_stopped,
         adoption_required: false,
         immutable: None,
+        previous_arn,
     }
 }
 
