@@ -6,6 +6,7 @@ pub mod context;
 pub mod ecs_service;
 pub mod error;
 pub mod metrics;
+pub mod migration_job;
 pub mod status;
 
 use std::fmt::Debug;
@@ -92,16 +93,61 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .reflect(writer)
         .applied_objects()
         .predicate_filter(intent::<EcsService>, Default::default());
-    let ecs = Controller::for_stream(ecs_changes, ecs_store.clone());
+    // A MigrationJob's status (success, failure) releases or closes the
+    // gate of the EcsService it names.
+    let ecs = Controller::for_stream(ecs_changes, ecs_store.clone()).watches(
+        scoped::<MigrationJob>(client.clone(), ns),
+        watcher::Config::default(),
+        |job| {
+            let ns = job.namespace()?;
+            let service = job.spec.service_ref.as_ref()?.name.clone();
+            Some(reflector::ObjectRef::new(&service).within(&ns))
+        },
+    );
     let ecs_run = ecs
         .shutdown_on_signal()
         .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
         // error_policy already logged each failure.
         .for_each(|_| async {});
 
+    let mj_api: Api<MigrationJob> = scoped(client.clone(), ns);
+    let (mj_store, writer) = reflector::store();
+    let mj_changes = watcher(mj_api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(intent::<MigrationJob>, Default::default());
+    // A new service revision (or the service appearing) is a new run for
+    // the jobs that name it; only what they read counts, not every status
+    // write of a rollout.
+    let services_for_jobs = watcher(
+        scoped::<EcsService>(client.clone(), ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(service_revision, Default::default());
+    let jobs = mj_store.clone();
+    let mj_run = Controller::for_stream(mj_changes, mj_store.clone())
+        .watches_stream(services_for_jobs, move |svc: EcsService| {
+            let ns = svc.namespace();
+            let name = svc.name_any();
+            jobs.state()
+                .into_iter()
+                .filter(|j| {
+                    j.namespace() == ns
+                        && j.spec.service_ref.as_ref().is_some_and(|r| r.name == name)
+                })
+                .map(|j| reflector::ObjectRef::from_obj(j.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .shutdown_on_signal()
+        .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
+        .for_each(|_| async {});
+
     // /readyz turns true once every watch has listed its objects.
     tokio::spawn(async move {
-        if ecs_store.wait_until_ready().await.is_ok() {
+        if ecs_store.wait_until_ready().await.is_ok() && mj_store.wait_until_ready().await.is_ok() {
             ready.store(true, Ordering::Relaxed);
             info!("all watches synced");
         }
@@ -115,7 +161,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     tokio::select! {
         _ = ecs_run => Ok(()),
-        r = watch_and_log::<MigrationJob>(client.clone(), ns) => r,
+        _ = mj_run => Ok(()),
         r = watch_and_log::<AuroraCluster>(client.clone(), ns) => r,
         r = watch_and_log::<PullThroughCache>(client.clone(), ns) => r,
         e = lost => Err(e),
@@ -157,6 +203,40 @@ async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = Instant::now();
     let result = ecs_service::reconcile(obj, ctx.clone()).await;
+    ctx.metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// What a MigrationJob reads from its EcsService: the revision it would
+/// roll out (and the spec, which decides cluster and network).
+fn service_revision(svc: &EcsService) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    svc.metadata.generation.hash(&mut h);
+    let status = svc.status.as_ref();
+    status.and_then(|s| s.spec_hash.as_deref()).hash(&mut h);
+    status
+        .and_then(|s| s.task_definition_arn.as_deref())
+        .hash(&mut h);
+    // PostRollout jobs start when the rollout completes.
+    status
+        .is_some_and(|s| {
+            crate::api::conditions::is_true(&s.conditions, crate::api::conditions::READY)
+        })
+        .hash(&mut h);
+    Some(h.finish())
+}
+
+async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let labels = KindLabel {
+        kind: "MigrationJob".into(),
+    };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let started = Instant::now();
+    let result = migration_job::reconcile(obj, ctx.clone()).await;
     ctx.metrics
         .duration
         .get_or_create(&labels)

@@ -1,0 +1,620 @@
+//! MigrationJob end to end: one-off ECS tasks run by the berth binary
+//! against awsim, followed to completion, retried, stopped at the deadline,
+//! and never run twice for the same run hash, not even across restarts.
+
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, DEGRADED, READY};
+use berth::api::migration_job::{MigrationJob, Phase};
+use berth::api::AuroraCluster;
+use berth_e2e::{condition, workspace_root, Env};
+use kube::api::{Patch, PatchParams};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A standalone job with an inline task definition running `image`.
+fn inline_job(name: &str, image: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: {name}
+spec:
+  cluster: shop
+  launchType: FARGATE
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001]
+    securityGroups: [sg-0a1b2c3d4e5f60a01]
+  taskDefinition:
+    cpu: 256
+    memory: 512
+    executionRoleArn: arn:aws:iam::123456789012:role/shop-migrate-execution
+    containers:
+      - name: migrate
+        image: {image}
+        logConfiguration:
+          logDriver: awslogs
+          options:
+            awslogs-group: /shop/migrate
+            awslogs-stream-prefix: job
+  command: ["./migrate", "up"]
+{extra}"#
+    )
+}
+
+fn phase_is(phase: Phase) -> impl Fn(&MigrationJob) -> bool {
+    move |j: &MigrationJob| j.status.as_ref().and_then(|s| s.phase) == Some(phase)
+}
+
+fn columns(env: &Env, name: &str) -> Vec<String> {
+    let out = env.kubectl(&["get", "mj", name, "--no-headers"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_job_succeeds_once_even_across_restarts() {
+    let mut env = Env::new("mj-ok").await;
+    let manifest = inline_job("migrate", "shop/migrate:1.0", "");
+    env.apply_yaml(&manifest).await.unwrap();
+
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(status.exit_code, Some(0));
+    assert_eq!(status.attempts, 1);
+    assert!(status.task_arn.is_some() && status.run_hash.is_some());
+    assert!(status.started_at.is_some() && status.finished_at.is_some());
+    assert!(is_true(&status.conditions, READY));
+    assert_eq!(condition(&status.conditions, READY).unwrap().1, "Succeeded");
+    assert!(!is_true(&status.conditions, DEGRADED));
+    // awslogs: the default image rule writes a start line and the exit code.
+    assert!(!status.log_tail.is_empty(), "log tail recorded: {status:?}");
+
+    // PHASE, EXIT, ATTEMPTS columns.
+    let cols = columns(&env, "migrate");
+    assert_eq!(&cols[1..4], ["Succeeded", "0", "1"], "{cols:?}");
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+    assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 1);
+
+    // A restart and a re-apply of the same manifest run nothing again.
+    env.kill_berth();
+    env.start_berth();
+    env.apply_yaml(&manifest).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "still Succeeded",
+            TIMEOUT,
+            phase_is(Phase::Succeeded),
+        )
+        .await;
+    assert_eq!(job.status.unwrap().attempts, 1);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1, "never run twice");
+    assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 1);
+
+    // A changed spec is a new run, from attempt 1.
+    let changed = manifest.replace(r#"["./migrate", "up"]"#, r#"["./migrate", "up", "--v2"]"#);
+    env.apply_yaml(&changed).await.unwrap();
+    let old_hash = status.run_hash.clone();
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "the new run Succeeded",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == Some(Phase::Succeeded) && s.run_hash != old_hash)
+            },
+        )
+        .await;
+    assert_eq!(job.status.unwrap().attempts, 1);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_job_is_retried_backoff_limit_times_then_fails() {
+    let env = Env::new("mj-fail").await;
+    env.apply_yaml(&inline_job(
+        "migrate",
+        "shop/migrate:exit-1",
+        "  backoffLimit: 2\n",
+    ))
+    .await
+    .unwrap();
+    // Backoffs of 5 s and 10 s between the three attempts.
+    let job: MigrationJob = env
+        .wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(status.exit_code, Some(1));
+    assert_eq!(status.attempts, 3);
+    let (degraded, reason, message) = condition(&status.conditions, DEGRADED).unwrap();
+    assert_eq!(degraded, "True");
+    assert_eq!(reason, "BackoffLimitExceeded");
+    assert!(message.contains("exit code 1"), "{message}");
+    assert!(!is_true(&status.conditions, READY));
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 3);
+
+    let cols = columns(&env, "migrate");
+    assert_eq!(&cols[1..4], ["Failed", "1", "3"], "{cols:?}");
+
+    // Each attempt was tagged with its number.
+    let log = env.awsim.call_log(Some("berth"));
+    let runs: Vec<&serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "RunTask")
+        .collect();
+    assert_eq!(runs.len(), 3);
+    let started_by: Vec<&str> = runs
+        .iter()
+        .map(|c| c["params"]["startedBy"].as_str().unwrap_or_default())
+        .collect();
+    assert!(started_by
+        .iter()
+        .all(|s| *s == started_by[0] && s.starts_with("berth-")));
+
+    // Nothing more happens afterwards.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_follows_the_running_task() {
+    let mut env = Env::new("mj-restart").await;
+    // 300 virtual seconds at time scale 30: about 10 s of real time.
+    env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-300", ""))
+        .await
+        .unwrap();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
+        })
+        .await;
+    let task_arn = job.status.unwrap().task_arn.unwrap();
+    env.kill_berth();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.start_berth();
+
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(status.task_arn.as_deref(), Some(task_arn.as_str()));
+    assert_eq!(status.attempts, 1);
+    assert_eq!(status.exit_code, Some(0));
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_deadline_the_task_is_stopped() {
+    let env = Env::new("mj-deadline").await;
+    env.apply_yaml(&inline_job(
+        "migrate",
+        "shop/migrate:sleep-3000",
+        "  activeDeadlineSeconds: 4\n",
+    ))
+    .await
+    .unwrap();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+        .await;
+    let status = job.status.unwrap();
+    let (degraded, reason, _) = condition(&status.conditions, DEGRADED).unwrap();
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "DeadlineExceeded")
+    );
+    assert_eq!(env.berth_calls("ecs", "StopTask"), 1);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+
+    // The task is really stopping in ECS.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let out = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(status.task_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.tasks()[0].desired_status(), Some("STOPPED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
+    let env = Env::new("mj-db").await;
+    env.apply_file(workspace_root().join("examples/orders-db.yaml"))
+        .await
+        .unwrap();
+    env.apply_yaml(&inline_job(
+        "migrate",
+        "shop/migrate:1.0",
+        "  databaseRef:\n    name: orders-db\n",
+    ))
+    .await
+    .unwrap();
+
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "WaitingForDatabase",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status.as_ref().is_some_and(|s| {
+                    condition(&s.conditions, "Progressing")
+                        .is_some_and(|c| c.0 == "True" && c.1 == "WaitingForDatabase")
+                })
+            },
+        )
+        .await;
+    assert_eq!(job.status.unwrap().phase, Some(Phase::Pending));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.berth_calls("ecs", "RunTask"),
+        0,
+        "no task before the database is Ready"
+    );
+
+    // What an AuroraCluster controller would report.
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    env.api::<AuroraCluster>()
+        .patch_status(
+            "orders-db",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "status": {
+                    "conditions": [{
+                        "type": "Ready", "status": "True", "reason": "Available",
+                        "message": "available", "lastTransitionTime": now,
+                    }],
+                    "status": "available",
+                    "endpoint": "orders-db.cluster-abc.us-east-1.rds.amazonaws.com",
+                    "proxyEndpoint": "orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com",
+                    "port": 5432,
+                }
+            })),
+        )
+        .await
+        .unwrap();
+
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let out = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(job.status.unwrap().task_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let overrides = out.tasks()[0].overrides().unwrap();
+    let container = overrides
+        .container_overrides()
+        .iter()
+        .find(|c| c.name() == Some("migrate"))
+        .expect("an override for the deciding container");
+    let env_of = |name: &str| {
+        container
+            .environment()
+            .iter()
+            .find(|kv| kv.name() == Some(name))
+            .and_then(|kv| kv.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        env_of("DB_HOST").as_deref(),
+        Some("orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com")
+    );
+    assert_eq!(env_of("DB_PORT").as_deref(), Some("5432"));
+    assert_eq!(env_of("DB_NAME").as_deref(), Some("orders"));
+    assert_eq!(env_of("DB_USER").as_deref(), Some("orders_admin"));
+    assert_eq!(env_of("DB_USE_IAM_AUTH").as_deref(), Some("true"));
+    assert_eq!(container.command(), ["./migrate", "up"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_ref_job_runs_with_the_services_revision_and_reruns_on_a_new_one() {
+    let env = Env::new("mj-svc").await;
+    let api_yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap();
+    env.apply_yaml(&api_yaml).await.unwrap();
+    env.apply_yaml(
+        r#"apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: smoke
+spec:
+  serviceRef:
+    name: api
+  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api-smoke:1.4.2
+  command: ["smoke"]
+  environment:
+    - name: TARGET
+      value: http://api.shop.internal:8080
+"#,
+    )
+    .await
+    .unwrap();
+    let job: MigrationJob = env
+        .wait_for("smoke", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let status = job.status.unwrap();
+    let svc: berth::api::EcsService = env.api().get("api").await.unwrap();
+    assert_eq!(
+        status.service_hash,
+        svc.status.as_ref().unwrap().spec_hash,
+        "the run records the service revision it ran with"
+    );
+    let cols = columns(&env, "smoke");
+    assert_eq!(&cols[1..5], ["Succeeded", "0", "1", "api"], "{cols:?}");
+
+    // The task ran a derived revision: the service's definition with the
+    // smoke image, in the service's network.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let task = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(status.task_arn.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let task = &task.tasks()[0];
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(task.task_definition_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let td = td.task_definition().unwrap();
+    assert_eq!(td.family(), Some("shop-api-smoke"));
+    assert_eq!(
+        td.container_definitions()[0].image(),
+        Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api-smoke:1.4.2")
+    );
+    assert_eq!(
+        td.execution_role_arn(),
+        Some("arn:aws:iam::123456789012:role/shop-api-execution")
+    );
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+
+    // A new service revision is a new run.
+    env.apply_yaml(&api_yaml.replace("shop/api:1.4.2", "shop/api:1.5.0"))
+        .await
+        .unwrap();
+    let first_hash = status.run_hash.clone();
+    let job: MigrationJob = env
+        .wait_for(
+            "smoke",
+            "a second run for the new revision",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == Some(Phase::Succeeded) && s.run_hash != first_hash)
+            },
+        )
+        .await;
+    assert_ne!(job.status.unwrap().service_hash, status.service_hash);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_running_job_stops_its_task() {
+    let env = Env::new("mj-delete").await;
+    env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-3000", ""))
+        .await
+        .unwrap();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
+        })
+        .await;
+    env.api::<MigrationJob>()
+        .delete("migrate", &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env
+        .api::<MigrationJob>()
+        .get_opt("migrate")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the object is never released"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(env.berth_calls("ecs", "StopTask"), 1);
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let out = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(job.status.unwrap().task_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.tasks()[0].desired_status(), Some("STOPPED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_is_deleted_after_its_ttl() {
+    let env = Env::new("mj-ttl").await;
+    env.apply_yaml(&inline_job(
+        "migrate",
+        "shop/migrate:1.0",
+        "  ttlSecondsAfterFinished: 3\n",
+    ))
+    .await
+    .unwrap();
+    env.wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .api::<MigrationJob>()
+        .get_opt("migrate")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not deleted after its TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_of_the_run_left_by_a_crash_is_adopted_not_run_again() {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration,
+        NetworkMode, Tag,
+    };
+    use berth::controller::migration_job::{plan, TAG_ATTEMPT};
+
+    let mut env = Env::with_options(
+        "mj-adopt",
+        berth_e2e::Options {
+            start_berth: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let image = "shop/migrate:sleep-150";
+    env.apply_yaml(&inline_job("migrate", image, ""))
+        .await
+        .unwrap();
+    let job: MigrationJob = env.api().get("migrate").await.unwrap();
+    let hash = plan::run_hash(&job, &format!("{}/migrate", env.ns), None);
+
+    // What a berth that crashed right after RunTask leaves behind: a task
+    // of attempt 1 of this run, and no status.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let td = ecs
+        .register_task_definition()
+        .family("migrate-crashed")
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("migrate")
+                .image(image)
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc = AwsVpcConfiguration::builder()
+        .subnets("subnet-0a1b2c3d4e5f60001")
+        .build()
+        .unwrap();
+    let run = ecs
+        .run_task()
+        .cluster("shop")
+        .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(vpc)
+                .build(),
+        )
+        .started_by(plan::started_by(&hash))
+        .tags(Tag::builder().key(TAG_ATTEMPT).value("1").build())
+        .send()
+        .await
+        .unwrap();
+    let orphan = run.tasks()[0].task_arn().unwrap().to_string();
+
+    env.start_berth();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(status.task_arn.as_deref(), Some(orphan.as_str()));
+    assert_eq!(status.attempts, 1);
+    assert_eq!(
+        env.berth_calls("ecs", "RunTask"),
+        0,
+        "the run's task was adopted"
+    );
+    let events = env.events_for("migrate").await;
+    assert!(
+        events.iter().any(|e| e.contains("TaskAdopted")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_waits_for_the_previous_runs_task() {
+    let env = Env::new("mj-overlap").await;
+    // 240 virtual seconds at time scale 30: about 8 s of real time.
+    let manifest = inline_job("migrate", "shop/migrate:sleep-240", "");
+    env.apply_yaml(&manifest).await.unwrap();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
+        })
+        .await;
+    let first = job.status.unwrap();
+
+    env.apply_yaml(&manifest.replace(r#""up"]"#, r#""up", "--again"]"#))
+        .await
+        .unwrap();
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "waiting for the previous run",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status.as_ref().is_some_and(|s| {
+                    condition(&s.conditions, "Progressing")
+                        .is_some_and(|c| c.2.contains("previous run"))
+                })
+            },
+        )
+        .await;
+    assert_eq!(job.status.unwrap().run_hash, first.run_hash);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "the new run Succeeded",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status.as_ref().is_some_and(|s| {
+                    s.phase == Some(Phase::Succeeded) && s.run_hash != first.run_hash
+                })
+            },
+        )
+        .await;
+    assert_ne!(job.status.unwrap().task_arn, first.task_arn);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+    assert_eq!(
+        env.berth_calls("ecs", "StopTask"),
+        0,
+        "the old run finished on its own"
+    );
+}

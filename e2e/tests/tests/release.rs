@@ -1,0 +1,202 @@
+//! Release gating end to end: a PreRollout migration runs with the new
+//! image in the service's network before the service rolls out; a
+//! PostRollout smoke test runs after; a failing migration keeps the old
+//! revision serving.
+
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::migration_job::Phase;
+use berth::api::{EcsService, MigrationJob};
+use berth_e2e::{condition, workspace_root, Env};
+
+const TIMEOUT: Duration = Duration::from_secs(150);
+
+fn file(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
+}
+
+/// The example migration without its database (no AuroraCluster controller
+/// runs in this test).
+fn migration() -> String {
+    file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
+}
+
+fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
+    }
+}
+
+fn succeeded_for(hash: String) -> impl Fn(&MigrationJob) -> bool {
+    move |j: &MigrationJob| {
+        j.status.as_ref().is_some_and(|st| {
+            st.phase == Some(Phase::Succeeded) && st.service_hash.as_deref() == Some(hash.as_str())
+        })
+    }
+}
+
+async fn service_hash(env: &Env) -> String {
+    env.api::<EcsService>()
+        .get("api")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .spec_hash
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
+    let env = Env::new("release").await;
+    env.apply_yaml(&migration()).await.unwrap();
+    env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let h1 = service_hash(&env).await;
+    env.wait_for(
+        "api-migrate",
+        "Succeeded for revision 1",
+        TIMEOUT,
+        succeeded_for(h1.clone()),
+    )
+    .await;
+    env.wait_for(
+        "api-smoke-test",
+        "Succeeded for revision 1",
+        TIMEOUT,
+        succeeded_for(h1),
+    )
+    .await;
+
+    // Bump the image: migration first, then the rollout, then the smoke test.
+    let mark = env.awsim.call_log(Some("berth")).as_array().unwrap().len();
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+    let h2 = service_hash(&env).await;
+    let migrate = env
+        .wait_for(
+            "api-migrate",
+            "Succeeded for revision 2",
+            TIMEOUT,
+            succeeded_for(h2.clone()),
+        )
+        .await;
+    env.wait_for(
+        "api-smoke-test",
+        "Succeeded for revision 2",
+        TIMEOUT,
+        succeeded_for(h2),
+    )
+    .await;
+    assert_eq!(migrate.status.unwrap().exit_code, Some(0));
+
+    let log = env.awsim.call_log(Some("berth"));
+    let calls: Vec<&serde_json::Value> = log.as_array().unwrap()[mark..]
+        .iter()
+        .filter(|c| c["outcome"] == "ok")
+        .collect();
+    let position = |pred: &dyn Fn(&serde_json::Value) -> bool| calls.iter().position(|c| pred(c));
+    let migration_run = position(&|c| {
+        c["action"] == "RunTask"
+            && c["params"]["taskDefinition"]
+                .as_str()
+                .is_some_and(|t| t.contains("task-definition/shop-api:2"))
+    })
+    .expect("the migration ran with the new revision");
+    let rollout = position(&|c| {
+        c["action"] == "UpdateService"
+            && c["params"]["taskDefinition"]
+                .as_str()
+                .is_some_and(|t| t.contains("shop-api:2"))
+    })
+    .expect("the service rolled out revision 2");
+    let smoke_run = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c["action"] == "RunTask")
+        .map(|(i, _)| i)
+        .find(|i| *i > rollout)
+        .expect("the smoke test ran after the rollout");
+    assert!(
+        migration_run < rollout && rollout < smoke_run,
+        "order: migration RunTask #{migration_run}, UpdateService #{rollout}, smoke RunTask #{smoke_run}\n{:#?}",
+        calls.iter().map(|c| format!("{} {}", c["action"], c["params"])).collect::<Vec<_>>()
+    );
+
+    // Re-applying unchanged manifests never re-runs a succeeded migration.
+    let runs = env.berth_calls("ecs", "RunTask");
+    env.apply_yaml(&migration()).await.unwrap();
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), runs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_migration_keeps_the_old_revision_until_fixed() {
+    let env = Env::new("release-fail").await;
+    env.apply_yaml(&migration()).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0-exit-1"))
+        .await
+        .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/MigrationFailed",
+            TIMEOUT,
+            |s: &EcsService| {
+                s.status.as_ref().is_some_and(|st| {
+                    condition(&st.conditions, "Degraded")
+                        .is_some_and(|c| c.0 == "True" && c.1 == "MigrationFailed")
+                })
+            },
+        )
+        .await;
+    let message = condition(&svc.status.unwrap().conditions, "Degraded")
+        .unwrap()
+        .2;
+    assert!(
+        message.contains("api-migrate") && message.contains("exit code 1"),
+        "{message}"
+    );
+    let job = env.api::<MigrationJob>().get("api-migrate").await.unwrap();
+    let st = job.status.unwrap();
+    assert_eq!(st.phase, Some(Phase::Failed));
+    assert_eq!(st.exit_code, Some(1));
+    assert_eq!(st.attempts, 3, "backoffLimit 2 = three attempts");
+    // ECS still serves revision 1.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let served = ecs
+        .describe_services()
+        .cluster("shop")
+        .services("shop-api")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.services()[0].task_definition(), Some(first.as_str()));
+
+    // Fixing the image re-runs the migration and releases the rollout.
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.1"))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 3", TIMEOUT, ready_on(3))
+        .await;
+}

@@ -1,0 +1,491 @@
+//! Reconciliation of `MigrationJob`: resolve what runs (the EcsService's
+//! revision or an inline task definition), key the run by its hash, follow
+//! the run's newest task until it stops, retry with backoff, and report.
+//! A run hash is never run twice: before any RunTask, ECS is asked for the
+//! run's tasks by `startedBy`, so a restart adopts what a crash left behind.
+
+pub mod act;
+pub mod observe;
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::DeleteParams;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Api, ResourceExt};
+
+use super::context::{is_paused, Context, FINALIZER};
+use super::error::{Error, Result};
+use super::status;
+use crate::api::aurora_cluster::AuroraCluster;
+use crate::api::common::EnvVar;
+use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::ecs_service::EcsService;
+use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
+use crate::aws::FailureKind;
+use plan::{Step, Unresolved};
+
+/// Tag on every task berth runs for a job: the run it belongs to.
+pub const TAG_RUN_HASH: &str = "berth.dev/run-hash";
+/// Tag on every task berth runs for a job: which attempt of the run.
+pub const TAG_ATTEMPT: &str = "berth.dev/attempt";
+
+/// Requeue while waiting on another object (EcsService changes also
+/// trigger a reconcile through the watch; AuroraClusters are polled).
+const WAIT_REQUEUE: Duration = Duration::from_secs(5);
+
+pub async fn reconcile(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<MigrationJob> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+fn owner_of(obj: &MigrationJob) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+fn is_finished(status: &MigrationJobStatus) -> bool {
+    matches!(status.phase, Some(Phase::Succeeded | Phase::Failed))
+}
+
+async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Result<Action> {
+    let prev = obj.status.clone().unwrap_or_default();
+    if let Err(invalid) = obj.spec.validate() {
+        write_degraded(obj, ctx, api, &prev, "InvalidSpec", &invalid.to_string()).await?;
+        // Nothing to retry until the spec changes.
+        return Ok(Action::await_change());
+    }
+    match converge(obj, ctx, api, &prev).await {
+        Ok(action) => Ok(action),
+        Err(Error::Config(message)) => {
+            write_degraded(obj, ctx, api, &prev, "AwsConfiguration", &message).await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
+            let reason = f.code.clone().unwrap_or_else(|| "AwsError".into());
+            write_degraded(obj, ctx, api, &prev, &reason, &f.to_string()).await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Degraded for a failure a human must fix; the run's fields stay as they
+/// were (the phase too: the run itself did not fail).
+async fn write_degraded(
+    obj: &MigrationJob,
+    ctx: &Context,
+    api: &Api<MigrationJob>,
+    prev: &MigrationJobStatus,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let changed = !conditions::find(&prev.conditions, DEGRADED)
+        .is_some_and(|c| c.reason == reason && c.message == message);
+    let desired = vec![
+        Desired::new(READY, false, reason, message),
+        Desired::new(PROGRESSING, false, reason, message),
+        Desired::new(DEGRADED, true, reason, message),
+    ];
+    let mut next = prev.clone();
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = conditions::merge(
+        &prev.conditions,
+        &desired,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::apply(api, obj, &next).await?;
+    if changed {
+        ctx.event(
+            obj,
+            EventType::Warning,
+            reason,
+            "Reconcile",
+            message.to_string(),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Writes `next` with the conditions of `phase`.
+async fn write(
+    obj: &MigrationJob,
+    api: &Api<MigrationJob>,
+    prev: &MigrationJobStatus,
+    mut next: MigrationJobStatus,
+    phase: Phase,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    // A condition's reason must not be empty (API validation).
+    let reason = if reason.is_empty() {
+        format!("{phase:?}")
+    } else {
+        reason.to_string()
+    };
+    next.phase = Some(phase);
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = conditions::merge(
+        &prev.conditions,
+        &plan::conditions_for(phase, &reason, message),
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::apply(api, obj, &next).await
+}
+
+async fn converge(
+    obj: &MigrationJob,
+    ctx: &Context,
+    api: &Api<MigrationJob>,
+    prev: &MigrationJobStatus,
+) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let owner = owner_of(obj);
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+
+    // What runs.
+    let service = match &obj.spec.service_ref {
+        Some(r) => {
+            Api::<EcsService>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&r.name)
+                .await?
+        }
+        None => None,
+    };
+    let target = match plan::resolve(obj, service.as_ref()) {
+        Ok(t) => t,
+        Err(waiting @ (Unresolved::WaitingForService(_) | Unresolved::WaitingForRollout(_))) => {
+            let (reason, message) = match waiting {
+                Unresolved::WaitingForRollout(m) => ("WaitingForRollout", m),
+                Unresolved::WaitingForService(m) | Unresolved::Invalid(m) => {
+                    ("WaitingForService", m)
+                }
+            };
+            if is_finished(prev) {
+                // A finished run stays reported until there is a new one.
+                return Ok(Action::requeue(ctx.resync));
+            }
+            let phase = if prev.attempts > 0 {
+                Phase::Running
+            } else {
+                Phase::Pending
+            };
+            write(obj, api, prev, prev.clone(), phase, reason, &message).await?;
+            return Ok(Action::requeue(WAIT_REQUEUE));
+        }
+        Err(Unresolved::Invalid(message)) => {
+            write_degraded(obj, ctx, api, prev, "InvalidSpec", &message).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    // Which run: a new hash starts over from attempt 1.
+    let run_hash = plan::run_hash(obj, &owner, target.service_hash.as_deref());
+    let mut cur = if prev.run_hash.as_deref() == Some(run_hash.as_str()) {
+        prev.clone()
+    } else {
+        if prev.run_hash.is_some() {
+            tracing::info!(job = %owner, run_hash, "new run");
+        }
+        MigrationJobStatus {
+            run_hash: Some(run_hash.clone()),
+            service_hash: target.service_hash.clone(),
+            ..Default::default()
+        }
+    };
+    let now = Timestamp::now();
+
+    if is_finished(&cur) {
+        // No AWS call for a finished run; only the TTL is left.
+        let p = plan::plan(&plan::Inputs {
+            backoff_limit: obj.spec.backoff_limit,
+            active_deadline_seconds: obj.spec.active_deadline_seconds,
+            status: &cur,
+            task: None,
+            now,
+        });
+        write(obj, api, prev, cur.clone(), p.phase, &p.reason, &p.message).await?;
+        return expire(obj, ctx, api, &cur, now).await;
+    }
+
+    let clients = ctx.aws_for(&ns).await?;
+    // Two runs of one job never overlap (two migrations at once): a new run
+    // starts once the previous run's task has stopped. Deleting the job
+    // stops it, when waiting is not what the user wants.
+    let superseded = prev.run_hash.is_some() && prev.run_hash != cur.run_hash;
+    if let Some(old) = prev
+        .task_arn
+        .as_deref()
+        .filter(|_| superseded && !is_finished(prev))
+    {
+        let old_task = observe::task(&clients, &target.cluster, old, &target.container).await?;
+        if old_task.is_some_and(|t| !t.stopped()) {
+            let message = format!(
+                "the spec or the service revision changed: the new run starts once task {old} of the previous run has stopped"
+            );
+            write(
+                obj,
+                api,
+                prev,
+                prev.clone(),
+                Phase::Running,
+                "Running",
+                &message,
+            )
+            .await?;
+            return Ok(Action::requeue(plan::POLL));
+        }
+    }
+    let task = match &cur.task_arn {
+        Some(arn) => observe::task(&clients, &target.cluster, arn, &target.container).await?,
+        None => None,
+    };
+    let p = plan::plan(&plan::Inputs {
+        backoff_limit: obj.spec.backoff_limit,
+        active_deadline_seconds: obj.spec.active_deadline_seconds,
+        status: &cur,
+        task: task.as_ref(),
+        now,
+    });
+    let max = obj.spec.backoff_limit + 1;
+
+    match &p.step {
+        Step::Wait(_) => {}
+        Step::Stop { task_arn } => {
+            if !is_paused(obj.annotations()) {
+                act::stop_task(&clients, task_arn, "berth: activeDeadlineSeconds exceeded").await?;
+            }
+        }
+        Step::Run { attempt } => {
+            let attempt = *attempt;
+            if is_paused(obj.annotations()) {
+                let message = format!(
+                    "berth.dev/paused is \"true\": attempt {attempt} of {max} is not started"
+                );
+                let phase = p.phase;
+                write(obj, api, prev, cur, phase, "Paused", &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            let mut environment = obj.spec.environment.clone();
+            match database_env(obj, ctx, &ns).await? {
+                Ok(vars) => environment.extend(vars),
+                Err(message) => {
+                    let phase = if cur.attempts > 0 {
+                        Phase::Running
+                    } else {
+                        Phase::Pending
+                    };
+                    write(obj, api, prev, cur, phase, "WaitingForDatabase", &message).await?;
+                    return Ok(Action::requeue(WAIT_REQUEUE));
+                }
+            }
+
+            // ECS may know a task of this attempt that status does not (a
+            // crash between RunTask and the status write): adopt it.
+            let started_by = plan::started_by(&run_hash);
+            let known =
+                observe::run_tasks(&clients, &target.cluster, &started_by, &target.container)
+                    .await?;
+            if let Some(found) = known.into_iter().find(|t| t.attempt >= attempt) {
+                cur.attempts = found.attempt;
+                cur.task_arn = Some(found.arn.clone());
+                cur.exit_code = None;
+                cur.stopped_reason = None;
+                cur.finished_at = None;
+                cur.started_at
+                    .get_or_insert_with(|| found.created_at.unwrap_or(now).to_string());
+                let message = format!(
+                    "attempt {} of {max}: adopted task {} started before a restart",
+                    found.attempt, found.arn
+                );
+                ctx.event(
+                    obj,
+                    EventType::Normal,
+                    "TaskAdopted",
+                    "RunTask",
+                    message.clone(),
+                )
+                .await;
+                write(obj, api, prev, cur, Phase::Running, "Running", &message).await?;
+                return Ok(Action::requeue(Duration::from_millis(500)));
+            }
+
+            let (td_arn, registered) =
+                act::task_definition(&clients, &target, &owner, &uid).await?;
+            if registered {
+                ctx.event(
+                    obj,
+                    EventType::Normal,
+                    "TaskDefinitionRegistered",
+                    "RegisterTaskDefinition",
+                    format!("registered {td_arn} for image {:?}", obj.spec.image),
+                )
+                .await;
+            }
+            let started = act::run_task(
+                &clients,
+                &act::RunRequest {
+                    target: &target,
+                    task_definition: &td_arn,
+                    run_hash: &run_hash,
+                    attempt,
+                    owner: &owner,
+                    uid: &uid,
+                    command: &obj.spec.command,
+                    environment: &environment,
+                },
+            )
+            .await?;
+            cur.attempts = attempt;
+            cur.task_arn = Some(started.arn.clone());
+            cur.started_at.get_or_insert_with(|| now.to_string());
+            cur.exit_code = None;
+            cur.stopped_reason = None;
+            cur.finished_at = None;
+            let message = format!(
+                "attempt {attempt} of {max}: started task {} ({td_arn})",
+                started.arn
+            );
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "TaskStarted",
+                "RunTask",
+                message.clone(),
+            )
+            .await;
+            write(obj, api, prev, cur, Phase::Running, "Running", &message).await?;
+            return Ok(Action::requeue(plan::POLL));
+        }
+    }
+
+    // Status from what the task reported. finishedAt is when berth saw the
+    // newest attempt stop (the backoff counts from it); a new attempt clears it.
+    if let Some(t) = task.as_ref().filter(|t| t.stopped()) {
+        cur.exit_code = t.exit_code;
+        cur.stopped_reason = t.stopped_reason.clone();
+        cur.finished_at.get_or_insert_with(|| now.to_string());
+    }
+    if p.finished {
+        cur.finished_at.get_or_insert_with(|| now.to_string());
+        if let Some(t) = task.as_ref().filter(|t| t.stopped()) {
+            let id = observe::cluster_and_id(&t.arn).map(|(_, id)| id);
+            if let Some((group, stream)) = id.and_then(|id| target.log_stream(id)) {
+                cur.log_tail = observe::log_tail(&clients, &group, &stream).await;
+            }
+        }
+        let kind = if p.phase == Phase::Succeeded {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        ctx.event(obj, kind, &p.reason, "Run", p.message.clone())
+            .await;
+    }
+    write(obj, api, prev, cur.clone(), p.phase, &p.reason, &p.message).await?;
+    match p.step {
+        Step::Wait(Some(d)) => Ok(Action::requeue(d)),
+        _ if is_finished(&cur) => expire(obj, ctx, api, &cur, now).await,
+        _ => Ok(Action::requeue(plan::POLL)),
+    }
+}
+
+/// `ttlSecondsAfterFinished` (standalone jobs): delete the object once it is due.
+async fn expire(
+    obj: &MigrationJob,
+    ctx: &Context,
+    api: &Api<MigrationJob>,
+    status: &MigrationJobStatus,
+    now: Timestamp,
+) -> Result<Action> {
+    let (Some(ttl), Hook::None) = (obj.spec.ttl_seconds_after_finished, obj.spec.hook) else {
+        return Ok(Action::requeue(ctx.resync));
+    };
+    let Some(finished) = status
+        .finished_at
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok())
+    else {
+        return Ok(Action::requeue(ctx.resync));
+    };
+    let due = finished
+        .checked_add(SignedDuration::from_secs(ttl))
+        .unwrap_or(finished);
+    if now < due {
+        let left = due.duration_since(now).unsigned_abs();
+        return Ok(Action::requeue(left.min(ctx.resync)));
+    }
+    tracing::info!(job = %owner_of(obj), "ttlSecondsAfterFinished passed: deleting");
+    api.delete(&obj.name_any(), &DeleteParams::default())
+        .await?;
+    Ok(Action::await_change())
+}
+
+/// The job's environment additions from `databaseRef`; `Err` says what
+/// the job waits for.
+async fn database_env(
+    obj: &MigrationJob,
+    ctx: &Context,
+    ns: &str,
+) -> Result<std::result::Result<Vec<EnvVar>, String>> {
+    let Some(r) = &obj.spec.database_ref else {
+        return Ok(Ok(Vec::new()));
+    };
+    let api: Api<AuroraCluster> = Api::namespaced(ctx.client.clone(), ns);
+    let Some(db) = api.get_opt(&r.name).await? else {
+        return Ok(Err(format!(
+            "AuroraCluster {:?} (spec.databaseRef) does not exist",
+            r.name
+        )));
+    };
+    Ok(plan::database_vars(&db))
+}
+
+/// Stops the current run's task if it is still running; the task
+/// definitions berth derived stay (ECS keeps inactive ones visible anyway).
+async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
+    let status = obj.status.clone().unwrap_or_default();
+    let Some(arn) = status.task_arn.as_deref() else {
+        return Ok(Action::await_change());
+    };
+    if is_finished(&status) {
+        return Ok(Action::await_change());
+    }
+    if is_paused(obj.annotations()) {
+        return Err(Error::Config(
+            "berth.dev/paused is \"true\": not stopping the running task".into(),
+        ));
+    }
+    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    match act::stop_task(&clients, arn, "berth: MigrationJob deleted").await {
+        Ok(()) => {}
+        Err(f) if f.kind == FailureKind::Terminal => {
+            // Nothing a retry fixes; the object must still go.
+            tracing::warn!(job = %owner_of(obj), error = %f, "stopping the task failed");
+        }
+        Err(f) => return Err(Error::Aws(f)),
+    }
+    ctx.event(
+        obj,
+        EventType::Normal,
+        "TaskStopped",
+        "StopTask",
+        format!("stopped task {arn}: the MigrationJob was deleted"),
+    )
+    .await;
+    Ok(Action::await_change())
+}

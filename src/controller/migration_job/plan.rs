@@ -1,0 +1,927 @@
+//! The pure part of the MigrationJob reconcile: the run's identity, what to
+//! run (from the job and the EcsService it borrows from), and, from what ECS
+//! reports about the run's newest task, the one step to take next and the
+//! conditions to report.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::api::aurora_cluster::AuroraCluster;
+use crate::api::common::{
+    CapacityProviderStrategyItem, EnvVar, LaunchType, NetworkConfiguration, Tags,
+};
+use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::ecs_service::EcsService;
+use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
+use crate::api::task_definition::{LogDriver, TaskDefinitionSpec};
+
+/// How often a running task is described.
+pub const POLL: Duration = Duration::from_secs(3);
+const BACKOFF_BASE_SECS: i64 = 5;
+const BACKOFF_CAP_SECS: i64 = 60;
+/// Hex characters of the run hash kept: a tag value and a status field.
+const RUN_HASH_LEN: usize = 16;
+/// ECS limits `startedBy` to 36 characters; `berth-` takes 6.
+const STARTED_BY_HASH_CHARS: usize = 28;
+
+/// Spec fields that say how to treat a run, not what runs: changing them
+/// must not run a succeeded migration again.
+const POLICY_FIELDS: [&str; 5] = [
+    "backoffLimit",
+    "activeDeadlineSeconds",
+    "ttlSecondsAfterFinished",
+    "hook",
+    "rollbackOnFailure",
+];
+
+/// The identity of a run: what runs (the spec without its policy fields),
+/// for which object (`<namespace>/<name>`: two jobs with the same spec are
+/// two runs), and with `serviceRef` the service revision hash it runs with.
+pub fn run_hash(job: &MigrationJob, owner: &str, service_hash: Option<&str>) -> String {
+    let mut spec = serde_json::to_value(&job.spec).unwrap_or(Value::Null);
+    if let Some(map) = spec.as_object_mut() {
+        for key in POLICY_FIELDS {
+            map.remove(key);
+        }
+    }
+    let content = serde_json::json!({
+        "owner": owner,
+        "spec": spec,
+        "serviceHash": service_hash,
+    });
+    let mut canonical = String::new();
+    write_canonical(&content, &mut canonical);
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..RUN_HASH_LEN].to_string()
+}
+
+/// `startedBy` of the run's tasks: how ListTasks finds them after a restart.
+pub fn started_by(run_hash: &str) -> String {
+    let n = run_hash.len().min(STARTED_BY_HASH_CHARS);
+    format!("berth-{}", &run_hash[..n])
+}
+
+/// Sorted keys, no whitespace: independent of serde_json's map ordering.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Where and what the job runs, resolved from the job and (with
+/// `serviceRef`) the EcsService.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunTarget {
+    pub cluster: String,
+    pub network: Option<NetworkConfiguration>,
+    pub launch_type: Option<LaunchType>,
+    pub capacity: Vec<CapacityProviderStrategyItem>,
+    pub platform_version: Option<String>,
+    /// The task definition as it runs (image replaced when `image` is set).
+    pub task_definition: TaskDefinitionSpec,
+    /// Run this registered revision as is (serviceRef without `image`);
+    /// otherwise `task_definition` is registered (or reused) under `family`.
+    pub arn: Option<String>,
+    pub family: String,
+    /// The container whose exit code decides.
+    pub container: String,
+    /// The EcsService's `status.specHash` (serviceRef only).
+    pub service_hash: Option<String>,
+    pub user_tags: Tags,
+}
+
+impl RunTarget {
+    /// (`awslogs-group`, stream) of the deciding container for `task_id`,
+    /// when it logs with awslogs and a stream prefix.
+    pub fn log_stream(&self, task_id: &str) -> Option<(String, String)> {
+        let c = self
+            .task_definition
+            .containers
+            .iter()
+            .find(|c| c.name == self.container)?;
+        let l = c.log_configuration.as_ref()?;
+        if l.log_driver != LogDriver::Awslogs {
+            return None;
+        }
+        let group = l.options.get("awslogs-group")?;
+        let prefix = l.options.get("awslogs-stream-prefix")?;
+        Some((group.clone(), format!("{prefix}/{}/{task_id}", c.name)))
+    }
+}
+
+/// Why there is nothing to run yet, or cannot be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// The EcsService is missing or has no revision yet.
+    WaitingForService(String),
+    /// A PostRollout job waits until its service runs the new revision.
+    WaitingForRollout(String),
+    /// A mistake only a human fixes (`spec.container` names no container).
+    Invalid(String),
+}
+
+/// Resolves what runs. `service` is the EcsService named in `serviceRef`
+/// (None when it does not exist).
+pub fn resolve(job: &MigrationJob, service: Option<&EcsService>) -> Result<RunTarget, Unresolved> {
+    let spec = &job.spec;
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let (
+        mut td,
+        cluster,
+        network,
+        launch_type,
+        capacity,
+        platform_version,
+        arn,
+        family,
+        hash,
+        tags,
+    ) = match (&spec.service_ref, &spec.task_definition) {
+        (Some(r), _) => {
+            let Some(svc) = service else {
+                return Err(Unresolved::WaitingForService(format!(
+                    "EcsService {:?} (spec.serviceRef) does not exist",
+                    r.name
+                )));
+            };
+            let status = svc.status.clone().unwrap_or_default();
+            let (Some(arn), Some(hash)) = (status.task_definition_arn, status.spec_hash) else {
+                return Err(Unresolved::WaitingForService(format!(
+                    "EcsService {:?} has not registered a task definition yet",
+                    r.name
+                )));
+            };
+            if spec.hook == Hook::PostRollout && !conditions::is_true(&status.conditions, READY) {
+                return Err(Unresolved::WaitingForRollout(format!(
+                    "waiting for EcsService {:?} to finish rolling out revision {}",
+                    r.name,
+                    status.revision.unwrap_or_default()
+                )));
+            }
+            let s = &svc.spec;
+            let family = format!("{}-{name}", svc.family());
+            (
+                s.task_definition.clone(),
+                s.cluster.clone(),
+                s.network_configuration.clone(),
+                s.launch_type,
+                s.capacity_provider_strategy.clone(),
+                s.platform_version.clone(),
+                Some(arn),
+                family,
+                Some(hash),
+                s.tags.clone(),
+            )
+        }
+        (None, Some(td)) => (
+            td.clone(),
+            spec.cluster.clone().unwrap_or_default(),
+            spec.network_configuration.clone(),
+            spec.launch_type,
+            spec.capacity_provider_strategy.clone(),
+            spec.platform_version.clone(),
+            None,
+            td.family.clone().unwrap_or_else(|| name.clone()),
+            None,
+            Tags::new(),
+        ),
+        (None, None) => {
+            return Err(Unresolved::Invalid(
+                "set exactly one of serviceRef and taskDefinition".into(),
+            ))
+        }
+    };
+    let container = match &spec.container {
+        Some(c) => {
+            if !td.containers.iter().any(|x| &x.name == c) {
+                return Err(Unresolved::Invalid(format!(
+                    "spec.container {c:?} is not a container of the task definition"
+                )));
+            }
+            c.clone()
+        }
+        None => td
+            .first_essential()
+            .or(td.containers.first())
+            .map(|c| c.name.clone())
+            .ok_or_else(|| Unresolved::Invalid("the task definition has no container".into()))?,
+    };
+    let mut arn = arn;
+    if let Some(image) = &spec.image {
+        // RunTask overrides cannot change an image: a derived revision is
+        // registered (and reused by its hash tag) instead.
+        for c in td.containers.iter_mut().filter(|c| c.name == container) {
+            c.image = image.clone();
+        }
+        arn = None;
+    }
+    // The family is berth's choice, not the borrowed spec's.
+    td.family = None;
+    Ok(RunTarget {
+        cluster,
+        network,
+        launch_type,
+        capacity,
+        platform_version,
+        task_definition: td,
+        arn,
+        family,
+        container,
+        service_hash: hash,
+        user_tags: tags,
+    })
+}
+
+/// What ECS reports about one task of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskView {
+    pub arn: String,
+    /// From the task's `berth.dev/attempt` tag.
+    pub attempt: i32,
+    pub last_status: String,
+    /// The deciding container's exit code.
+    pub exit_code: Option<i32>,
+    pub stopped_reason: Option<String>,
+    /// The deciding container's reason (e.g. CannotPullContainerError).
+    pub container_reason: Option<String>,
+    pub created_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+impl TaskView {
+    pub fn stopped(&self) -> bool {
+        self.last_status == "STOPPED"
+    }
+
+    /// `exit code 1 (Essential container in task exited)`.
+    pub fn failure(&self) -> String {
+        let code = match self.exit_code {
+            Some(c) => format!("exit code {c}"),
+            None => "no exit code".to_string(),
+        };
+        let reasons: Vec<&str> = [
+            self.stopped_reason.as_deref(),
+            self.container_reason.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if reasons.is_empty() {
+            code
+        } else {
+            format!("{code} ({})", reasons.join("; "))
+        }
+    }
+}
+
+pub struct Inputs<'a> {
+    pub backoff_limit: i32,
+    pub active_deadline_seconds: Option<i64>,
+    /// Status of this run (already reset when the run hash is new).
+    pub status: &'a MigrationJobStatus,
+    /// The run's newest task, if ECS knows one.
+    pub task: Option<&'a TaskView>,
+    pub now: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do in AWS; reconcile again after this long (None: the
+    /// run is over).
+    Wait(Option<Duration>),
+    /// Start this attempt (after making sure ECS has no task for it).
+    Run { attempt: i32 },
+    /// Past the deadline: stop the running task.
+    Stop { task_arn: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub step: Step,
+    pub phase: Phase,
+    pub reason: String,
+    pub message: String,
+    /// The run ends with this reconcile (record finishedAt, logs, an Event).
+    pub finished: bool,
+}
+
+impl Plan {
+    fn new(step: Step, phase: Phase, reason: &str, message: String) -> Self {
+        Self {
+            step,
+            phase,
+            reason: reason.to_string(),
+            message,
+            finished: false,
+        }
+    }
+
+    fn finish(phase: Phase, reason: &str, message: String) -> Self {
+        Self {
+            finished: true,
+            ..Self::new(Step::Wait(None), phase, reason, message)
+        }
+    }
+}
+
+/// Wait before attempt `failed + 1`: 5 s doubling per failed attempt, at most 60 s.
+pub fn backoff(failed: i32) -> Duration {
+    let exp = (failed - 1).clamp(0, 10) as u32;
+    Duration::from_secs(
+        BACKOFF_BASE_SECS
+            .saturating_mul(1 << exp)
+            .min(BACKOFF_CAP_SECS) as u64,
+    )
+}
+
+/// When the run must be over: from the first attempt's start.
+fn deadline(i: &Inputs<'_>) -> Option<Timestamp> {
+    let secs = i.active_deadline_seconds?;
+    let started = i
+        .status
+        .started_at
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .or_else(|| i.task.and_then(|t| t.created_at))?;
+    started.checked_add(SignedDuration::from_secs(secs)).ok()
+}
+
+fn until(now: Timestamp, then: Timestamp) -> Duration {
+    let d = then.duration_since(now);
+    if d.is_negative() {
+        Duration::ZERO
+    } else {
+        d.unsigned_abs()
+    }
+}
+
+pub fn plan(i: &Inputs<'_>) -> Plan {
+    let s = i.status;
+    let reason_of = |type_| {
+        conditions::find(&s.conditions, type_)
+            .map(|c| (c.reason.clone(), c.message.clone()))
+            .unwrap_or_default()
+    };
+    match s.phase {
+        // A finished run stays finished: re-applying never runs it again.
+        Some(Phase::Succeeded) => {
+            let (reason, message) = reason_of(READY);
+            return Plan::new(Step::Wait(None), Phase::Succeeded, &reason, message);
+        }
+        Some(Phase::Failed) => {
+            let (reason, message) = reason_of(DEGRADED);
+            return Plan::new(Step::Wait(None), Phase::Failed, &reason, message);
+        }
+        _ => {}
+    }
+    let max = i.backoff_limit + 1;
+    let deadline = deadline(i);
+    let past_deadline = deadline.is_some_and(|d| i.now >= d);
+    let deadline_message = || {
+        format!(
+            "activeDeadlineSeconds ({}) exceeded",
+            i.active_deadline_seconds.unwrap_or_default()
+        )
+    };
+
+    let Some(t) = i.task else {
+        if s.attempts == 0 {
+            return Plan::new(
+                Step::Run { attempt: 1 },
+                Phase::Pending,
+                "Starting",
+                "starting the task".into(),
+            );
+        }
+        // The recorded task is gone (ECS forgets stopped tasks after about
+        // an hour): count it as a failed attempt.
+        if past_deadline {
+            return Plan::finish(Phase::Failed, "DeadlineExceeded", deadline_message());
+        }
+        if s.attempts >= max {
+            return Plan::finish(
+                Phase::Failed,
+                "BackoffLimitExceeded",
+                format!(
+                    "attempt {} of {max} failed: its task is no longer known to ECS",
+                    s.attempts
+                ),
+            );
+        }
+        return Plan::new(
+            Step::Run {
+                attempt: s.attempts + 1,
+            },
+            Phase::Running,
+            "Retrying",
+            format!("attempt {} of {max}", s.attempts + 1),
+        );
+    };
+
+    if !t.stopped() {
+        if past_deadline {
+            return Plan {
+                finished: true,
+                ..Plan::new(
+                    Step::Stop {
+                        task_arn: t.arn.clone(),
+                    },
+                    Phase::Failed,
+                    "DeadlineExceeded",
+                    format!(
+                        "{}: stopped task {} (attempt {} of {max})",
+                        deadline_message(),
+                        t.arn,
+                        t.attempt
+                    ),
+                )
+            };
+        }
+        let wait = deadline.map_or(POLL, |d| POLL.min(until(i.now, d)));
+        return Plan::new(
+            Step::Wait(Some(wait.max(Duration::from_millis(200)))),
+            Phase::Running,
+            "Running",
+            format!(
+                "attempt {} of {max}: task {} is {}",
+                t.attempt, t.arn, t.last_status
+            ),
+        );
+    }
+
+    if t.exit_code == Some(0) {
+        return Plan::finish(
+            Phase::Succeeded,
+            "Succeeded",
+            format!("attempt {} of {max} exited 0", t.attempt),
+        );
+    }
+    let failure = t.failure();
+    if t.attempt >= max {
+        return Plan::finish(
+            Phase::Failed,
+            "BackoffLimitExceeded",
+            format!(
+                "attempt {} of {max} failed with {failure}; backoffLimit {} reached",
+                t.attempt, i.backoff_limit
+            ),
+        );
+    }
+    if past_deadline {
+        return Plan::finish(
+            Phase::Failed,
+            "DeadlineExceeded",
+            format!("{}; last attempt failed with {failure}", deadline_message()),
+        );
+    }
+    // The backoff counts from when berth saw the attempt stopped (status
+    // `finishedAt` until the next attempt starts), not from ECS's stoppedAt:
+    // berth's own clock is the one the requeue runs on.
+    let seen = s
+        .finished_at
+        .as_deref()
+        .and_then(|f| f.parse::<Timestamp>().ok())
+        .unwrap_or(i.now);
+    let next = seen
+        .checked_add(SignedDuration::try_from(backoff(t.attempt)).unwrap_or_default())
+        .unwrap_or(i.now);
+    if i.now >= next {
+        return Plan::new(
+            Step::Run {
+                attempt: t.attempt + 1,
+            },
+            Phase::Running,
+            "Retrying",
+            format!(
+                "attempt {} of {max} failed with {failure}; starting attempt {}",
+                t.attempt,
+                t.attempt + 1
+            ),
+        );
+    }
+    let mut wait = until(i.now, next);
+    if let Some(d) = deadline {
+        wait = wait.min(until(i.now, d));
+    }
+    Plan::new(
+        Step::Wait(Some(wait.max(Duration::from_millis(200)))),
+        Phase::Running,
+        "Retrying",
+        format!(
+            "attempt {} of {max} failed with {failure}; attempt {} in {}s",
+            t.attempt,
+            t.attempt + 1,
+            wait.as_secs()
+        ),
+    )
+}
+
+/// The variables `databaseRef` injects, from the AuroraCluster's spec and
+/// status; `Err` says why there is nothing to inject yet.
+pub fn database_vars(db: &AuroraCluster) -> Result<Vec<EnvVar>, String> {
+    let name = db.metadata.name.clone().unwrap_or_default();
+    let st = db.status.clone().unwrap_or_default();
+    if !conditions::is_true(&st.conditions, READY) {
+        return Err(format!(
+            "AuroraCluster {name:?} (spec.databaseRef) is not Ready"
+        ));
+    }
+    // The proxy pools connections and survives failovers: preferred.
+    let Some(host) = st.proxy_endpoint.or(st.endpoint) else {
+        return Err(format!("AuroraCluster {name:?} has no endpoint yet"));
+    };
+    let port = st.port.unwrap_or(db.spec.engine.default_port());
+    let var = |name: &str, value: String| EnvVar {
+        name: name.to_string(),
+        value,
+    };
+    Ok(vec![
+        var("DB_HOST", host),
+        var("DB_PORT", port.to_string()),
+        var("DB_NAME", db.spec.database_name.clone().unwrap_or_default()),
+        var("DB_USER", db.spec.master_username.clone()),
+        var("DB_USE_IAM_AUTH", db.spec.iam_authentication.to_string()),
+    ])
+}
+
+/// The shared status contract for a phase: Argo CD sees Healthy only when
+/// the run succeeded.
+pub fn conditions_for(phase: Phase, reason: &str, message: &str) -> Vec<Desired> {
+    let (ready, progressing, degraded) = match phase {
+        Phase::Succeeded => (true, false, false),
+        Phase::Pending | Phase::Running => (false, true, false),
+        Phase::Failed => (false, false, true),
+    };
+    vec![
+        Desired::new(READY, ready, reason, message),
+        Desired::new(PROGRESSING, progressing, reason, message),
+        Desired::new(DEGRADED, degraded, reason, message),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::common::LocalObjectReference;
+    use crate::api::migration_job::MigrationJobSpec;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    fn job(yaml: &str) -> MigrationJob {
+        let spec: MigrationJobSpec = serde_yaml::from_str(yaml).unwrap();
+        let mut j = MigrationJob::new("migrate", spec);
+        j.metadata.namespace = Some("shop".into());
+        j
+    }
+
+    fn inline() -> MigrationJob {
+        job(r#"
+cluster: shop
+networkConfiguration:
+  subnets: [subnet-0a1b2c3d4e5f60001]
+taskDefinition:
+  containers:
+    - name: sidecar
+      image: envoy:1
+      essential: false
+    - name: app
+      image: shop/api:1
+      logConfiguration:
+        logDriver: awslogs
+        options:
+          awslogs-group: /shop/api
+          awslogs-stream-prefix: migrate
+"#)
+    }
+
+    fn task(attempt: i32, status: &str, exit: Option<i32>, stopped_at: Option<i64>) -> TaskView {
+        TaskView {
+            arn: format!("arn:aws:ecs:us-east-1:1:task/shop/t{attempt}"),
+            attempt,
+            last_status: status.into(),
+            exit_code: exit,
+            stopped_reason: stopped_at.map(|_| "Essential container in task exited".into()),
+            container_reason: None,
+            created_at: Some(at(0)),
+            stopped_at: stopped_at.map(at),
+        }
+    }
+
+    fn status(attempts: i32) -> MigrationJobStatus {
+        MigrationJobStatus {
+            attempts,
+            run_hash: Some("abc".into()),
+            started_at: (attempts > 0).then(|| at(0).to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn run(
+        limit: i32,
+        deadline: Option<i64>,
+        s: &MigrationJobStatus,
+        t: Option<&TaskView>,
+        now: i64,
+    ) -> Plan {
+        plan(&Inputs {
+            backoff_limit: limit,
+            active_deadline_seconds: deadline,
+            status: s,
+            task: t,
+            now: at(now),
+        })
+    }
+
+    #[test]
+    fn first_reconcile_starts_attempt_one() {
+        let p = run(2, None, &status(0), None, 0);
+        assert_eq!(p.step, Step::Run { attempt: 1 });
+        assert_eq!(p.phase, Phase::Pending);
+    }
+
+    #[test]
+    fn a_running_task_is_followed() {
+        let t = task(1, "RUNNING", None, None);
+        let p = run(2, None, &status(1), Some(&t), 10);
+        assert_eq!(p.step, Step::Wait(Some(POLL)));
+        assert_eq!(p.phase, Phase::Running);
+        assert_eq!(p.reason, "Running");
+    }
+
+    #[test]
+    fn exit_zero_succeeds() {
+        let t = task(1, "STOPPED", Some(0), Some(5));
+        let p = run(2, None, &status(1), Some(&t), 10);
+        assert_eq!(p.phase, Phase::Succeeded);
+        assert!(p.finished);
+        assert_eq!(p.step, Step::Wait(None));
+        let c = conditions_for(p.phase, &p.reason, &p.message);
+        assert!(c.iter().any(|d| d.type_ == READY && d.status));
+        assert!(c.iter().all(|d| d.type_ == READY || !d.status));
+    }
+
+    #[test]
+    fn a_failure_waits_for_the_backoff_then_retries() {
+        // ECS's stoppedAt (another clock) does not count; when berth saw it does.
+        let t = task(1, "STOPPED", Some(1), Some(500));
+        let p = run(2, None, &status(1), Some(&t), 10);
+        assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(5))));
+        let s = seen_stopped(status(1), 10);
+        let p = run(2, None, &s, Some(&t), 12);
+        assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(3))));
+        assert_eq!(p.reason, "Retrying");
+        assert_eq!(p.phase, Phase::Running);
+        let p = run(2, None, &s, Some(&t), 15);
+        assert_eq!(p.step, Step::Run { attempt: 2 });
+        // The second failure waits twice as long.
+        let t = task(2, "STOPPED", Some(1), Some(20));
+        let s = seen_stopped(status(2), 20);
+        let p = run(2, None, &s, Some(&t), 29);
+        assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(1))));
+        let p = run(2, None, &s, Some(&t), 30);
+        assert_eq!(p.step, Step::Run { attempt: 3 });
+    }
+
+    fn seen_stopped(mut s: MigrationJobStatus, at_secs: i64) -> MigrationJobStatus {
+        s.finished_at = Some(at(at_secs).to_string());
+        s
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(4), Duration::from_secs(40));
+        assert_eq!(backoff(5), Duration::from_secs(60));
+        assert_eq!(backoff(20), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_last_allowed_failure_fails_the_run() {
+        let t = task(3, "STOPPED", Some(1), Some(40));
+        let p = run(2, None, &status(3), Some(&t), 41);
+        assert_eq!(p.phase, Phase::Failed);
+        assert_eq!(p.reason, "BackoffLimitExceeded");
+        assert!(p.message.contains("exit code 1"), "{}", p.message);
+        assert!(p.message.contains("Essential container"), "{}", p.message);
+        assert!(p.finished);
+        // backoffLimit 0: the first failure is final.
+        let t = task(1, "STOPPED", Some(2), Some(4));
+        let p = run(0, None, &status(1), Some(&t), 5);
+        assert_eq!(p.reason, "BackoffLimitExceeded");
+        let c = conditions_for(p.phase, &p.reason, &p.message);
+        assert!(c.iter().any(|d| d.type_ == DEGRADED && d.status));
+        assert!(c.iter().all(|d| d.type_ == DEGRADED || !d.status));
+    }
+
+    #[test]
+    fn past_the_deadline_a_running_task_is_stopped() {
+        let t = task(1, "RUNNING", None, None);
+        let p = run(2, Some(30), &status(1), Some(&t), 29);
+        assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(1))));
+        let p = run(2, Some(30), &status(1), Some(&t), 30);
+        assert_eq!(
+            p.step,
+            Step::Stop {
+                task_arn: t.arn.clone()
+            }
+        );
+        assert_eq!(p.phase, Phase::Failed);
+        assert_eq!(p.reason, "DeadlineExceeded");
+        assert!(p.finished);
+    }
+
+    #[test]
+    fn past_the_deadline_no_retry_starts() {
+        let t = task(1, "STOPPED", Some(1), Some(25));
+        let p = run(2, Some(30), &status(1), Some(&t), 31);
+        assert_eq!(p.reason, "DeadlineExceeded");
+        assert_eq!(p.step, Step::Wait(None));
+    }
+
+    #[test]
+    fn finished_runs_never_run_again() {
+        let mut s = status(1);
+        s.phase = Some(Phase::Succeeded);
+        s.conditions = conditions::merge(
+            &[],
+            &conditions_for(Phase::Succeeded, "Succeeded", "ok"),
+            None,
+            at(0),
+        );
+        let p = run(2, None, &s, None, 1000);
+        assert_eq!(p.step, Step::Wait(None));
+        assert_eq!(p.phase, Phase::Succeeded);
+        assert!(!p.finished);
+        s.phase = Some(Phase::Failed);
+        let p = run(2, None, &s, None, 1000);
+        assert_eq!(p.step, Step::Wait(None));
+    }
+
+    #[test]
+    fn a_vanished_task_counts_as_a_failed_attempt() {
+        let p = run(2, None, &status(1), None, 100);
+        assert_eq!(p.step, Step::Run { attempt: 2 });
+        let p = run(2, None, &status(3), None, 100);
+        assert_eq!(p.reason, "BackoffLimitExceeded");
+    }
+
+    #[test]
+    fn run_hash_ignores_policy_fields_and_follows_the_service() {
+        let a = inline();
+        let mut b = inline();
+        b.spec.backoff_limit = 5;
+        b.spec.ttl_seconds_after_finished = Some(60);
+        assert_eq!(
+            run_hash(&a, "shop/migrate", None),
+            run_hash(&b, "shop/migrate", None)
+        );
+        b.spec.command = vec!["migrate".into()];
+        assert_ne!(
+            run_hash(&a, "shop/migrate", None),
+            run_hash(&b, "shop/migrate", None)
+        );
+        assert_ne!(
+            run_hash(&a, "shop/migrate", Some("h1")),
+            run_hash(&a, "shop/migrate", Some("h2"))
+        );
+        assert_ne!(
+            run_hash(&a, "shop/migrate", None),
+            run_hash(&a, "shop/other", None)
+        );
+        let h = run_hash(&a, "shop/migrate", None);
+        assert_eq!(h.len(), 16);
+        assert!(started_by(&h).len() <= 36);
+        assert_eq!(started_by(&h), format!("berth-{h}"));
+    }
+
+    #[test]
+    fn resolve_inline_picks_the_first_essential_container() {
+        let t = resolve(&inline(), None).unwrap();
+        assert_eq!(t.container, "app");
+        assert_eq!(t.family, "migrate");
+        assert_eq!(t.cluster, "shop");
+        assert_eq!(t.arn, None);
+        assert_eq!(
+            t.log_stream("abc"),
+            Some(("/shop/api".into(), "migrate/app/abc".into()))
+        );
+    }
+
+    fn service(with_status: bool) -> EcsService {
+        let spec = serde_yaml::from_str(
+            r#"
+cluster: shop
+networkConfiguration:
+  subnets: [subnet-0a1b2c3d4e5f60001]
+launchType: FARGATE
+taskDefinition:
+  family: shop-api
+  containers:
+    - name: api
+      image: shop/api:2
+"#,
+        )
+        .unwrap();
+        let mut s = EcsService::new("api", spec);
+        if with_status {
+            s.status = Some(crate::api::EcsServiceStatus {
+                task_definition_arn: Some("arn:td/shop-api:7".into()),
+                spec_hash: Some("svchash".into()),
+                ..Default::default()
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn resolve_borrows_the_services_revision() {
+        let mut j = job("serviceRef: {name: api}\ncommand: [migrate]");
+        assert!(matches!(
+            resolve(&j, None),
+            Err(Unresolved::WaitingForService(_))
+        ));
+        assert!(matches!(
+            resolve(&j, Some(&service(false))),
+            Err(Unresolved::WaitingForService(_))
+        ));
+        let t = resolve(&j, Some(&service(true))).unwrap();
+        assert_eq!(t.arn.as_deref(), Some("arn:td/shop-api:7"));
+        assert_eq!(t.service_hash.as_deref(), Some("svchash"));
+        assert_eq!(t.launch_type, Some(LaunchType::Fargate));
+        assert_eq!(t.container, "api");
+
+        // A replaced image needs a derived revision.
+        j.spec.image = Some("shop/api-smoke:2".into());
+        let t = resolve(&j, Some(&service(true))).unwrap();
+        assert_eq!(t.arn, None);
+        assert_eq!(t.family, "shop-api-migrate");
+        assert_eq!(t.task_definition.containers[0].image, "shop/api-smoke:2");
+
+        j.spec.container = Some("nope".into());
+        j.spec.service_ref = Some(LocalObjectReference { name: "api".into() });
+        assert!(matches!(
+            resolve(&j, Some(&service(true))),
+            Err(Unresolved::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn database_vars_prefer_the_proxy_and_wait_for_ready() {
+        let spec = serde_yaml::from_str(
+            "databaseName: orders\nmasterUsername: orders_admin\nsubnetIds: [subnet-0a1b2c3d4e5f60001]",
+        )
+        .unwrap();
+        let mut db = AuroraCluster::new("orders-db", spec);
+        assert!(database_vars(&db).is_err());
+        db.status = Some(crate::api::AuroraClusterStatus {
+            conditions: conditions::merge(
+                &[],
+                &[Desired::new(READY, true, "Available", "ok")],
+                None,
+                at(0),
+            ),
+            endpoint: Some("writer.example".into()),
+            proxy_endpoint: Some("proxy.example".into()),
+            port: Some(5432),
+            ..Default::default()
+        });
+        let vars = database_vars(&db).unwrap();
+        let get = |n: &str| vars.iter().find(|v| v.name == n).unwrap().value.clone();
+        assert_eq!(get("DB_HOST"), "proxy.example");
+        assert_eq!(get("DB_PORT"), "5432");
+        assert_eq!(get("DB_NAME"), "orders");
+        assert_eq!(get("DB_USER"), "orders_admin");
+        assert_eq!(get("DB_USE_IAM_AUTH"), "true");
+    }
+}
