@@ -200,3 +200,86 @@ async fn failing_migration_keeps_the_old_revision_until_fixed() {
     env.wait_for("api", "Ready on revision 3", TIMEOUT, ready_on(3))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_smoke_test_rolls_the_service_back() {
+    let env = Env::new("release-smoke").await;
+    env.apply_yaml(&migration()).await.unwrap();
+    env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    let h1 = service_hash(&env).await;
+    env.wait_for(
+        "api-smoke-test",
+        "Succeeded for revision 1",
+        TIMEOUT,
+        succeeded_for(h1.clone()),
+    )
+    .await;
+
+    // A new API image whose smoke test fails.
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
+        .await
+        .unwrap();
+    env.wait_for("api", "revision 2 registered", TIMEOUT, |s: &EcsService| {
+        s.status.as_ref().is_some_and(|st| st.revision == Some(2))
+    })
+    .await;
+    env.apply_yaml(
+        &file("api-smoke-test.yaml").replace("shop/api-smoke:1.4.2", "shop/api-smoke:1.5.0-exit-1"),
+    )
+    .await
+    .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/PostRolloutCheckFailed",
+            TIMEOUT,
+            |s: &EcsService| {
+                s.status.as_ref().is_some_and(|st| {
+                    condition(&st.conditions, "Degraded")
+                        .is_some_and(|c| c.0 == "True" && c.1 == "PostRolloutCheckFailed")
+                })
+            },
+        )
+        .await;
+    let message = condition(&svc.status.unwrap().conditions, "Degraded")
+        .unwrap()
+        .2;
+    assert!(
+        message.contains("api-smoke-test") && message.contains("rolled back"),
+        "{message}"
+    );
+
+    // ECS is back on revision 1.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let served = ecs
+            .describe_services()
+            .cluster("shop")
+            .services("shop-api")
+            .send()
+            .await
+            .unwrap();
+        if served.services()[0].task_definition() == Some(first.as_str()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service was not rolled back"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let events = env.events_for("api").await;
+    assert!(
+        events.iter().any(|e| e.contains("rolling back")),
+        "{events:?}"
+    );
+}

@@ -349,21 +349,20 @@ async fn converge(
             }
             let svc = act::update_service(clients, obj, fields, &desired_arn, registry.as_deref())
                 .await?;
-            let what = if let Some(target) = &fields.rollback_to {
-                format!("rolling back to {target} after a failed post-rollout check")
+            // Distinct reasons: the Event recorder folds events with the same
+            // reason into one series and keeps the first note.
+            let (reason, what) = if let Some(target) = &fields.rollback_to {
+                (
+                    "RollingBack",
+                    format!("rolling back to {target} after a failed post-rollout check"),
+                )
             } else if fields.task_definition {
-                format!("rolling out revision {revision}")
+                ("RolloutStarted", format!("rolling out revision {revision}"))
             } else {
-                "updated service settings".to_string()
+                ("ServiceUpdated", "updated service settings".to_string())
             };
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "ServiceUpdated",
-                "UpdateService",
-                what,
-            )
-            .await;
+            ctx.event(obj, EventType::Normal, reason, "UpdateService", what)
+                .await;
             current = Some(svc);
         }
     }
