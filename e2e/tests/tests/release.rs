@@ -96,7 +96,30 @@ async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
         succeeded_for(h2),
     )
     .await;
-    assert_eq!(migrate.status.unwrap().exit_code, Some(0));
+    let migrate = migrate.status.unwrap();
+    assert_eq!(migrate.exit_code, Some(0));
+
+    // The migration ran inside the VPC: in the service's subnets.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let task = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(migrate.task_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let subnet = task.tasks()[0]
+        .attachments()
+        .iter()
+        .flat_map(|a| a.details())
+        .find(|d| d.name() == Some("subnetId"))
+        .and_then(|d| d.value().map(str::to_string));
+    assert!(
+        subnet
+            .as_deref()
+            .is_some_and(|s| s.starts_with("subnet-0a1b2c3d4e5f6000")),
+        "the migration task's subnet comes from the service: {subnet:?}"
+    );
 
     let log = env.awsim.call_log(Some("berth"));
     let calls: Vec<&serde_json::Value> = log.as_array().unwrap()[mark..]
