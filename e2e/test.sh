@@ -21,12 +21,12 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "unit and integration tests (API, CRD drift, awsim)"
-cargo test --workspace --exclude berth-e2e 2>&1 | tee -a "$RESULTS"
+cargo test --workspace --exclude berth-e2e --no-fail-fast 2>&1 | tee -a "$RESULTS"
 
 step "end-to-end tests (real kube-apiserver + awsim + berth)"
 cargo build -p berth -p awsim --bins
 cargo test -p berth-e2e --no-run
-e2e/cluster/with-control-plane.sh cargo test -p berth-e2e -- --test-threads=2 2>&1 | tee -a "$RESULTS"
+e2e/cluster/with-control-plane.sh cargo test -p berth-e2e --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$RESULTS"
 
 # One closing line over every test binary (cargo prints one per binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

@@ -412,8 +412,8 @@ async fn converge(
     let ready = conditions::is_true(&next.conditions, READY);
     let was_ready = conditions::is_true(&prev.conditions, READY)
         && prev.task_definition_arn.as_deref() == Some(desired_arn.as_str());
-    status::apply(api, obj, &next).await?;
-
+    // Prune before reporting Ready: a user who sees Ready sees the history
+    // as it will stay.
     if ready && !was_ready && !paused {
         prune_revisions(
             obj,
@@ -425,6 +425,7 @@ async fn converge(
         )
         .await?;
     }
+    status::apply(api, obj, &next).await?;
 
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
         || conditions::find(&next.conditions, DEGRADED)
