@@ -230,8 +230,14 @@ fn hash_of(
         "taskDefinition": task_definition_json(spec, family),
         "secretVersions": versions,
     });
+    content_hash(&content)
+}
+
+/// The first 16 hex characters of the sha256 of `value`'s canonical JSON:
+/// the identity of a task definition rendering or of a MigrationJob run.
+pub fn content_hash(value: &Value) -> String {
     let mut canonical = String::new();
-    write_canonical(&content, &mut canonical);
+    write_canonical(value, &mut canonical);
     let digest = Sha256::digest(canonical.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     hex[..HASH_LEN].to_string()

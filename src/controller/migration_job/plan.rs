@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::{
@@ -23,7 +22,6 @@ pub const POLL: Duration = Duration::from_secs(3);
 const BACKOFF_BASE_SECS: i64 = 5;
 const BACKOFF_CAP_SECS: i64 = 60;
 /// Hex characters of the run hash kept: a tag value and a status field.
-const RUN_HASH_LEN: usize = 16;
 /// ECS limits `startedBy` to 36 characters; `berth-` takes 6.
 const STARTED_BY_HASH_CHARS: usize = 28;
 
@@ -52,48 +50,13 @@ pub fn run_hash(job: &MigrationJob, owner: &str, service_hash: Option<&str>) -> 
         "spec": spec,
         "serviceHash": service_hash,
     });
-    let mut canonical = String::new();
-    write_canonical(&content, &mut canonical);
-    let digest = Sha256::digest(canonical.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..RUN_HASH_LEN].to_string()
+    crate::controller::ecs_service::render::content_hash(&content)
 }
 
 /// `startedBy` of the run's tasks: how ListTasks finds them after a restart.
 pub fn started_by(run_hash: &str) -> String {
     let n = run_hash.len().min(STARTED_BY_HASH_CHARS);
     format!("berth-{}", &run_hash[..n])
-}
-
-/// Sorted keys, no whitespace: independent of serde_json's map ordering.
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
 }
 
 /// Where and what the job runs, resolved from the job and (with
