@@ -11,6 +11,17 @@ pub const DEGRADED: &str = "Degraded";
 /// The three condition types every kind reports, in display order.
 pub const TYPES: [&str; 3] = [READY, PROGRESSING, DEGRADED];
 
+/// Ready and Progressing False, Degraded True, all for one reason: the
+/// shape of every failure a human has to look at.
+pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Vec<Desired> {
+    let (reason, message) = (reason.into(), message.into());
+    vec![
+        Desired::new(READY, false, reason.clone(), message.clone()),
+        Desired::new(PROGRESSING, false, reason.clone(), message.clone()),
+        Desired::new(DEGRADED, true, reason, message),
+    ]
+}
+
 /// A condition as a plan decides it; `lastTransitionTime` is filled in by
 /// [`merge`], which keeps the old time when the status did not change.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -227,11 +227,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         );
         return Plan {
             action: ServiceAction::Nothing,
-            conditions: vec![
-                Desired::new(READY, false, "AdoptionRequired", message.clone()),
-                Desired::new(PROGRESSING, false, "AdoptionRequired", message.clone()),
-                Desired::new(DEGRADED, true, "AdoptionRequired", message),
-            ],
+            conditions: conditions::failed("AdoptionRequired", message),
             rollout: None,
             last_stopped,
             adoption_required: true,
@@ -250,11 +246,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             );
             return Plan {
                 action: ServiceAction::Nothing,
-                conditions: vec![
-                    Desired::new(READY, false, "ImmutableFieldChanged", message.clone()),
-                    Desired::new(PROGRESSING, false, "ImmutableFieldChanged", message.clone()),
-                    Desired::new(DEGRADED, true, "ImmutableFieldChanged", message.clone()),
-                ],
+                conditions: conditions::failed("ImmutableFieldChanged", message.clone()),
                 rollout: prev.rollout.clone(),
                 last_stopped,
                 adoption_required: false,
@@ -388,16 +380,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 i.desired_revision
             )
         };
-        vec![
-            Desired::new(READY, false, "PostRolloutCheckFailed", message.clone()),
-            Desired::new(
-                PROGRESSING,
-                false,
-                "PostRolloutCheckFailed",
-                message.clone(),
-            ),
-            Desired::new(DEGRADED, true, "PostRolloutCheckFailed", message),
-        ]
+        conditions::failed("PostRolloutCheckFailed", message)
     } else if rolled_back {
         rolled_back_conditions(i.desired_revision, &last_stopped)
     } else if !serving_desired && !pushing_revision {
@@ -544,11 +527,7 @@ fn rollout_conditions(
                     .map(|f| format!("; {f}"))
                     .unwrap_or_default()
             );
-            vec![
-                Desired::new(READY, false, "RolloutFailed", message.clone()),
-                Desired::new(PROGRESSING, false, "RolloutFailed", message.clone()),
-                Desired::new(DEGRADED, true, "RolloutFailed", message),
-            ]
+            conditions::failed("RolloutFailed", message)
         }
         _ => {
             let deadline = i64::from(spec.deployment.progress_deadline_seconds);
@@ -567,16 +546,7 @@ fn rollout_conditions(
                     "the rollout did not complete within progressDeadlineSeconds ({deadline}s): {progress}{}",
                     failing.as_deref().map(|f| format!("; {f}")).unwrap_or_default()
                 );
-                vec![
-                    Desired::new(READY, false, "ProgressDeadlineExceeded", message.clone()),
-                    Desired::new(
-                        PROGRESSING,
-                        false,
-                        "ProgressDeadlineExceeded",
-                        message.clone(),
-                    ),
-                    Desired::new(DEGRADED, true, "ProgressDeadlineExceeded", message),
-                ]
+                conditions::failed("ProgressDeadlineExceeded", message)
             } else if let Some(f) = failing {
                 vec![
                     Desired::new(READY, false, "TasksFailing", format!("{progress}; {f}")),
@@ -616,11 +586,7 @@ fn rolled_back_conditions(revision: i64, stopped: &[StoppedTask]) -> Vec<Desired
             .map(|f| format!(": {f}"))
             .unwrap_or_default()
     );
-    vec![
-        Desired::new(READY, false, "RolledBack", message.clone()),
-        Desired::new(PROGRESSING, false, "RolledBack", message.clone()),
-        Desired::new(DEGRADED, true, "RolledBack", message),
-    ]
+    conditions::failed("RolledBack", message)
 }
 
 fn waiting(message: &str) -> Vec<Desired> {
@@ -632,11 +598,7 @@ fn waiting(message: &str) -> Vec<Desired> {
 }
 
 fn migration_failed(message: &str) -> Vec<Desired> {
-    vec![
-        Desired::new(READY, false, "MigrationFailed", message),
-        Desired::new(PROGRESSING, false, "MigrationFailed", message),
-        Desired::new(DEGRADED, true, "MigrationFailed", message),
-    ]
+    conditions::failed("MigrationFailed", message)
 }
 
 fn paused_conditions(ready: bool) -> Vec<Desired> {

@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::status;
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
-use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::conditions::{self, DEGRADED};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::FailureKind;
@@ -93,11 +93,7 @@ async fn write_degraded(
 ) -> Result<()> {
     let changed = !conditions::find(&prev.conditions, DEGRADED)
         .is_some_and(|c| c.reason == reason && c.message == message);
-    let desired = vec![
-        Desired::new(READY, false, reason, message),
-        Desired::new(PROGRESSING, false, reason, message),
-        Desired::new(DEGRADED, true, reason, message),
-    ];
+    let desired = conditions::failed(reason, message);
     let mut next = prev.clone();
     next.observed_generation = obj.metadata.generation;
     next.conditions = conditions::merge(
