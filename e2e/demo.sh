@@ -124,8 +124,11 @@ cmd_up() {
   kubectl apply --server-side -n "$NS" -f "$ROOT/examples/"
 
   say "kubectl get berth -n $NS"
-  sleep 5
+  sleep 8
   kubectl get berth -n "$NS"
+  say "Why (the Ready condition of each)"
+  kubectl get ecsservices,migrationjobs -n "$NS" \
+    -o custom-columns='NAME:.metadata.name,REASON:.status.conditions[?(@.type=="Ready")].reason,MESSAGE:.status.conditions[?(@.type=="Ready")].message'
 
   cat <<MSG
 
