@@ -557,3 +557,66 @@ async fn existing_service_needs_adopt() {
     let events = env.events_for("api").await;
     assert!(events.iter().any(|e| e.contains("Adopted")), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_map_service_berth_did_not_create_survives_delete() {
+    let env = Env::new("ecs-cm-keep").await;
+    let config = env.aws().await;
+    let cloudmap = aws_sdk_servicediscovery::Client::new(&config);
+    let namespaces = cloudmap.list_namespaces().send().await.unwrap();
+    let ns_id = namespaces
+        .namespaces()
+        .iter()
+        .find(|n| n.name() == Some("shop.internal"))
+        .and_then(|n| n.id())
+        .unwrap()
+        .to_string();
+    // Someone else's Cloud Map service with the name the example uses.
+    let theirs = cloudmap
+        .create_service()
+        .name("api")
+        .namespace_id(&ns_id)
+        .dns_config(
+            aws_sdk_servicediscovery::types::DnsConfig::builder()
+                .dns_records(
+                    aws_sdk_servicediscovery::types::DnsRecord::builder()
+                        .r#type(aws_sdk_servicediscovery::types::RecordType::A)
+                        .ttl(10)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = theirs.service().unwrap().id().unwrap().to_string();
+
+    env.apply_yaml(&example()).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    env.api::<EcsService>()
+        .delete("api", &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env
+        .api::<EcsService>()
+        .get_opt("api")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finalizer never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        cloudmap.get_service().id(&id).send().await.is_ok(),
+        "berth deleted a Cloud Map service it did not create"
+    );
+    assert_eq!(env.berth_calls("servicediscovery", "DeleteService"), 0);
+}

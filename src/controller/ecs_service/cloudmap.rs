@@ -119,6 +119,31 @@ pub async fn ensure_service(
     Ok((arn, true))
 }
 
+/// True when the Cloud Map service carries berth's owner tag for `owner`:
+/// one berth only found (created by someone else) is never deleted.
+pub async fn owned_by(clients: &Clients, arn: &str, owner: &str) -> Result<bool, AwsFailure> {
+    match clients
+        .cloudmap
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .any(|t| t.key() == TAG_OWNER && t.value() == owner)),
+        Err(e) => {
+            let f = classify("servicediscovery:ListTagsForResource", e);
+            if f.is_code("ResourceNotFoundException") || f.is_code("ServiceNotFound") {
+                Ok(false)
+            } else {
+                Err(f)
+            }
+        }
+    }
+}
+
 /// Deletes a Cloud Map service by ARN. `Ok(false)` while ECS still has
 /// instances registered (they drain after the ECS service is deleted).
 pub async fn delete_service(clients: &Clients, arn: &str) -> Result<bool, AwsFailure> {

@@ -578,6 +578,10 @@ async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
         .status
         .as_ref()
         .and_then(|s| s.cloud_map_service_arn.clone());
+    let created = match created {
+        Some(arn) if cloudmap::owned_by(&clients, &arn, &owner_of(obj)).await? => Some(arn),
+        _ => None,
+    };
     if let Some(arn) = created {
         if !cloudmap::delete_service(&clients, &arn).await? {
             // Instances drain after the ECS service is gone; try again soon.
