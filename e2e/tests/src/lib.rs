@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::NamespaceResourceScope;
@@ -111,7 +111,6 @@ pub struct Env {
     options: Options,
     berth: Option<Child>,
     log_path: PathBuf,
-    started: u32,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -168,7 +167,6 @@ impl Env {
             options,
             berth: None,
             log_path,
-            started: 0,
         };
         if env.options.start_berth {
             env.start_berth();
@@ -185,7 +183,6 @@ impl Env {
             "{} is missing: build it first (cargo build --bin berth)",
             bin.display()
         );
-        self.started += 1;
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -408,20 +405,6 @@ pub fn condition(
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-/// Runs a command and returns stdout, failing with stderr when it fails.
-pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl Env {
