@@ -1,13 +1,17 @@
 //! Status writes: server-side apply of the status subresource only, so
 //! berth never touches `spec` and never fights another field manager.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::json;
 
-use super::context::MANAGER;
+use super::context::{Context, MANAGER};
 use super::error::Result;
+use crate::api::conditions::{self, Desired, DEGRADED};
 
 pub async fn apply<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
 where
@@ -25,5 +29,82 @@ where
         &Patch::Apply(&patch),
     )
     .await?;
+    Ok(())
+}
+
+/// A status with the shared contract: conditions and observedGeneration.
+pub trait Conditioned: Clone + Serialize {
+    fn conditions(&self) -> &[Condition];
+    fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>);
+}
+
+macro_rules! conditioned {
+    ($($t:ty),*) => {$(
+        impl Conditioned for $t {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>) {
+                self.conditions = conditions;
+                self.observed_generation = generation;
+            }
+        }
+    )*};
+}
+
+conditioned!(
+    crate::api::EcsServiceStatus,
+    crate::api::MigrationJobStatus,
+    crate::api::AuroraClusterStatus,
+    crate::api::PullThroughCacheStatus
+);
+
+/// Writes `desired` onto the previous status, everything else as it was.
+pub async fn write_conditions<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    prev: &S,
+    desired: &[Desired],
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Conditioned,
+{
+    let generation = obj.meta().generation;
+    let mut next = prev.clone();
+    next.set_conditions(
+        conditions::merge(prev.conditions(), desired, generation, Timestamp::now()),
+        generation,
+    );
+    apply(api, obj, &next).await
+}
+
+/// A failure a human must fix (`conditions::failed`), with a Warning Event
+/// when its reason or message is new; the rest of the status stays.
+pub async fn write_failed<K, S>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    prev: &S,
+    reason: &str,
+    message: &str,
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Conditioned,
+{
+    let changed = !conditions::find(prev.conditions(), DEGRADED)
+        .is_some_and(|c| c.reason == reason && c.message == message);
+    write_conditions(api, obj, prev, &conditions::failed(reason, message)).await?;
+    if changed {
+        ctx.event(
+            obj,
+            EventType::Warning,
+            reason,
+            "Reconcile",
+            message.to_string(),
+        )
+        .await;
+    }
     Ok(())
 }

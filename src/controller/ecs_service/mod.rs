@@ -51,14 +51,14 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
     let prev = obj.status.clone().unwrap_or_default();
     if let Err(invalid) = obj.spec.validate() {
         let message = invalid.to_string();
-        write_terminal(obj, ctx, api, &prev, "InvalidSpec", &message).await?;
+        status::write_failed(ctx, api, obj, &prev, "InvalidSpec", &message).await?;
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
     let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
         Ok(c) => c,
         Err(Error::Config(message)) => {
-            write_terminal(obj, ctx, api, &prev, "AwsConfiguration", &message).await?;
+            status::write_failed(ctx, api, obj, &prev, "AwsConfiguration", &message).await?;
             return Ok(Action::requeue(ctx.resync));
         }
         Err(e) => return Err(e),
@@ -67,63 +67,11 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
         Ok(action) => Ok(action),
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
             let (reason, message) = terminal_reason(obj, &f);
-            write_terminal(obj, ctx, api, &prev, &reason, &message).await?;
+            status::write_failed(ctx, api, obj, &prev, &reason, &message).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(e) => Err(e),
     }
-}
-
-/// A Degraded condition for a failure a human must fix; everything berth
-/// knew before (revision, counts) stays in status.
-async fn write_terminal(
-    obj: &EcsService,
-    ctx: &Context,
-    api: &Api<EcsService>,
-    prev: &EcsServiceStatus,
-    reason: &str,
-    message: &str,
-) -> Result<()> {
-    let changed = !conditions::find(&prev.conditions, DEGRADED)
-        .is_some_and(|c| c.reason == reason && c.message == message);
-    write_conditions(obj, api, prev, reason, message, true).await?;
-    if changed {
-        ctx.event(
-            obj,
-            EventType::Warning,
-            reason,
-            "Reconcile",
-            message.to_string(),
-        )
-        .await;
-    }
-    Ok(())
-}
-
-/// Ready and Progressing False, Degraded as given, all with one reason;
-/// the rest of the status as it was.
-async fn write_conditions(
-    obj: &EcsService,
-    api: &Api<EcsService>,
-    prev: &EcsServiceStatus,
-    reason: &str,
-    message: &str,
-    degraded: bool,
-) -> Result<()> {
-    let desired = vec![
-        Desired::new(READY, false, reason, message),
-        Desired::new(PROGRESSING, false, reason, message),
-        Desired::new(DEGRADED, degraded, reason, message),
-    ];
-    let mut next = prev.clone();
-    next.observed_generation = obj.metadata.generation;
-    next.conditions = conditions::merge(
-        &prev.conditions,
-        &desired,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::apply(api, obj, &next).await
 }
 
 fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (String, String) {
@@ -447,7 +395,12 @@ async fn write_paused_without_revision(
     let message = format!(
         "berth.dev/paused is \"true\": the new task definition (hash {hash}) is not registered"
     );
-    write_conditions(obj, api, prev, "Paused", &message, false).await?;
+    let desired = [
+        Desired::new(READY, false, "Paused", message.clone()),
+        Desired::new(PROGRESSING, false, "Paused", message.clone()),
+        Desired::new(DEGRADED, false, "Paused", message),
+    ];
+    status::write_conditions(api, obj, prev, &desired).await?;
     Ok(Action::requeue(ctx.resync))
 }
 

@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::status;
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
-use crate::api::conditions::{self, DEGRADED};
+use crate::api::conditions;
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::FailureKind;
@@ -62,58 +62,23 @@ fn is_finished(status: &MigrationJobStatus) -> bool {
 async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Result<Action> {
     let prev = obj.status.clone().unwrap_or_default();
     if let Err(invalid) = obj.spec.validate() {
-        write_degraded(obj, ctx, api, &prev, "InvalidSpec", &invalid.to_string()).await?;
+        status::write_failed(ctx, api, obj, &prev, "InvalidSpec", &invalid.to_string()).await?;
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
     match converge(obj, ctx, api, &prev).await {
         Ok(action) => Ok(action),
         Err(Error::Config(message)) => {
-            write_degraded(obj, ctx, api, &prev, "AwsConfiguration", &message).await?;
+            status::write_failed(ctx, api, obj, &prev, "AwsConfiguration", &message).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
             let reason = f.code.clone().unwrap_or_else(|| "AwsError".into());
-            write_degraded(obj, ctx, api, &prev, &reason, &f.to_string()).await?;
+            status::write_failed(ctx, api, obj, &prev, &reason, &f.to_string()).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(e) => Err(e),
     }
-}
-
-/// Degraded for a failure a human must fix; the run's fields stay as they
-/// were (the phase too: the run itself did not fail).
-async fn write_degraded(
-    obj: &MigrationJob,
-    ctx: &Context,
-    api: &Api<MigrationJob>,
-    prev: &MigrationJobStatus,
-    reason: &str,
-    message: &str,
-) -> Result<()> {
-    let changed = !conditions::find(&prev.conditions, DEGRADED)
-        .is_some_and(|c| c.reason == reason && c.message == message);
-    let desired = conditions::failed(reason, message);
-    let mut next = prev.clone();
-    next.observed_generation = obj.metadata.generation;
-    next.conditions = conditions::merge(
-        &prev.conditions,
-        &desired,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::apply(api, obj, &next).await?;
-    if changed {
-        ctx.event(
-            obj,
-            EventType::Warning,
-            reason,
-            "Reconcile",
-            message.to_string(),
-        )
-        .await;
-    }
-    Ok(())
 }
 
 /// Writes `next` with the conditions of `phase`.
@@ -184,7 +149,7 @@ async fn converge(
             return Ok(Action::requeue(WAIT_REQUEUE));
         }
         Err(Unresolved::Invalid(message)) => {
-            write_degraded(obj, ctx, api, prev, "InvalidSpec", &message).await?;
+            status::write_failed(ctx, api, obj, prev, "InvalidSpec", &message).await?;
             return Ok(Action::await_change());
         }
     };
