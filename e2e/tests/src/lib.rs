@@ -429,3 +429,41 @@ impl Env {
             .unwrap_or_else(|e| panic!("patching {name}: {e}"))
     }
 }
+
+impl Env {
+    /// Waits until `name` is gone (its finalizer released it); on timeout
+    /// panics with the tail of berth's log.
+    pub async fn wait_gone<K>(&self, name: &str, timeout: Duration)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + DeserializeOwned,
+    {
+        let deadline = Instant::now() + timeout;
+        while self.api::<K>().get_opt(name).await.unwrap().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "{} {name} was never released\n--- berth log (tail) ---\n{}",
+                K::kind(&()),
+                tail(&self.berth_log(), 25)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Deletes `name` as `kubectl delete` would and waits until it is gone.
+    pub async fn delete_and_wait<K>(&self, name: &str, timeout: Duration)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + DeserializeOwned,
+    {
+        self.api::<K>()
+            .delete(name, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("deleting {name}: {e}"));
+        self.wait_gone::<K>(name, timeout).await;
+    }
+}

@@ -347,25 +347,7 @@ async fn delete_removes_service_revisions_and_cloud_map() {
         .await
         .status
         .unwrap();
-    env.api::<EcsService>()
-        .delete("api", &Default::default())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while env
-        .api::<EcsService>()
-        .get_opt("api")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the finalizer never finished:\n{}",
-            env.berth_log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    env.delete_and_wait::<EcsService>("api", TIMEOUT).await;
     let config = env.aws().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let services = ecs
@@ -409,24 +391,7 @@ async fn retain_leaves_everything_in_aws() {
         .unwrap();
     env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
         .await;
-    env.api::<EcsService>()
-        .delete("api", &Default::default())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while env
-        .api::<EcsService>()
-        .get_opt("api")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the finalizer never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    env.delete_and_wait::<EcsService>("api", TIMEOUT).await;
     assert_eq!(ecs_service(&env).await.status(), Some("ACTIVE"));
     assert_eq!(env.berth_calls("ecs", "DeleteService"), 0);
     assert_eq!(env.berth_calls("ecs", "DeregisterTaskDefinition"), 0);
@@ -596,24 +561,7 @@ async fn a_cloud_map_service_berth_did_not_create_survives_delete() {
     env.apply_yaml(&example()).await.unwrap();
     env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
         .await;
-    env.api::<EcsService>()
-        .delete("api", &Default::default())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while env
-        .api::<EcsService>()
-        .get_opt("api")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the finalizer never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    env.delete_and_wait::<EcsService>("api", TIMEOUT).await;
     assert!(
         cloudmap.get_service().id(&id).send().await.is_ok(),
         "berth deleted a Cloud Map service it did not create"

@@ -422,24 +422,8 @@ async fn deleting_a_running_job_stops_its_task() {
                 .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
         })
         .await;
-    env.api::<MigrationJob>()
-        .delete("migrate", &Default::default())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while env
-        .api::<MigrationJob>()
-        .get_opt("migrate")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the object is never released"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    env.delete_and_wait::<MigrationJob>("migrate", TIMEOUT)
+        .await;
     assert_eq!(env.berth_calls("ecs", "StopTask"), 1);
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
     let out = ecs
@@ -464,20 +448,9 @@ async fn a_finished_job_is_deleted_after_its_ttl() {
     .unwrap();
     env.wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
         .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while env
-        .api::<MigrationJob>()
-        .get_opt("migrate")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not deleted after its TTL"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // Deleted after its TTL.
+    env.wait_gone::<MigrationJob>("migrate", Duration::from_secs(30))
+        .await;
     assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 }
 
