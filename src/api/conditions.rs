@@ -4,6 +4,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
+pub use super::reasons::Reason;
+
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
@@ -13,13 +15,24 @@ pub const TYPES: [&str; 3] = [READY, PROGRESSING, DEGRADED];
 
 /// Ready and Progressing False, Degraded True, all for one reason: the
 /// shape of every failure a human has to look at.
-pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Vec<Desired> {
-    let (reason, message) = (reason.into(), message.into());
+pub fn failed(reason: Reason, message: impl Into<String>) -> Vec<Desired> {
+    let message = message.into();
     vec![
-        Desired::new(READY, false, reason.clone(), message.clone()),
-        Desired::new(PROGRESSING, false, reason.clone(), message.clone()),
+        Desired::new(READY, false, reason, message.clone()),
+        Desired::new(PROGRESSING, false, reason, message.clone()),
         Desired::new(DEGRADED, true, reason, message),
     ]
+}
+
+/// `Degraded=False`: nothing for a human to do. A condition message is
+/// read by people, so it says so rather than repeating the reason.
+pub fn not_degraded() -> Desired {
+    Desired::new(
+        DEGRADED,
+        false,
+        Reason::AsExpected,
+        "no problem needs attention",
+    )
 }
 
 /// A condition as a plan decides it; `lastTransitionTime` is filled in by
@@ -28,7 +41,7 @@ pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Vec<Desi
 pub struct Desired {
     pub type_: &'static str,
     pub status: bool,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -36,14 +49,20 @@ impl Desired {
     pub fn new(
         type_: &'static str,
         status: bool,
-        reason: impl Into<String>,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
+        let message = message.into();
+        // Every plan test checks the messages it produces.
+        #[cfg(test)]
+        if let Some(problem) = super::reasons::message_problem(reason, &message) {
+            panic!("{type_}/{reason}: {problem}: {message:?}");
+        }
         Self {
             type_,
             status,
-            reason: reason.into(),
-            message: message.into(),
+            reason,
+            message,
         }
     }
 }
@@ -69,14 +88,8 @@ pub fn merge(
             Condition {
                 type_: d.type_.to_string(),
                 status,
-                reason: d.reason.clone(),
-                // An empty message is legal, but API servers seen here (1.20)
-                // turn "" into null under server-side apply and then reject it.
-                message: if d.message.is_empty() {
-                    d.reason.clone()
-                } else {
-                    d.message.clone()
-                },
+                reason: d.reason.as_str().to_string(),
+                message: d.message.clone(),
                 observed_generation: generation,
                 last_transition_time,
             }
@@ -106,13 +119,23 @@ mod tests {
     fn keeps_transition_time_when_status_unchanged() {
         let first = merge(
             &[],
-            &[Desired::new(READY, false, "Creating", "creating")],
+            &[Desired::new(
+                READY,
+                false,
+                Reason::Creating,
+                "creating the service",
+            )],
             Some(1),
             at(100),
         );
         let second = merge(
             &first,
-            &[Desired::new(READY, false, "RollingOut", "rolling out")],
+            &[Desired::new(
+                READY,
+                false,
+                Reason::RollingOut,
+                "rolling out revision 2",
+            )],
             Some(2),
             at(200),
         );
@@ -122,7 +145,12 @@ mod tests {
 
         let third = merge(
             &second,
-            &[Desired::new(READY, true, "Available", "ok")],
+            &[Desired::new(
+                READY,
+                true,
+                Reason::RolloutComplete,
+                "revision 2 is running",
+            )],
             Some(2),
             at(300),
         );

@@ -123,10 +123,6 @@ pub struct EcsServiceSpec {
     /// Take over an existing ECS service that berth did not create.
     #[serde(default)]
     pub adopt: bool,
-    /// Replace (delete and recreate) the service when a field AWS cannot
-    /// update changes; otherwise report `Degraded`/`ImmutableFieldChanged`.
-    #[serde(default)]
-    pub replace_on_immutable_change: bool,
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }

@@ -17,6 +17,7 @@ pub mod migration_job;
 // kube's `printcolumn(...)` repeats `type_` by design; clippy reads that as duplicates.
 #[allow(clippy::duplicated_attributes)]
 pub mod pull_through_cache;
+pub mod reasons;
 pub mod task_definition;
 pub mod validation;
 

@@ -4,6 +4,7 @@
 //! override (awsim in tests).
 
 pub mod error;
+pub mod token;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -16,6 +16,10 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("{0}")]
     Config(String),
+    /// The status write's precondition failed: the object changed since the
+    /// reconcile read it. Run again on a fresh read.
+    #[error("stale read: {0}")]
+    StaleRead(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -37,6 +41,7 @@ impl Error {
                 _ => "FinalizerError",
             },
             Error::Config(_) => "ConfigError",
+            Error::StaleRead(_) => "StaleRead",
         }
     }
 
@@ -44,7 +49,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Aws(f) => f.kind != FailureKind::Terminal,
-            Error::Kube(_) => true,
+            Error::Kube(_) | Error::StaleRead(_) => true,
             Error::Finalizer(e) => match e.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(inner)
                 | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.is_transient(),

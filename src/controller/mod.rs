@@ -265,6 +265,8 @@ where
         "reconcile failed"
     );
     let base = match err.category() {
+        // The watch store catches up within moments.
+        "StaleRead" => 1,
         "AwsThrottled" => 20,
         _ if err.is_transient() => 5,
         _ => 30,

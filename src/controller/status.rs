@@ -10,9 +10,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::context::{Context, MANAGER};
-use super::error::Result;
-use crate::api::conditions::{self, Desired, DEGRADED};
+use super::error::{Error, Result};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED};
 
+/// Writes `status`, computed from `obj` as read, only if the object did not
+/// change since: the read's `resourceVersion` is a precondition of the
+/// apply. A reconcile that read a stale object (a watch store a step
+/// behind) gets [`Error::StaleRead`] and runs again on a fresh read, so it
+/// can never overwrite a newer status, e.g. turn a Succeeded run back to
+/// Running.
 pub async fn apply<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -21,15 +27,26 @@ where
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
+        "metadata": { "resourceVersion": obj.meta().resource_version },
         "status": status,
     });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    match api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Err(Error::StaleRead(format!(
+            "{} {} changed since it was read (resourceVersion {})",
+            K::kind(&()),
+            obj.name_any(),
+            obj.meta().resource_version.as_deref().unwrap_or("unknown")
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A status with the shared contract: conditions and observedGeneration.
@@ -86,7 +103,7 @@ pub async fn write_failed<K, S>(
     api: &Api<K>,
     obj: &K,
     prev: &S,
-    reason: &str,
+    reason: Reason,
     message: &str,
 ) -> Result<()>
 where
@@ -94,13 +111,13 @@ where
     S: Conditioned,
 {
     let changed = !conditions::find(prev.conditions(), DEGRADED)
-        .is_some_and(|c| c.reason == reason && c.message == message);
+        .is_some_and(|c| c.reason == reason.as_str() && c.message == message);
     write_conditions(api, obj, prev, &conditions::failed(reason, message)).await?;
     if changed {
         ctx.event(
             obj,
             EventType::Warning,
-            reason,
+            reason.as_str(),
             "Reconcile",
             message.to_string(),
         )

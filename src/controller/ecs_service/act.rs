@@ -8,8 +8,9 @@ use aws_sdk_ecs::types::{
 };
 
 use super::plan::UpdateFields;
-use super::render::{TAG_OWNER, TAG_UID};
+use super::tags::TagChange;
 use crate::api::ecs_service::{DnsRecordType, EcsService};
+use crate::aws::token::{token, ECS_CREATE_SERVICE_MAX};
 use crate::aws::{classify, AwsFailure, Clients};
 
 /// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
@@ -40,10 +41,17 @@ pub async fn create_service(
         .set_service_registries(Some(registries(obj, registry)).filter(|r| !r.is_empty()))
         .set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds)
         .set_platform_version(spec.platform_version.clone())
-        // Idempotent when a crash hits between create and the status write.
-        .client_token(format!(
-            "berth-{}",
-            obj.metadata.uid.as_deref().unwrap_or_default()
+        // Idempotent when a crash or a lost response hits between create
+        // and the status write: the same intent always sends the same token.
+        .client_token(token(
+            ECS_CREATE_SERVICE_MAX,
+            &[
+                "ecs:CreateService",
+                obj.metadata.uid.as_deref().unwrap_or_default(),
+                &spec.cluster,
+                &obj.service_name(),
+                task_definition,
+            ],
         ));
     if let Some(lt) = spec.launch_type {
         req = req.launch_type(LaunchType::from(lt.as_aws()));
@@ -240,42 +248,39 @@ fn capacity(obj: &EcsService) -> Vec<CapacityProviderStrategyItem> {
 }
 
 fn tags(obj: &EcsService) -> Vec<Tag> {
-    let owner = format!(
-        "{}/{}",
-        obj.metadata.namespace.as_deref().unwrap_or_default(),
-        obj.metadata.name.as_deref().unwrap_or_default()
-    );
-    let mut tags: Vec<Tag> = obj
-        .spec
-        .tags
-        .iter()
+    super::tags::wanted(obj)
+        .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    tags.push(Tag::builder().key(TAG_OWNER).value(owner).build());
-    tags.push(
-        Tag::builder()
-            .key(TAG_UID)
-            .value(obj.metadata.uid.clone().unwrap_or_default())
-            .build(),
-    );
-    tags
+        .collect()
 }
 
-/// Marks an adopted resource as berth's.
-pub async fn tag_owner(
-    clients: &Clients,
-    arn: &str,
-    owner: &str,
-    uid: &str,
-) -> Result<(), AwsFailure> {
-    clients
-        .ecs
-        .tag_resource()
-        .resource_arn(arn)
-        .tags(Tag::builder().key(TAG_OWNER).value(owner).build())
-        .tags(Tag::builder().key(TAG_UID).value(uid).build())
-        .send()
-        .await
-        .map_err(|e| classify("ecs:TagResource", e))?;
+/// Sets and removes the service's tags (tags are not an UpdateService field).
+pub async fn set_tags(clients: &Clients, arn: &str, change: &TagChange) -> Result<(), AwsFailure> {
+    if !change.set.is_empty() {
+        clients
+            .ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(
+                change
+                    .set
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify("ecs:TagResource", e))?;
+    }
+    if !change.remove.is_empty() {
+        clients
+            .ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(change.remove.clone()))
+            .send()
+            .await
+            .map_err(|e| classify("ecs:UntagResource", e))?;
+    }
     Ok(())
 }

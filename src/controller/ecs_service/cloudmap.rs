@@ -1,6 +1,6 @@
-//! The Cloud Map service behind `spec.serviceDiscovery`: berth finds or
-//! creates it in the named namespace (which must exist) and deletes it on
-//! delete when it created it.
+//! The Cloud Map service behind `spec.serviceDiscovery`: berth finds its
+//! own, adopts one with `spec.adopt`, or creates it in the named namespace
+//! (which must exist), and deletes it on delete when it carries berth's tags.
 
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter,
@@ -9,6 +9,7 @@ use aws_sdk_servicediscovery::types::{
 
 use super::render::{TAG_OWNER, TAG_UID};
 use crate::api::ecs_service::{DnsRecordType, ServiceDiscovery};
+use crate::aws::token::{token, CLOUD_MAP_CREATOR_REQUEST_MAX};
 use crate::aws::{classify, AwsFailure, Clients, FailureKind};
 
 /// A namespace that does not exist, said the way a user can act on.
@@ -49,15 +50,30 @@ pub async fn namespace_id(clients: &Clients, sd: &ServiceDiscovery) -> Result<St
         .ok_or_else(|| namespace_missing(&name))
 }
 
-/// The ARN of the Cloud Map service `name` in the namespace, created when
-/// missing. Returns (arn, created_now).
+/// What [`ensure_service`] found or did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ensured {
+    /// Exists and carries berth's owner tag for this object.
+    Owned(String),
+    Created(String),
+    /// Existed without berth's tags; tagged now because `spec.adopt` is true.
+    Adopted(String),
+    /// Exists without berth's tags and `spec.adopt` is false: not touched.
+    AdoptionRequired(String),
+}
+
+/// The Cloud Map service `name` in the namespace: berth's own, adopted
+/// with `adopt`, or created when missing. One that someone else created is
+/// never used silently: registering ECS tasks in it would change what that
+/// service answers.
 pub async fn ensure_service(
     clients: &Clients,
     sd: &ServiceDiscovery,
     name: &str,
     owner: &str,
     uid: &str,
-) -> Result<(String, bool), AwsFailure> {
+    adopt: bool,
+) -> Result<Ensured, AwsFailure> {
     let ns = namespace_id(clients, sd).await?;
     let list = clients
         .cloudmap
@@ -79,7 +95,23 @@ pub async fn ensure_service(
         .find(|s| s.name() == Some(name))
         .and_then(|s| s.arn())
     {
-        return Ok((arn.to_string(), false));
+        let arn = arn.to_string();
+        if owned_by(clients, &arn, owner).await? {
+            return Ok(Ensured::Owned(arn));
+        }
+        if !adopt {
+            return Ok(Ensured::AdoptionRequired(arn));
+        }
+        clients
+            .cloudmap
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(tag(TAG_OWNER, owner))
+            .tags(tag(TAG_UID, uid))
+            .send()
+            .await
+            .map_err(|e| classify("servicediscovery:TagResource", e))?;
+        return Ok(Ensured::Adopted(arn));
     }
     let record_type = match sd.dns_record_type {
         DnsRecordType::A => RecordType::A,
@@ -91,7 +123,10 @@ pub async fn ensure_service(
         .name(name)
         .namespace_id(&ns)
         // Idempotent across a crash between create and the status write.
-        .creator_request_id(format!("berth-{uid}-{name}"))
+        .creator_request_id(token(
+            CLOUD_MAP_CREATOR_REQUEST_MAX,
+            &["servicediscovery:CreateService", uid, &ns, name],
+        ))
         .dns_config(
             DnsConfig::builder()
                 .routing_policy(RoutingPolicy::Multivalue)
@@ -116,7 +151,7 @@ pub async fn ensure_service(
         .and_then(|s| s.arn())
         .unwrap_or_default()
         .to_string();
-    Ok((arn, true))
+    Ok(Ensured::Created(arn))
 }
 
 /// True when the Cloud Map service carries berth's owner tag for `owner`:

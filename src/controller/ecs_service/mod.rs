@@ -7,6 +7,7 @@ pub mod cloudmap;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod tags;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
 use super::status;
 use crate::api::common::DeletionPolicy;
-use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::api::migration_job::MigrationJob;
 use crate::aws::{AwsFailure, Clients, FailureKind};
@@ -51,14 +52,14 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
     let prev = obj.status.clone().unwrap_or_default();
     if let Err(invalid) = obj.spec.validate() {
         let message = invalid.to_string();
-        status::write_failed(ctx, api, obj, &prev, "InvalidSpec", &message).await?;
+        status::write_failed(ctx, api, obj, &prev, Reason::InvalidSpec, &message).await?;
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
     let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
         Ok(c) => c,
         Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, "AwsConfiguration", &message).await?;
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
             return Ok(Action::requeue(ctx.resync));
         }
         Err(e) => return Err(e),
@@ -67,17 +68,17 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
         Ok(action) => Ok(action),
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
             let (reason, message) = terminal_reason(obj, &f);
-            status::write_failed(ctx, api, obj, &prev, &reason, &message).await?;
+            status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(e) => Err(e),
     }
 }
 
-fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (String, String) {
+fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (Reason, String) {
     if f.is_code("ClusterNotFoundException") {
         return (
-            "ClusterNotFound".into(),
+            Reason::ClusterNotFound,
             format!(
                 "ECS cluster {:?} (spec.cluster) does not exist; berth never creates clusters (names are case-sensitive)",
                 obj.spec.cluster
@@ -85,21 +86,18 @@ fn terminal_reason(obj: &EcsService, f: &AwsFailure) -> (String, String) {
         );
     }
     if f.is_code("NamespaceNotFound") {
-        return ("NamespaceNotFound".into(), f.message.clone());
+        return (Reason::NamespaceNotFound, f.message.clone());
     }
     if f.action == "secretsmanager:DescribeSecret" && f.is_code("ResourceNotFoundException") {
         return (
-            "SecretNotFound".into(),
+            Reason::SecretNotFound,
             format!(
                 "a secret referenced in spec.taskDefinition does not exist: {}",
                 f.message
             ),
         );
     }
-    (
-        f.code.clone().unwrap_or_else(|| "AwsError".into()),
-        f.to_string(),
-    )
+    (Reason::AwsError, f.to_string())
 }
 
 async fn converge(
@@ -149,17 +147,7 @@ async fn converge(
             return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
         }
         None => {
-            let out = rendered
-                .apply(clients.ecs.register_task_definition())
-                .send()
-                .await
-                .map_err(|e| crate::aws::classify("ecs:RegisterTaskDefinition", e))?;
-            let td = out.task_definition();
-            let arn = td
-                .and_then(|t| t.task_definition_arn())
-                .unwrap_or_default()
-                .to_string();
-            let revision = td.map(|t| t.revision()).unwrap_or(0) as i64;
+            let (arn, revision) = rendered.register(clients).await?;
             ctx.event(
                 obj,
                 EventType::Normal,
@@ -180,28 +168,56 @@ async fn converge(
         None => None,
         Some(sd) => {
             let sd_name = sd.service_name.clone().unwrap_or_else(|| name.clone());
+            // Known from status while the spec is unchanged and the ECS
+            // service (if it exists yet) still points at it: no Cloud Map
+            // lookup per poll, also while the service waits for its gate.
             let known = prev.cloud_map_service_arn.clone().filter(|arn| {
-                service.as_ref().is_some_and(|s| {
-                    s.service_registries()
-                        .iter()
-                        .any(|r| r.registry_arn() == Some(arn.as_str()))
-                }) && prev.observed_generation == obj.metadata.generation
+                prev.observed_generation == obj.metadata.generation
+                    && service.as_ref().is_none_or(|s| {
+                        s.service_registries()
+                            .iter()
+                            .any(|r| r.registry_arn() == Some(arn.as_str()))
+                    })
             });
             match known {
                 Some(arn) => Some(arn),
                 None if paused => prev.cloud_map_service_arn.clone(),
                 None => {
-                    let (arn, created) =
-                        cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid).await?;
-                    if created {
-                        ctx.event(
-                            obj,
-                            EventType::Normal,
-                            "CloudMapServiceCreated",
-                            "CreateService",
-                            format!("created Cloud Map service {sd_name} ({arn})"),
-                        )
-                        .await;
+                    let ensured =
+                        cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid, spec.adopt)
+                            .await?;
+                    let (arn, note) = match ensured {
+                        cloudmap::Ensured::Owned(arn) => (arn, None),
+                        cloudmap::Ensured::Created(arn) => {
+                            let note = format!("created Cloud Map service {sd_name} ({arn})");
+                            (arn, Some(("CloudMapServiceCreated", "CreateService", note)))
+                        }
+                        cloudmap::Ensured::Adopted(arn) => {
+                            let note = format!(
+                                "adopted the existing Cloud Map service {sd_name} ({arn}) (spec.adopt: true)"
+                            );
+                            (arn, Some(("CloudMapServiceAdopted", "TagResource", note)))
+                        }
+                        cloudmap::Ensured::AdoptionRequired(arn) => {
+                            let message = format!(
+                                "Cloud Map service {sd_name} ({arn}) already exists and is not managed by berth; \
+                                 set spec.adopt: true to register this service's tasks in it"
+                            );
+                            status::write_failed(
+                                ctx,
+                                api,
+                                obj,
+                                prev,
+                                Reason::AdoptionRequired,
+                                &message,
+                            )
+                            .await?;
+                            return Ok(Action::requeue(ctx.resync));
+                        }
+                    };
+                    if let Some((reason, action, note)) = note {
+                        ctx.event(obj, EventType::Normal, reason, action, note)
+                            .await;
                     }
                     Some(arn)
                 }
@@ -247,24 +263,35 @@ async fn converge(
         now,
     });
 
-    // Act. An adopted service gets berth's tags first, so ownership is
-    // visible in AWS and survives the loss of this object's status.
-    if let Some(svc) = service.as_ref().filter(|_| spec.adopt && !paused) {
-        let tagged = svc
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(render::TAG_OWNER) && t.value() == Some(owner.as_str()));
-        if !tagged && !p.adoption_required {
-            act::tag_owner(clients, svc.service_arn().unwrap_or_default(), &owner, &uid).await?;
-            ctx.event(
-                obj,
+    // Act. Tags first: an adopted service gets berth's tags before any
+    // other change, so ownership is visible in AWS and survives the loss of
+    // this object's status.
+    if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
+        let arn = svc.service_arn().unwrap_or_default();
+        act::set_tags(clients, arn, change).await?;
+        let (kind, reason, note) = if change.set.contains_key(render::TAG_OWNER) {
+            (
                 EventType::Normal,
                 "Adopted",
-                "TagResource",
                 format!("adopted the existing ECS service {name} (spec.adopt: true)"),
             )
-            .await;
-        }
+        } else if p.tags_drifted {
+            (
+                EventType::Warning,
+                "DriftCorrected",
+                format!(
+                    "changed outside berth, set back: tags ({})",
+                    change.describe()
+                ),
+            )
+        } else {
+            (
+                EventType::Normal,
+                "TagsUpdated",
+                format!("updated the service's tags: {}", change.describe()),
+            )
+        };
+        ctx.event(obj, kind, reason, "TagResource", note).await;
     }
     let mut current = service.clone();
     match &p.action {
@@ -396,9 +423,9 @@ async fn write_paused_without_revision(
         "berth.dev/paused is \"true\": the new task definition (hash {hash}) is not registered"
     );
     let desired = [
-        Desired::new(READY, false, "Paused", message.clone()),
-        Desired::new(PROGRESSING, false, "Paused", message.clone()),
-        Desired::new(DEGRADED, false, "Paused", message),
+        Desired::new(READY, false, Reason::Paused, message.clone()),
+        Desired::new(PROGRESSING, false, Reason::Paused, message.clone()),
+        Desired::new(DEGRADED, false, Reason::Paused, message),
     ];
     status::write_conditions(api, obj, prev, &desired).await?;
     Ok(Action::requeue(ctx.resync))

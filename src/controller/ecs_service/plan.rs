@@ -8,7 +8,8 @@ use aws_sdk_ecs::types::{AssignPublicIp, Deployment, Service, Task};
 use k8s_openapi::jiff::Timestamp;
 
 use super::render::{TAG_OWNER, TAG_UID};
-use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use super::tags::{self, TagChange};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
     DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedContainer, StoppedTask,
 };
@@ -164,6 +165,10 @@ pub struct Plan {
     pub immutable: Option<String>,
     /// The revision served before the current rollout (rollback target).
     pub previous_arn: Option<String>,
+    /// Tags to set and remove on the service; `tags_drifted` when they
+    /// changed outside berth (the spec did not change).
+    pub tags: Option<TagChange>,
+    pub tags_drifted: bool,
 }
 
 pub fn plan(i: &Inputs<'_>) -> Plan {
@@ -183,9 +188,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 Gate::Open => (
                     ServiceAction::Create,
                     vec![
-                        Desired::new(READY, false, "Creating", "creating the ECS service"),
-                        Desired::new(PROGRESSING, true, "Creating", "creating the ECS service"),
-                        Desired::new(DEGRADED, false, "AsExpected", ""),
+                        Desired::new(READY, false, Reason::Creating, "creating the ECS service"),
+                        Desired::new(
+                            PROGRESSING,
+                            true,
+                            Reason::Creating,
+                            "creating the ECS service",
+                        ),
+                        conditions::not_degraded(),
                     ],
                 ),
             }
@@ -204,6 +214,8 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             adoption_required: false,
             immutable: None,
             previous_arn: prev.previous_task_definition_arn.clone(),
+            tags: None,
+            tags_drifted: false,
         };
     };
 
@@ -227,31 +239,35 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         );
         return Plan {
             action: ServiceAction::Nothing,
-            conditions: conditions::failed("AdoptionRequired", message),
+            conditions: conditions::failed(Reason::AdoptionRequired, message),
             rollout: None,
             last_stopped,
             adoption_required: true,
             immutable: None,
             previous_arn: prev.previous_task_definition_arn.clone(),
+            tags: None,
+            tags_drifted: false,
         };
     }
 
     if let (Some(want), Some(have)) = (spec.launch_type, svc.launch_type()) {
-        if want.as_aws() != have.as_str() && !spec.replace_on_immutable_change {
+        if want.as_aws() != have.as_str() {
             let message = format!(
-                "spec.launchType changed from {} to {}: ECS cannot update a service's launch type; \
-                 set spec.replaceOnImmutableChange: true to replace the service",
+                "spec.launchType changed from {} to {}: ECS cannot change a service's launch type; \
+                 set it back, or delete the EcsService and create it again (the ECS service is replaced)",
                 have.as_str(),
                 want.as_aws()
             );
             return Plan {
                 action: ServiceAction::Nothing,
-                conditions: conditions::failed("ImmutableFieldChanged", message.clone()),
+                conditions: conditions::failed(Reason::ImmutableFieldChanged, message.clone()),
                 rollout: prev.rollout.clone(),
                 last_stopped,
                 adoption_required: false,
                 immutable: Some(message),
                 previous_arn: prev.previous_task_definition_arn.clone(),
+                tags: None,
+                tags_drifted: false,
             };
         }
     }
@@ -342,6 +358,13 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         );
     }
 
+    let tag_change = if i.paused {
+        None
+    } else {
+        tags::change(&tags::wanted(i.obj), svc)
+    };
+    let tags_drifted = tag_change.is_some() && !generation_changed;
+
     let action = if i.paused || !fields.any() {
         ServiceAction::Nothing
     } else {
@@ -380,7 +403,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 i.desired_revision
             )
         };
-        conditions::failed("PostRolloutCheckFailed", message)
+        conditions::failed(Reason::PostRolloutCheckFailed, message)
     } else if rolled_back {
         rolled_back_conditions(i.desired_revision, &last_stopped)
     } else if !serving_desired && !pushing_revision {
@@ -394,16 +417,16 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             Desired::new(
                 READY,
                 false,
-                "RollingOut",
+                Reason::RollingOut,
                 format!("rolling out revision {}", i.desired_revision),
             ),
             Desired::new(
                 PROGRESSING,
                 true,
-                "RollingOut",
+                Reason::RollingOut,
                 format!("rolling out revision {}", i.desired_revision),
             ),
-            Desired::new(DEGRADED, false, "AsExpected", ""),
+            conditions::not_degraded(),
         ]
     } else {
         rollout_conditions(i, svc, primary, &rollout, &last_stopped)
@@ -417,6 +440,8 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         adoption_required: false,
         immutable: None,
         previous_arn,
+        tags: tag_change,
+        tags_drifted,
     }
 }
 
@@ -500,7 +525,7 @@ fn rollout_conditions(
             Desired::new(
                 READY,
                 true,
-                "RolloutComplete",
+                Reason::RolloutComplete,
                 format!(
                     "revision {} is running {running}/{desired} tasks",
                     i.desired_revision
@@ -509,10 +534,10 @@ fn rollout_conditions(
             Desired::new(
                 PROGRESSING,
                 false,
-                "RolloutComplete",
+                Reason::RolloutComplete,
                 "the last rollout completed",
             ),
-            Desired::new(DEGRADED, false, "AsExpected", ""),
+            conditions::not_degraded(),
         ],
         Some("FAILED") => {
             let message = format!(
@@ -527,7 +552,7 @@ fn rollout_conditions(
                     .map(|f| format!("; {f}"))
                     .unwrap_or_default()
             );
-            conditions::failed("RolloutFailed", message)
+            conditions::failed(Reason::RolloutFailed, message)
         }
         _ => {
             let deadline = i64::from(spec.deployment.progress_deadline_seconds);
@@ -542,16 +567,27 @@ fn rollout_conditions(
                 svc.pending_count()
             );
             if elapsed.is_some_and(|e| e > deadline) {
+                // Tasks can be RUNNING and still not healthy (health checks,
+                // load balancer registration): say what did not happen.
                 let message = format!(
-                    "the rollout did not complete within progressDeadlineSeconds ({deadline}s): {progress}{}",
+                    "revision {} did not become stable within progressDeadlineSeconds ({deadline}s): \
+                     ECS still reports the rollout IN_PROGRESS with {running} of {desired} tasks running \
+                     and {} pending, so its tasks have not all started and passed their health checks{}",
+                    i.desired_revision,
+                    svc.pending_count(),
                     failing.as_deref().map(|f| format!("; {f}")).unwrap_or_default()
                 );
-                conditions::failed("ProgressDeadlineExceeded", message)
+                conditions::failed(Reason::ProgressDeadlineExceeded, message)
             } else if let Some(f) = failing {
                 vec![
-                    Desired::new(READY, false, "TasksFailing", format!("{progress}; {f}")),
-                    Desired::new(PROGRESSING, true, "RollingOut", progress.clone()),
-                    Desired::new(DEGRADED, true, "TasksFailing", f),
+                    Desired::new(
+                        READY,
+                        false,
+                        Reason::TasksFailing,
+                        format!("{progress}; {f}"),
+                    ),
+                    Desired::new(PROGRESSING, true, Reason::RollingOut, progress.clone()),
+                    Desired::new(DEGRADED, true, Reason::TasksFailing, f),
                 ]
             } else {
                 rolling_out(i.desired_revision, rollout, svc)
@@ -573,9 +609,9 @@ fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &Service) -> Vec<Des
             .unwrap_or_default()
     );
     vec![
-        Desired::new(READY, false, "RollingOut", message.clone()),
-        Desired::new(PROGRESSING, true, "RollingOut", message),
-        Desired::new(DEGRADED, false, "AsExpected", ""),
+        Desired::new(READY, false, Reason::RollingOut, message.clone()),
+        Desired::new(PROGRESSING, true, Reason::RollingOut, message),
+        conditions::not_degraded(),
     ]
 }
 
@@ -586,27 +622,27 @@ fn rolled_back_conditions(revision: i64, stopped: &[StoppedTask]) -> Vec<Desired
             .map(|f| format!(": {f}"))
             .unwrap_or_default()
     );
-    conditions::failed("RolledBack", message)
+    conditions::failed(Reason::RolledBack, message)
 }
 
 fn waiting(message: &str) -> Vec<Desired> {
     vec![
-        Desired::new(READY, false, "WaitingForMigrations", message),
-        Desired::new(PROGRESSING, true, "WaitingForMigrations", message),
-        Desired::new(DEGRADED, false, "AsExpected", ""),
+        Desired::new(READY, false, Reason::WaitingForMigrations, message),
+        Desired::new(PROGRESSING, true, Reason::WaitingForMigrations, message),
+        conditions::not_degraded(),
     ]
 }
 
 fn migration_failed(message: &str) -> Vec<Desired> {
-    conditions::failed("MigrationFailed", message)
+    conditions::failed(Reason::MigrationFailed, message)
 }
 
 fn paused_conditions(ready: bool) -> Vec<Desired> {
     let message = "berth.dev/paused is \"true\": berth makes no AWS changes for this service";
     vec![
-        Desired::new(READY, ready, "Paused", message),
-        Desired::new(PROGRESSING, false, "Paused", message),
-        Desired::new(DEGRADED, false, "Paused", message),
+        Desired::new(READY, ready, Reason::Paused, message),
+        Desired::new(PROGRESSING, false, Reason::Paused, message),
+        Desired::new(DEGRADED, false, Reason::Paused, message),
     ]
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_ecs::types::{
 use super::plan::{RunTarget, TaskView};
 use super::{observe, TAG_ATTEMPT, TAG_RUN_HASH};
 use crate::api::common::EnvVar;
+use crate::aws::token::{token, ECS_RUN_TASK_MAX};
 use crate::aws::{classify, AwsFailure, Clients};
 use crate::controller::ecs_service::observe::find_revision;
 use crate::controller::ecs_service::render::{self, TAG_OWNER, TAG_UID};
@@ -43,16 +44,7 @@ pub async fn task_definition(
     {
         return Ok((arn, false));
     }
-    let out = rendered
-        .apply(clients.ecs.register_task_definition())
-        .send()
-        .await
-        .map_err(|e| classify("ecs:RegisterTaskDefinition", e))?;
-    let arn = out
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default()
-        .to_string();
+    let (arn, _) = rendered.register(clients).await?;
     Ok((arn, true))
 }
 
@@ -107,7 +99,10 @@ pub async fn run_task(clients: &Clients, r: &RunRequest<'_>) -> Result<TaskView,
         .set_network_configuration(network(t))
         .set_platform_version(t.platform_version.clone())
         // Idempotent when a crash hits between RunTask and the status write.
-        .client_token(format!("berth-{}-{}", r.run_hash, r.attempt));
+        .client_token(token(
+            ECS_RUN_TASK_MAX,
+            &["ecs:RunTask", r.run_hash, &r.attempt.to_string()],
+        ));
     if let Some(lt) = t.launch_type {
         req = req.launch_type(LaunchType::from(lt.as_aws()));
     }

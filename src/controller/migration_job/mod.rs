@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::status;
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
-use crate::api::conditions;
+use crate::api::conditions::{self, Reason};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::FailureKind;
@@ -62,19 +62,26 @@ fn is_finished(status: &MigrationJobStatus) -> bool {
 async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Result<Action> {
     let prev = obj.status.clone().unwrap_or_default();
     if let Err(invalid) = obj.spec.validate() {
-        status::write_failed(ctx, api, obj, &prev, "InvalidSpec", &invalid.to_string()).await?;
+        status::write_failed(
+            ctx,
+            api,
+            obj,
+            &prev,
+            Reason::InvalidSpec,
+            &invalid.to_string(),
+        )
+        .await?;
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
     match converge(obj, ctx, api, &prev).await {
         Ok(action) => Ok(action),
         Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, "AwsConfiguration", &message).await?;
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
-            let reason = f.code.clone().unwrap_or_else(|| "AwsError".into());
-            status::write_failed(ctx, api, obj, &prev, &reason, &f.to_string()).await?;
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
             Ok(Action::requeue(ctx.resync))
         }
         Err(e) => Err(e),
@@ -88,20 +95,14 @@ async fn write(
     prev: &MigrationJobStatus,
     mut next: MigrationJobStatus,
     phase: Phase,
-    reason: &str,
+    reason: Reason,
     message: &str,
 ) -> Result<()> {
-    // A condition's reason must not be empty (API validation).
-    let reason = if reason.is_empty() {
-        format!("{phase:?}")
-    } else {
-        reason.to_string()
-    };
     next.phase = Some(phase);
     next.observed_generation = obj.metadata.generation;
     next.conditions = conditions::merge(
         &prev.conditions,
-        &plan::conditions_for(phase, &reason, message),
+        &plan::conditions_for(phase, reason, message),
         obj.metadata.generation,
         Timestamp::now(),
     );
@@ -131,9 +132,9 @@ async fn converge(
         Ok(t) => t,
         Err(waiting @ (Unresolved::WaitingForService(_) | Unresolved::WaitingForRollout(_))) => {
             let (reason, message) = match waiting {
-                Unresolved::WaitingForRollout(m) => ("WaitingForRollout", m),
+                Unresolved::WaitingForRollout(m) => (Reason::WaitingForRollout, m),
                 Unresolved::WaitingForService(m) | Unresolved::Invalid(m) => {
-                    ("WaitingForService", m)
+                    (Reason::WaitingForService, m)
                 }
             };
             if is_finished(prev) {
@@ -149,7 +150,7 @@ async fn converge(
             return Ok(Action::requeue(WAIT_REQUEUE));
         }
         Err(Unresolved::Invalid(message)) => {
-            status::write_failed(ctx, api, obj, prev, "InvalidSpec", &message).await?;
+            status::write_failed(ctx, api, obj, prev, Reason::InvalidSpec, &message).await?;
             return Ok(Action::await_change());
         }
     };
@@ -179,7 +180,7 @@ async fn converge(
             task: None,
             now,
         });
-        write(obj, api, prev, cur.clone(), p.phase, &p.reason, &p.message).await?;
+        write(obj, api, prev, cur.clone(), p.phase, p.reason, &p.message).await?;
         return expire(obj, ctx, api, &cur, now).await;
     }
 
@@ -204,7 +205,7 @@ async fn converge(
                 prev,
                 prev.clone(),
                 Phase::Running,
-                "Running",
+                Reason::Running,
                 &message,
             )
             .await?;
@@ -238,7 +239,7 @@ async fn converge(
                     "berth.dev/paused is \"true\": attempt {attempt} of {max} is not started"
                 );
                 let phase = p.phase;
-                write(obj, api, prev, cur, phase, "Paused", &message).await?;
+                write(obj, api, prev, cur, phase, Reason::Paused, &message).await?;
                 return Ok(Action::requeue(ctx.resync));
             }
             let mut environment = obj.spec.environment.clone();
@@ -250,7 +251,16 @@ async fn converge(
                     } else {
                         Phase::Pending
                     };
-                    write(obj, api, prev, cur, phase, "WaitingForDatabase", &message).await?;
+                    write(
+                        obj,
+                        api,
+                        prev,
+                        cur,
+                        phase,
+                        Reason::WaitingForDatabase,
+                        &message,
+                    )
+                    .await?;
                     return Ok(Action::requeue(WAIT_REQUEUE));
                 }
             }
@@ -281,7 +291,16 @@ async fn converge(
                     message.clone(),
                 )
                 .await;
-                write(obj, api, prev, cur, Phase::Running, "Running", &message).await?;
+                write(
+                    obj,
+                    api,
+                    prev,
+                    cur,
+                    Phase::Running,
+                    Reason::Running,
+                    &message,
+                )
+                .await?;
                 return Ok(Action::requeue(Duration::from_millis(500)));
             }
 
@@ -293,7 +312,10 @@ async fn converge(
                     EventType::Normal,
                     "TaskDefinitionRegistered",
                     "RegisterTaskDefinition",
-                    format!("registered {td_arn} for image {:?}", obj.spec.image),
+                    match &obj.spec.image {
+                        Some(image) => format!("registered {td_arn} for image {image}"),
+                        None => format!("registered {td_arn}"),
+                    },
                 )
                 .await;
             }
@@ -329,7 +351,16 @@ async fn converge(
                 message.clone(),
             )
             .await;
-            write(obj, api, prev, cur, Phase::Running, "Running", &message).await?;
+            write(
+                obj,
+                api,
+                prev,
+                cur,
+                Phase::Running,
+                Reason::Running,
+                &message,
+            )
+            .await?;
             return Ok(Action::requeue(plan::POLL));
         }
     }
@@ -354,10 +385,10 @@ async fn converge(
         } else {
             EventType::Warning
         };
-        ctx.event(obj, kind, &p.reason, "Run", p.message.clone())
+        ctx.event(obj, kind, p.reason.as_str(), "Run", p.message.clone())
             .await;
     }
-    write(obj, api, prev, cur.clone(), p.phase, &p.reason, &p.message).await?;
+    write(obj, api, prev, cur.clone(), p.phase, p.reason, &p.message).await?;
     match p.step {
         Step::Wait(Some(d)) => Ok(Action::requeue(d)),
         _ if is_finished(&cur) => expire(obj, ctx, api, &cur, now).await,

@@ -12,7 +12,7 @@ use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::{
     CapacityProviderStrategyItem, EnvVar, LaunchType, NetworkConfiguration, Tags,
 };
-use crate::api::conditions::{self, Desired, DEGRADED, PROGRESSING, READY};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 use crate::api::task_definition::{LogDriver, TaskDefinitionSpec};
@@ -250,13 +250,23 @@ impl TaskView {
             Some(c) => format!("exit code {c}"),
             None => "no exit code".to_string(),
         };
-        let reasons: Vec<&str> = [
+        // ECS often repeats the container's reason in the task's stoppedReason
+        // (CannotPullContainerError ...): say it once.
+        let mut reasons: Vec<&str> = Vec::new();
+        for r in [
             self.stopped_reason.as_deref(),
             self.container_reason.as_deref(),
         ]
         .into_iter()
         .flatten()
-        .collect();
+        {
+            if !reasons
+                .iter()
+                .any(|have| have.contains(r) || r.contains(have))
+            {
+                reasons.push(r);
+            }
+        }
         if reasons.is_empty() {
             code
         } else {
@@ -290,24 +300,24 @@ pub enum Step {
 pub struct Plan {
     pub step: Step,
     pub phase: Phase,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
     /// The run ends with this reconcile (record finishedAt, logs, an Event).
     pub finished: bool,
 }
 
 impl Plan {
-    fn new(step: Step, phase: Phase, reason: &str, message: String) -> Self {
+    fn new(step: Step, phase: Phase, reason: Reason, message: String) -> Self {
         Self {
             step,
             phase,
-            reason: reason.to_string(),
+            reason,
             message,
             finished: false,
         }
     }
 
-    fn finish(phase: Phase, reason: &str, message: String) -> Self {
+    fn finish(phase: Phase, reason: Reason, message: String) -> Self {
         Self {
             finished: true,
             ..Self::new(Step::Wait(None), phase, reason, message)
@@ -348,20 +358,29 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
 
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let s = i.status;
-    let reason_of = |type_| {
+    // A finished run keeps the reason and message it finished with.
+    let reason_of = |type_, otherwise: Reason| {
         conditions::find(&s.conditions, type_)
-            .map(|c| (c.reason.clone(), c.message.clone()))
-            .unwrap_or_default()
+            .map(|c| {
+                (
+                    Reason::parse(&c.reason).unwrap_or(otherwise),
+                    c.message.clone(),
+                )
+            })
+            .unwrap_or((
+                otherwise,
+                format!("the run {}", otherwise.as_str().to_lowercase()),
+            ))
     };
     match s.phase {
         // A finished run stays finished: re-applying never runs it again.
         Some(Phase::Succeeded) => {
-            let (reason, message) = reason_of(READY);
-            return Plan::new(Step::Wait(None), Phase::Succeeded, &reason, message);
+            let (reason, message) = reason_of(READY, Reason::Succeeded);
+            return Plan::new(Step::Wait(None), Phase::Succeeded, reason, message);
         }
         Some(Phase::Failed) => {
-            let (reason, message) = reason_of(DEGRADED);
-            return Plan::new(Step::Wait(None), Phase::Failed, &reason, message);
+            let (reason, message) = reason_of(DEGRADED, Reason::BackoffLimitExceeded);
+            return Plan::new(Step::Wait(None), Phase::Failed, reason, message);
         }
         _ => {}
     }
@@ -380,19 +399,19 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             return Plan::new(
                 Step::Run { attempt: 1 },
                 Phase::Pending,
-                "Starting",
+                Reason::Starting,
                 "starting the task".into(),
             );
         }
         // The recorded task is gone (ECS forgets stopped tasks after about
         // an hour): count it as a failed attempt.
         if past_deadline {
-            return Plan::finish(Phase::Failed, "DeadlineExceeded", deadline_message());
+            return Plan::finish(Phase::Failed, Reason::DeadlineExceeded, deadline_message());
         }
         if s.attempts >= max {
             return Plan::finish(
                 Phase::Failed,
-                "BackoffLimitExceeded",
+                Reason::BackoffLimitExceeded,
                 format!(
                     "attempt {} of {max} failed: its task is no longer known to ECS",
                     s.attempts
@@ -404,7 +423,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 attempt: s.attempts + 1,
             },
             Phase::Running,
-            "Retrying",
+            Reason::Retrying,
             format!("attempt {} of {max}", s.attempts + 1),
         );
     };
@@ -418,7 +437,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                         task_arn: t.arn.clone(),
                     },
                     Phase::Failed,
-                    "DeadlineExceeded",
+                    Reason::DeadlineExceeded,
                     format!(
                         "{}: stopped task {} (attempt {} of {max})",
                         deadline_message(),
@@ -432,7 +451,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         return Plan::new(
             Step::Wait(Some(wait.max(Duration::from_millis(200)))),
             Phase::Running,
-            "Running",
+            Reason::Running,
             format!(
                 "attempt {} of {max}: task {} is {}",
                 t.attempt, t.arn, t.last_status
@@ -443,7 +462,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if t.exit_code == Some(0) {
         return Plan::finish(
             Phase::Succeeded,
-            "Succeeded",
+            Reason::Succeeded,
             format!("attempt {} of {max} exited 0", t.attempt),
         );
     }
@@ -451,7 +470,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if t.attempt >= max {
         return Plan::finish(
             Phase::Failed,
-            "BackoffLimitExceeded",
+            Reason::BackoffLimitExceeded,
             format!(
                 "attempt {} of {max} failed with {failure}; backoffLimit {} reached",
                 t.attempt, i.backoff_limit
@@ -461,7 +480,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if past_deadline {
         return Plan::finish(
             Phase::Failed,
-            "DeadlineExceeded",
+            Reason::DeadlineExceeded,
             format!("{}; last attempt failed with {failure}", deadline_message()),
         );
     }
@@ -482,7 +501,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 attempt: t.attempt + 1,
             },
             Phase::Running,
-            "Retrying",
+            Reason::Retrying,
             format!(
                 "attempt {} of {max} failed with {failure}; starting attempt {}",
                 t.attempt,
@@ -497,7 +516,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     Plan::new(
         Step::Wait(Some(wait.max(Duration::from_millis(200)))),
         Phase::Running,
-        "Retrying",
+        Reason::Retrying,
         format!(
             "attempt {} of {max} failed with {failure}; attempt {} in {}s",
             t.attempt,
@@ -537,7 +556,7 @@ pub fn database_vars(db: &AuroraCluster) -> Result<Vec<EnvVar>, String> {
 
 /// The shared status contract for a phase: Argo CD sees Healthy only when
 /// the run succeeded.
-pub fn conditions_for(phase: Phase, reason: &str, message: &str) -> Vec<Desired> {
+pub fn conditions_for(phase: Phase, reason: Reason, message: &str) -> Vec<Desired> {
     let (ready, progressing, degraded) = match phase {
         Phase::Succeeded => (true, false, false),
         Phase::Pending | Phase::Running => (false, true, false),
@@ -638,7 +657,7 @@ taskDefinition:
         let p = run(2, None, &status(1), Some(&t), 10);
         assert_eq!(p.step, Step::Wait(Some(POLL)));
         assert_eq!(p.phase, Phase::Running);
-        assert_eq!(p.reason, "Running");
+        assert_eq!(p.reason, Reason::Running);
     }
 
     #[test]
@@ -648,7 +667,7 @@ taskDefinition:
         assert_eq!(p.phase, Phase::Succeeded);
         assert!(p.finished);
         assert_eq!(p.step, Step::Wait(None));
-        let c = conditions_for(p.phase, &p.reason, &p.message);
+        let c = conditions_for(p.phase, p.reason, &p.message);
         assert!(c.iter().any(|d| d.type_ == READY && d.status));
         assert!(c.iter().all(|d| d.type_ == READY || !d.status));
     }
@@ -662,7 +681,7 @@ taskDefinition:
         let s = seen_stopped(status(1), 10);
         let p = run(2, None, &s, Some(&t), 12);
         assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(3))));
-        assert_eq!(p.reason, "Retrying");
+        assert_eq!(p.reason, Reason::Retrying);
         assert_eq!(p.phase, Phase::Running);
         let p = run(2, None, &s, Some(&t), 15);
         assert_eq!(p.step, Step::Run { attempt: 2 });
@@ -694,15 +713,15 @@ taskDefinition:
         let t = task(3, "STOPPED", Some(1), Some(40));
         let p = run(2, None, &status(3), Some(&t), 41);
         assert_eq!(p.phase, Phase::Failed);
-        assert_eq!(p.reason, "BackoffLimitExceeded");
+        assert_eq!(p.reason, Reason::BackoffLimitExceeded);
         assert!(p.message.contains("exit code 1"), "{}", p.message);
         assert!(p.message.contains("Essential container"), "{}", p.message);
         assert!(p.finished);
         // backoffLimit 0: the first failure is final.
         let t = task(1, "STOPPED", Some(2), Some(4));
         let p = run(0, None, &status(1), Some(&t), 5);
-        assert_eq!(p.reason, "BackoffLimitExceeded");
-        let c = conditions_for(p.phase, &p.reason, &p.message);
+        assert_eq!(p.reason, Reason::BackoffLimitExceeded);
+        let c = conditions_for(p.phase, p.reason, &p.message);
         assert!(c.iter().any(|d| d.type_ == DEGRADED && d.status));
         assert!(c.iter().all(|d| d.type_ == DEGRADED || !d.status));
     }
@@ -720,7 +739,7 @@ taskDefinition:
             }
         );
         assert_eq!(p.phase, Phase::Failed);
-        assert_eq!(p.reason, "DeadlineExceeded");
+        assert_eq!(p.reason, Reason::DeadlineExceeded);
         assert!(p.finished);
     }
 
@@ -728,7 +747,7 @@ taskDefinition:
     fn past_the_deadline_no_retry_starts() {
         let t = task(1, "STOPPED", Some(1), Some(25));
         let p = run(2, Some(30), &status(1), Some(&t), 31);
-        assert_eq!(p.reason, "DeadlineExceeded");
+        assert_eq!(p.reason, Reason::DeadlineExceeded);
         assert_eq!(p.step, Step::Wait(None));
     }
 
@@ -738,7 +757,11 @@ taskDefinition:
         s.phase = Some(Phase::Succeeded);
         s.conditions = conditions::merge(
             &[],
-            &conditions_for(Phase::Succeeded, "Succeeded", "ok"),
+            &conditions_for(
+                Phase::Succeeded,
+                Reason::Succeeded,
+                "attempt 1 of 3 exited 0",
+            ),
             None,
             at(0),
         );
@@ -756,7 +779,7 @@ taskDefinition:
         let p = run(2, None, &status(1), None, 100);
         assert_eq!(p.step, Step::Run { attempt: 2 });
         let p = run(2, None, &status(3), None, 100);
-        assert_eq!(p.reason, "BackoffLimitExceeded");
+        assert_eq!(p.reason, Reason::BackoffLimitExceeded);
     }
 
     #[test]
@@ -870,7 +893,12 @@ taskDefinition:
         db.status = Some(crate::api::AuroraClusterStatus {
             conditions: conditions::merge(
                 &[],
-                &[Desired::new(READY, true, "Available", "ok")],
+                &[Desired::new(
+                    READY,
+                    true,
+                    Reason::RolloutComplete,
+                    "the cluster is available",
+                )],
                 None,
                 at(0),
             ),
