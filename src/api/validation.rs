@@ -118,18 +118,56 @@ pub fn fargate_memory_options(cpu: i32) -> Option<Vec<i32>> {
     })
 }
 
-/// User tags: berth's own `berth.dev/` keys and AWS's `aws:` keys are reserved.
+/// Tags berth adds to every resource it creates (owner, uid and, on task
+/// definitions, the spec hash): they count against AWS's 50-tag limit.
+pub const BERTH_TAGS: usize = 3;
+/// "Maximum number of tags per resource: 50."
+/// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html>
+pub const MAX_TAGS: usize = 50;
+
+/// A character AWS allows in a tag key or value: "letters, numbers, and
+/// spaces representable in UTF-8, and the following characters: + - = . _ : / @"
+/// (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html>).
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
+
+/// User tags: berth's own `berth.dev/` keys and AWS's `aws:` keys (any
+/// case) are reserved; lengths, characters and count as AWS documents them.
 pub fn validate_tags(tags: &super::common::Tags, e: &mut Errors) {
+    e.check(
+        tags.len() + BERTH_TAGS <= MAX_TAGS,
+        "spec.tags",
+        format!(
+            "at most {} tags: AWS allows {MAX_TAGS} per resource and berth adds {BERTH_TAGS}",
+            MAX_TAGS - BERTH_TAGS
+        ),
+    );
     for (k, v) in tags {
+        let field = format!("spec.tags.{k}");
+        let aws = k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
         e.check(
-            !k.starts_with("berth.dev/") && !k.starts_with("aws:"),
-            format!("spec.tags.{k}"),
+            !k.starts_with("berth.dev/") && !aws,
+            &field,
             "the berth.dev/ and aws: prefixes are reserved",
         );
         e.check(
-            k.len() <= 128 && v.len() <= 256,
-            format!("spec.tags.{k}"),
-            "keys are at most 128 characters and values at most 256",
+            !k.is_empty() && k.chars().count() <= 128,
+            &field,
+            "a tag key has 1 to 128 characters",
+        );
+        e.check(
+            v.chars().count() <= 256,
+            &field,
+            format!(
+                "a tag value has at most 256 characters (this one has {})",
+                v.chars().count()
+            ),
+        );
+        e.check(
+            k.chars().chain(v.chars()).all(is_tag_char),
+            &field,
+            "tag keys and values hold letters, digits, spaces and + - = . _ : / @ only",
         );
     }
 }

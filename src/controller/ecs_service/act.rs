@@ -186,7 +186,7 @@ fn deployment(obj: &EcsService) -> DeploymentConfiguration {
         .build()
 }
 
-fn network(obj: &EcsService) -> Option<NetworkConfiguration> {
+pub(crate) fn network(obj: &EcsService) -> Option<NetworkConfiguration> {
     let n = obj.spec.network_configuration.as_ref()?;
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(n.subnets.clone()))
@@ -219,7 +219,7 @@ fn load_balancers(obj: &EcsService) -> Vec<LoadBalancer> {
         .collect()
 }
 
-fn registries(obj: &EcsService, registry: Option<&str>) -> Vec<ServiceRegistry> {
+pub(crate) fn registries(obj: &EcsService, registry: Option<&str>) -> Vec<ServiceRegistry> {
     let (Some(arn), Some(sd)) = (registry, &obj.spec.service_discovery) else {
         return Vec::new();
     };

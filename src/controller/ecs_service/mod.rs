@@ -6,6 +6,8 @@ pub mod act;
 pub mod cloudmap;
 pub mod observe;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub mod render;
 pub mod tags;
 

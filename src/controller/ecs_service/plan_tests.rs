@@ -1,0 +1,361 @@
+//! Table tests of the EcsService plan: every action and every condition
+//! reason it can produce, from the example service and ECS views built the
+//! way DescribeServices reports them. `Desired::new` checks each message
+//! it is given (readable, no debug formatting, nothing repeated), so these
+//! tests also walk the messages of every reason.
+
+use aws_sdk_ecs::types::{
+    Deployment, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
+    LaunchType, Service, Tag, Task,
+};
+use k8s_openapi::jiff::Timestamp;
+
+use super::plan::{plan, Gate, Inputs, Plan, ServiceAction, UpdateFields};
+use super::render::{TAG_OWNER, TAG_UID};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
+
+const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
+const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:2";
+const UID: &str = "0b6a1f3e-6a4f-4d2b-9c1e-2f6f0a1b2c3d";
+const NOW: i64 = 1_800_000_000;
+
+fn example(status: Option<EcsServiceStatus>) -> EcsService {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/api.yaml")).unwrap();
+    let mut obj: EcsService = serde_yaml::from_str(&text).unwrap();
+    obj.metadata.namespace = Some("shop".into());
+    obj.metadata.uid = Some(UID.into());
+    obj.metadata.generation = Some(2);
+    obj.status = status;
+    obj
+}
+
+/// What berth recorded after serving `td` with hash `h1` at generation 2.
+fn recorded(td: &str) -> EcsServiceStatus {
+    EcsServiceStatus {
+        observed_generation: Some(2),
+        task_definition_arn: Some(td.into()),
+        spec_hash: Some("h1".into()),
+        rollout: Some(RolloutStatus {
+            deployment_id: Some("ecs-svc/1".into()),
+            started_at: Some(Timestamp::from_second(NOW - 60).unwrap().to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The service as DescribeServices reports it: owned by berth, matching the
+/// example's settings, running `td` with its PRIMARY deployment in `state`.
+fn service(td: &str, state: DeploymentRolloutState, running: i32) -> Service {
+    let obj = example(None);
+    Service::builder()
+        .service_name("shop-api")
+        .service_arn("arn:aws:ecs:us-east-1:123456789012:service/shop/shop-api")
+        .task_definition(td)
+        .desired_count(2)
+        .running_count(running)
+        .pending_count(2 - running)
+        .launch_type(LaunchType::Fargate)
+        .enable_execute_command(true)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .minimum_healthy_percent(50)
+                .maximum_percent(200)
+                .deployment_circuit_breaker(
+                    DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .set_network_configuration(super::act::network(&obj))
+        .deployments(
+            Deployment::builder()
+                .id("ecs-svc/1")
+                .status("PRIMARY")
+                .task_definition(td)
+                .rollout_state(state)
+                .build(),
+        )
+        .set_service_registries(Some(super::act::registries(&obj, Some(REGISTRY))))
+        .set_tags(Some(
+            super::tags::wanted(&obj)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+const REGISTRY: &str = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1";
+
+fn run(obj: &EcsService, svc: Option<&Service>, gate: Gate, stopped: &[Task]) -> Plan {
+    plan(&Inputs {
+        obj,
+        hash: "h1",
+        desired_arn: NEW_TD,
+        desired_revision: 2,
+        service: svc,
+        registry_arn: Some(REGISTRY),
+        stopped,
+        gate,
+        post_check: None,
+        paused: false,
+        now: Timestamp::from_second(NOW).unwrap(),
+    })
+}
+
+fn reason_of(p: &Plan, type_: &str) -> (bool, Reason) {
+    let c: &Desired = p.conditions.iter().find(|c| c.type_ == type_).unwrap();
+    (c.status, c.reason)
+}
+
+#[test]
+fn a_missing_service_is_created_once_the_gate_opens() {
+    let obj = example(None);
+    let p = run(&obj, None, Gate::Open, &[]);
+    assert_eq!(p.action, ServiceAction::Create);
+    assert_eq!(reason_of(&p, READY), (false, Reason::Creating));
+
+    let p = run(&obj, None, Gate::Waiting("waiting for migrate".into()), &[]);
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, READY), (false, Reason::WaitingForMigrations));
+
+    let p = run(
+        &obj,
+        None,
+        Gate::Failed("MigrationJob migrate failed with exit code 1".into()),
+        &[],
+    );
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::MigrationFailed));
+}
+
+#[test]
+fn a_service_serving_the_desired_revision_is_ready_and_untouched() {
+    let obj = example(Some(recorded(NEW_TD)));
+    let svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(p.tags, None);
+    assert_eq!(reason_of(&p, READY), (true, Reason::RolloutComplete));
+    assert_eq!(reason_of(&p, DEGRADED), (false, Reason::AsExpected));
+}
+
+#[test]
+fn a_new_revision_rolls_out_only_through_an_open_gate() {
+    let obj = example(Some(recorded(OLD_TD)));
+    let svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    match &p.action {
+        ServiceAction::Update { fields, drift } => {
+            assert!(fields.task_definition);
+            assert_eq!(drift, &vec!["taskDefinition".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(reason_of(&p, READY), (false, Reason::RollingOut));
+    assert_eq!(p.previous_arn.as_deref(), Some(OLD_TD));
+
+    let p = run(
+        &obj,
+        Some(&svc),
+        Gate::Waiting("waiting for migrate".into()),
+        &[],
+    );
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, READY), (false, Reason::WaitingForMigrations));
+}
+
+#[test]
+fn settings_changed_outside_berth_are_set_back_and_named() {
+    let obj = example(Some(recorded(NEW_TD)));
+    let mut svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    svc.desired_count = 5;
+    svc.enable_execute_command = false;
+    for t in svc.tags.as_mut().unwrap() {
+        if t.key.as_deref() == Some("team") {
+            t.value = Some("hijacked".into());
+        }
+    }
+    svc.tags
+        .as_mut()
+        .unwrap()
+        .push(Tag::builder().key("rogue").value("1").build());
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    match &p.action {
+        ServiceAction::Update { fields, drift } => {
+            assert_eq!(
+                fields,
+                &UpdateFields {
+                    desired_count: true,
+                    execute_command: true,
+                    ..Default::default()
+                }
+            );
+            assert_eq!(
+                drift,
+                &vec!["desiredCount".to_string(), "enableExecuteCommand".into()]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let tags = p.tags.expect("tags set back");
+    assert!(p.tags_drifted);
+    assert_eq!(tags.set.get("team").map(String::as_str), Some("orders"));
+    assert_eq!(tags.set.len(), 1, "owner tags are already right");
+    assert_eq!(tags.remove, vec!["rogue".to_string()]);
+    assert!(!tags.set.contains_key(TAG_OWNER) && !tags.set.contains_key(TAG_UID));
+}
+
+#[test]
+fn someone_elses_service_needs_adopt() {
+    let obj = example(None);
+    let mut svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    svc.tags = None;
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    assert!(p.adoption_required);
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::AdoptionRequired));
+
+    let mut adopting = example(None);
+    adopting.spec.adopt = true;
+    let p = run(&adopting, Some(&svc), Gate::Open, &[]);
+    assert!(!p.adoption_required);
+    assert!(p.tags.unwrap().set.contains_key(TAG_OWNER));
+}
+
+#[test]
+fn a_launch_type_change_is_immutable() {
+    let obj = example(Some(recorded(NEW_TD)));
+    let mut svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    svc.launch_type = Some(LaunchType::Ec2);
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(
+        reason_of(&p, DEGRADED),
+        (true, Reason::ImmutableFieldChanged)
+    );
+}
+
+#[test]
+fn rollout_outcomes() {
+    let obj = example(Some(recorded(NEW_TD)));
+
+    let failed = service(NEW_TD, DeploymentRolloutState::Failed, 0);
+    let p = run(&obj, Some(&failed), Gate::Open, &[]);
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::RolloutFailed));
+
+    let going = service(NEW_TD, DeploymentRolloutState::InProgress, 1);
+    let p = run(&obj, Some(&going), Gate::Open, &[]);
+    assert_eq!(reason_of(&p, READY), (false, Reason::RollingOut));
+    assert_eq!(reason_of(&p, DEGRADED), (false, Reason::AsExpected));
+
+    let pull = Task::builder()
+        .task_arn("arn:aws:ecs:us-east-1:123456789012:task/shop/t1")
+        .task_definition_arn(NEW_TD)
+        .stop_code(aws_sdk_ecs::types::TaskStopCode::TaskFailedToStart)
+        .stopped_reason(
+            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found",
+        )
+        .build();
+    let p = run(&obj, Some(&going), Gate::Open, &[pull.clone()]);
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::TasksFailing));
+
+    let mut late = obj.clone();
+    late.spec.deployment.progress_deadline_seconds = 30;
+    let p = run(&late, Some(&going), Gate::Open, &[pull]);
+    assert_eq!(
+        reason_of(&p, DEGRADED),
+        (true, Reason::ProgressDeadlineExceeded)
+    );
+    let message = &p.conditions[0].message;
+    assert!(
+        message.contains("progressDeadlineSeconds (30s)") && message.contains("health checks"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_circuit_breaker_rollback_stays_reported() {
+    let mut st = recorded(NEW_TD);
+    st.conditions = conditions::merge(
+        &[],
+        &conditions::failed(
+            Reason::RolledBack,
+            "the deployment circuit breaker rolled revision 2 back",
+        ),
+        Some(2),
+        Timestamp::from_second(NOW - 10).unwrap(),
+    );
+    let obj = example(Some(st));
+    // ECS is stable again, on the old revision.
+    let svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    let p = run(&obj, Some(&svc), Gate::Open, &[]);
+    assert_eq!(
+        p.action,
+        ServiceAction::Nothing,
+        "no second push of a rolled-back revision"
+    );
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::RolledBack));
+}
+
+#[test]
+fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
+    let mut st = recorded(NEW_TD);
+    st.previous_task_definition_arn = Some(OLD_TD.into());
+    let obj = example(Some(st));
+    let svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    let p = plan(&Inputs {
+        obj: &obj,
+        hash: "h1",
+        desired_arn: NEW_TD,
+        desired_revision: 2,
+        service: Some(&svc),
+        registry_arn: Some(REGISTRY),
+        stopped: &[],
+        gate: Gate::Open,
+        post_check: Some((
+            "PostRollout MigrationJob smoke failed with exit code 1".into(),
+            true,
+        )),
+        paused: false,
+        now: Timestamp::from_second(NOW).unwrap(),
+    });
+    match &p.action {
+        ServiceAction::Update { fields, .. } => {
+            assert_eq!(fields.rollback_to.as_deref(), Some(OLD_TD))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        reason_of(&p, DEGRADED),
+        (true, Reason::PostRolloutCheckFailed)
+    );
+}
+
+#[test]
+fn paused_changes_nothing() {
+    let obj = example(Some(recorded(OLD_TD)));
+    let mut svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    svc.desired_count = 7;
+    let p = plan(&Inputs {
+        obj: &obj,
+        hash: "h1",
+        desired_arn: NEW_TD,
+        desired_revision: 2,
+        service: Some(&svc),
+        registry_arn: Some(REGISTRY),
+        stopped: &[],
+        gate: Gate::Open,
+        post_check: None,
+        paused: true,
+        now: Timestamp::from_second(NOW).unwrap(),
+    });
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(p.tags, None);
+    assert_eq!(reason_of(&p, READY).1, Reason::Paused);
+}
