@@ -16,7 +16,8 @@ pub struct CallRecord {
     pub service: String,
     pub action: String,
     pub caller: String,
-    /// `ok`, `throttled`, `error:<code>` or `fault`.
+    /// `ok`, `throttled`, `error:<code>`, `fault` or `lost` (committed, answer
+    /// replaced by a 5xx).
     pub outcome: String,
     pub params: BTreeMap<String, String>,
 }

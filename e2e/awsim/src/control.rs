@@ -35,7 +35,10 @@ pub const ENDPOINTS: &str = "  GET  /_awsim/health                  liveness
   POST /_awsim/images/reset            remove all image rules
   GET  /_awsim/faults                  fault settings and throttle overrides
   POST /_awsim/faults                  merge {pullFailures?, subnetsWithoutEgress?, errorRate?, latencyMs?,
+                                        loseResponses?: {\"ecs:CreateService\": N},
                                         throttle?: {\"ecs:DescribeServices\": {rate, burst} | null}}
+  POST /_awsim/faults/lose             {action: \"ecs:CreateService\", count}: commit the next COUNT successful
+                                        calls, then answer them with the service's 5xx (outcome \"lost\")
   POST /_awsim/faults/reset            clear faults, image rules and throttle overrides";
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -52,6 +55,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/images", get(images).post(add_image))
         .route("/images/reset", post(reset_images))
         .route("/faults", get(faults).post(set_faults))
+        .route("/faults/lose", post(lose_responses))
         .route("/faults/reset", post(reset_faults))
 }
 
@@ -151,6 +155,7 @@ struct FaultPatch {
     subnets_without_egress: Option<Vec<String>>,
     error_rate: Option<f64>,
     latency_ms: Option<u64>,
+    lose_responses: BTreeMap<String, u32>,
     throttle: BTreeMap<String, Option<Rate>>,
 }
 
@@ -170,11 +175,36 @@ async fn set_faults(State(s): S, Json(p): Json<FaultPatch>) -> Json<Value> {
         if let Some(v) = p.latency_ms {
             f.latency_ms = v;
         }
+        for (k, n) in p.lose_responses {
+            if n == 0 {
+                f.lose_responses.remove(&k);
+            } else {
+                f.lose_responses.insert(k, n);
+            }
+        }
     }
     {
         let mut t = s.throttle();
         for (k, r) in p.throttle {
             t.set_override(&k, r);
+        }
+    }
+    faults_json(&s)
+}
+
+#[derive(Deserialize)]
+struct Lose {
+    action: String,
+    count: u32,
+}
+
+async fn lose_responses(State(s): S, Json(l): Json<Lose>) -> Json<Value> {
+    {
+        let mut w = s.world();
+        if l.count == 0 {
+            w.faults.lose_responses.remove(&l.action);
+        } else {
+            w.faults.lose_responses.insert(l.action, l.count);
         }
     }
     faults_json(&s)

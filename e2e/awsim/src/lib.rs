@@ -15,6 +15,7 @@ pub mod images;
 pub mod logs;
 pub mod protocol;
 pub mod rds;
+pub mod rules;
 pub mod secrets;
 pub mod server;
 pub mod sts;
@@ -270,6 +271,18 @@ impl Handle {
             .faults
             .subnets_without_egress
             .insert(subnet.to_string());
+    }
+
+    /// Lets the next `count` successful calls of `action` (`ecs:CreateService`)
+    /// take effect but answer with the service's 5xx, as if the response were
+    /// lost; the call log records them as `lost`. 0 cancels.
+    pub fn lose_responses(&self, action: &str, count: u32) {
+        let mut w = self.shared.world();
+        if count == 0 {
+            w.faults.lose_responses.remove(action);
+        } else {
+            w.faults.lose_responses.insert(action.to_string(), count);
+        }
     }
 
     pub fn set_faults(&self, faults: Faults) {

@@ -136,35 +136,66 @@ async fn aws(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         if !shared.throttle().admit(service.name(), &action) {
             shared.calls().set_outcome(seq, "throttled".into());
             Err(AwsError::client(service.throttling_code(), "Rate exceeded"))
+        } else if let Err(e) = check_rules(&req) {
+            shared.calls().set_outcome(seq, format!("error:{}", e.code));
+            Err(e)
         } else if error_rate > 0.0 && rand::rng().random_bool(error_rate.min(1.0)) {
             shared.calls().set_outcome(seq, "fault".into());
-            Err(AwsError::new(
-                500,
-                service.server_error_code(),
-                "We encountered an internal error. Please try again.",
-            ))
+            Err(server_error(service))
         } else {
             let r = dispatch(&shared, &req, region.as_deref());
-            if let Err(e) = &r {
-                shared.calls().set_outcome(seq, format!("error:{}", e.code));
+            match &r {
+                Err(e) => shared.calls().set_outcome(seq, format!("error:{}", e.code)),
+                Ok(_) if shared.world().faults.take_lost(service.name(), &action) => {
+                    // Committed above; only the answer goes missing, like a
+                    // connection reset after AWS did the work.
+                    shared.calls().set_outcome(seq, "lost".into());
+                    return respond(&req, Err(server_error(service)), &rid);
+                }
+                Ok(_) => {}
             }
             r
         };
 
-    match (&req, result) {
-        (Request::Json { .. }, Ok(ResponseBody::Json(v))) => json::ok(&v, &rid),
-        (Request::Json { .. }, Err(e)) => json::error(&e, &rid),
+    respond(&req, result, &rid)
+}
+
+fn server_error(service: Service) -> AwsError {
+    AwsError::new(
+        500,
+        service.server_error_code(),
+        "We encountered an internal error. Please try again.",
+    )
+}
+
+/// The request rules of `crate::rules`, for every service that has tables.
+fn check_rules(req: &Request) -> Result<(), AwsError> {
+    match req {
+        Request::Json { service, op, body } => crate::rules::check_json(service.name(), op, body),
+        Request::Query {
+            service,
+            action,
+            params,
+            ..
+        } => crate::rules::check_query(service.name(), action, params),
+    }
+}
+
+fn respond(req: &Request, result: Result<ResponseBody, AwsError>, rid: &str) -> Response {
+    match (req, result) {
+        (Request::Json { .. }, Ok(ResponseBody::Json(v))) => json::ok(&v, rid),
+        (Request::Json { .. }, Err(e)) => json::error(&e, rid),
         (
             Request::Query {
                 action, version, ..
             },
             Ok(ResponseBody::Xml(x)),
-        ) => query::ok(action, version, &x, &rid),
-        (Request::Query { version, .. }, Err(e)) => query::error(&e, version, &rid),
+        ) => query::ok(action, version, &x, rid),
+        (Request::Query { version, .. }, Err(e)) => query::error(&e, version, rid),
         (Request::Json { .. }, Ok(ResponseBody::Xml(_)))
         | (Request::Query { .. }, Ok(ResponseBody::Json(_))) => json::error(
             &AwsError::new(500, "InternalFailure", "protocol mismatch"),
-            &rid,
+            rid,
         ),
     }
 }

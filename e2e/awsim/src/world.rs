@@ -1,7 +1,7 @@
 //! All simulated state behind one lock, the fault settings, seeding and the
 //! tick that advances every service to the current virtual time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,6 +28,27 @@ pub struct Faults {
     /// Real milliseconds added to every API call.
     pub latency_ms: u64,
     pub image_rules: Vec<ImageRule>,
+    /// `service:Action` (e.g. `ecs:CreateService`) -> how many upcoming
+    /// successful calls are committed but answered with the service's 5xx,
+    /// as if the response were lost on the way back.
+    pub lose_responses: BTreeMap<String, u32>,
+}
+
+impl Faults {
+    /// Consumes one lost response for `service:action`, if any is pending.
+    pub fn take_lost(&mut self, service: &str, action: &str) -> bool {
+        let key = format!("{service}:{action}");
+        match self.lose_responses.get_mut(&key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    self.lose_responses.remove(&key);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

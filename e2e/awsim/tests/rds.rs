@@ -341,10 +341,11 @@ async fn aurora_cluster_instance_and_proxy_become_available() {
 }
 
 #[tokio::test]
-async fn uppercase_cluster_identifier_is_an_aws_validation_error() {
+async fn identifiers_are_stored_lowercase_and_checked_against_aws_rules() {
     let h = start().await;
     let c = rds(&h);
-    let err = c
+    // "This parameter is stored as a lowercase string." (CreateDBCluster)
+    let created = c
         .create_db_cluster()
         .db_cluster_identifier("Orders")
         .engine("aurora-postgresql")
@@ -352,9 +353,28 @@ async fn uppercase_cluster_identifier_is_an_aws_validation_error() {
         .manage_master_user_password(true)
         .send()
         .await
+        .unwrap();
+    let cl = created.db_cluster().unwrap();
+    assert_eq!(cl.db_cluster_identifier(), Some("orders"));
+    let dup = c
+        .create_db_cluster()
+        .db_cluster_identifier("ORDERS")
+        .engine("aurora-postgresql")
+        .master_username("berth")
+        .manage_master_user_password(true)
+        .send()
+        .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("InvalidParameterValue"));
-    assert!(err.message().unwrap().contains("Orders"), "{err:?}");
+    assert!(dup
+        .into_service_error()
+        .is_db_cluster_already_exists_fault());
+    let found = c
+        .describe_db_clusters()
+        .db_cluster_identifier("oRdErS")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.db_clusters().len(), 1);
 
     for bad in ["1orders", "orders-", "ord--ers", "orders_db"] {
         let err = c

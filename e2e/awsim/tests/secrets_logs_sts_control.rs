@@ -197,6 +197,25 @@ async fn control_api_over_http() {
         seeded["clusters"][0],
         "arn:aws:ecs:us-east-1:000000000000:cluster/prod"
     );
+    let faults = http(
+        &h,
+        "POST",
+        "/_awsim/faults/lose",
+        Some(json!({"action": "ecs:CreateService", "count": 2})),
+    )
+    .await;
+    assert_eq!(faults["faults"]["loseResponses"]["ecs:CreateService"], 2);
+    let faults = http(
+        &h,
+        "POST",
+        "/_awsim/faults",
+        Some(json!({"loseResponses": {"ecs:CreateService": 0, "rds:CreateDBCluster": 1}})),
+    )
+    .await;
+    assert_eq!(
+        faults["faults"]["loseResponses"],
+        json!({"rds:CreateDBCluster": 1})
+    );
     assert_eq!(
         seeded["repositories"][0],
         "000000000000.dkr.ecr.us-east-1.amazonaws.com/app"

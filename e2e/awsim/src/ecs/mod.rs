@@ -2,6 +2,7 @@
 //! definitions, tasks, services and tags. The lifecycles live in `tasks`
 //! and `scheduler`; this module parses requests and renders answers.
 
+pub mod idempotency;
 pub mod scheduler;
 pub mod services;
 pub mod taskdef;
@@ -55,6 +56,10 @@ pub struct EcsState {
     pub tasks: BTreeMap<String, Task>,
     /// Feeds ENI addresses.
     pub launches: u64,
+    /// CreateService client tokens (cluster ARN + token).
+    pub service_tokens: BTreeMap<String, idempotency::TokenRecord>,
+    /// RunTask client tokens (cluster ARN + token).
+    pub run_task_tokens: BTreeMap<String, idempotency::TokenRecord>,
 }
 
 fn client(msg: impl Into<String>) -> AwsError {
@@ -527,7 +532,17 @@ impl EcsState {
                     .ok_or_else(|| invalid("resourceArn must be specified."))?;
                 let new = tags_of(body);
                 let tags = self.tags_mut(arn)?;
-                merge_tags(tags, &new);
+                let mut merged = tags.clone();
+                merge_tags(&mut merged, &new);
+                // "Maximum number of tags per resource - 50", existing ones
+                // included (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html).
+                if merged.len() > crate::rules::ecs::TAGS.max {
+                    return Err(invalid(format!(
+                        "The resource can have at most {} tags.",
+                        crate::rules::ecs::TAGS.max
+                    )));
+                }
+                *tags = merged;
                 Ok(json!({}))
             }
             "UntagResource" => {
@@ -715,6 +730,33 @@ impl EcsState {
     }
 
     fn run_task(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
+        let cluster_arn = self.cluster(body)?.arn.clone();
+        let Some(token) = str_field(body, "clientToken") else {
+            return self.run_task_once(ctx, body, env);
+        };
+        let key = idempotency::key(&cluster_arn, token);
+        if let idempotency::Replay::Same(result) = idempotency::replay(
+            &mut self.run_task_tokens,
+            ctx,
+            &key,
+            body,
+            idempotency::run_task_conflict,
+        )? {
+            return Ok(result.clone());
+        }
+        let result = self.run_task_once(ctx, body, env)?;
+        self.run_task_tokens.insert(
+            key,
+            idempotency::TokenRecord {
+                request: body.clone(),
+                result: result.clone(),
+                at: ctx.now,
+            },
+        );
+        Ok(result)
+    }
+
+    fn run_task_once(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
         let cluster = self.cluster(body)?.clone();
         let td_id = str_field(body, "taskDefinition")
             .ok_or_else(|| invalid("taskDefinition must be specified."))?;
@@ -799,6 +841,44 @@ impl EcsState {
     }
 
     fn create_service(&mut self, ctx: &Ctx, body: &Value, env: &mut EcsEnv) -> AwsResult<Value> {
+        let cluster_arn = self.cluster(body)?.arn.clone();
+        let Some(token) = str_field(body, "clientToken") else {
+            return self.create_service_once(ctx, body, env);
+        };
+        let key = idempotency::key(&cluster_arn, token);
+        let replayed = match idempotency::replay(
+            &mut self.service_tokens,
+            ctx,
+            &key,
+            body,
+            idempotency::create_service_conflict,
+        )? {
+            idempotency::Replay::Same(arn) => arn.as_str().map(str::to_string),
+            idempotency::Replay::New => None,
+        };
+        if let Some(arn) = replayed {
+            if let Some(s) = self.services.iter().rev().find(|s| s.arn == arn) {
+                return Ok(json!({"service": s.to_json(false)}));
+            }
+        }
+        let result = self.create_service_once(ctx, body, env)?;
+        self.service_tokens.insert(
+            key,
+            idempotency::TokenRecord {
+                request: body.clone(),
+                result: result["service"]["serviceArn"].clone(),
+                at: ctx.now,
+            },
+        );
+        Ok(result)
+    }
+
+    fn create_service_once(
+        &mut self,
+        ctx: &Ctx,
+        body: &Value,
+        env: &mut EcsEnv,
+    ) -> AwsResult<Value> {
         let cluster = self.cluster(body)?.clone();
         let name = str_field(body, "serviceName")
             .ok_or_else(|| invalid("serviceName must be specified."))?;

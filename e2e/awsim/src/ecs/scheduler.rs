@@ -39,6 +39,7 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
         task_definitions,
         clusters,
         launches,
+        ..
     } = state;
     for svc in services.iter_mut() {
         if svc.status == "INACTIVE" {

@@ -382,8 +382,9 @@ impl RdsState {
         secrets: &mut dyn SecretStore,
         x: &mut Xml,
     ) -> AwsResult<()> {
-        let id = p.required("DBClusterIdentifier")?.to_string();
-        validate_identifier("DBClusterIdentifier", &id)?;
+        // "This parameter is stored as a lowercase string."
+        let id = p.required("DBClusterIdentifier")?.to_ascii_lowercase();
+        validate_identifier("DBClusterIdentifier", &id, 63)?;
         let engine = p.required("Engine")?.to_string();
         let (default_version, default_port) = match engine.as_str() {
             "aurora-postgresql" => ("16.4", 5432),
@@ -729,7 +730,9 @@ impl RdsState {
     fn delete_cluster(&mut self, ctx: &Ctx, p: &Params, x: &mut Xml) -> AwsResult<()> {
         let id = self.cluster(p.required("DBClusterIdentifier")?)?.id.clone();
         let skip = p.bool("SkipFinalSnapshot")?.unwrap_or(false);
-        let final_id = p.string("FinalDBSnapshotIdentifier");
+        let final_id = p
+            .str("FinalDBSnapshotIdentifier")
+            .map(str::to_ascii_lowercase);
         let c = &self.clusters[&id];
         if c.status == "deleting" {
             return Err(AwsError::client(
@@ -769,7 +772,7 @@ impl RdsState {
             _ => {}
         }
         if let Some(sid) = &final_id {
-            validate_identifier("FinalDBSnapshotIdentifier", sid)?;
+            validate_identifier("FinalDBSnapshotIdentifier", sid, 255)?;
             if self.snapshots.contains_key(sid) {
                 return Err(AwsError::client(
                     "DBClusterSnapshotAlreadyExistsFault",
@@ -898,8 +901,8 @@ impl RdsState {
     // ---- DB instances -------------------------------------------------------
 
     fn create_instance(&mut self, ctx: &Ctx, p: &Params, x: &mut Xml) -> AwsResult<()> {
-        let id = p.required("DBInstanceIdentifier")?.to_string();
-        validate_identifier("DBInstanceIdentifier", &id)?;
+        let id = p.required("DBInstanceIdentifier")?.to_ascii_lowercase();
+        validate_identifier("DBInstanceIdentifier", &id, 63)?;
         let class = p.required("DBInstanceClass")?.to_string();
         validate_instance_class(&class)?;
         let engine = p.required("Engine")?.to_string();
@@ -1666,13 +1669,16 @@ impl RdsState {
         let arn = p.required("ResourceName")?.to_string();
         let new = p.tags()?;
         let tags = self.tags_mut(ctx, &arn)?;
-        merge_tags(tags, new);
-        if tags.len() > 50 {
+        let mut merged = tags.clone();
+        merge_tags(&mut merged, new);
+        // A rejected request must leave the existing tags untouched.
+        if merged.len() > 50 {
             return Err(AwsError::client(
                 "TagQuotaPerResourceExceeded",
                 "A resource can have at most 50 tags.",
             ));
         }
+        *tags = merged;
         Ok(())
     }
 
@@ -1694,8 +1700,10 @@ impl RdsState {
     // ---- Cluster snapshots --------------------------------------------------
 
     fn create_snapshot(&mut self, ctx: &Ctx, p: &Params, x: &mut Xml) -> AwsResult<()> {
-        let sid = p.required("DBClusterSnapshotIdentifier")?.to_string();
-        validate_identifier("DBClusterSnapshotIdentifier", &sid)?;
+        let sid = p
+            .required("DBClusterSnapshotIdentifier")?
+            .to_ascii_lowercase();
+        validate_identifier("DBClusterSnapshotIdentifier", &sid, 63)?;
         let c = self.cluster(p.required("DBClusterIdentifier")?)?;
         if c.status != "available" {
             return Err(AwsError::client(
@@ -1963,14 +1971,11 @@ fn parameter_group_family(c: &Cluster) -> String {
 
 // ---- Validation ---------------------------------------------------------------
 
-/// AWS accepts mixed-case DB identifiers and silently stores them in
-/// lowercase, so a caller that later matches on the case it sent never finds
-/// its own resource again (and sees drift forever). awsim refuses uppercase
-/// with `InvalidParameterValue` naming the identifier instead, so a controller
-/// that forgot to validate/lowercase fails loudly in tests rather than
-/// subtly against AWS. Everything else follows AWS's identifier rules.
-fn validate_identifier(param: &str, id: &str) -> AwsResult<()> {
-    let max = if param.contains("Snapshot") { 255 } else { 63 };
+/// RDS identifiers: "Must contain from 1 to `max` letters, numbers, or
+/// hyphens. First character must be a letter. Can't end with a hyphen or
+/// contain two consecutive hyphens." Either case is valid: callers lowercase
+/// the identifier first, as RDS stores it ("stored as a lowercase string").
+fn validate_identifier(param: &str, id: &str, max: usize) -> AwsResult<()> {
     let well_formed = !id.is_empty()
         && id.len() <= max
         && id.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -1979,13 +1984,7 @@ fn validate_identifier(param: &str, id: &str) -> AwsResult<()> {
         && !id.contains("--");
     if !well_formed {
         return Err(invalid(format!(
-            "The parameter {param} is not a valid identifier: {id:?}. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; must be at most {max} characters; and must not end with a hyphen or contain two consecutive hyphens."
-        )));
-    }
-    if id.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(invalid(format!(
-            "Invalid value {id} for parameter {param}: DB identifiers are stored in lowercase; use {} (awsim rejects uppercase identifiers).",
-            id.to_ascii_lowercase()
+            "The parameter {param} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens."
         )));
     }
     Ok(())
@@ -2008,7 +2007,8 @@ fn validate_proxy_name(name: &str) -> AwsResult<()> {
 }
 
 fn validate_subnet_group_name(name: &str) -> AwsResult<()> {
-    let ok = !name.is_empty()
+    // "First character must be a letter."
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.len() <= 255
         && name
             .chars()
@@ -2018,7 +2018,7 @@ fn validate_subnet_group_name(name: &str) -> AwsResult<()> {
         Ok(())
     } else {
         Err(invalid(format!(
-            "The parameter DBSubnetGroupName is not a valid identifier: {name:?}. It must contain only letters, digits, periods, underscores, spaces, or hyphens, and must not be \"default\"."
+            "The parameter DBSubnetGroupName is not a valid identifier: {name:?}. It must begin with a letter, contain only letters, digits, periods, underscores, spaces, or hyphens, and must not be \"default\"."
         )))
     }
 }
@@ -2463,15 +2463,16 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_follow_aws_rules_and_reject_uppercase() {
-        assert!(validate_identifier("DBClusterIdentifier", "orders-db-1").is_ok());
-        for bad in ["Orders", "1db", "db-", "d--b", "db_1", ""] {
-            let err = validate_identifier("DBClusterIdentifier", bad).unwrap_err();
+    fn identifiers_follow_aws_rules_in_either_case() {
+        assert!(validate_identifier("DBClusterIdentifier", "orders-db-1", 63).is_ok());
+        assert!(validate_identifier("DBClusterIdentifier", "Orders", 63).is_ok());
+        for bad in ["1db", "db-", "d--b", "db_1", ""] {
+            let err = validate_identifier("DBClusterIdentifier", bad, 63).unwrap_err();
             assert_eq!(err.code, "InvalidParameterValue", "{bad}");
         }
         let long = "a".repeat(64);
-        assert!(validate_identifier("DBClusterIdentifier", &long).is_err());
-        assert!(validate_identifier("DBClusterSnapshotIdentifier", &long).is_ok());
+        assert!(validate_identifier("DBClusterIdentifier", &long, 63).is_err());
+        assert!(validate_identifier("FinalDBSnapshotIdentifier", &long, 255).is_ok());
     }
 
     #[test]
