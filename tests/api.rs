@@ -71,7 +71,7 @@ fn judge(manifest: &Value) -> Verdict {
     let from = manifest.clone();
     let rust_errors = match kind {
         "EcsService" => serde_json::from_value::<EcsService>(from)
-            .map(|o| rust(o.spec.validate()))
+            .map(|o| rust(o.validate()))
             .unwrap_or_else(|e| vec![format!("decode: {e}")]),
         "MigrationJob" => serde_json::from_value::<MigrationJob>(from)
             .map(|o| rust(o.spec.validate()))

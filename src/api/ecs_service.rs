@@ -349,6 +349,54 @@ impl EcsService {
     }
 }
 
+impl EcsService {
+    /// [`EcsServiceSpec::validate`] plus the names berth derives from
+    /// `metadata.name` when the spec leaves them out: a Kubernetes name may
+    /// hold dots, which ECS and Cloud Map names may not.
+    pub fn validate(&self) -> Result<(), InvalidSpec> {
+        let mut errors = match self.spec.validate() {
+            Ok(()) => Vec::new(),
+            Err(InvalidSpec(v)) => v,
+        };
+        let mut e = Errors::default();
+        if self.spec.service_name.is_none() {
+            e.check(
+                is_ecs_name(&self.service_name()),
+                "spec.serviceName",
+                "unset, so it defaults to metadata.name, which is not a valid ECS service name \
+                 (1-255 letters, digits, hyphens or underscores): set spec.serviceName",
+            );
+        }
+        if self
+            .spec
+            .service_discovery
+            .as_ref()
+            .is_some_and(|sd| sd.service_name.is_none())
+        {
+            let name = self.service_name();
+            let label = !name.is_empty()
+                && name.len() <= 63
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !name.starts_with('-')
+                && !name.ends_with('-');
+            e.check(
+                label,
+                "spec.serviceDiscovery.serviceName",
+                "unset, so the Cloud Map service is named after the ECS service, which is not a \
+                 DNS label (1-63 letters, digits or hyphens): set spec.serviceDiscovery.serviceName",
+            );
+        }
+        if let Err(InvalidSpec(v)) = e.finish() {
+            errors.extend(v);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidSpec(errors))
+        }
+    }
+}
+
 impl EcsServiceSpec {
     /// The cross-field rules the API server may not enforce (CEL needs >= 1.25).
     pub fn validate(&self) -> Result<(), InvalidSpec> {

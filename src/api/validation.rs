@@ -145,11 +145,13 @@ pub fn validate_tags(tags: &super::common::Tags, e: &mut Errors) {
     );
     for (k, v) in tags {
         let field = format!("spec.tags.{k}");
-        let aws = k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
+        // "Do not use aws:, AWS:, or any upper or lowercase combination of
+        // such as a prefix for either keys or values" (API_Tag.html).
+        let aws = |s: &str| s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
         e.check(
-            !k.starts_with("berth.dev/") && !aws,
+            !k.starts_with("berth.dev/") && !aws(k) && !aws(v),
             &field,
-            "the berth.dev/ and aws: prefixes are reserved",
+            "the berth.dev/ and aws: prefixes are reserved (aws: for values too)",
         );
         e.check(
             !k.is_empty() && k.chars().count() <= 128,

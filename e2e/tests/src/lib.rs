@@ -311,6 +311,7 @@ impl Env {
         loop {
             match api.get_opt(name).await {
                 Ok(Some(obj)) => {
+                    assert_conditions_readable(&obj);
                     if pred(&obj) {
                         return obj;
                     }
@@ -387,6 +388,26 @@ impl Drop for Env {
         self.kill_berth();
         // A namespace is never deleted: without a kube-controller-manager
         // it would stay Terminating, and a fresh name per test isolates anyway.
+    }
+}
+
+/// Every condition berth writes carries a reason of the closed set and a
+/// message a person can read (not empty, not the reason echoed, no Rust
+/// debug formatting, nothing said twice): checked on every object a test
+/// waits on, so the whole suite walks the reasons real reconciles produce.
+pub fn assert_conditions_readable<K: Serialize>(obj: &K) {
+    let value = serde_json::to_value(obj).unwrap_or_default();
+    let Some(conditions) = value["status"]["conditions"].as_array() else {
+        return;
+    };
+    for c in conditions {
+        let reason = c["reason"].as_str().unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or_default();
+        let parsed = berth::api::reasons::Reason::parse(reason)
+            .unwrap_or_else(|| panic!("condition reason {reason:?} is not in the closed set"));
+        if let Some(problem) = berth::api::reasons::message_problem(parsed, message) {
+            panic!("condition {}/{reason}: {problem}: {message:?}", c["type"]);
+        }
     }
 }
 

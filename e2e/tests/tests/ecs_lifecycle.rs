@@ -558,7 +558,13 @@ async fn a_cloud_map_service_berth_did_not_create_survives_delete() {
         .unwrap();
     let id = theirs.service().unwrap().id().unwrap().to_string();
 
-    env.apply_yaml(&example()).await.unwrap();
+    // Using it takes spec.adopt; berth still never deletes what it adopted.
+    env.apply_yaml(&example().replace(
+        "  deletionPolicy: Delete\n",
+        "  deletionPolicy: Delete\n  adopt: true\n",
+    ))
+    .await
+    .unwrap();
     env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
         .await;
     env.delete_and_wait::<EcsService>("api", TIMEOUT).await;

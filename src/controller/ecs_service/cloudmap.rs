@@ -108,6 +108,7 @@ pub async fn ensure_service(
             .resource_arn(&arn)
             .tags(tag(TAG_OWNER, owner))
             .tags(tag(TAG_UID, uid))
+            .tags(tag(TAG_ADOPTED, "true"))
             .send()
             .await
             .map_err(|e| classify("servicediscovery:TagResource", e))?;
@@ -154,9 +155,29 @@ pub async fn ensure_service(
     Ok(Ensured::Created(arn))
 }
 
-/// True when the Cloud Map service carries berth's owner tag for `owner`:
-/// one berth only found (created by someone else) is never deleted.
+/// Marks a Cloud Map service berth adopted: it is berth's to use, but not
+/// to delete (only what berth created goes with the EcsService).
+pub const TAG_ADOPTED: &str = "berth.dev/adopted";
+
+/// True when the Cloud Map service carries berth's owner tag for `owner`.
 pub async fn owned_by(clients: &Clients, arn: &str, owner: &str) -> Result<bool, AwsFailure> {
+    Ok(ownership(clients, arn, owner).await? != Ownership::NotOwned)
+}
+
+/// True when berth created the Cloud Map service for `owner`: one it
+/// adopted or only found (created by someone else) is never deleted.
+pub async fn created_by(clients: &Clients, arn: &str, owner: &str) -> Result<bool, AwsFailure> {
+    Ok(ownership(clients, arn, owner).await? == Ownership::Created)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ownership {
+    NotOwned,
+    Created,
+    Adopted,
+}
+
+async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownership, AwsFailure> {
     match clients
         .cloudmap
         .list_tags_for_resource()
@@ -164,14 +185,20 @@ pub async fn owned_by(clients: &Clients, arn: &str, owner: &str) -> Result<bool,
         .send()
         .await
     {
-        Ok(out) => Ok(out
-            .tags()
-            .iter()
-            .any(|t| t.key() == TAG_OWNER && t.value() == owner)),
+        Ok(out) => {
+            let has = |k: &str, v: &str| out.tags().iter().any(|t| t.key() == k && t.value() == v);
+            Ok(if !has(TAG_OWNER, owner) {
+                Ownership::NotOwned
+            } else if has(TAG_ADOPTED, "true") {
+                Ownership::Adopted
+            } else {
+                Ownership::Created
+            })
+        }
         Err(e) => {
             let f = classify("servicediscovery:ListTagsForResource", e);
             if f.is_code("ResourceNotFoundException") || f.is_code("ServiceNotFound") {
-                Ok(false)
+                Ok(Ownership::NotOwned)
             } else {
                 Err(f)
             }

@@ -52,7 +52,7 @@ fn owner_of(obj: &EcsService) -> String {
 
 async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result<Action> {
     let prev = obj.status.clone().unwrap_or_default();
-    if let Err(invalid) = obj.spec.validate() {
+    if let Err(invalid) = obj.validate() {
         let message = invalid.to_string();
         status::write_failed(ctx, api, obj, &prev, Reason::InvalidSpec, &message).await?;
         // Nothing to retry until the spec changes.
@@ -561,7 +561,7 @@ async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
         .as_ref()
         .and_then(|s| s.cloud_map_service_arn.clone());
     let created = match created {
-        Some(arn) if cloudmap::owned_by(&clients, &arn, &owner_of(obj)).await? => Some(arn),
+        Some(arn) if cloudmap::created_by(&clients, &arn, &owner_of(obj)).await? => Some(arn),
         _ => None,
     };
     if let Some(arn) = created {

@@ -100,6 +100,34 @@ impl RunTarget {
     }
 }
 
+/// The family of the task definitions a job registers from its service's:
+/// `<service family>-<job name>`, with the characters ECS does not allow in
+/// a family (a Kubernetes name may hold dots) replaced, and cut to ECS's 255
+/// characters with a hash of the whole name kept, so two long names differ.
+pub fn derived_family(service_family: &str, job: &str) -> String {
+    const MAX: usize = 255;
+    let joined = if job.is_empty() {
+        service_family.to_string()
+    } else {
+        format!("{service_family}-{job}")
+    };
+    let full: String = joined
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if full.len() <= MAX {
+        return full;
+    }
+    let hash = crate::controller::ecs_service::render::content_hash(&Value::String(full.clone()));
+    format!("{}-{hash}", &full[..MAX - hash.len() - 1])
+}
+
 /// Why there is nothing to run yet, or cannot be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unresolved {
@@ -150,7 +178,7 @@ pub fn resolve(job: &MigrationJob, service: Option<&EcsService>) -> Result<RunTa
                 )));
             }
             let s = &svc.spec;
-            let family = format!("{}-{name}", svc.family());
+            let family = derived_family(&svc.family(), &name);
             (
                 s.task_definition.clone(),
                 s.cluster.clone(),
@@ -172,7 +200,9 @@ pub fn resolve(job: &MigrationJob, service: Option<&EcsService>) -> Result<RunTa
             spec.capacity_provider_strategy.clone(),
             spec.platform_version.clone(),
             None,
-            td.family.clone().unwrap_or_else(|| name.clone()),
+            td.family
+                .clone()
+                .unwrap_or_else(|| derived_family(&name, "")),
             None,
             Tags::new(),
         ),
@@ -780,6 +810,21 @@ taskDefinition:
         assert_eq!(p.step, Step::Run { attempt: 2 });
         let p = run(2, None, &status(3), None, 100);
         assert_eq!(p.reason, Reason::BackoffLimitExceeded);
+    }
+
+    #[test]
+    fn derived_families_are_valid_ecs_families() {
+        assert_eq!(
+            derived_family("shop-api", "api-migrate"),
+            "shop-api-api-migrate"
+        );
+        assert_eq!(derived_family("db.migrate", ""), "db-migrate");
+        let long = derived_family(&"f".repeat(255), "job");
+        assert_eq!(long.len(), 255);
+        assert_ne!(long, derived_family(&"f".repeat(255), "other"));
+        assert!(long
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]

@@ -1,0 +1,452 @@
+//! What a user pointing berth at a real AWS account relies on: requests AWS
+//! accepts, idempotent creates when responses are lost, tags and Cloud Map
+//! services that belong to berth only when they say so, a rollout deadline,
+//! and a status that never goes back.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::migration_job::Phase;
+use berth::api::{EcsService, MigrationJob};
+use berth_e2e::{condition, workspace_root, Env};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(150);
+
+fn file(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
+}
+
+/// The example migration without its database (no AuroraCluster controller
+/// runs in these tests).
+fn migration() -> String {
+    file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
+}
+
+fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
+    }
+}
+
+fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status.as_ref().is_some_and(|st| {
+            condition(&st.conditions, "Degraded").is_some_and(|c| c.0 == "True" && c.1 == reason)
+        })
+    }
+}
+
+fn degraded_message(s: &EcsService) -> String {
+    condition(&s.status.as_ref().unwrap().conditions, "Degraded")
+        .unwrap()
+        .2
+}
+
+async fn service_tags(env: &Env) -> BTreeMap<String, String> {
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let svc = ecs
+        .describe_services()
+        .cluster("shop")
+        .services("shop-api")
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .unwrap()
+        .services()[0]
+        .clone();
+    svc.tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Mutations berth made, by action.
+const MUTATIONS: [&str; 8] = [
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "TagResource",
+    "UntagResource",
+    "RunTask",
+];
+
+fn berth_mutations(env: &Env) -> u64 {
+    MUTATIONS
+        .iter()
+        .map(|a| env.berth_calls("ecs", a))
+        .sum::<u64>()
+        + env.berth_calls("servicediscovery", "CreateService")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_follow_the_spec_and_drift_is_set_back() {
+    let env = Env::new("tags").await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    assert_eq!(
+        service_tags(&env).await.get("team").map(String::as_str),
+        Some("orders")
+    );
+
+    // A spec edit: set a new tag, change one, drop none.
+    env.apply_yaml(&file("api.yaml").replace(
+        "  tags:\n    team: orders\n",
+        "  tags:\n    team: payments\n    cost-center: \"42\"\n",
+    ))
+    .await
+    .unwrap();
+    env.wait_for("api", "observed generation 2", TIMEOUT, |s: &EcsService| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.observed_generation == Some(2))
+    })
+    .await;
+    let tags = service_tags(&env).await;
+    assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
+    assert_eq!(tags.get("cost-center").map(String::as_str), Some("42"));
+    assert_eq!(
+        env.berth_calls("ecs", "UpdateService"),
+        0,
+        "tags are not an UpdateService field"
+    );
+
+    // Someone edits the tags in the console: berth sets them back on the
+    // next look (the refresh annotation asks for one now).
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let arn = env
+        .api::<EcsService>()
+        .get("api")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .service_arn
+        .unwrap();
+    ecs.tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("team")
+                .value("hijacked")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("rogue")
+                .value("1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    env.merge_patch::<EcsService>(
+        "api",
+        json!({"metadata": {"annotations": {"berth.dev/refresh": "tags"}}}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let tags = service_tags(&env).await;
+        if tags.get("team").map(String::as_str) == Some("payments") && !tags.contains_key("rogue") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tags never set back: {tags:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let events = env.events_for("api").await.join("\n");
+    assert!(
+        events.contains("DriftCorrected") && events.contains("tags (set team; removed rogue)"),
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_tag_value_is_invalid_spec_without_aws_calls() {
+    let env = Env::new("bad-tag").await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let before = env.awsim.calls(Some("berth"))["total"].as_u64();
+    let mutations = berth_mutations(&env);
+
+    let long = "x".repeat(300);
+    env.apply_yaml(&file("api.yaml").replace("    team: orders\n", &format!("    team: {long}\n")))
+        .await
+        .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/InvalidSpec",
+            TIMEOUT,
+            degraded("InvalidSpec"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(message.contains("spec.tags.team"), "{message}");
+    assert_eq!(berth_mutations(&env), mutations);
+    assert_eq!(env.awsim.calls(Some("berth"))["total"].as_u64(), before);
+    assert_eq!(
+        service_tags(&env).await.get("team").map(String::as_str),
+        Some("orders")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_map_service_of_someone_else_needs_adopt() {
+    let env = Env::new("cloudmap-adopt").await;
+    let sd = aws_sdk_servicediscovery::Client::new(&env.aws().await);
+    let ns_id = sd
+        .list_namespaces()
+        .send()
+        .await
+        .unwrap()
+        .namespaces()
+        .iter()
+        .find(|n| n.name() == Some("shop.internal"))
+        .and_then(|n| n.id().map(str::to_string))
+        .unwrap();
+    let theirs = sd
+        .create_service()
+        .name("api")
+        .namespace_id(&ns_id)
+        .dns_config(
+            aws_sdk_servicediscovery::types::DnsConfig::builder()
+                .dns_records(
+                    aws_sdk_servicediscovery::types::DnsRecord::builder()
+                        .r#type(aws_sdk_servicediscovery::types::RecordType::A)
+                        .ttl(60)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .service()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/AdoptionRequired",
+            TIMEOUT,
+            degraded("AdoptionRequired"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("Cloud Map") && message.contains("spec.adopt"),
+        "{message}"
+    );
+    assert_eq!(env.berth_calls("servicediscovery", "CreateService"), 0);
+    assert_eq!(env.berth_calls("ecs", "CreateService"), 0);
+
+    env.merge_patch::<EcsService>("api", json!({"spec": {"adopt": true}}))
+        .await;
+    let svc = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    assert_eq!(
+        svc.status.unwrap().cloud_map_service_arn.as_deref(),
+        Some(theirs.as_str())
+    );
+    assert_eq!(env.berth_calls("servicediscovery", "CreateService"), 0);
+    let tags = sd
+        .list_tags_for_resource()
+        .resource_arn(&theirs)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags().iter().any(|t| t.key() == "berth.dev/owner"),
+        "{tags:?}"
+    );
+    assert!(env
+        .events_for("api")
+        .await
+        .join("\n")
+        .contains("CloudMapServiceAdopted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_past_its_deadline_is_degraded() {
+    let env = Env::new("deadline").await;
+    // Tasks that never pass their health checks, no circuit breaker to
+    // end the rollout: only the deadline does.
+    let manifest = file("api.yaml")
+        .replace("shop/api:1.4.2", "shop/api:1.4.2-unhealthy")
+        .replace(
+            "      enable: true\n      rollback: true\n",
+            "      enable: false\n      rollback: false\n",
+        )
+        .replace(
+            "progressDeadlineSeconds: 600",
+            "progressDeadlineSeconds: 30",
+        );
+    env.apply_yaml(&manifest).await.unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/ProgressDeadlineExceeded",
+            Duration::from_secs(180),
+            degraded("ProgressDeadlineExceeded"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("progressDeadlineSeconds (30s)") && message.contains("health checks"),
+        "{message}"
+    );
+    assert!(!is_true(&svc.status.unwrap().conditions, READY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_responses_create_nothing_twice() {
+    let env = Env::new("lost").await;
+    for action in [
+        "ecs:CreateService",
+        "ecs:RunTask",
+        "ecs:RegisterTaskDefinition",
+        "servicediscovery:CreateService",
+    ] {
+        env.awsim.lose_responses(action, 1);
+    }
+    env.apply_yaml(&migration()).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    env.wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
+        j.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+    })
+    .await;
+    let calls = env.awsim.call_log(Some("berth"));
+    let lost: Vec<String> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "lost")
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["service"].as_str().unwrap(),
+                c["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(lost.len(), 4, "every fault fired once: {lost:?}");
+
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    // One service.
+    let services = ecs.list_services().cluster("shop").send().await.unwrap();
+    assert_eq!(services.service_arns().len(), 1, "{services:?}");
+    // One revision per hash in every family berth registered.
+    let families = ecs.list_task_definition_families().send().await.unwrap();
+    for family in families.families() {
+        let arns = ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .send()
+            .await
+            .unwrap();
+        let mut hashes = Vec::new();
+        for arn in arns.task_definition_arns() {
+            let td = ecs
+                .describe_task_definition()
+                .task_definition(arn)
+                .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+                .send()
+                .await
+                .unwrap();
+            let hash = td
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("berth.dev/spec-hash"))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                !hashes.contains(&hash),
+                "two revisions of {family} with hash {hash}"
+            );
+            hashes.push(hash);
+        }
+    }
+    // One task per attempt of the migration.
+    let job = env.api::<MigrationJob>().get("api-migrate").await.unwrap();
+    let st = job.status.unwrap();
+    assert_eq!(st.attempts, 1);
+    let mut tasks = Vec::new();
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let out = ecs
+            .list_tasks()
+            .cluster("shop")
+            .started_by(berth::controller::migration_job::plan::started_by(
+                st.run_hash.as_deref().unwrap(),
+            ))
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        tasks.extend(out.task_arns().iter().cloned());
+    }
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_from_a_stale_read_cannot_undo_success() {
+    let env = Env::new("stale").await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.apply_yaml(&migration()).await.unwrap();
+    let api = env.api::<MigrationJob>();
+    let running = env
+        .wait_for("api-migrate", "Running", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Running))
+        })
+        .await;
+    env.wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
+        j.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+    })
+    .await;
+
+    // What a reconcile holding the older read would write.
+    let stale_status = running.status.clone().unwrap();
+    let err = berth::controller::status::apply(&api, &running, &stale_status)
+        .await
+        .expect_err("a write computed from a stale read must be refused");
+    assert!(
+        matches!(err, berth::controller::error::Error::StaleRead(_)),
+        "{err}"
+    );
+    let now = api.get("api-migrate").await.unwrap();
+    assert_eq!(now.status.unwrap().phase, Some(Phase::Succeeded));
+}
