@@ -49,6 +49,15 @@ pub struct RunArgs {
     /// Send every AWS call to this endpoint (awsim in tests, or a VPC endpoint proxy).
     #[arg(long, env = "BERTH_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+    /// Share of AWS's published per-account API rates berth uses (token
+    /// buckets per throttling category and region/role); the rest is left to
+    /// other clients of the account. 0 turns berth's rate limiter off.
+    #[arg(long, env = "BERTH_AWS_RATE_FRACTION", default_value_t = 0.8)]
+    pub aws_rate_fraction: f64,
+    /// Reconciles of one kind running at once (the rest queue); bounds the
+    /// AWS calls and memory a burst of changes can take.
+    #[arg(long, env = "BERTH_MAX_CONCURRENT_RECONCILES", default_value_t = 32)]
+    pub max_concurrent_reconciles: u16,
     /// Re-observe every resource at least this often to set back drift (e.g. 5m, 30s).
     #[arg(long, env = "BERTH_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,

@@ -3,7 +3,9 @@
 //! attributable), bounded retries and timeouts, and an optional endpoint
 //! override (awsim in tests).
 
+pub mod call;
 pub mod error;
+pub mod limiter;
 pub mod token;
 
 use std::collections::HashMap;
@@ -13,9 +15,14 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex;
 
+pub use call::{AwsMetrics, Pipeline};
 pub use error::{classify, AwsFailure, FailureKind};
+pub use limiter::Limiter;
 
 /// Namespace annotation naming the AWS region of its resources.
 pub const REGION_ANNOTATION: &str = "berth.dev/aws-region";
@@ -29,10 +36,11 @@ pub struct Target {
     pub role_arn: Option<String>,
 }
 
-/// The SDK clients of one target.
-#[derive(Clone, Debug)]
+/// The SDK clients of one target, and the pipeline their calls go through.
+#[derive(Clone)]
 pub struct Clients {
     pub target: Target,
+    pub pipeline: Arc<Pipeline>,
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub rds: aws_sdk_rds::Client,
@@ -48,16 +56,51 @@ pub struct Settings {
     pub endpoint_url: Option<String>,
 }
 
+impl Clients {
+    /// Sends a request through the pipeline (limiter, metrics,
+    /// classification), retrying throttled and transient failures: for
+    /// reads and for mutations that are idempotent (a client token, or
+    /// the same end state when repeated).
+    pub async fn call<T, E, Fut>(
+        &self,
+        action: &'static str,
+        send: impl Fn() -> Fut,
+    ) -> Result<T, AwsFailure>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.pipeline.call(&self.target, action, true, send).await
+    }
+
+    /// Like [`Clients::call`] for a mutation without an idempotency token
+    /// (RegisterTaskDefinition): a transient failure may have been executed,
+    /// so it is not sent again; the next reconcile looks before it acts.
+    pub async fn call_once<T, E, Fut>(
+        &self,
+        action: &'static str,
+        send: impl Fn() -> Fut,
+    ) -> Result<T, AwsFailure>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.pipeline.call(&self.target, action, false, send).await
+    }
+}
+
 /// Builds and caches clients per target.
 pub struct Factory {
     settings: Settings,
+    pipeline: Arc<Pipeline>,
     cache: Mutex<HashMap<Target, Arc<Clients>>>,
 }
 
 impl Factory {
-    pub fn new(settings: Settings) -> Self {
+    pub fn new(settings: Settings, pipeline: Arc<Pipeline>) -> Self {
         Self {
             settings,
+            pipeline,
             cache: Mutex::default(),
         }
     }
@@ -93,6 +136,7 @@ impl Factory {
         let config = self.sdk_config(target).await;
         let clients = Arc::new(Clients {
             target: target.clone(),
+            pipeline: self.pipeline.clone(),
             ecs: aws_sdk_ecs::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
@@ -108,9 +152,10 @@ impl Factory {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
             .app_name(AppName::new("berth").expect("a valid app name"))
-            // Throttling is handled by requeueing with backoff; a few quick
-            // retries absorb blips without holding a reconcile for long.
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            // Retries happen in the call pipeline, where each attempt takes a
+            // limiter token and is counted, and where a mutation without an
+            // idempotency token is never sent twice.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))

@@ -35,8 +35,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("no Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster)")?;
-    let mut registry = Registry::with_prefix("");
+    let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
+    let aws_metrics = aws::AwsMetrics::register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
     let bound = admin::serve(
         &args.admin_addr,
@@ -73,11 +74,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None
     };
 
-    let aws = aws::Factory::new(aws::Settings {
-        default_region: args.aws_region.clone(),
-        default_role_arn: args.aws_role_arn.clone(),
-        endpoint_url: args.aws_endpoint_url.clone(),
-    });
+    let pipeline = aws::Pipeline::new(
+        aws::Limiter::new(Some(args.aws_rate_fraction).filter(|f| *f > 0.0)),
+        aws_metrics,
+    );
+    let aws = aws::Factory::new(
+        aws::Settings {
+            default_region: args.aws_region.clone(),
+            default_role_arn: args.aws_role_arn.clone(),
+            endpoint_url: args.aws_endpoint_url.clone(),
+        },
+        pipeline,
+    );
     let ctx = Arc::new(Context::new(
         client.clone(),
         aws,
@@ -104,7 +112,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Some(reflector::ObjectRef::new(&service).within(&ns))
         },
     );
+    let bounded =
+        || kube::runtime::controller::Config::default().concurrency(args.max_concurrent_reconciles);
     let ecs_run = ecs
+        .with_config(bounded())
         .shutdown_on_signal()
         .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
         // error_policy already logged each failure.
@@ -141,6 +152,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .map(|j| reflector::ObjectRef::from_obj(j.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .with_config(bounded())
         .shutdown_on_signal()
         .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
         .for_each(|_| async {});
@@ -267,15 +279,24 @@ where
     let base = match err.category() {
         // The watch store catches up within moments.
         "StaleRead" => 1,
-        "AwsThrottled" => 20,
+        "AwsThrottled" => 10,
         _ if err.is_transient() => 5,
         _ => 30,
     };
-    // Retries land on the same wall-clock grid as polls, so the reconciles
-    // that failed together describe their services in one batch again.
-    Action::requeue(ecs_service::observe::aligned_poll(
-        std::time::Duration::from_secs(base),
-    ))
+    // Jittered: reconciles that failed together (an outage, throttling)
+    // must not retry together. Polls and resyncs stay aligned so that
+    // DescribeServices batches fill; a retry joins the grid on its next poll.
+    Action::requeue(jittered(std::time::Duration::from_secs(base)))
+}
+
+/// `base` plus up to half of it, spread by the clock's nanoseconds.
+fn jittered(base: std::time::Duration) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64;
+    let spread = base.as_millis() as u64 / 2;
+    base + std::time::Duration::from_millis(nanos % (spread + 1))
 }
 
 /// Kinds without a reconciler yet are watched and logged, so a user sees

@@ -104,6 +104,7 @@ fn clients(addr: SocketAddr) -> Arc<Clients> {
         ))
         .build();
     Arc::new(Clients {
+        pipeline: berth::aws::Pipeline::unlimited(),
         target: Target {
             region: "us-east-1".into(),
             role_arn: None,

@@ -11,7 +11,7 @@ use super::plan::UpdateFields;
 use super::tags::TagChange;
 use crate::api::ecs_service::{DnsRecordType, EcsService};
 use crate::aws::token::{token, ECS_CREATE_SERVICE_MAX};
-use crate::aws::{classify, AwsFailure, Clients};
+use crate::aws::{AwsFailure, Clients};
 
 /// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
 /// needs a number at creation; afterwards berth never sets it.
@@ -59,10 +59,9 @@ pub async fn create_service(
     if !spec.capacity_provider_strategy.is_empty() {
         req = req.set_capacity_provider_strategy(Some(capacity(obj)));
     }
-    let out = req
-        .send()
-        .await
-        .map_err(|e| classify("ecs:CreateService", e))?;
+    let out = clients
+        .call("ecs:CreateService", || req.clone().send())
+        .await?;
     Ok(out
         .service()
         .cloned()
@@ -117,10 +116,9 @@ pub async fn update_service(
             .set_capacity_provider_strategy(Some(capacity(obj)))
             .force_new_deployment(true);
     }
-    let out = req
-        .send()
-        .await
-        .map_err(|e| classify("ecs:UpdateService", e))?;
+    let out = clients
+        .call("ecs:UpdateService", || req.clone().send())
+        .await?;
     Ok(out
         .service()
         .cloned()
@@ -132,15 +130,17 @@ pub async fn delete_service(clients: &Clients, obj: &EcsService) -> Result<bool,
     let cluster = &obj.spec.cluster;
     let name = obj.service_name();
     let scaled = clients
-        .ecs
-        .update_service()
-        .cluster(cluster)
-        .service(&name)
-        .desired_count(0)
-        .send()
+        .call("ecs:UpdateService", || {
+            clients
+                .ecs
+                .update_service()
+                .cluster(cluster)
+                .service(&name)
+                .desired_count(0)
+                .send()
+        })
         .await;
-    if let Err(e) = scaled {
-        let f = classify("ecs:UpdateService", e);
+    if let Err(f) = scaled {
         if f.is_code("ServiceNotFoundException")
             || f.is_code("ServiceNotActiveException")
             || f.is_code("ClusterNotFoundException")
@@ -150,25 +150,29 @@ pub async fn delete_service(clients: &Clients, obj: &EcsService) -> Result<bool,
         return Err(f);
     }
     clients
-        .ecs
-        .delete_service()
-        .cluster(cluster)
-        .service(&name)
-        .force(true)
-        .send()
-        .await
-        .map_err(|e| classify("ecs:DeleteService", e))?;
+        .call("ecs:DeleteService", || {
+            clients
+                .ecs
+                .delete_service()
+                .cluster(cluster)
+                .service(&name)
+                .force(true)
+                .send()
+        })
+        .await?;
     Ok(true)
 }
 
 pub async fn deregister(clients: &Clients, arn: &str) -> Result<(), AwsFailure> {
     clients
-        .ecs
-        .deregister_task_definition()
-        .task_definition(arn)
-        .send()
-        .await
-        .map_err(|e| classify("ecs:DeregisterTaskDefinition", e))?;
+        .call("ecs:DeregisterTaskDefinition", || {
+            clients
+                .ecs
+                .deregister_task_definition()
+                .task_definition(arn)
+                .send()
+        })
+        .await?;
     Ok(())
 }
 
@@ -258,29 +262,33 @@ fn tags(obj: &EcsService) -> Vec<Tag> {
 pub async fn set_tags(clients: &Clients, arn: &str, change: &TagChange) -> Result<(), AwsFailure> {
     if !change.set.is_empty() {
         clients
-            .ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(
-                change
-                    .set
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| classify("ecs:TagResource", e))?;
+            .call("ecs:TagResource", || {
+                clients
+                    .ecs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(
+                        change
+                            .set
+                            .iter()
+                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                            .collect(),
+                    ))
+                    .send()
+            })
+            .await?;
     }
     if !change.remove.is_empty() {
         clients
-            .ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(change.remove.clone()))
-            .send()
-            .await
-            .map_err(|e| classify("ecs:UntagResource", e))?;
+            .call("ecs:UntagResource", || {
+                clients
+                    .ecs
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(change.remove.clone()))
+                    .send()
+            })
+            .await?;
     }
     Ok(())
 }

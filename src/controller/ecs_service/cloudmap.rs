@@ -10,7 +10,7 @@ use aws_sdk_servicediscovery::types::{
 use super::render::{TAG_OWNER, TAG_UID};
 use crate::api::ecs_service::{DnsRecordType, ServiceDiscovery};
 use crate::aws::token::{token, CLOUD_MAP_CREATOR_REQUEST_MAX};
-use crate::aws::{classify, AwsFailure, Clients, FailureKind};
+use crate::aws::{AwsFailure, Clients, FailureKind};
 
 /// A namespace that does not exist, said the way a user can act on.
 pub fn namespace_missing(name: &str) -> AwsFailure {
@@ -30,19 +30,21 @@ pub async fn namespace_id(clients: &Clients, sd: &ServiceDiscovery) -> Result<St
     }
     let name = sd.namespace_name.clone().unwrap_or_default();
     let out = clients
-        .cloudmap
-        .list_namespaces()
-        .filters(
-            NamespaceFilter::builder()
-                .name(NamespaceFilterName::Name)
-                .values(&name)
-                .condition(FilterCondition::Eq)
-                .build()
-                .expect("name and values are set"),
-        )
-        .send()
-        .await
-        .map_err(|e| classify("servicediscovery:ListNamespaces", e))?;
+        .call("servicediscovery:ListNamespaces", || {
+            clients
+                .cloudmap
+                .list_namespaces()
+                .filters(
+                    NamespaceFilter::builder()
+                        .name(NamespaceFilterName::Name)
+                        .values(&name)
+                        .condition(FilterCondition::Eq)
+                        .build()
+                        .expect("name and values are set"),
+                )
+                .send()
+        })
+        .await?;
     out.namespaces()
         .iter()
         .find(|n| n.name() == Some(name.as_str()))
@@ -76,19 +78,21 @@ pub async fn ensure_service(
 ) -> Result<Ensured, AwsFailure> {
     let ns = namespace_id(clients, sd).await?;
     let list = clients
-        .cloudmap
-        .list_services()
-        .filters(
-            ServiceFilter::builder()
-                .name(ServiceFilterName::NamespaceId)
-                .values(&ns)
-                .condition(FilterCondition::Eq)
-                .build()
-                .expect("name and values are set"),
-        )
-        .send()
-        .await
-        .map_err(|e| classify("servicediscovery:ListServices", e))?;
+        .call("servicediscovery:ListServices", || {
+            clients
+                .cloudmap
+                .list_services()
+                .filters(
+                    ServiceFilter::builder()
+                        .name(ServiceFilterName::NamespaceId)
+                        .values(&ns)
+                        .condition(FilterCondition::Eq)
+                        .build()
+                        .expect("name and values are set"),
+                )
+                .send()
+        })
+        .await?;
     if let Some(arn) = list
         .services()
         .iter()
@@ -103,15 +107,17 @@ pub async fn ensure_service(
             return Ok(Ensured::AdoptionRequired(arn));
         }
         clients
-            .cloudmap
-            .tag_resource()
-            .resource_arn(&arn)
-            .tags(tag(TAG_OWNER, owner))
-            .tags(tag(TAG_UID, uid))
-            .tags(tag(TAG_ADOPTED, "true"))
-            .send()
-            .await
-            .map_err(|e| classify("servicediscovery:TagResource", e))?;
+            .call("servicediscovery:TagResource", || {
+                clients
+                    .cloudmap
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .tags(tag(TAG_OWNER, owner))
+                    .tags(tag(TAG_UID, uid))
+                    .tags(tag(TAG_ADOPTED, "true"))
+                    .send()
+            })
+            .await?;
         return Ok(Ensured::Adopted(arn));
     }
     let record_type = match sd.dns_record_type {
@@ -119,34 +125,36 @@ pub async fn ensure_service(
         DnsRecordType::Srv => RecordType::Srv,
     };
     let out = clients
-        .cloudmap
-        .create_service()
-        .name(name)
-        .namespace_id(&ns)
-        // Idempotent across a crash between create and the status write.
-        .creator_request_id(token(
-            CLOUD_MAP_CREATOR_REQUEST_MAX,
-            &["servicediscovery:CreateService", uid, &ns, name],
-        ))
-        .dns_config(
-            DnsConfig::builder()
-                .routing_policy(RoutingPolicy::Multivalue)
-                .dns_records(
-                    DnsRecord::builder()
-                        .r#type(record_type)
-                        .ttl(sd.dns_ttl)
+        .call("servicediscovery:CreateService", || {
+            clients
+                .cloudmap
+                .create_service()
+                .name(name)
+                .namespace_id(&ns)
+                // Idempotent across a crash between create and the status write.
+                .creator_request_id(token(
+                    CLOUD_MAP_CREATOR_REQUEST_MAX,
+                    &["servicediscovery:CreateService", uid, &ns, name],
+                ))
+                .dns_config(
+                    DnsConfig::builder()
+                        .routing_policy(RoutingPolicy::Multivalue)
+                        .dns_records(
+                            DnsRecord::builder()
+                                .r#type(record_type.clone())
+                                .ttl(sd.dns_ttl)
+                                .build()
+                                .expect("type and ttl are set"),
+                        )
                         .build()
-                        .expect("type and ttl are set"),
+                        .expect("records are set"),
                 )
-                .build()
-                .expect("records are set"),
-        )
-        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
-        .tags(tag(TAG_OWNER, owner))
-        .tags(tag(TAG_UID, uid))
-        .send()
-        .await
-        .map_err(|e| classify("servicediscovery:CreateService", e))?;
+                .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+                .tags(tag(TAG_OWNER, owner))
+                .tags(tag(TAG_UID, uid))
+                .send()
+        })
+        .await?;
     let arn = out
         .service()
         .and_then(|s| s.arn())
@@ -179,10 +187,13 @@ enum Ownership {
 
 async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownership, AwsFailure> {
     match clients
-        .cloudmap
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
+        .call("servicediscovery:ListTagsForResource", || {
+            clients
+                .cloudmap
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+        })
         .await
     {
         Ok(out) => {
@@ -195,8 +206,7 @@ async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownershi
                 Ownership::Created
             })
         }
-        Err(e) => {
-            let f = classify("servicediscovery:ListTagsForResource", e);
+        Err(f) => {
             if f.is_code("ResourceNotFoundException") || f.is_code("ServiceNotFound") {
                 Ok(Ownership::NotOwned)
             } else {
@@ -210,10 +220,14 @@ async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownershi
 /// instances registered (they drain after the ECS service is deleted).
 pub async fn delete_service(clients: &Clients, arn: &str) -> Result<bool, AwsFailure> {
     let id = arn.rsplit('/').next().unwrap_or(arn);
-    match clients.cloudmap.delete_service().id(id).send().await {
+    match clients
+        .call("servicediscovery:DeleteService", || {
+            clients.cloudmap.delete_service().id(id).send()
+        })
+        .await
+    {
         Ok(_) => Ok(true),
-        Err(e) => {
-            let f = classify("servicediscovery:DeleteService", e);
+        Err(f) => {
             if f.is_code("ServiceNotFound") {
                 Ok(true)
             } else if f.is_code("ResourceInUse") {

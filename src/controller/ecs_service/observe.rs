@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
 use tokio::sync::{oneshot, Mutex};
 
 use super::render::{TAG_HASH, TAG_OWNER};
-use crate::aws::{classify, AwsFailure, Clients, Target};
+use crate::aws::{AwsFailure, Clients, Target};
 
 /// How long reconciles wait for others of the same cluster before one
 /// DescribeServices call serves them all.
@@ -84,12 +84,15 @@ impl ServiceBatcher {
         let mut results: HashMap<String, Result<Option<Service>, AwsFailure>> = HashMap::new();
         for chunk in names.chunks(DESCRIBE_LIMIT) {
             let out = clients
-                .ecs
-                .describe_services()
-                .cluster(&key.1)
-                .set_services(Some(chunk.to_vec()))
-                .include(ServiceField::Tags)
-                .send()
+                .call("ecs:DescribeServices", || {
+                    clients
+                        .ecs
+                        .describe_services()
+                        .cluster(&key.1)
+                        .set_services(Some(chunk.to_vec()))
+                        .include(ServiceField::Tags)
+                        .send()
+                })
                 .await;
             match out {
                 Ok(out) => {
@@ -103,8 +106,7 @@ impl ServiceBatcher {
                         results.insert(name.clone(), Ok(svc));
                     }
                 }
-                Err(e) => {
-                    let failure = classify("ecs:DescribeServices", e);
+                Err(failure) => {
                     for name in chunk {
                         results.insert(name.clone(), Err(failure.clone()));
                     }
@@ -125,8 +127,14 @@ pub fn aligned_poll(poll: Duration) -> Duration {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
+    aligned_from(poll, now)
+}
+
+/// The wait from `now_ms` (Unix milliseconds) to 20 ms past the next
+/// multiple of `poll`.
+fn aligned_from(poll: Duration, now_ms: u128) -> Duration {
     let p = poll.as_millis().max(1);
-    Duration::from_millis((p - now % p) as u64 + 20)
+    Duration::from_millis((p - now_ms % p) as u64 + 20)
 }
 
 /// Visits the ACTIVE revisions of exactly `family`, newest first (at most
@@ -138,28 +146,32 @@ async fn visit_revisions(
     mut visit: impl FnMut(&str, i64, &[aws_sdk_ecs::types::Tag]) -> bool,
 ) -> Result<(), AwsFailure> {
     let list = clients
-        .ecs
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(SortOrder::Desc)
-        .max_results(scan.clamp(1, 100) as i32)
-        .send()
-        .await
-        .map_err(|e| classify("ecs:ListTaskDefinitions", e))?;
+        .call("ecs:ListTaskDefinitions", || {
+            clients
+                .ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(TaskDefinitionStatus::Active)
+                .sort(SortOrder::Desc)
+                .max_results(scan.clamp(1, 100) as i32)
+                .send()
+        })
+        .await?;
     for arn in list.task_definition_arns() {
         // familyPrefix also matches longer families (`api` vs `api-worker`).
         if family_of(arn) != Some(family) {
             continue;
         }
         let out = clients
-            .ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-            .map_err(|e| classify("ecs:DescribeTaskDefinition", e))?;
+            .call("ecs:DescribeTaskDefinition", || {
+                clients
+                    .ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(TaskDefinitionField::Tags)
+                    .send()
+            })
+            .await?;
         let revision = out.task_definition().map(|t| t.revision()).unwrap_or(0) as i64;
         if visit(arn, revision, out.tags()) {
             break;
@@ -224,12 +236,10 @@ pub async fn secret_versions(
     let mut versions = std::collections::BTreeMap::new();
     for arn in arns {
         let out = clients
-            .secrets
-            .describe_secret()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| classify("secretsmanager:DescribeSecret", e))?;
+            .call("secretsmanager:DescribeSecret", || {
+                clients.secrets.describe_secret().secret_id(arn).send()
+            })
+            .await?;
         let current = out.version_ids_to_stages().and_then(|m| {
             m.iter()
                 .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
@@ -248,15 +258,17 @@ pub async fn stopped_tasks(
     n: usize,
 ) -> Result<Vec<Task>, AwsFailure> {
     let list = clients
-        .ecs
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .max_results(100)
-        .send()
-        .await
-        .map_err(|e| classify("ecs:ListTasks", e))?;
+        .call("ecs:ListTasks", || {
+            clients
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+                .max_results(100)
+                .send()
+        })
+        .await?;
     let arns: Vec<String> = list.task_arns().to_vec();
     if arns.is_empty() {
         return Ok(Vec::new());
@@ -264,13 +276,15 @@ pub async fn stopped_tasks(
     let mut tasks = Vec::new();
     for chunk in arns.chunks(100) {
         let out = clients
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify("ecs:DescribeTasks", e))?;
+            .call("ecs:DescribeTasks", || {
+                clients
+                    .ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?;
         tasks.extend(out.tasks().iter().cloned());
     }
     tasks.sort_by(|a, b| {
@@ -296,7 +310,18 @@ mod tests {
 
     #[test]
     fn aligned_polls_land_on_the_grid() {
-        let d = aligned_poll(Duration::from_secs(5));
-        assert!(d <= Duration::from_millis(5020) && d >= Duration::from_millis(20));
+        let poll = Duration::from_secs(5);
+        // Reconciles that asked at different moments wake together, 20 ms
+        // past the same multiple of the poll interval.
+        for now in [1_000_000_000_000u128, 1_000_000_001_234, 1_000_000_004_999] {
+            let wake = now + aligned_from(poll, now).as_millis();
+            assert_eq!(wake % 5000, 20, "asked at {now}");
+            assert_eq!(wake, 1_000_000_005_020);
+        }
+        // Exactly on the grid: the next tick, not now.
+        assert_eq!(
+            aligned_from(poll, 1_000_000_005_000),
+            Duration::from_millis(5020)
+        );
     }
 }

@@ -262,7 +262,7 @@ fn rollout_outcomes() {
             "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found",
         )
         .build();
-    let p = run(&obj, Some(&going), Gate::Open, &[pull.clone()]);
+    let p = run(&obj, Some(&going), Gate::Open, std::slice::from_ref(&pull));
     assert_eq!(reason_of(&p, DEGRADED), (true, Reason::TasksFailing));
 
     let mut late = obj.clone();

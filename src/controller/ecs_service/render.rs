@@ -89,24 +89,19 @@ impl RenderedTaskDefinition {
     }
 
     /// Registers the rendering: `(arn, revision)`. RegisterTaskDefinition
-    /// has no idempotency token, so the SDK must not retry it: a retry after
-    /// a lost response would register a second revision with the same hash.
+    /// has no idempotency token, so it is sent once: a retry after a lost
+    /// response would register a second revision with the same hash.
     /// A failed call is retried by the next reconcile instead, which first
     /// finds a revision already registered by its hash tag.
     pub async fn register(
         &self,
         clients: &crate::aws::Clients,
     ) -> Result<(String, i64), crate::aws::AwsFailure> {
-        let out = self
-            .apply(clients.ecs.register_task_definition())
-            .customize()
-            .config_override(
-                aws_sdk_ecs::config::Builder::default()
-                    .retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| crate::aws::classify("ecs:RegisterTaskDefinition", e))?;
+        let out = clients
+            .call_once("ecs:RegisterTaskDefinition", || {
+                self.apply(clients.ecs.register_task_definition()).send()
+            })
+            .await?;
         let td = out.task_definition();
         let arn = td
             .and_then(|t| t.task_definition_arn())

@@ -10,7 +10,7 @@ use super::plan::{RunTarget, TaskView};
 use super::{observe, TAG_ATTEMPT, TAG_RUN_HASH};
 use crate::api::common::EnvVar;
 use crate::aws::token::{token, ECS_RUN_TASK_MAX};
-use crate::aws::{classify, AwsFailure, Clients};
+use crate::aws::{AwsFailure, Clients};
 use crate::controller::ecs_service::observe::find_revision;
 use crate::controller::ecs_service::render::{self, TAG_OWNER, TAG_UID};
 
@@ -109,7 +109,8 @@ pub async fn run_task(clients: &Clients, r: &RunRequest<'_>) -> Result<TaskView,
     if !t.capacity.is_empty() {
         req = req.set_capacity_provider_strategy(Some(capacity(t)));
     }
-    let out = req.send().await.map_err(|e| classify("ecs:RunTask", e))?;
+    // Retried with the same client token: ECS returns the task it started.
+    let out = clients.call("ecs:RunTask", || req.clone().send()).await?;
     if let Some(task) = out.tasks().first() {
         let mut v = observe::view(task, &t.container);
         // The response may omit tags; the attempt is the one just started.
@@ -145,17 +146,19 @@ pub async fn stop_task(clients: &Clients, arn: &str, reason: &str) -> Result<(),
         return Ok(());
     };
     let out = clients
-        .ecs
-        .stop_task()
-        .cluster(cluster)
-        .task(arn)
-        .reason(reason)
-        .send()
+        .call("ecs:StopTask", || {
+            clients
+                .ecs
+                .stop_task()
+                .cluster(cluster)
+                .task(arn)
+                .reason(reason)
+                .send()
+        })
         .await;
     match out {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let f = classify("ecs:StopTask", e);
+        Err(f) => {
             if f.is_code("InvalidParameterException") || f.is_code("ClusterNotFoundException") {
                 Ok(())
             } else {

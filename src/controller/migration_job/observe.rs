@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::TaskView;
 use super::TAG_ATTEMPT;
-use crate::aws::{classify, AwsFailure, Clients};
+use crate::aws::{AwsFailure, Clients};
 
 /// Lines of the log stream kept in status.
 pub const LOG_LINES: i32 = 20;
@@ -56,14 +56,16 @@ pub async fn describe(
     let mut out = Vec::new();
     for chunk in arns.chunks(100) {
         let resp = clients
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .include(TaskField::Tags)
-            .send()
-            .await
-            .map_err(|e| classify("ecs:DescribeTasks", e))?;
+            .call("ecs:DescribeTasks", || {
+                clients
+                    .ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(chunk.to_vec()))
+                    .include(TaskField::Tags)
+                    .send()
+            })
+            .await?;
         out.extend(resp.tasks().iter().map(|t| view(t, container)));
     }
     Ok(out)
@@ -96,15 +98,17 @@ pub async fn run_tasks(
         let mut token = None;
         loop {
             let resp = clients
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .started_by(started_by)
-                .desired_status(desired.clone())
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("ecs:ListTasks", e))?;
+                .call("ecs:ListTasks", || {
+                    clients
+                        .ecs
+                        .list_tasks()
+                        .cluster(cluster)
+                        .started_by(started_by)
+                        .desired_status(desired.clone())
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
             arns.extend(resp.task_arns().iter().cloned());
             token = resp.next_token().map(str::to_string);
             if token.is_none() {
@@ -125,13 +129,16 @@ pub async fn run_tasks(
 /// group is an empty tail: logs are a courtesy, never a failure.
 pub async fn log_tail(clients: &Clients, group: &str, stream: &str) -> Vec<String> {
     let resp = clients
-        .logs
-        .get_log_events()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .limit(LOG_LINES)
-        .start_from_head(false)
-        .send()
+        .call("logs:GetLogEvents", || {
+            clients
+                .logs
+                .get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .limit(LOG_LINES)
+                .start_from_head(false)
+                .send()
+        })
         .await;
     match resp {
         Ok(out) => out
@@ -139,8 +146,7 @@ pub async fn log_tail(clients: &Clients, group: &str, stream: &str) -> Vec<Strin
             .iter()
             .filter_map(|e| e.message().map(|m| m.trim_end().to_string()))
             .collect(),
-        Err(e) => {
-            let f = classify("logs:GetLogEvents", e);
+        Err(f) => {
             tracing::debug!(error = %f, group, stream, "no log tail");
             Vec::new()
         }
