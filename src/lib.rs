@@ -5,5 +5,6 @@ pub mod api;
 pub mod aws;
 pub mod cli;
 pub mod controller;
+pub mod hash;
 pub mod runtime;
 pub mod telemetry;

@@ -4,8 +4,11 @@
 //! override (awsim in tests).
 
 pub mod call;
+pub mod describe_services;
 pub mod error;
 pub mod limiter;
+pub mod tags;
+pub mod taskdef;
 pub mod token;
 
 use std::collections::HashMap;
@@ -21,6 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex;
 
 pub use call::{AwsMetrics, Pipeline};
+pub use describe_services::ServiceBatcher;
 pub use error::{classify, AwsFailure, FailureKind};
 pub use limiter::Limiter;
 

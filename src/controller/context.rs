@@ -29,11 +29,19 @@ pub struct Context {
     pub resync: Duration,
     /// Poll interval while something is converging in AWS.
     pub poll: Duration,
-    pub ecs: super::ecs_service::observe::ServiceBatcher,
+    pub ecs: crate::aws::ServiceBatcher,
+    /// Reconciles started and finished per object: the evidence tests wait on.
+    pub reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
 }
 
 impl Context {
-    pub fn new(client: Client, aws: Factory, resync: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        client: Client,
+        aws: Factory,
+        resync: Duration,
+        metrics: Arc<Metrics>,
+        reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
+    ) -> Self {
         let reporter = Reporter {
             controller: "berth".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -46,6 +54,7 @@ impl Context {
             resync,
             poll: Duration::from_secs(5),
             ecs: Default::default(),
+            reconciles,
         }
     }
 

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use crate::aws;
 use crate::cli::RunArgs;
+use crate::runtime::reconciles::ReconcileLog;
 use crate::runtime::{admin, leader};
 use context::Context;
 use error::Error;
@@ -39,11 +40,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::register(&mut registry));
     let aws_metrics = aws::AwsMetrics::register(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
+    let reconciles = Arc::new(ReconcileLog::default());
     let bound = admin::serve(
         &args.admin_addr,
         admin::AdminState {
             ready: ready.clone(),
             registry: Arc::new(Mutex::new(registry)),
+            reconciles: reconciles.clone(),
         },
     )
     .await
@@ -91,6 +94,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         aws,
         args.resync_interval,
         metrics,
+        reconciles,
     ));
     let ns = args.namespace.as_deref();
 
@@ -213,8 +217,14 @@ async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action
         kind: "EcsService".into(),
     };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let reconciling = ctx.reconciles.begin(
+        "EcsService",
+        obj.namespace().as_deref().unwrap_or_default(),
+        &obj.name_any(),
+    );
     let started = Instant::now();
     let result = ecs_service::reconcile(obj, ctx.clone()).await;
+    drop(reconciling);
     ctx.metrics
         .duration
         .get_or_create(&labels)
@@ -247,8 +257,14 @@ async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Actio
         kind: "MigrationJob".into(),
     };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let reconciling = ctx.reconciles.begin(
+        "MigrationJob",
+        obj.namespace().as_deref().unwrap_or_default(),
+        &obj.name_any(),
+    );
     let started = Instant::now();
     let result = migration_job::reconcile(obj, ctx.clone()).await;
+    drop(reconciling);
     ctx.metrics
         .duration
         .get_or_create(&labels)

@@ -1,7 +1,9 @@
 //! The admin server: `/livez`, `/readyz` (true only once every watch has
 //! synced and, with leader election, this replica leads or stands by
-//! healthily) and `/metrics` (Prometheus text format).
+//! healthily), `/metrics` (Prometheus text format) and `/debug/reconciles`
+//! (per-object reconcile counts as JSON, see `super::reconciles`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use prometheus_client::registry::Registry;
+
+use super::reconciles::{Counts, ReconcileLog};
 
 #[derive(Clone)]
 pub struct AdminState {
     pub ready: Arc<AtomicBool>,
     pub registry: Arc<Mutex<Registry>>,
+    pub reconciles: Arc<ReconcileLog>,
 }
 
 pub async fn serve(addr: &str, state: AdminState) -> anyhow::Result<SocketAddr> {
@@ -25,6 +30,7 @@ pub async fn serve(addr: &str, state: AdminState) -> anyhow::Result<SocketAddr> 
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/debug/reconciles", get(reconciles))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -49,4 +55,8 @@ async fn metrics(State(s): State<AdminState>) -> (StatusCode, String) {
         Ok(()) => (StatusCode::OK, out),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+async fn reconciles(State(s): State<AdminState>) -> Json<BTreeMap<String, Counts>> {
+    Json(s.reconciles.snapshot())
 }

@@ -12,9 +12,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::faults::Faults;
 use crate::images::ImageRule;
-use crate::throttle::Rate;
-use crate::world::{Faults, Seed};
+use crate::throttle::{aws, Rate, ThrottleProfile};
+use crate::world::Seed;
 use crate::Shared;
 
 type S = State<Arc<Shared>>;
@@ -39,7 +40,9 @@ pub const ENDPOINTS: &str = "  GET  /_awsim/health                  liveness
                                         throttle?: {\"ecs:DescribeServices\": {rate, burst} | null}}
   POST /_awsim/faults/lose             {action: \"ecs:CreateService\", count}: commit the next COUNT successful
                                         calls, then answer them with the service's 5xx (outcome \"lost\")
-  POST /_awsim/faults/reset            clear faults, image rules and throttle overrides";
+  POST /_awsim/faults/reset            clear faults, image rules and throttle overrides
+  GET  /_awsim/throttle                {enabled, profile, scale, overrides, categories}: the AWS profile's table
+  POST /_awsim/throttle                {profile: \"default\" | \"aws\"}: switch profile (buckets start full)";
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -57,6 +60,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/faults", get(faults).post(set_faults))
         .route("/faults/lose", post(lose_responses))
         .route("/faults/reset", post(reset_faults))
+        .route("/throttle", get(throttle).post(set_throttle))
 }
 
 #[derive(Deserialize)]
@@ -214,4 +218,29 @@ async fn reset_faults(State(s): S) -> Json<Value> {
     s.world().faults = Faults::default();
     s.throttle().clear_overrides();
     faults_json(&s)
+}
+
+fn throttle_json(s: &Shared) -> Json<Value> {
+    let t = s.throttle();
+    Json(json!({
+        "enabled": t.enabled,
+        "profile": t.profile(),
+        "scale": t.scale,
+        "overrides": t.overrides(),
+        "categories": aws::CATEGORIES,
+    }))
+}
+
+async fn throttle(State(s): S) -> Json<Value> {
+    throttle_json(&s)
+}
+
+#[derive(Deserialize)]
+struct ThrottlePatch {
+    profile: ThrottleProfile,
+}
+
+async fn set_throttle(State(s): S, Json(p): Json<ThrottlePatch>) -> Json<Value> {
+    s.throttle().set_profile(p.profile);
+    throttle_json(&s)
 }

@@ -11,6 +11,7 @@ pub mod control;
 pub mod core;
 pub mod ecr;
 pub mod ecs;
+pub mod faults;
 pub mod images;
 pub mod logs;
 pub mod protocol;
@@ -32,9 +33,10 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use crate::faults::Faults;
 pub use crate::images::{ImageBehavior, ImageRule};
-pub use crate::throttle::Rate;
-pub use crate::world::{Faults, Seed, World};
+pub use crate::throttle::{Rate, ThrottleProfile};
+pub use crate::world::{Seed, World};
 
 use crate::calls::CallLog;
 use crate::clock::Clock;
@@ -54,8 +56,11 @@ pub struct Config {
     /// AWS-like per-action throttling (overrides from the control API apply
     /// even when this is off).
     pub throttle: bool,
-    /// Multiplies every default rate and burst.
+    /// Multiplies every default rate and burst (of either profile).
     pub throttle_scale: f64,
+    /// Which buckets calls are charged to: one generic bucket per action
+    /// (`Default`), or AWS's published per-category quotas (`Aws`).
+    pub throttle_profile: ThrottleProfile,
     /// Real time between background ticks.
     pub tick_interval: Duration,
     /// Applied at start, like `POST /_awsim/seed`.
@@ -73,6 +78,7 @@ impl Default for Config {
             time_scale: 1.0,
             throttle: true,
             throttle_scale: 1.0,
+            throttle_profile: ThrottleProfile::Default,
             tick_interval: Duration::from_millis(50),
             seed: None,
             state_file: None,
@@ -161,7 +167,10 @@ pub async fn try_start(config: Config) -> anyhow::Result<Handle> {
     let start = clock::real_epoch_seconds().max(world.now);
     let shared = Arc::new(Shared {
         clock: Clock::new(start, config.time_scale),
-        throttle: Mutex::new(Throttle::new(config.throttle, config.throttle_scale)),
+        throttle: Mutex::new(
+            Throttle::new(config.throttle, config.throttle_scale)
+                .with_profile(config.throttle_profile),
+        ),
         calls: Mutex::new(CallLog::default()),
         world: Mutex::new(world),
         config,
@@ -293,6 +302,16 @@ impl Handle {
     /// real requests per second with `burst`; `None` restores the default.
     pub fn throttle(&self, key: &str, rate: Option<Rate>) {
         self.shared.throttle().set_override(key, rate);
+    }
+
+    /// Switches the throttling profile at runtime (`POST /_awsim/throttle`);
+    /// every bucket starts full again. Overrides stay.
+    pub fn set_throttle_profile(&self, profile: ThrottleProfile) {
+        self.shared.throttle().set_profile(profile);
+    }
+
+    pub fn throttle_profile(&self) -> ThrottleProfile {
+        self.shared.throttle().profile()
     }
 
     /// Call counts (see `GET /_awsim/calls`).

@@ -31,6 +31,10 @@ struct Args {
     /// Multiply every default throttling rate and burst by this factor.
     #[arg(long, env = "AWSIM_THROTTLE_SCALE", default_value_t = 1.0)]
     throttle_scale: f64,
+    /// Throttling buckets: `default` (one generic bucket per action) or `aws`
+    /// (AWS's published per-account, per-region category quotas; see README).
+    #[arg(long, env = "AWSIM_THROTTLE_PROFILE", default_value = "default")]
+    throttle_profile: awsim::ThrottleProfile,
     /// Disable default throttling (overrides set through the control API still apply).
     #[arg(long, env = "AWSIM_NO_THROTTLE")]
     no_throttle: bool,
@@ -78,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         time_scale: args.time_scale,
         throttle: !args.no_throttle,
         throttle_scale: args.throttle_scale,
+        throttle_profile: args.throttle_profile,
         tick_interval: Duration::from_millis(args.tick_ms.max(1)),
         seed,
         state_file: args.state_file,

@@ -166,7 +166,7 @@ impl SecretsState {
             versions: vec![],
         };
         if string.is_some() || binary.is_some() {
-            let id = version_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let id = version_id.unwrap_or_else(crate::util::uuid);
             secret.put(ctx.now, id, string, binary, vec!["AWSCURRENT".into()]);
         }
         self.secrets.insert(arn.clone(), secret);
@@ -182,7 +182,7 @@ impl SecretsState {
             if let Some(s) = self.secrets.get_mut(&arn) {
                 s.put(
                     ctx.now,
-                    uuid::Uuid::new_v4().to_string(),
+                    crate::util::uuid(),
                     Some(value.to_string()),
                     None,
                     vec!["AWSCURRENT".into()],
@@ -272,7 +272,7 @@ impl SecretsState {
                 }
                 let id = str_field(body, "ClientRequestToken")
                     .map(str::to_string)
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    .unwrap_or_else(crate::util::uuid);
                 let mut stages: Vec<String> = body
                     .get("VersionStages")
                     .and_then(Value::as_array)

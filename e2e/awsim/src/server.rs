@@ -132,30 +132,39 @@ async fn aws(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
 
-    let result: Result<ResponseBody, AwsError> =
-        if !shared.throttle().admit(service.name(), &action) {
-            shared.calls().set_outcome(seq, "throttled".into());
-            Err(AwsError::client(service.throttling_code(), "Rate exceeded"))
-        } else if let Err(e) = check_rules(&req) {
-            shared.calls().set_outcome(seq, format!("error:{}", e.code));
-            Err(e)
-        } else if error_rate > 0.0 && rand::rng().random_bool(error_rate.min(1.0)) {
-            shared.calls().set_outcome(seq, "fault".into());
-            Err(server_error(service))
-        } else {
-            let r = dispatch(&shared, &req, region.as_deref());
-            match &r {
-                Err(e) => shared.calls().set_outcome(seq, format!("error:{}", e.code)),
-                Ok(_) if shared.world().faults.take_lost(service.name(), &action) => {
-                    // Committed above; only the answer goes missing, like a
-                    // connection reset after AWS did the work.
-                    shared.calls().set_outcome(seq, "lost".into());
-                    return respond(&req, Err(server_error(service)), &rid);
-                }
-                Ok(_) => {}
-            }
-            r
+    let admitted = {
+        let body = match &req {
+            Request::Json { body, .. } => Some(body),
+            Request::Query { .. } => None,
         };
+        let region = region.as_deref().unwrap_or(&shared.config.region);
+        shared
+            .throttle()
+            .admit_call(service.name(), &action, region, body)
+    };
+    let result: Result<ResponseBody, AwsError> = if !admitted {
+        shared.calls().set_outcome(seq, "throttled".into());
+        Err(AwsError::client(service.throttling_code(), "Rate exceeded"))
+    } else if let Err(e) = check_rules(&req) {
+        shared.calls().set_outcome(seq, format!("error:{}", e.code));
+        Err(e)
+    } else if error_rate > 0.0 && rand::rng().random_bool(error_rate.min(1.0)) {
+        shared.calls().set_outcome(seq, "fault".into());
+        Err(server_error(service))
+    } else {
+        let r = dispatch(&shared, &req, region.as_deref());
+        match &r {
+            Err(e) => shared.calls().set_outcome(seq, format!("error:{}", e.code)),
+            Ok(_) if shared.world().faults.take_lost(service.name(), &action) => {
+                // Committed above; only the answer goes missing, like a
+                // connection reset after AWS did the work.
+                shared.calls().set_outcome(seq, "lost".into());
+                return respond(&req, Err(server_error(service)), &rid);
+            }
+            Ok(_) => {}
+        }
+        r
+    };
 
     respond(&req, result, &rid)
 }

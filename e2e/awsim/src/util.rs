@@ -5,30 +5,41 @@ use serde_json::{Map, Value};
 
 use crate::core::{AwsError, AwsResult};
 
-pub fn hex_id(len: usize) -> String {
+/// Random identifiers: every generated id in awsim (task ids, service ids,
+/// resource ids, passwords) draws from this one generator.
+pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
         .collect()
+}
+
+pub const HEX: &[u8] = b"0123456789abcdef";
+pub const DIGITS: &[u8] = b"0123456789";
+pub const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+pub const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+pub fn hex_id(len: usize) -> String {
+    random_from(HEX, len)
 }
 
 pub fn digits(len: usize) -> String {
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from_digit(rng.random_range(0..10), 10).unwrap_or('0'))
-        .collect()
+    random_from(DIGITS, len)
 }
 
+/// Letters only (STS key ids and tokens, secret ARN suffixes).
 pub fn alnum(len: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
+    random_from(LETTERS, len)
+}
+
+/// A random (v4) UUID, as AWS uses for request ids, version ids and more.
+pub fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 pub fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid()
 }
 
 pub fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
@@ -72,7 +83,25 @@ pub fn obj(pairs: Vec<(&str, Value)>) -> Value {
     Value::Object(m)
 }
 
-/// Splits a list into a page: `nextToken` is the index of the next item.
+/// One page of a list. Every service's pagination ends here; the token is
+/// the index of the next item, whatever the member is called on the wire
+/// (`nextToken`, `NextToken`, `Marker`).
+pub struct Page<'a, T> {
+    pub items: &'a [T],
+    pub next: Option<String>,
+}
+
+pub fn page<T>(items: &[T], start: usize, max: usize) -> Page<'_, T> {
+    let start = start.min(items.len());
+    let end = start.saturating_add(max).min(items.len());
+    Page {
+        items: &items[start..end],
+        next: (end < items.len()).then(|| end.to_string()),
+    }
+}
+
+/// Splits a list into a page for the awsJson services that take
+/// `nextToken` and `maxResults` (or Logs' `limit`).
 pub fn paginate<T: Clone>(
     items: &[T],
     body: &Value,
@@ -80,14 +109,12 @@ pub fn paginate<T: Clone>(
 ) -> (Vec<T>, Option<String>) {
     let start = str_field(body, "nextToken")
         .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(items.len());
+        .unwrap_or(0);
     let max = int_field(body, "maxResults")
         .or_else(|| int_field(body, "limit"))
         .filter(|m| *m > 0)
         .map(|m| m as usize)
         .unwrap_or(default_max);
-    let end = (start + max).min(items.len());
-    let next = (end < items.len()).then(|| end.to_string());
-    (items[start..end].to_vec(), next)
+    let p = page(items, start, max);
+    (p.items.to_vec(), p.next)
 }

@@ -17,7 +17,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use berth::api::{EcsService, MigrationJob};
 use berth::aws::{Clients, Target};
-use berth::controller::ecs_service::{act, cloudmap, observe, plan, render, tags};
+use berth::aws::taskdef as render;
+use berth::controller::ecs_service::{act, cloudmap, observe, plan, tags};
 use berth::controller::migration_job as mj;
 use berth_e2e::workspace_root;
 use serde_json::{json, Value};
@@ -322,13 +323,13 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         secret_versions: &versions,
     });
     let (td, _) = rendered.register(clients).await.unwrap();
-    observe::find_revision(clients, &family, &rendered.hash, 10)
+    render::find_revision(clients, &family, &rendered.hash, 10)
         .await
         .unwrap();
-    observe::owned_revisions(clients, &family, &owner)
+    render::owned_revisions(clients, &family, &owner)
         .await
         .unwrap();
-    observe::ServiceBatcher::default()
+    berth::aws::ServiceBatcher::default()
         .describe(clients, &spec.cluster, &svc.service_name())
         .await
         .unwrap();

@@ -7,8 +7,8 @@ use aws_sdk_servicediscovery::types::{
     NamespaceFilterName, RecordType, RoutingPolicy, ServiceFilter, ServiceFilterName, Tag,
 };
 
-use super::render::{TAG_OWNER, TAG_UID};
 use crate::api::ecs_service::{DnsRecordType, ServiceDiscovery};
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
 use crate::aws::token::{token, CLOUD_MAP_CREATOR_REQUEST_MAX};
 use crate::aws::{AwsFailure, Clients, FailureKind};
 

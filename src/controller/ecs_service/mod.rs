@@ -8,7 +8,6 @@ pub mod observe;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
-pub mod render;
 pub mod tags;
 
 use std::sync::Arc;
@@ -27,7 +26,8 @@ use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::api::migration_job::MigrationJob;
-use crate::aws::{AwsFailure, Clients, FailureKind};
+use crate::aws::tags::owner_of;
+use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
 use plan::ServiceAction;
 
 /// Stopped tasks kept in status.
@@ -44,10 +44,6 @@ pub async fn reconcile(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
-}
-
-fn owner_of(obj: &EcsService) -> String {
-    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
 async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result<Action> {
@@ -116,9 +112,9 @@ async fn converge(
     let name = obj.service_name();
 
     // Observe.
-    let secret_arns = render::secret_arns(&spec.task_definition);
+    let secret_arns = taskdef::secret_arns(&spec.task_definition);
     let versions = observe::secret_versions(clients, &secret_arns).await?;
-    let rendered = render::register_request(&render::RenderInput {
+    let rendered = taskdef::register_request(&taskdef::RenderInput {
         spec: &spec.task_definition,
         family: obj.family(),
         region: clients.target.region.clone(),
@@ -140,7 +136,7 @@ async fn converge(
         Some(k) => Some(k),
         None => {
             let scan = spec.revision_history_limit as usize + 5;
-            observe::find_revision(clients, &obj.family(), &hash, scan).await?
+            taskdef::find_revision(clients, &obj.family(), &hash, scan).await?
         }
     };
     let (desired_arn, revision) = match found {
@@ -271,7 +267,7 @@ async fn converge(
     if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
         let arn = svc.service_arn().unwrap_or_default();
         act::set_tags(clients, arn, change).await?;
-        let (kind, reason, note) = if change.set.contains_key(render::TAG_OWNER) {
+        let (kind, reason, note) = if change.set.contains_key(crate::aws::tags::TAG_OWNER) {
             (
                 EventType::Normal,
                 "Adopted",
@@ -491,7 +487,7 @@ async fn prune_revisions(
     previous: Option<&str>,
     service: Option<&Service>,
 ) -> Result<()> {
-    let owned = observe::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
+    let owned = taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
     let limit = obj.spec.revision_history_limit.max(1) as usize;
     let mut protected: Vec<String> = vec![in_use.to_string()];
     protected.extend(previous.map(str::to_string));
@@ -553,7 +549,7 @@ async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    for arn in observe::owned_revisions(&clients, &obj.family(), &owner_of(obj)).await? {
+    for arn in taskdef::owned_revisions(&clients, &obj.family(), &owner_of(obj)).await? {
         act::deregister(&clients, &arn).await?;
     }
     let created = obj

@@ -1,124 +1,14 @@
 //! Reading ECS, Secrets Manager and Cloud Map state for `EcsService`.
 //!
-//! DescribeServices is batched: every reconcile asks the shared
-//! [`ServiceBatcher`], which collects the services of one cluster for a short
-//! window and describes them 10 per call. Nothing is cached beyond the
-//! window: a refresh must see what AWS says now. Polls are aligned to the same
-//! wall-clock ticks (see `aligned_poll`), so the number of calls grows with
-//! clusters, not with services.
+//! DescribeServices is batched across reconciles (`crate::aws::ServiceBatcher`);
+//! polls are aligned to the same wall-clock ticks (see `aligned_poll`), so the
+//! number of calls grows with clusters, not with services.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_ecs::types::{
-    Service, ServiceField, SortOrder, Task, TaskDefinitionField, TaskDefinitionStatus,
-};
-use tokio::sync::{oneshot, Mutex};
+use aws_sdk_ecs::types::Task;
 
-use super::render::{TAG_HASH, TAG_OWNER};
-use crate::aws::{AwsFailure, Clients, Target};
-
-/// How long reconciles wait for others of the same cluster before one
-/// DescribeServices call serves them all.
-const BATCH_WINDOW: Duration = Duration::from_millis(1000);
-/// DescribeServices takes at most 10 services.
-const DESCRIBE_LIMIT: usize = 10;
-
-type Reply = oneshot::Sender<Result<Option<Service>, AwsFailure>>;
-
-#[derive(Default)]
-struct ClusterBatch {
-    pending: Vec<(String, Reply)>,
-    scheduled: bool,
-}
-
-#[derive(Default, Clone)]
-pub struct ServiceBatcher {
-    clusters: Arc<Mutex<HashMap<(Target, String), ClusterBatch>>>,
-}
-
-impl ServiceBatcher {
-    /// The service `name` of `cluster` (None when absent or INACTIVE).
-    pub async fn describe(
-        &self,
-        clients: &Arc<Clients>,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<Service>, AwsFailure> {
-        let key = (clients.target.clone(), cluster.to_string());
-        let rx = {
-            let mut clusters = self.clusters.lock().await;
-            let batch = clusters.entry(key.clone()).or_default();
-            let (tx, rx) = oneshot::channel();
-            batch.pending.push((name.to_string(), tx));
-            if !batch.scheduled {
-                batch.scheduled = true;
-                let this = self.clone();
-                let clients = clients.clone();
-                tokio::spawn(async move { this.flush(clients, key).await });
-            }
-            rx
-        };
-        rx.await.unwrap_or_else(|_| {
-            Err(AwsFailure {
-                kind: crate::aws::FailureKind::Transient,
-                action: "ecs:DescribeServices",
-                code: None,
-                message: "batch dropped".into(),
-            })
-        })
-    }
-
-    async fn flush(&self, clients: Arc<Clients>, key: (Target, String)) {
-        tokio::time::sleep(BATCH_WINDOW).await;
-        let pending = {
-            let mut clusters = self.clusters.lock().await;
-            let batch = clusters.entry(key.clone()).or_default();
-            batch.scheduled = false;
-            std::mem::take(&mut batch.pending)
-        };
-        let mut names: Vec<String> = pending.iter().map(|(n, _)| n.clone()).collect();
-        names.sort();
-        names.dedup();
-        let mut results: HashMap<String, Result<Option<Service>, AwsFailure>> = HashMap::new();
-        for chunk in names.chunks(DESCRIBE_LIMIT) {
-            let out = clients
-                .call("ecs:DescribeServices", || {
-                    clients
-                        .ecs
-                        .describe_services()
-                        .cluster(&key.1)
-                        .set_services(Some(chunk.to_vec()))
-                        .include(ServiceField::Tags)
-                        .send()
-                })
-                .await;
-            match out {
-                Ok(out) => {
-                    for name in chunk {
-                        let svc = out
-                            .services()
-                            .iter()
-                            .find(|s| s.service_name() == Some(name.as_str()))
-                            .filter(|s| s.status() != Some("INACTIVE"))
-                            .cloned();
-                        results.insert(name.clone(), Ok(svc));
-                    }
-                }
-                Err(failure) => {
-                    for name in chunk {
-                        results.insert(name.clone(), Err(failure.clone()));
-                    }
-                }
-            }
-        }
-        for (name, tx) in pending {
-            let result = results.get(&name).cloned().unwrap_or(Ok(None));
-            let _ = tx.send(result);
-        }
-    }
-}
+use crate::aws::{AwsFailure, Clients};
 
 /// A requeue delay that lands on the next multiple of `poll` (plus a little),
 /// so services polling at the same interval are described in one batch.
@@ -135,97 +25,6 @@ pub fn aligned_poll(poll: Duration) -> Duration {
 fn aligned_from(poll: Duration, now_ms: u128) -> Duration {
     let p = poll.as_millis().max(1);
     Duration::from_millis((p - now_ms % p) as u64 + 20)
-}
-
-/// Visits the ACTIVE revisions of exactly `family`, newest first (at most
-/// `scan`), with their tags, until `visit` returns true.
-async fn visit_revisions(
-    clients: &Clients,
-    family: &str,
-    scan: usize,
-    mut visit: impl FnMut(&str, i64, &[aws_sdk_ecs::types::Tag]) -> bool,
-) -> Result<(), AwsFailure> {
-    let list = clients
-        .call("ecs:ListTaskDefinitions", || {
-            clients
-                .ecs
-                .list_task_definitions()
-                .family_prefix(family)
-                .status(TaskDefinitionStatus::Active)
-                .sort(SortOrder::Desc)
-                .max_results(scan.clamp(1, 100) as i32)
-                .send()
-        })
-        .await?;
-    for arn in list.task_definition_arns() {
-        // familyPrefix also matches longer families (`api` vs `api-worker`).
-        if family_of(arn) != Some(family) {
-            continue;
-        }
-        let out = clients
-            .call("ecs:DescribeTaskDefinition", || {
-                clients
-                    .ecs
-                    .describe_task_definition()
-                    .task_definition(arn)
-                    .include(TaskDefinitionField::Tags)
-                    .send()
-            })
-            .await?;
-        let revision = out.task_definition().map(|t| t.revision()).unwrap_or(0) as i64;
-        if visit(arn, revision, out.tags()) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn has_tag(tags: &[aws_sdk_ecs::types::Tag], key: &str, value: &str) -> bool {
-    tags.iter()
-        .any(|t| t.key() == Some(key) && t.value() == Some(value))
-}
-
-/// The newest ACTIVE revision of `family` whose berth hash tag is `hash`.
-/// Newest first, at most `scan` revisions: berth registers on top.
-pub async fn find_revision(
-    clients: &Clients,
-    family: &str,
-    hash: &str,
-    scan: usize,
-) -> Result<Option<(String, i64)>, AwsFailure> {
-    let mut found = None;
-    visit_revisions(clients, family, scan, |arn, revision, tags| {
-        if has_tag(tags, TAG_HASH, hash) {
-            found = Some((arn.to_string(), revision));
-        }
-        found.is_some()
-    })
-    .await?;
-    Ok(found)
-}
-
-/// berth's ACTIVE revisions of `family` (owner tag = `owner`), newest first.
-pub async fn owned_revisions(
-    clients: &Clients,
-    family: &str,
-    owner: &str,
-) -> Result<Vec<String>, AwsFailure> {
-    let mut owned = Vec::new();
-    visit_revisions(clients, family, 100, |arn, _, tags| {
-        if has_tag(tags, TAG_OWNER, owner) {
-            owned.push(arn.to_string());
-        }
-        false
-    })
-    .await?;
-    Ok(owned)
-}
-
-/// `arn:aws:ecs:r:a:task-definition/FAMILY:REV` -> `FAMILY`.
-pub fn family_of(arn: &str) -> Option<&str> {
-    arn.rsplit_once("task-definition/")
-        .and_then(|(_, rest)| rest.rsplit_once(':'))
-        .map(|(family, _)| family)
 }
 
 /// The AWSCURRENT version id of each Secrets Manager secret.
@@ -298,15 +97,6 @@ pub async fn stopped_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn family_from_arn() {
-        assert_eq!(
-            family_of("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:12"),
-            Some("shop-api")
-        );
-        assert_eq!(family_of("nonsense"), None);
-    }
 
     #[test]
     fn aligned_polls_land_on_the_grid() {

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 use aws_sdk_ecs::types::{AssignPublicIp, Deployment, Service, Task};
 use k8s_openapi::jiff::Timestamp;
 
-use super::render::{TAG_OWNER, TAG_UID};
 use super::tags::{self, TagChange};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
     DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedContainer, StoppedTask,
 };
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
 #[derive(Clone, Debug, PartialEq, Eq)]

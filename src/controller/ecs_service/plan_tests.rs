@@ -11,9 +11,9 @@ use aws_sdk_ecs::types::{
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{plan, Gate, Inputs, Plan, ServiceAction, UpdateFields};
-use super::render::{TAG_OWNER, TAG_UID};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
 const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:2";

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::Service;
 
-use super::render::{TAG_OWNER, TAG_UID};
 use crate::api::ecs_service::EcsService;
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 /// What to set and remove so the service's tags match the spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use aws_sdk_ecs::types::{
 use super::plan::{RunTarget, TaskView};
 use super::{observe, TAG_ATTEMPT, TAG_RUN_HASH};
 use crate::api::common::EnvVar;
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
+use crate::aws::taskdef::{self as render, find_revision};
 use crate::aws::token::{token, ECS_RUN_TASK_MAX};
 use crate::aws::{AwsFailure, Clients};
-use crate::controller::ecs_service::observe::find_revision;
-use crate::controller::ecs_service::render::{self, TAG_OWNER, TAG_UID};
 
 /// Revisions of a derived family scanned for one with the same hash.
 const REVISION_SCAN: usize = 10;

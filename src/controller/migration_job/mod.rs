@@ -26,6 +26,7 @@ use crate::api::common::EnvVar;
 use crate::api::conditions::{self, Reason};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
+use crate::aws::tags::owner_of;
 use crate::aws::FailureKind;
 use plan::{Step, Unresolved};
 
@@ -49,10 +50,6 @@ pub async fn reconcile(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Acti
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
-}
-
-fn owner_of(obj: &MigrationJob) -> String {
-    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
 fn is_finished(status: &MigrationJobStatus) -> bool {

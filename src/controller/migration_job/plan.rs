@@ -50,7 +50,7 @@ pub fn run_hash(job: &MigrationJob, owner: &str, service_hash: Option<&str>) -> 
         "spec": spec,
         "serviceHash": service_hash,
     });
-    crate::controller::ecs_service::render::content_hash(&content)
+    crate::hash::content_hash(&content)
 }
 
 /// `startedBy` of the run's tasks: how ListTasks finds them after a restart.
@@ -124,7 +124,7 @@ pub fn derived_family(service_family: &str, job: &str) -> String {
     if full.len() <= MAX {
         return full;
     }
-    let hash = crate::controller::ecs_service::render::content_hash(&Value::String(full.clone()));
+    let hash = crate::hash::content_hash(&Value::String(full.clone()));
     format!("{}-{hash}", &full[..MAX - hash.len() - 1])
 }
 

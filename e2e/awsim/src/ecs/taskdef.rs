@@ -1,10 +1,15 @@
 //! Task definitions: registration with AWS's validation, revisions, and the
-//! read-only fields AWS adds on the way out.
+//! read-only fields AWS adds on the way out; and their API: Register,
+//! Describe, List, ListFamilies, Deregister and DeleteTaskDefinitions.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::core::{AwsError, AwsResult, Ctx};
+use crate::core::{AwsResult, Ctx};
+use crate::util::{obj, paginate, str_field, str_list};
+
+use super::tags::tags_of;
+use super::{client, include_tags, invalid, unknown_op, EcsState};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,10 +123,6 @@ pub fn fargate_pair_valid(cpu: u32, memory: u32) -> bool {
         _ => return false,
     };
     (lo..=hi).contains(&memory) && (memory - lo).is_multiple_of(step)
-}
-
-fn client(msg: impl Into<String>) -> AwsError {
-    AwsError::client("ClientException", msg)
 }
 
 fn string_value(v: Option<&Value>) -> Option<String> {
@@ -358,6 +359,183 @@ fn required_attributes(body: &Map<String, Value>) -> Vec<Value> {
 
 pub fn registered_by(ctx: &Ctx) -> String {
     format!("arn:aws:iam::{}:user/awsim", ctx.account_id)
+}
+
+impl EcsState {
+    pub(super) fn taskdef_op(&mut self, ctx: &Ctx, op: &str, body: &Value) -> AwsResult<Value> {
+        match op {
+            "RegisterTaskDefinition" => self.register_taskdef(ctx, body),
+            "DescribeTaskDefinition" => {
+                let id = str_field(body, "taskDefinition")
+                    .ok_or_else(|| client("Unable to describe task definition."))?;
+                let td = self
+                    .resolve_taskdef(id)
+                    .filter(|t| t.status != "DELETE_IN_PROGRESS" || id.contains(':'))
+                    .ok_or_else(|| client("Unable to describe task definition."))?;
+                Ok(obj(vec![
+                    ("taskDefinition", td.to_json()),
+                    (
+                        "tags",
+                        if include_tags(body) {
+                            json!(td.tags)
+                        } else {
+                            Value::Null
+                        },
+                    ),
+                ]))
+            }
+            "ListTaskDefinitions" => {
+                let family = str_field(body, "familyPrefix");
+                let status = str_field(body, "status").unwrap_or("ACTIVE");
+                let mut arns: Vec<(String, u32, String)> = self
+                    .task_definitions
+                    .iter()
+                    .filter(|(f, _)| family.is_none_or(|p| f.as_str() == p))
+                    .flat_map(|(f, revs)| {
+                        revs.iter()
+                            .filter(|t| t.status == status)
+                            .map(move |t| (f.clone(), t.revision, t.arn.clone()))
+                    })
+                    .collect();
+                arns.sort();
+                if str_field(body, "sort") == Some("DESC") {
+                    arns.reverse();
+                }
+                let arns: Vec<String> = arns.into_iter().map(|(_, _, a)| a).collect();
+                let (page, next) = paginate(&arns, body, 100);
+                Ok(obj(vec![
+                    ("taskDefinitionArns", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
+            }
+            "ListTaskDefinitionFamilies" => {
+                let prefix = str_field(body, "familyPrefix").unwrap_or("");
+                let status = str_field(body, "status").unwrap_or("ACTIVE");
+                let families: Vec<String> = self
+                    .task_definitions
+                    .iter()
+                    .filter(|(f, revs)| {
+                        f.starts_with(prefix)
+                            && (status == "ALL" || revs.iter().any(|t| t.status == status))
+                    })
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                let (page, next) = paginate(&families, body, 100);
+                Ok(obj(vec![
+                    ("families", json!(page)),
+                    ("nextToken", json!(next)),
+                ]))
+            }
+            "DeregisterTaskDefinition" => {
+                let id = str_field(body, "taskDefinition").unwrap_or("");
+                if !id.contains(':') {
+                    return Err(client("The specified task definition identifier is invalid. Specify a valid name or ARN and try again."));
+                }
+                let arn = self
+                    .resolve_taskdef(id)
+                    .map(|t| t.arn.clone())
+                    .ok_or_else(|| client("The specified task definition does not exist. Specify a valid account, family, revision and try again."))?;
+                let td = self
+                    .taskdef_mut(&arn)
+                    .ok_or_else(|| client("Unable to describe task definition."))?;
+                if td.status == "ACTIVE" {
+                    td.status = "INACTIVE".into();
+                    td.deregistered_at = Some(ctx.now);
+                }
+                Ok(json!({"taskDefinition": td.to_json()}))
+            }
+            "DeleteTaskDefinitions" => {
+                let ids = str_list(body, "taskDefinitions");
+                if ids.is_empty() || ids.len() > 10 {
+                    return Err(invalid(
+                        "taskDefinitions must contain between 1 and 10 items.",
+                    ));
+                }
+                let mut out = vec![];
+                let mut failures = vec![];
+                for id in ids {
+                    let arn = self.resolve_taskdef(&id).map(|t| t.arn.clone());
+                    match arn.and_then(|a| self.taskdef_mut(&a)) {
+                        Some(td) if td.status == "INACTIVE" || td.status == "DELETE_IN_PROGRESS" => {
+                            td.status = "DELETE_IN_PROGRESS".into();
+                            out.push(td.to_json());
+                        }
+                        Some(td) => failures.push(json!({
+                            "arn": td.arn,
+                            "reason": "The specified task definition is not in INACTIVE status. Deregister the task definition and try again.",
+                        })),
+                        None => failures.push(json!({"arn": id, "reason": "The specified task definition does not exist."})),
+                    }
+                }
+                Ok(json!({"taskDefinitions": out, "failures": failures}))
+            }
+            _ => Err(unknown_op(op)),
+        }
+    }
+
+    /// Resolves `family`, `family:revision` or an ARN. A bare family means
+    /// the latest ACTIVE revision.
+    pub fn resolve_taskdef(&self, id: &str) -> Option<&TaskDef> {
+        let id = id
+            .rsplit_once(":task-definition/")
+            .map(|(_, r)| r)
+            .unwrap_or(id);
+        match id.rsplit_once(':') {
+            Some((family, rev)) => {
+                let rev: usize = rev.parse().ok()?;
+                self.task_definitions.get(family)?.get(rev.checked_sub(1)?)
+            }
+            None => self
+                .task_definitions
+                .get(id)?
+                .iter()
+                .rev()
+                .find(|t| t.status == "ACTIVE"),
+        }
+    }
+
+    pub(super) fn taskdef_mut(&mut self, arn: &str) -> Option<&mut TaskDef> {
+        let id = arn
+            .rsplit_once(":task-definition/")
+            .map(|(_, r)| r)
+            .unwrap_or(arn);
+        let (family, rev) = id.rsplit_once(':')?;
+        let rev: usize = rev.parse().ok()?;
+        self.task_definitions
+            .get_mut(family)?
+            .get_mut(rev.checked_sub(1)?)
+    }
+
+    pub(super) fn register_taskdef(&mut self, ctx: &Ctx, body: &Value) -> AwsResult<Value> {
+        let normalised = validate_and_normalise(body)?;
+        let family = str_field(body, "family").unwrap_or_default().to_string();
+        let revs = self.task_definitions.entry(family.clone()).or_default();
+        let revision = revs.len() as u32 + 1;
+        let td = TaskDef {
+            arn: ctx.arn("ecs", &format!("task-definition/{family}:{revision}")),
+            family,
+            revision,
+            body: normalised,
+            status: "ACTIVE".into(),
+            registered_at: ctx.now,
+            registered_by: registered_by(ctx),
+            deregistered_at: None,
+            tags: tags_of(body),
+        };
+        let out = obj(vec![
+            ("taskDefinition", td.to_json()),
+            (
+                "tags",
+                if td.tags.is_empty() {
+                    Value::Null
+                } else {
+                    json!(td.tags)
+                },
+            ),
+        ]);
+        revs.push(td);
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

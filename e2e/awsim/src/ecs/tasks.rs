@@ -390,7 +390,7 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
             Container {
                 arn: ctx.arn(
                     "ecs",
-                    &format!("container/{}/{id}/{}", l.cluster_name, uuid::Uuid::new_v4()),
+                    &format!("container/{}/{id}/{}", l.cluster_name, crate::util::uuid()),
                 ),
                 runtime_id: format!("{id}-{}", crate::util::digits(10)),
                 essential: c.get("essential").and_then(Value::as_bool).unwrap_or(true),
@@ -431,7 +431,7 @@ pub fn create(l: &Launch, env: &EcsEnv, seq: u64) -> Task {
             .cloned()
             .unwrap_or_else(|| "subnet-00000000".into());
         Eni {
-            attachment_id: uuid::Uuid::new_v4().to_string(),
+            attachment_id: crate::util::uuid(),
             eni_id: format!("eni-{}", crate::util::hex_id(17)),
             ip: ip_for(seq, &subnet),
             mac: format!(

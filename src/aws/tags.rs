@@ -1,0 +1,14 @@
+//! The tags that mark an AWS resource as berth's: created for (or adopted
+//! by) one Kubernetes object.
+
+use kube::ResourceExt;
+
+/// `<namespace>/<name>` of the owning object.
+pub const TAG_OWNER: &str = "berth.dev/owner";
+/// `metadata.uid` of the owning object (a re-created object is another owner).
+pub const TAG_UID: &str = "berth.dev/uid";
+
+/// The [`TAG_OWNER`] value of `obj`.
+pub fn owner_of<K: ResourceExt>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}

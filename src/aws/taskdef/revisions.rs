@@ -1,0 +1,114 @@
+//! Finding berth's task definition revisions by their tags: the revision of
+//! a rendering's hash (reused instead of registering again, also after a
+//! restart or a lost response), and the revisions one object owns.
+
+use aws_sdk_ecs::types::{SortOrder, TaskDefinitionField, TaskDefinitionStatus};
+
+use super::render::TAG_HASH;
+use crate::aws::tags::TAG_OWNER;
+use crate::aws::{AwsFailure, Clients};
+
+/// Visits the ACTIVE revisions of exactly `family`, newest first (at most
+/// `scan`), with their tags, until `visit` returns true.
+async fn visit_revisions(
+    clients: &Clients,
+    family: &str,
+    scan: usize,
+    mut visit: impl FnMut(&str, i64, &[aws_sdk_ecs::types::Tag]) -> bool,
+) -> Result<(), AwsFailure> {
+    let list = clients
+        .call("ecs:ListTaskDefinitions", || {
+            clients
+                .ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(TaskDefinitionStatus::Active)
+                .sort(SortOrder::Desc)
+                .max_results(scan.clamp(1, 100) as i32)
+                .send()
+        })
+        .await?;
+    for arn in list.task_definition_arns() {
+        // familyPrefix also matches longer families (`api` vs `api-worker`).
+        if family_of(arn) != Some(family) {
+            continue;
+        }
+        let out = clients
+            .call("ecs:DescribeTaskDefinition", || {
+                clients
+                    .ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(TaskDefinitionField::Tags)
+                    .send()
+            })
+            .await?;
+        let revision = out.task_definition().map(|t| t.revision()).unwrap_or(0) as i64;
+        if visit(arn, revision, out.tags()) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn has_tag(tags: &[aws_sdk_ecs::types::Tag], key: &str, value: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
+}
+
+/// The newest ACTIVE revision of `family` whose berth hash tag is `hash`.
+/// Newest first, at most `scan` revisions: berth registers on top.
+pub async fn find_revision(
+    clients: &Clients,
+    family: &str,
+    hash: &str,
+    scan: usize,
+) -> Result<Option<(String, i64)>, AwsFailure> {
+    let mut found = None;
+    visit_revisions(clients, family, scan, |arn, revision, tags| {
+        if has_tag(tags, TAG_HASH, hash) {
+            found = Some((arn.to_string(), revision));
+        }
+        found.is_some()
+    })
+    .await?;
+    Ok(found)
+}
+
+/// berth's ACTIVE revisions of `family` (owner tag = `owner`), newest first.
+pub async fn owned_revisions(
+    clients: &Clients,
+    family: &str,
+    owner: &str,
+) -> Result<Vec<String>, AwsFailure> {
+    let mut owned = Vec::new();
+    visit_revisions(clients, family, 100, |arn, _, tags| {
+        if has_tag(tags, TAG_OWNER, owner) {
+            owned.push(arn.to_string());
+        }
+        false
+    })
+    .await?;
+    Ok(owned)
+}
+
+/// `arn:aws:ecs:r:a:task-definition/FAMILY:REV` -> `FAMILY`.
+pub fn family_of(arn: &str) -> Option<&str> {
+    arn.rsplit_once("task-definition/")
+        .and_then(|(_, rest)| rest.rsplit_once(':'))
+        .map(|(family, _)| family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_from_arn() {
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:12"),
+            Some("shop-api")
+        );
+        assert_eq!(family_of("nonsense"), None);
+    }
+}
