@@ -19,7 +19,11 @@ pub enum Category {
     EcsTaskDefinitionModify,
     EcsClusterResourceRead,
     EcsClusterResourceModify,
-    EcsTagging,
+    /// RunTask on Fargate is also charged to Fargate's own RunTask bucket,
+    /// the tighter of the two.
+    EcsRunTask,
+    EcsTagModify,
+    EcsTagRead,
     Rds,
     Ecr,
     CloudMap,
@@ -50,11 +54,15 @@ impl Category {
         match self {
             Category::EcsServiceRead => rate(100.0, 20.0),
             Category::EcsServiceModify => rate(50.0, 5.0),
-            Category::EcsTaskDefinitionRead => rate(100.0, 20.0),
+            Category::EcsTaskDefinitionRead => rate(50.0, 20.0),
             Category::EcsTaskDefinitionModify => rate(20.0, 1.0),
             Category::EcsClusterResourceRead => rate(100.0, 20.0),
             Category::EcsClusterResourceModify => rate(100.0, 40.0),
-            Category::EcsTagging => rate(100.0, 20.0),
+            // "Amazon ECS Fargate throttling quotas": RunTask 20 burst, 20/s.
+            // <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html>
+            Category::EcsRunTask => rate(20.0, 20.0),
+            Category::EcsTagModify => rate(20.0, 10.0),
+            Category::EcsTagRead => rate(50.0, 20.0),
             Category::Rds => rate(300.0, 12.0),
             // ECR: most control-plane APIs 10-20 TPS per account.
             Category::Ecr => rate(20.0, 10.0),
@@ -82,8 +90,10 @@ impl Category {
                 "DescribeTaskDefinition" | "ListTaskDefinitions" | "ListTaskDefinitionFamilies" => {
                     Category::EcsTaskDefinitionRead
                 }
-                "TagResource" | "UntagResource" | "ListTagsForResource" => Category::EcsTagging,
-                "RunTask" | "StartTask" | "StopTask" => Category::EcsClusterResourceModify,
+                "TagResource" | "UntagResource" => Category::EcsTagModify,
+                "ListTagsForResource" => Category::EcsTagRead,
+                "RunTask" => Category::EcsRunTask,
+                "StartTask" | "StopTask" => Category::EcsClusterResourceModify,
                 _ => Category::EcsClusterResourceRead,
             },
             "rds" => Category::Rds,
@@ -248,8 +258,9 @@ mod tests {
             Category::of("ecs:DescribeTasks"),
             Category::EcsClusterResourceRead
         );
+        assert_eq!(Category::of("ecs:RunTask"), Category::EcsRunTask);
         assert_eq!(
-            Category::of("ecs:RunTask"),
+            Category::of("ecs:StopTask"),
             Category::EcsClusterResourceModify
         );
         assert_eq!(Category::of("rds:CreateDBCluster"), Category::Rds);

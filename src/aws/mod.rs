@@ -4,9 +4,12 @@
 //! override (awsim in tests).
 
 pub mod call;
-pub mod describe_services;
+pub mod cloudmap;
+pub mod ecs;
 pub mod error;
 pub mod limiter;
+pub mod logs;
+pub mod secrets;
 pub mod tags;
 pub mod taskdef;
 pub mod token;
@@ -24,7 +27,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex;
 
 pub use call::{AwsMetrics, Pipeline};
-pub use describe_services::ServiceBatcher;
+pub use ecs::ServiceBatcher;
 pub use error::{classify, AwsFailure, FailureKind};
 pub use limiter::Limiter;
 

@@ -8,6 +8,11 @@ pub const TAG_OWNER: &str = "berth.dev/owner";
 /// `metadata.uid` of the owning object (a re-created object is another owner).
 pub const TAG_UID: &str = "berth.dev/uid";
 
+/// On every task berth runs for a MigrationJob: the run it belongs to.
+pub const TAG_RUN_HASH: &str = "berth.dev/run-hash";
+/// On every task berth runs for a MigrationJob: which attempt of the run.
+pub const TAG_ATTEMPT: &str = "berth.dev/attempt";
+
 /// The [`TAG_OWNER`] value of `obj`.
 pub fn owner_of<K: ResourceExt>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())

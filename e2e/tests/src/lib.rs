@@ -3,7 +3,9 @@
 //! its own in-process awsim, and its own `berth run` process watching only
 //! that namespace. Helpers apply manifests by server-side apply, wait for
 //! conditions with a failure message that dumps status, Events and berth's
-//! log, and read awsim's call counters.
+//! log, read awsim's call counters, and wait for berth to have reconciled an
+//! object (its `/debug/reconciles` counts), the evidence a "nothing
+//! happened" assertion needs.
 #![forbid(unsafe_code)]
 
 use std::fmt::Debug;
@@ -23,6 +25,7 @@ use kube::discovery::pinned_kind;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use awsim;
 pub use berth;
@@ -111,6 +114,9 @@ pub struct Env {
     options: Options,
     berth: Option<Child>,
     log_path: PathBuf,
+    /// berth's `--admin-addr` port, the same across restarts so the
+    /// reconcile counts of the new process are read from the same place.
+    admin_port: u16,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -167,6 +173,7 @@ impl Env {
             options,
             berth: None,
             log_path,
+            admin_port: free_port(),
         };
         if env.options.start_berth {
             env.start_berth();
@@ -200,7 +207,7 @@ impl Env {
                 "--resync-interval",
                 &self.options.resync_interval,
                 "--admin-addr",
-                "127.0.0.1:0",
+                &format!("127.0.0.1:{}", self.admin_port),
                 "--leader-election",
                 "false",
             ])
@@ -411,6 +418,43 @@ pub fn assert_conditions_readable<K: Serialize>(obj: &K) {
     }
 }
 
+/// A loopback port nobody listens on right now. berth binds it a moment
+/// later; the window in which another process could take it is small.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free loopback port")
+        .port()
+}
+
+/// The body of `GET path` on `127.0.0.1:port`, if the answer is 200.
+async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        anyhow::Ok(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .context("no answer within 5 s")??;
+    let response = String::from_utf8(response).context("a response that is not UTF-8")?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("a response without a header end")?;
+    let status = head.lines().next().unwrap_or_default();
+    anyhow::ensure!(status.split_whitespace().nth(1) == Some("200"), "{status}");
+    // axum answers JSON with a Content-Length, never chunked, and closes
+    // after the answer as asked: the rest of the stream is the body.
+    Ok(body.to_string())
+}
+
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -486,5 +530,100 @@ impl Env {
             .await
             .unwrap_or_else(|e| panic!("deleting {name}: {e}"));
         self.wait_gone::<K>(name, timeout).await;
+    }
+}
+
+/// Reconcile evidence: berth's `/debug/reconciles` counts for one object.
+/// A test that asserts "nothing happened" after a trigger reads `started`,
+/// triggers, and waits with [`Env::wait_reconciled_since`]: without that,
+/// the assertion would also pass if berth never looked at the object.
+impl Env {
+    /// `(started, finished)` reconciles of `kind/name` in this namespace by
+    /// the running berth process (`(0, 0)` before its first one). The counts
+    /// start at 0 in a restarted berth. While berth is down or still
+    /// starting, retries for up to a minute.
+    pub async fn reconciles(&self, kind: &str, name: &str) -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.try_reconciles(kind, name).await {
+                Ok(counts) => return counts,
+                Err(e) if Instant::now() > deadline => panic!(
+                    "berth's /debug/reconciles did not answer: {e:#}\n--- berth log (tail) ---\n{}",
+                    tail(&self.berth_log(), 25)
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    async fn try_reconciles(&self, kind: &str, name: &str) -> anyhow::Result<(u64, u64)> {
+        let body = http_get(self.admin_port, "/debug/reconciles").await?;
+        let all: serde_json::Value = serde_json::from_str(&body).context("parsing the JSON")?;
+        let counts = &all[format!("{kind}/{}/{name}", self.ns)];
+        Ok((
+            counts["started"].as_u64().unwrap_or(0),
+            counts["finished"].as_u64().unwrap_or(0),
+        ))
+    }
+
+    /// Waits until berth has finished more reconciles of `kind/name` than it
+    /// had started when the caller read `started_before` (from
+    /// [`Env::reconciles`]): so at least one whole reconcile began after
+    /// that read. After a restart pass 0: the new process reconciles every
+    /// object once at start. Returns the counts it saw; on timeout panics
+    /// with the tail of berth's log.
+    pub async fn wait_reconciled_since(
+        &self,
+        kind: &str,
+        name: &str,
+        started_before: u64,
+        timeout: Duration,
+    ) -> (u64, u64) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.try_reconciles(kind, name).await;
+            match &last {
+                Ok((started, finished)) if *finished > started_before => {
+                    return (*started, *finished)
+                }
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for berth to reconcile {kind} {name} \
+                     (finished > {started_before}); last read: {last:?}\n\
+                     --- events ---\n{}\n--- berth log (tail) ---\n{}",
+                    self.events_for(name).await.join("\n"),
+                    tail(&self.berth_log(), 25)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Changes `berth.dev/refresh` on `name` (a user's "reconcile now") and
+    /// waits until berth has reconciled it since: for triggers that change
+    /// nothing berth watches, such as re-applying an unchanged manifest.
+    pub async fn refresh_and_wait<K>(&self, name: &str, timeout: Duration)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + DeserializeOwned,
+    {
+        let kind = K::kind(&()).to_string();
+        let (started, _) = self.reconciles(&kind, name).await;
+        let value = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            .to_string();
+        self.merge_patch::<K>(
+            name,
+            serde_json::json!({"metadata": {"annotations": {"berth.dev/refresh": value}}}),
+        )
+        .await;
+        self.wait_reconciled_since(&kind, name, started, timeout)
+            .await;
     }
 }

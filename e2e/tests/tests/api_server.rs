@@ -92,7 +92,16 @@ spec:
         "the PREFIX and UPSTREAM columns are filled from the spec: {line}"
     );
 
-    // berth watched all of it without falling over.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // berth reconciled all of it without falling over (AuroraCluster and
+    // PullThroughCache have no reconciler yet).
+    for (kind, name) in [
+        ("EcsService", "api"),
+        ("EcsService", "web"),
+        ("MigrationJob", "api-migrate"),
+        ("MigrationJob", "api-smoke-test"),
+    ] {
+        env.wait_reconciled_since(kind, name, 0, Duration::from_secs(60))
+            .await;
+    }
     assert!(env.berth_running(), "berth exited:\n{}", env.berth_log());
 }

@@ -101,8 +101,10 @@ async fn never_healthy_image_is_rolled_back_and_reported() {
     );
     // berth does not push the failed revision again and again.
     let updates = env.berth_calls("ecs", "UpdateService");
+    let (started, _) = env.reconciles("EcsService", "api").await;
     refresh(&env, "1").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    env.wait_reconciled_since("EcsService", "api", started, TIMEOUT)
+        .await;
     assert_eq!(env.berth_calls("ecs", "UpdateService"), updates);
 }
 
@@ -308,7 +310,11 @@ async fn drift_is_set_back_and_pause_stops_it() {
     })
     .await;
     change_outside().await;
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    // Read after the change: a reconcile (the 10 s resync) that starts
+    // later has seen the drift.
+    let (started, _) = env.reconciles("EcsService", "api").await;
+    env.wait_reconciled_since("EcsService", "api", started, Duration::from_secs(40))
+        .await;
     let min = ecs_service(&env)
         .await
         .deployment_configuration()

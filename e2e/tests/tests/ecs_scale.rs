@@ -1,12 +1,17 @@
-//! 50 EcsServices in one cluster: every one reaches Ready while
-//! DescribeServices stays batched (10 services a call, one batch per poll).
-//! Prints the call counts; asserts the per-poll budget.
+//! 50 EcsServices in one cluster against awsim throttling at AWS's
+//! published per-account rates (`aws` profile): every one reaches Ready while
+//! DescribeServices stays batched (10 services a call, one batch per poll),
+//! and berth's client-side limiter keeps every call under AWS's buckets, so
+//! none is throttled. Prints the call counts; asserts the per-poll budget and
+//! the throttled count. (tests/ecs_scale_unlimited.rs shows the same load
+//! without the limiter is throttled.)
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
+use berth_e2e::awsim::ThrottleProfile;
 use berth_e2e::Env;
 
 const SERVICES: usize = 50;
@@ -40,6 +45,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_services_share_describe_calls() {
     let env = Env::new("ecs-scale50").await;
+    env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     let started = Instant::now();
     let all: String = (0..SERVICES)
         .map(|i| format!("---\n{}", manifest(i)))
@@ -108,7 +114,8 @@ async fn fifty_services_share_describe_calls() {
     );
     println!("per window: {:?}", windows.values().collect::<Vec<_>>());
     println!("all berth calls: {totals:?}");
-    println!("throttled: {}", env.awsim.calls(Some("berth"))["throttled"]);
+    let throttled = env.awsim.calls(Some("berth"))["throttled"].as_u64();
+    println!("throttled: {throttled:?}");
 
     assert_eq!(
         totals.get("ecs:CreateService").copied(),
@@ -117,5 +124,10 @@ async fn fifty_services_share_describe_calls() {
     assert!(
         max_window < 10,
         "DescribeServices must stay under 10 per poll interval for one cluster, saw {max_window}"
+    );
+    assert_eq!(
+        throttled,
+        Some(0),
+        "berth's limiter must keep every call within AWS's published rates"
     );
 }

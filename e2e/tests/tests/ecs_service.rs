@@ -86,8 +86,10 @@ async fn api_service_converges_and_restarts_without_churn() {
     env.apply_file(&manifest).await.unwrap();
     env.kill_berth();
     env.start_berth();
-    // Let the restarted controller list, reconcile and settle.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The restarted controller reconciles every object once at start (its
+    // counts start at 0).
+    env.wait_reconciled_since("EcsService", "api", 0, READY_TIMEOUT)
+        .await;
     let svc: EcsService = env
         .wait_for(
             "api",

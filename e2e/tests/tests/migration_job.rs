@@ -84,7 +84,10 @@ async fn inline_job_succeeds_once_even_across_restarts() {
     env.kill_berth();
     env.start_berth();
     env.apply_yaml(&manifest).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The new process reconciles the job once at start (its counts start
+    // at 0); the unchanged re-apply is a no-op for the API server.
+    env.wait_reconciled_since("MigrationJob", "migrate", 0, TIMEOUT)
+        .await;
     let job: MigrationJob = env
         .wait_for(
             "migrate",
@@ -161,8 +164,9 @@ async fn failing_job_is_retried_backoff_limit_times_then_fails() {
         .iter()
         .all(|s| *s == started_by[0] && s.starts_with("berth-")));
 
-    // Nothing more happens afterwards.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Nothing more happens afterwards, not even when berth looks again.
+    env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT)
+        .await;
     assert_eq!(env.berth_calls("ecs", "RunTask"), 3);
 }
 
@@ -182,8 +186,12 @@ async fn a_restart_follows_the_running_task() {
         .await;
     let task_arn = job.status.unwrap().task_arn.unwrap();
     env.kill_berth();
-    tokio::time::sleep(Duration::from_secs(2)).await;
     env.start_berth();
+    // The new process's first reconcile (its counts start at 0) finds the
+    // running task instead of starting another.
+    env.wait_reconciled_since("MigrationJob", "migrate", 0, TIMEOUT)
+        .await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 
     let job: MigrationJob = env
         .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
@@ -257,7 +265,10 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
         )
         .await;
     assert_eq!(job.status.unwrap().phase, Some(Phase::Pending));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A waiting job is reconciled again every few seconds.
+    let (started, _) = env.reconciles("MigrationJob", "migrate").await;
+    env.wait_reconciled_since("MigrationJob", "migrate", started, TIMEOUT)
+        .await;
     assert_eq!(
         env.berth_calls("ecs", "RunTask"),
         0,
@@ -460,7 +471,8 @@ async fn a_task_of_the_run_left_by_a_crash_is_adopted_not_run_again() {
         AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration,
         NetworkMode, Tag,
     };
-    use berth::controller::migration_job::{plan, TAG_ATTEMPT};
+    use berth::aws::tags::TAG_ATTEMPT;
+    use berth::controller::migration_job::plan;
 
     let mut env = Env::with_options(
         "mj-adopt",

@@ -8,6 +8,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
+use berth_e2e::awsim::ThrottleProfile;
 use berth_e2e::{condition, workspace_root, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(150);
@@ -52,6 +53,8 @@ async fn service_hash(env: &Env) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
     let env = Env::new("release").await;
+    // AWS's published rates: berth's limiter must keep every call under them.
+    env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
     env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
     env.apply_yaml(&file("api.yaml")).await.unwrap();
@@ -160,13 +163,19 @@ async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
     env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Unchanged manifests change nothing berth watches: make it look again.
+    for job in ["api-migrate", "api-smoke-test"] {
+        env.refresh_and_wait::<MigrationJob>(job, TIMEOUT).await;
+    }
     assert_eq!(env.berth_calls("ecs", "RunTask"), runs);
+    assert_unthrottled(&env);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_migration_keeps_the_old_revision_until_fixed() {
     let env = Env::new("release-fail").await;
+    // AWS's published rates: berth's limiter must keep every call under them.
+    env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
     env.apply_yaml(&file("api.yaml")).await.unwrap();
     let first = env
@@ -222,11 +231,14 @@ async fn failing_migration_keeps_the_old_revision_until_fixed() {
         .unwrap();
     env.wait_for("api", "Ready on revision 3", TIMEOUT, ready_on(3))
         .await;
+    assert_unthrottled(&env);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_smoke_test_rolls_the_service_back() {
     let env = Env::new("release-smoke").await;
+    // AWS's published rates: berth's limiter must keep every call under them.
+    env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
     env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
     env.apply_yaml(&file("api.yaml")).await.unwrap();
@@ -305,4 +317,11 @@ async fn failing_smoke_test_rolls_the_service_back() {
         events.iter().any(|e| e.contains("rolling back")),
         "{events:?}"
     );
+    assert_unthrottled(&env);
+}
+
+/// No call of berth's was throttled by awsim's AWS-rate buckets.
+fn assert_unthrottled(env: &Env) {
+    let calls = env.awsim.calls(Some("berth"));
+    assert_eq!(calls["throttled"].as_u64(), Some(0), "{calls}");
 }

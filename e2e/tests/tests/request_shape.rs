@@ -16,9 +16,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use berth::api::{EcsService, MigrationJob};
-use berth::aws::{Clients, Target};
+use berth::aws::cloudmap;
+use berth::aws::ecs::{service_tags as tags, services as act, tasks};
 use berth::aws::taskdef as render;
-use berth::controller::ecs_service::{act, cloudmap, observe, plan, tags};
+use berth::aws::{Clients, Target};
 use berth::controller::migration_job as mj;
 use berth_e2e::workspace_root;
 use serde_json::{json, Value};
@@ -312,7 +313,9 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
     let uid = svc.metadata.uid.clone().unwrap();
 
     let arns = render::secret_arns(&spec.task_definition);
-    let versions = observe::secret_versions(clients, &arns).await.unwrap();
+    let versions = berth::aws::secrets::secret_versions(clients, &arns)
+        .await
+        .unwrap();
     let rendered = render::register_request(&render::RenderInput {
         spec: &spec.task_definition,
         family: family.clone(),
@@ -333,7 +336,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         .describe(clients, &spec.cluster, &svc.service_name())
         .await
         .unwrap();
-    observe::stopped_tasks(clients, &spec.cluster, &svc.service_name(), 5)
+    act::stopped_tasks(clients, &spec.cluster, &svc.service_name(), 5)
         .await
         .unwrap();
     let registry = match &spec.service_discovery {
@@ -363,7 +366,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
     act::create_service(clients, svc, &td, registry.as_deref())
         .await
         .unwrap();
-    let every_field = plan::UpdateFields {
+    let every_field = act::UpdateFields {
         task_definition: true,
         rollback_to: None,
         desired_count: true,
@@ -379,7 +382,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
     act::update_service(clients, svc, &every_field, &td, registry.as_deref())
         .await
         .unwrap();
-    let rollback = plan::UpdateFields {
+    let rollback = act::UpdateFields {
         rollback_to: Some(td.clone()),
         ..Default::default()
     };
@@ -430,20 +433,20 @@ async fn job_requests(
     let owner = format!("shop/{}", job.metadata.name.as_deref().unwrap());
     let uid = job.metadata.uid.clone().unwrap();
     let run_hash = mj::plan::run_hash(job, &owner, target.service_hash.as_deref());
-    let (td, _) = mj::act::task_definition(clients, &target, &owner, &uid)
+    let (td, _) = tasks::task_definition(clients, &target, &owner, &uid)
         .await
         .unwrap();
     let started_by = mj::plan::started_by(&run_hash);
-    mj::observe::run_tasks(clients, &target.cluster, &started_by, &target.container)
+    tasks::run_tasks(clients, &target.cluster, &started_by, &target.container)
         .await
         .unwrap();
     let environment = vec![berth::api::common::EnvVar {
         name: "DB_HOST".into(),
         value: "orders-db.proxy-abc.us-east-1.rds.amazonaws.com".into(),
     }];
-    mj::act::run_task(
+    tasks::run_task(
         clients,
-        &mj::act::RunRequest {
+        &tasks::RunRequest {
             target: &target,
             task_definition: &td,
             run_hash: &run_hash,
@@ -456,7 +459,7 @@ async fn job_requests(
     )
     .await
     .unwrap();
-    mj::observe::task(
+    tasks::task(
         clients,
         &target.cluster,
         &task_arn(&target.cluster),
@@ -464,14 +467,14 @@ async fn job_requests(
     )
     .await
     .unwrap();
-    mj::act::stop_task(
+    tasks::stop_task(
         clients,
         &task_arn(&target.cluster),
         "berth: activeDeadlineSeconds exceeded",
     )
     .await
     .unwrap();
-    mj::observe::log_tail(clients, "/shop/api", "api/api/0123456789abcdef").await;
+    berth::aws::logs::log_tail(clients, "/shop/api", "api/api/0123456789abcdef").await;
 }
 
 /// `service:Op` of every SDK operation berth's source calls

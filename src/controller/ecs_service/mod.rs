@@ -2,17 +2,13 @@
 //! the task definition (register only on a new hash), plan the one service
 //! mutation, act, and write status by server-side apply.
 
-pub mod act;
-pub mod cloudmap;
 pub mod observe;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
-pub mod tags;
 
 use std::sync::Arc;
 
-use aws_sdk_ecs::types::Service;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -26,6 +22,8 @@ use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::api::migration_job::MigrationJob;
+use crate::aws::cloudmap;
+use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
 use plan::ServiceAction;
@@ -113,7 +111,7 @@ async fn converge(
 
     // Observe.
     let secret_arns = taskdef::secret_arns(&spec.task_definition);
-    let versions = observe::secret_versions(clients, &secret_arns).await?;
+    let versions = crate::aws::secrets::secret_versions(clients, &secret_arns).await?;
     let rendered = taskdef::register_request(&taskdef::RenderInput {
         spec: &spec.task_definition,
         family: obj.family(),
@@ -172,9 +170,9 @@ async fn converge(
             let known = prev.cloud_map_service_arn.clone().filter(|arn| {
                 prev.observed_generation == obj.metadata.generation
                     && service.as_ref().is_none_or(|s| {
-                        s.service_registries()
+                        s.registries
                             .iter()
-                            .any(|r| r.registry_arn() == Some(arn.as_str()))
+                            .any(|r| r.registry_arn.as_deref() == Some(arn.as_str()))
                     })
             });
             match known {
@@ -227,9 +225,10 @@ async fn converge(
         // Also after a rollback: ECS is settled on the old revision, and the
         // stopped tasks of the new one say why.
         Some(svc)
-            if needs_stopped_tasks(svc) || svc.task_definition() != Some(desired_arn.as_str()) =>
+            if needs_stopped_tasks(svc)
+                || svc.task_definition.as_deref() != Some(desired_arn.as_str()) =>
         {
-            observe::stopped_tasks(clients, &spec.cluster, &name, STOPPED_IN_STATUS).await?
+            act::stopped_tasks(clients, &spec.cluster, &name, STOPPED_IN_STATUS).await?
         }
         _ => Vec::new(),
     };
@@ -265,7 +264,7 @@ async fn converge(
     // other change, so ownership is visible in AWS and survives the loss of
     // this object's status.
     if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
-        let arn = svc.service_arn().unwrap_or_default();
+        let arn = svc.arn.as_str();
         act::set_tags(clients, arn, change).await?;
         let (kind, reason, note) = if change.set.contains_key(crate::aws::tags::TAG_OWNER) {
             (
@@ -345,12 +344,8 @@ async fn converge(
     if let (Some(r), Some(svc)) = (rollout.as_mut(), &current) {
         // A new deployment's id is known from the create/update response.
         if p.action != ServiceAction::Nothing {
-            if let Some(d) = svc
-                .deployments()
-                .iter()
-                .find(|d| d.status() == Some("PRIMARY"))
-            {
-                r.deployment_id = d.id().map(str::to_string);
+            if let Some(d) = svc.primary() {
+                r.deployment_id = d.id.clone();
             }
         }
     }
@@ -364,14 +359,14 @@ async fn converge(
         ),
         service_arn: current
             .as_ref()
-            .and_then(|s| s.service_arn().map(str::to_string))
+            .map(|s| s.arn.clone())
             .or(prev.service_arn.clone()),
         task_definition_arn: Some(desired_arn.clone()),
         revision: Some(revision),
         spec_hash: Some(hash),
-        desired_count: current.as_ref().map(|s| s.desired_count()),
-        running_count: current.as_ref().map(|s| s.running_count()),
-        pending_count: current.as_ref().map(|s| s.pending_count()),
+        desired_count: current.as_ref().map(|s| s.desired_count),
+        running_count: current.as_ref().map(|s| s.running_count),
+        pending_count: current.as_ref().map(|s| s.pending_count),
         rollout,
         last_stopped_tasks: if p.last_stopped.is_empty() {
             prev.last_stopped_tasks.clone()
@@ -431,18 +426,12 @@ async fn write_paused_without_revision(
 
 /// Stopped tasks are read only when something failed: a rollout that goes
 /// well costs no ListTasks/DescribeTasks per poll.
-fn needs_stopped_tasks(svc: &Service) -> bool {
-    let primary = svc
-        .deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"));
-    let failed = primary.is_some_and(|d| {
-        d.failed_tasks() > 0 || d.rollout_state().map(|s| s.as_str()) == Some("FAILED")
-    });
-    let completed =
-        primary.is_some_and(|d| d.rollout_state().map(|s| s.as_str()) == Some("COMPLETED"));
+fn needs_stopped_tasks(svc: &ServiceView) -> bool {
+    let primary = svc.primary();
+    let failed = primary.is_some_and(|d| d.failed_tasks > 0 || d.is("FAILED"));
+    let completed = primary.is_some_and(|d| d.is("COMPLETED"));
     // Tasks that died after the rollout completed.
-    let lost = completed && svc.running_count() < svc.desired_count() && svc.pending_count() == 0;
+    let lost = completed && svc.running_count < svc.desired_count && svc.pending_count == 0;
     failed || lost
 }
 
@@ -485,7 +474,7 @@ async fn prune_revisions(
     clients: &Clients,
     in_use: &str,
     previous: Option<&str>,
-    service: Option<&Service>,
+    service: Option<&ServiceView>,
 ) -> Result<()> {
     let owned = taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
     let limit = obj.spec.revision_history_limit.max(1) as usize;
@@ -493,9 +482,9 @@ async fn prune_revisions(
     protected.extend(previous.map(str::to_string));
     if let Some(svc) = service {
         protected.extend(
-            svc.deployments()
+            svc.deployments
                 .iter()
-                .filter_map(|d| d.task_definition().map(str::to_string)),
+                .filter_map(|d| d.task_definition.clone()),
         );
     }
     // The newest revision other than the one in use is the rollback target.

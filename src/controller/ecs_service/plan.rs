@@ -4,15 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ecs::types::{AssignPublicIp, Deployment, Service, Task};
 use k8s_openapi::jiff::Timestamp;
 
-use super::tags::{self, TagChange};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
-    DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedContainer, StoppedTask,
+    DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedTask,
 };
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
+use crate::aws::ecs::service_tags::{self as tags, TagChange};
+use crate::aws::ecs::services::UpdateFields;
+use crate::aws::ecs::{DeploymentView, ServiceView};
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
@@ -102,29 +103,6 @@ pub fn post_check(jobs: &[MigrationJob], service: &str, hash: &str) -> Option<(S
         })
 }
 
-/// Which fields an UpdateService must set (each to the spec's value).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UpdateFields {
-    pub task_definition: bool,
-    /// Roll back to this revision instead of rolling out the desired one.
-    pub rollback_to: Option<String>,
-    pub desired_count: bool,
-    pub deployment: bool,
-    pub network: bool,
-    pub registries: bool,
-    pub load_balancers: bool,
-    pub grace_period: bool,
-    pub execute_command: bool,
-    pub platform_version: bool,
-    pub capacity_providers: bool,
-}
-
-impl UpdateFields {
-    pub fn any(&self) -> bool {
-        *self != UpdateFields::default()
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServiceAction {
     Nothing,
@@ -142,10 +120,11 @@ pub struct Inputs<'a> {
     /// The ACTIVE revision carrying `hash`.
     pub desired_arn: &'a str,
     pub desired_revision: i64,
-    pub service: Option<&'a Service>,
+    pub service: Option<&'a ServiceView>,
     /// The Cloud Map service to register in, when serviceDiscovery is set.
     pub registry_arn: Option<&'a str>,
-    pub stopped: &'a [Task],
+    /// The service's recently stopped tasks, newest first.
+    pub stopped: &'a [StoppedTask],
     pub gate: Gate,
     /// A failed PostRollout check for this revision: (message, roll back?).
     pub post_check: Option<(String, bool)>,
@@ -174,7 +153,7 @@ pub struct Plan {
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let spec = &i.obj.spec;
     let prev = i.obj.status.clone().unwrap_or_default();
-    let last_stopped = summarize_stopped(i.stopped);
+    let last_stopped = i.stopped.to_vec();
 
     let Some(svc) = i.service else {
         let (action, conditions) = if i.paused {
@@ -224,18 +203,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         i.obj.metadata.namespace.as_deref().unwrap_or_default(),
         i.obj.metadata.name.as_deref().unwrap_or_default()
     );
-    let owned = svc
-        .tags()
-        .iter()
-        .any(|t| t.key() == Some(TAG_OWNER) && t.value() == Some(owner.as_str()));
-    let ours_by_uid = svc
-        .tags()
-        .iter()
-        .any(|t| t.key() == Some(TAG_UID) && t.value() == i.obj.metadata.uid.as_deref());
+    let owned = svc.tags.get(TAG_OWNER) == Some(&owner);
+    let ours_by_uid = svc.tags.get(TAG_UID).map(String::as_str) == i.obj.metadata.uid.as_deref();
     if !owned && !ours_by_uid && !spec.adopt {
         let message = format!(
             "ECS service {} already exists and is not managed by berth; set spec.adopt: true to take it over",
-            svc.service_name().unwrap_or_default()
+            svc.name
         );
         return Plan {
             action: ServiceAction::Nothing,
@@ -250,12 +223,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         };
     }
 
-    if let (Some(want), Some(have)) = (spec.launch_type, svc.launch_type()) {
-        if want.as_aws() != have.as_str() {
+    if let (Some(want), Some(have)) = (spec.launch_type, svc.launch_type.as_deref()) {
+        if want.as_aws() != have {
             let message = format!(
                 "spec.launchType changed from {} to {}: ECS cannot change a service's launch type; \
                  set it back, or delete the EcsService and create it again (the ECS service is replaced)",
-                have.as_str(),
+                have,
                 want.as_aws()
             );
             return Plan {
@@ -274,7 +247,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 
     let generation_changed = prev.observed_generation != i.obj.metadata.generation;
     let hash_changed = prev.spec_hash.as_deref() != Some(i.hash);
-    let serving_desired = svc.task_definition() == Some(i.desired_arn);
+    let serving_desired = svc.task_definition.as_deref() == Some(i.desired_arn);
     let rolled_back = !serving_desired && !hash_changed && rolled_back_since(svc, &prev);
 
     let mut fields = UpdateFields::default();
@@ -291,7 +264,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         // A failed smoke test: back to the revision that served before.
         if let Some(target) = previous
             .as_deref()
-            .filter(|t| svc.task_definition() != Some(*t))
+            .filter(|t| svc.task_definition.as_deref() != Some(*t))
         {
             if serving_desired {
                 fields.rollback_to = Some(target.to_string());
@@ -309,7 +282,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         }
     }
     if let Some(n) = spec.desired_count {
-        if svc.desired_count() != n {
+        if svc.desired_count != n {
             mark(&mut fields.desired_count, "desiredCount", &mut drift);
         }
     }
@@ -330,7 +303,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         mark(&mut fields.load_balancers, "loadBalancers", &mut drift);
     }
     if let Some(g) = spec.health_check_grace_period_seconds {
-        if svc.health_check_grace_period_seconds() != Some(g) {
+        if svc.health_check_grace_period_seconds != Some(g) {
             mark(
                 &mut fields.grace_period,
                 "healthCheckGracePeriodSeconds",
@@ -338,7 +311,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             );
         }
     }
-    if svc.enable_execute_command() != spec.enable_execute_command {
+    if svc.enable_execute_command != spec.enable_execute_command {
         mark(
             &mut fields.execute_command,
             "enableExecuteCommand",
@@ -346,7 +319,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         );
     }
     if let Some(p) = &spec.platform_version {
-        if svc.platform_version() != Some(p.as_str()) {
+        if svc.platform_version.as_deref() != Some(p.as_str()) {
             mark(&mut fields.platform_version, "platformVersion", &mut drift);
         }
     }
@@ -375,12 +348,12 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     };
 
     // Rollout: a new push restarts the clock; otherwise follow ECS.
-    let primary = primary(svc);
+    let primary = svc.primary();
     let pushing_revision =
         matches!(&action, ServiceAction::Update { fields, .. } if fields.task_definition);
     // Remember what served before a new revision, for a post-rollout rollback.
     let previous_arn = if pushing_revision {
-        svc.task_definition().map(str::to_string).or(previous)
+        svc.task_definition.clone().or(previous)
     } else {
         previous
     };
@@ -445,36 +418,28 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     }
 }
 
-fn primary(svc: &Service) -> Option<&Deployment> {
-    svc.deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
+fn is_complete(primary: Option<&DeploymentView>) -> bool {
+    primary.is_some_and(|d| d.is("COMPLETED"))
 }
 
-fn is_complete(primary: Option<&Deployment>) -> bool {
-    primary
-        .and_then(|d| d.rollout_state())
-        .is_some_and(|s| s.as_str() == "COMPLETED")
-}
-
-fn rollout_status(primary: Option<&Deployment>, prev: &Option<RolloutStatus>) -> RolloutStatus {
+fn rollout_status(primary: Option<&DeploymentView>, prev: &Option<RolloutStatus>) -> RolloutStatus {
     let prev = prev.clone().unwrap_or_default();
     match primary {
         None => prev,
         Some(d) => {
-            let same = prev.deployment_id.as_deref() == d.id();
+            let same = prev.deployment_id == d.id;
             RolloutStatus {
-                state: d.rollout_state().map(|s| s.as_str().to_string()),
-                reason: d.rollout_state_reason().map(str::to_string),
-                deployment_id: d.id().map(str::to_string),
-                failed_tasks: d.failed_tasks(),
+                state: d.rollout_state.clone(),
+                reason: d.rollout_state_reason.clone(),
+                deployment_id: d.id.clone(),
+                failed_tasks: d.failed_tasks,
                 // ECS knows when the deployment was created; keep berth's own
                 // start when it is the same deployment (it survives restarts).
                 started_at: if same && prev.started_at.is_some() {
                     prev.started_at
                 } else {
-                    d.created_at()
-                        .and_then(|t| Timestamp::from_second(t.secs()).ok())
+                    d.created_at
+                        .and_then(|t| Timestamp::from_second(t).ok())
                         .map(|t| t.to_string())
                         .or(prev.started_at)
                 },
@@ -486,7 +451,7 @@ fn rollout_status(primary: Option<&Deployment>, prev: &Option<RolloutStatus>) ->
 /// True when ECS rolled the service back after berth's last rollout began:
 /// the deployment circuit breaker leaves the service "stable" on the old
 /// revision, which a naive check would report as healthy.
-fn rolled_back_since(svc: &Service, prev: &EcsServiceStatus) -> bool {
+fn rolled_back_since(svc: &ServiceView, prev: &EcsServiceStatus) -> bool {
     if conditions::find(&prev.conditions, DEGRADED)
         .is_some_and(|c| c.status == "True" && c.reason == "RolledBack")
     {
@@ -499,26 +464,22 @@ fn rolled_back_since(svc: &Service, prev: &EcsServiceStatus) -> bool {
         .and_then(|s| s.parse::<Timestamp>().ok())
         .map(|t| t.as_second())
         .unwrap_or(0);
-    svc.events().iter().any(|e| {
-        e.message()
-            .is_some_and(|m| m.contains("rolling back to deployment"))
-            && e.created_at().is_some_and(|t| t.secs() >= since)
-    })
+    svc.events
+        .iter()
+        .any(|e| e.message.contains("rolling back to deployment") && e.created_at >= since)
 }
 
 fn rollout_conditions(
     i: &Inputs<'_>,
-    svc: &Service,
-    primary: Option<&Deployment>,
+    svc: &ServiceView,
+    primary: Option<&DeploymentView>,
     rollout: &RolloutStatus,
     stopped: &[StoppedTask],
 ) -> Vec<Desired> {
     let spec = &i.obj.spec;
-    let desired = svc.desired_count();
-    let running = svc.running_count();
-    let state = primary
-        .and_then(|d| d.rollout_state())
-        .map(|s| s.as_str().to_string());
+    let desired = svc.desired_count;
+    let running = svc.running_count;
+    let state = primary.and_then(|d| d.rollout_state.clone());
     let failing = failure_summary(stopped, Some(i.desired_arn));
     match state.as_deref() {
         Some("COMPLETED") if running >= desired => vec![
@@ -563,8 +524,7 @@ fn rollout_conditions(
             let elapsed = started.map(|s| i.now.as_second() - s.as_second());
             let progress = format!(
                 "revision {}: {running}/{desired} running, {} pending",
-                i.desired_revision,
-                svc.pending_count()
+                i.desired_revision, svc.pending_count
             );
             if elapsed.is_some_and(|e| e > deadline) {
                 // Tasks can be RUNNING and still not healthy (health checks,
@@ -574,7 +534,7 @@ fn rollout_conditions(
                      ECS still reports the rollout IN_PROGRESS with {running} of {desired} tasks running \
                      and {} pending, so its tasks have not all started and passed their health checks{}",
                     i.desired_revision,
-                    svc.pending_count(),
+                    svc.pending_count,
                     failing.as_deref().map(|f| format!("; {f}")).unwrap_or_default()
                 );
                 conditions::failed(Reason::ProgressDeadlineExceeded, message)
@@ -596,12 +556,12 @@ fn rollout_conditions(
     }
 }
 
-fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &Service) -> Vec<Desired> {
+fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &ServiceView) -> Vec<Desired> {
     let message = format!(
         "revision {revision}: {}/{} running, {} pending{}",
-        svc.running_count(),
-        svc.desired_count(),
-        svc.pending_count(),
+        svc.running_count,
+        svc.desired_count,
+        svc.pending_count,
         rollout
             .deployment_id
             .as_deref()
@@ -691,66 +651,42 @@ fn is_failure(t: &StoppedTask) -> bool {
                 .any(|c| c.exit_code.is_some_and(|e| e != 0)))
 }
 
-pub fn summarize_stopped(tasks: &[Task]) -> Vec<StoppedTask> {
-    tasks
-        .iter()
-        .map(|t| StoppedTask {
-            task_arn: t.task_arn().unwrap_or_default().to_string(),
-            task_definition_arn: t.task_definition_arn().map(str::to_string),
-            stopped_at: t
-                .stopped_at()
-                .and_then(|d| Timestamp::from_second(d.secs()).ok())
-                .map(|t| t.to_string()),
-            stop_code: t.stop_code().map(|c| c.as_str().to_string()),
-            stopped_reason: t.stopped_reason().map(str::to_string),
-            containers: t
-                .containers()
-                .iter()
-                .map(|c| StoppedContainer {
-                    name: c.name().unwrap_or_default().to_string(),
-                    exit_code: c.exit_code(),
-                    reason: c.reason().map(str::to_string),
-                })
-                .collect(),
-        })
-        .collect()
-}
-
-fn deployment_differs(obj: &EcsService, svc: &Service) -> bool {
+fn deployment_differs(obj: &EcsService, svc: &ServiceView) -> bool {
     let d = &obj.spec.deployment;
-    let Some(have) = svc.deployment_configuration() else {
+    let Some(have) = &svc.deployment else {
         return true;
     };
-    let breaker = have.deployment_circuit_breaker();
-    have.minimum_healthy_percent() != Some(d.minimum_healthy_percent)
-        || have.maximum_percent() != Some(d.maximum_percent)
-        || breaker.map(|b| b.enable()) != Some(d.circuit_breaker.enable)
-        || breaker.map(|b| b.rollback()) != Some(d.circuit_breaker.rollback)
+    have.minimum_healthy_percent != Some(d.minimum_healthy_percent)
+        || have.maximum_percent != Some(d.maximum_percent)
+        || have.circuit_breaker != Some((d.circuit_breaker.enable, d.circuit_breaker.rollback))
 }
 
-fn network_differs(obj: &EcsService, svc: &Service) -> bool {
+fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
     let want = obj.spec.network_configuration.as_ref();
-    let have = svc
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration());
+    let have = svc.network.as_ref();
     match (want, have) {
         (None, None) => false,
         (None, Some(_)) | (Some(_), None) => true,
         (Some(w), Some(h)) => {
             let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
-            let public = matches!(h.assign_public_ip(), Some(AssignPublicIp::Enabled));
-            set(&w.subnets) != set(h.subnets())
-                || set(&w.security_groups) != set(h.security_groups())
-                || w.assign_public_ip != public
+            set(&w.subnets) != set(&h.subnets)
+                || set(&w.security_groups) != set(&h.security_groups)
+                || w.assign_public_ip != h.assign_public_ip
         }
     }
 }
 
-fn registries_differ(obj: &EcsService, svc: &Service, registry: Option<&str>) -> bool {
+fn registries_differ(obj: &EcsService, svc: &ServiceView, registry: Option<&str>) -> bool {
     let have: Vec<(Option<&str>, Option<&str>, Option<i32>)> = svc
-        .service_registries()
+        .registries
         .iter()
-        .map(|r| (r.registry_arn(), r.container_name(), r.container_port()))
+        .map(|r| {
+            (
+                r.registry_arn.as_deref(),
+                r.container_name.as_deref(),
+                r.container_port,
+            )
+        })
         .collect();
     let want: Vec<(Option<&str>, Option<&str>, Option<i32>)> =
         match (registry, &obj.spec.service_discovery) {
@@ -763,15 +699,15 @@ fn registries_differ(obj: &EcsService, svc: &Service, registry: Option<&str>) ->
     have != want
 }
 
-fn load_balancers_differ(obj: &EcsService, svc: &Service) -> bool {
+fn load_balancers_differ(obj: &EcsService, svc: &ServiceView) -> bool {
     let have: BTreeSet<(String, String, i32)> = svc
-        .load_balancers()
+        .load_balancers
         .iter()
         .map(|l| {
             (
-                l.target_group_arn().unwrap_or_default().to_string(),
-                l.container_name().unwrap_or_default().to_string(),
-                l.container_port().unwrap_or_default(),
+                l.target_group_arn.clone(),
+                l.container_name.clone(),
+                l.container_port,
             )
         })
         .collect();
@@ -790,12 +726,9 @@ fn load_balancers_differ(obj: &EcsService, svc: &Service) -> bool {
     have != want
 }
 
-fn capacity_differs(obj: &EcsService, svc: &Service) -> bool {
-    let have: BTreeSet<(String, i32, i32)> = svc
-        .capacity_provider_strategy()
-        .iter()
-        .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
-        .collect();
+fn capacity_differs(obj: &EcsService, svc: &ServiceView) -> bool {
+    let have: BTreeSet<(String, i32, i32)> =
+        svc.capacity_provider_strategy.iter().cloned().collect();
     let want: BTreeSet<(String, i32, i32)> = obj
         .spec
         .capacity_provider_strategy

@@ -4,15 +4,17 @@
 //! it is given (readable, no debug formatting, nothing repeated), so these
 //! tests also walk the messages of every reason.
 
-use aws_sdk_ecs::types::{
-    Deployment, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    LaunchType, Service, Tag, Task,
-};
 use k8s_openapi::jiff::Timestamp;
 
-use super::plan::{plan, Gate, Inputs, Plan, ServiceAction, UpdateFields};
+use super::plan::{plan, Gate, Inputs, Plan, ServiceAction};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
+use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
+use crate::aws::ecs::service_tags;
+use crate::aws::ecs::services::UpdateFields;
+use crate::aws::ecs::views::{
+    DeploymentConfigView, DeploymentView, NetworkView, RegistryView, ServiceView,
+};
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
@@ -48,51 +50,48 @@ fn recorded(td: &str) -> EcsServiceStatus {
 
 /// The service as DescribeServices reports it: owned by berth, matching the
 /// example's settings, running `td` with its PRIMARY deployment in `state`.
-fn service(td: &str, state: DeploymentRolloutState, running: i32) -> Service {
+fn service(td: &str, state: &str, running: i32) -> ServiceView {
     let obj = example(None);
-    Service::builder()
-        .service_name("shop-api")
-        .service_arn("arn:aws:ecs:us-east-1:123456789012:service/shop/shop-api")
-        .task_definition(td)
-        .desired_count(2)
-        .running_count(running)
-        .pending_count(2 - running)
-        .launch_type(LaunchType::Fargate)
-        .enable_execute_command(true)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .minimum_healthy_percent(50)
-                .maximum_percent(200)
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .set_network_configuration(super::act::network(&obj))
-        .deployments(
-            Deployment::builder()
-                .id("ecs-svc/1")
-                .status("PRIMARY")
-                .task_definition(td)
-                .rollout_state(state)
-                .build(),
-        )
-        .set_service_registries(Some(super::act::registries(&obj, Some(REGISTRY))))
-        .set_tags(Some(
-            super::tags::wanted(&obj)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
-        .build()
+    let net = obj.spec.network_configuration.clone().unwrap();
+    ServiceView {
+        name: "shop-api".into(),
+        arn: "arn:aws:ecs:us-east-1:123456789012:service/shop/shop-api".into(),
+        status: "ACTIVE".into(),
+        task_definition: Some(td.into()),
+        desired_count: 2,
+        running_count: running,
+        pending_count: 2 - running,
+        launch_type: Some("FARGATE".into()),
+        enable_execute_command: true,
+        deployment: Some(DeploymentConfigView {
+            minimum_healthy_percent: Some(50),
+            maximum_percent: Some(200),
+            circuit_breaker: Some((true, true)),
+        }),
+        network: Some(NetworkView {
+            subnets: net.subnets,
+            security_groups: net.security_groups,
+            assign_public_ip: net.assign_public_ip,
+        }),
+        deployments: vec![DeploymentView {
+            id: Some("ecs-svc/1".into()),
+            status: Some("PRIMARY".into()),
+            task_definition: Some(td.into()),
+            rollout_state: Some(state.into()),
+            ..Default::default()
+        }],
+        registries: vec![RegistryView {
+            registry_arn: Some(REGISTRY.into()),
+            ..Default::default()
+        }],
+        tags: service_tags::wanted(&obj),
+        ..Default::default()
+    }
 }
 
 const REGISTRY: &str = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1";
 
-fn run(obj: &EcsService, svc: Option<&Service>, gate: Gate, stopped: &[Task]) -> Plan {
+fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[StoppedTask]) -> Plan {
     plan(&Inputs {
         obj,
         hash: "h1",
@@ -137,7 +136,7 @@ fn a_missing_service_is_created_once_the_gate_opens() {
 #[test]
 fn a_service_serving_the_desired_revision_is_ready_and_untouched() {
     let obj = example(Some(recorded(NEW_TD)));
-    let svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    let svc = service(NEW_TD, "COMPLETED", 2);
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     assert_eq!(p.action, ServiceAction::Nothing);
     assert_eq!(p.tags, None);
@@ -148,7 +147,7 @@ fn a_service_serving_the_desired_revision_is_ready_and_untouched() {
 #[test]
 fn a_new_revision_rolls_out_only_through_an_open_gate() {
     let obj = example(Some(recorded(OLD_TD)));
-    let svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    let svc = service(OLD_TD, "COMPLETED", 2);
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     match &p.action {
         ServiceAction::Update { fields, drift } => {
@@ -173,18 +172,11 @@ fn a_new_revision_rolls_out_only_through_an_open_gate() {
 #[test]
 fn settings_changed_outside_berth_are_set_back_and_named() {
     let obj = example(Some(recorded(NEW_TD)));
-    let mut svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    let mut svc = service(NEW_TD, "COMPLETED", 2);
     svc.desired_count = 5;
     svc.enable_execute_command = false;
-    for t in svc.tags.as_mut().unwrap() {
-        if t.key.as_deref() == Some("team") {
-            t.value = Some("hijacked".into());
-        }
-    }
-    svc.tags
-        .as_mut()
-        .unwrap()
-        .push(Tag::builder().key("rogue").value("1").build());
+    svc.tags.insert("team".into(), "hijacked".into());
+    svc.tags.insert("rogue".into(), "1".into());
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     match &p.action {
         ServiceAction::Update { fields, drift } => {
@@ -214,8 +206,8 @@ fn settings_changed_outside_berth_are_set_back_and_named() {
 #[test]
 fn someone_elses_service_needs_adopt() {
     let obj = example(None);
-    let mut svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
-    svc.tags = None;
+    let mut svc = service(OLD_TD, "COMPLETED", 2);
+    svc.tags.clear();
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     assert!(p.adoption_required);
     assert_eq!(p.action, ServiceAction::Nothing);
@@ -231,8 +223,8 @@ fn someone_elses_service_needs_adopt() {
 #[test]
 fn a_launch_type_change_is_immutable() {
     let obj = example(Some(recorded(NEW_TD)));
-    let mut svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
-    svc.launch_type = Some(LaunchType::Ec2);
+    let mut svc = service(NEW_TD, "COMPLETED", 2);
+    svc.launch_type = Some("EC2".into());
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     assert_eq!(p.action, ServiceAction::Nothing);
     assert_eq!(
@@ -245,23 +237,25 @@ fn a_launch_type_change_is_immutable() {
 fn rollout_outcomes() {
     let obj = example(Some(recorded(NEW_TD)));
 
-    let failed = service(NEW_TD, DeploymentRolloutState::Failed, 0);
+    let failed = service(NEW_TD, "FAILED", 0);
     let p = run(&obj, Some(&failed), Gate::Open, &[]);
     assert_eq!(reason_of(&p, DEGRADED), (true, Reason::RolloutFailed));
 
-    let going = service(NEW_TD, DeploymentRolloutState::InProgress, 1);
+    let going = service(NEW_TD, "IN_PROGRESS", 1);
     let p = run(&obj, Some(&going), Gate::Open, &[]);
     assert_eq!(reason_of(&p, READY), (false, Reason::RollingOut));
     assert_eq!(reason_of(&p, DEGRADED), (false, Reason::AsExpected));
 
-    let pull = Task::builder()
-        .task_arn("arn:aws:ecs:us-east-1:123456789012:task/shop/t1")
-        .task_definition_arn(NEW_TD)
-        .stop_code(aws_sdk_ecs::types::TaskStopCode::TaskFailedToStart)
-        .stopped_reason(
-            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found",
-        )
-        .build();
+    let pull = StoppedTask {
+        task_arn: "arn:aws:ecs:us-east-1:123456789012:task/shop/t1".into(),
+        task_definition_arn: Some(NEW_TD.into()),
+        stop_code: Some("TaskFailedToStart".into()),
+        stopped_reason: Some(
+            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found"
+                .into(),
+        ),
+        ..Default::default()
+    };
     let p = run(&obj, Some(&going), Gate::Open, std::slice::from_ref(&pull));
     assert_eq!(reason_of(&p, DEGRADED), (true, Reason::TasksFailing));
 
@@ -293,7 +287,7 @@ fn a_circuit_breaker_rollback_stays_reported() {
     );
     let obj = example(Some(st));
     // ECS is stable again, on the old revision.
-    let svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    let svc = service(OLD_TD, "COMPLETED", 2);
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     assert_eq!(
         p.action,
@@ -308,7 +302,7 @@ fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
     let mut st = recorded(NEW_TD);
     st.previous_task_definition_arn = Some(OLD_TD.into());
     let obj = example(Some(st));
-    let svc = service(NEW_TD, DeploymentRolloutState::Completed, 2);
+    let svc = service(NEW_TD, "COMPLETED", 2);
     let p = plan(&Inputs {
         obj: &obj,
         hash: "h1",
@@ -340,7 +334,7 @@ fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
 #[test]
 fn paused_changes_nothing() {
     let obj = example(Some(recorded(OLD_TD)));
-    let mut svc = service(OLD_TD, DeploymentRolloutState::Completed, 2);
+    let mut svc = service(OLD_TD, "COMPLETED", 2);
     svc.desired_count = 7;
     let p = plan(&Inputs {
         obj: &obj,

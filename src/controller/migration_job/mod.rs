@@ -4,8 +4,6 @@
 //! A run hash is never run twice: before any RunTask, ECS is asked for the
 //! run's tasks by `startedBy`, so a restart adopts what a crash left behind.
 
-pub mod act;
-pub mod observe;
 pub mod plan;
 
 use std::sync::Arc;
@@ -26,14 +24,10 @@ use crate::api::common::EnvVar;
 use crate::api::conditions::{self, Reason};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
+use crate::aws::ecs::tasks;
 use crate::aws::tags::owner_of;
 use crate::aws::FailureKind;
 use plan::{Step, Unresolved};
-
-/// Tag on every task berth runs for a job: the run it belongs to.
-pub const TAG_RUN_HASH: &str = "berth.dev/run-hash";
-/// Tag on every task berth runs for a job: which attempt of the run.
-pub const TAG_ATTEMPT: &str = "berth.dev/attempt";
 
 /// Requeue while waiting on another object (EcsService changes also
 /// trigger a reconcile through the watch; AuroraClusters are polled).
@@ -191,7 +185,7 @@ async fn converge(
         .as_deref()
         .filter(|_| superseded && !is_finished(prev))
     {
-        let old_task = observe::task(&clients, &target.cluster, old, &target.container).await?;
+        let old_task = tasks::task(&clients, &target.cluster, old, &target.container).await?;
         if old_task.is_some_and(|t| !t.stopped()) {
             let message = format!(
                 "the spec or the service revision changed: the new run starts once task {old} of the previous run has stopped"
@@ -210,7 +204,7 @@ async fn converge(
         }
     }
     let task = match &cur.task_arn {
-        Some(arn) => observe::task(&clients, &target.cluster, arn, &target.container).await?,
+        Some(arn) => tasks::task(&clients, &target.cluster, arn, &target.container).await?,
         None => None,
     };
     let p = plan::plan(&plan::Inputs {
@@ -226,7 +220,8 @@ async fn converge(
         Step::Wait(_) => {}
         Step::Stop { task_arn } => {
             if !is_paused(obj.annotations()) {
-                act::stop_task(&clients, task_arn, "berth: activeDeadlineSeconds exceeded").await?;
+                tasks::stop_task(&clients, task_arn, "berth: activeDeadlineSeconds exceeded")
+                    .await?;
             }
         }
         Step::Run { attempt } => {
@@ -266,8 +261,7 @@ async fn converge(
             // crash between RunTask and the status write): adopt it.
             let started_by = plan::started_by(&run_hash);
             let known =
-                observe::run_tasks(&clients, &target.cluster, &started_by, &target.container)
-                    .await?;
+                tasks::run_tasks(&clients, &target.cluster, &started_by, &target.container).await?;
             if let Some(found) = known.into_iter().find(|t| t.attempt >= attempt) {
                 cur.attempts = found.attempt;
                 cur.task_arn = Some(found.arn.clone());
@@ -302,7 +296,7 @@ async fn converge(
             }
 
             let (td_arn, registered) =
-                act::task_definition(&clients, &target, &owner, &uid).await?;
+                tasks::task_definition(&clients, &target, &owner, &uid).await?;
             if registered {
                 ctx.event(
                     obj,
@@ -316,9 +310,9 @@ async fn converge(
                 )
                 .await;
             }
-            let started = act::run_task(
+            let started = tasks::run_task(
                 &clients,
-                &act::RunRequest {
+                &tasks::RunRequest {
                     target: &target,
                     task_definition: &td_arn,
                     run_hash: &run_hash,
@@ -372,9 +366,9 @@ async fn converge(
     if p.finished {
         cur.finished_at.get_or_insert_with(|| now.to_string());
         if let Some(t) = task.as_ref().filter(|t| t.stopped()) {
-            let id = observe::cluster_and_id(&t.arn).map(|(_, id)| id);
+            let id = tasks::cluster_and_id(&t.arn).map(|(_, id)| id);
             if let Some((group, stream)) = id.and_then(|id| target.log_stream(id)) {
-                cur.log_tail = observe::log_tail(&clients, &group, &stream).await;
+                cur.log_tail = crate::aws::logs::log_tail(&clients, &group, &stream).await;
             }
         }
         let kind = if p.phase == Phase::Succeeded {
@@ -460,7 +454,7 @@ async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
         ));
     }
     let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
-    match act::stop_task(&clients, arn, "berth: MigrationJob deleted").await {
+    match tasks::stop_task(&clients, arn, "berth: MigrationJob deleted").await {
         Ok(()) => {}
         Err(f) if f.kind == FailureKind::Terminal => {
             // Nothing a retry fixes; the object must still go.

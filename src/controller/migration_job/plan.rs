@@ -9,21 +9,17 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::api::aurora_cluster::AuroraCluster;
-use crate::api::common::{
-    CapacityProviderStrategyItem, EnvVar, LaunchType, NetworkConfiguration, Tags,
-};
+use crate::api::common::{EnvVar, Tags};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
-use crate::api::task_definition::{LogDriver, TaskDefinitionSpec};
+pub use crate::aws::ecs::tasks::started_by;
+use crate::aws::ecs::tasks::{RunTarget, TaskView};
 
 /// How often a running task is described.
 pub const POLL: Duration = Duration::from_secs(3);
 const BACKOFF_BASE_SECS: i64 = 5;
 const BACKOFF_CAP_SECS: i64 = 60;
-/// Hex characters of the run hash kept: a tag value and a status field.
-/// ECS limits `startedBy` to 36 characters; `berth-` takes 6.
-const STARTED_BY_HASH_CHARS: usize = 28;
 
 /// Spec fields that say how to treat a run, not what runs: changing them
 /// must not run a succeeded migration again.
@@ -51,53 +47,6 @@ pub fn run_hash(job: &MigrationJob, owner: &str, service_hash: Option<&str>) -> 
         "serviceHash": service_hash,
     });
     crate::hash::content_hash(&content)
-}
-
-/// `startedBy` of the run's tasks: how ListTasks finds them after a restart.
-pub fn started_by(run_hash: &str) -> String {
-    let n = run_hash.len().min(STARTED_BY_HASH_CHARS);
-    format!("berth-{}", &run_hash[..n])
-}
-
-/// Where and what the job runs, resolved from the job and (with
-/// `serviceRef`) the EcsService.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunTarget {
-    pub cluster: String,
-    pub network: Option<NetworkConfiguration>,
-    pub launch_type: Option<LaunchType>,
-    pub capacity: Vec<CapacityProviderStrategyItem>,
-    pub platform_version: Option<String>,
-    /// The task definition as it runs (image replaced when `image` is set).
-    pub task_definition: TaskDefinitionSpec,
-    /// Run this registered revision as is (serviceRef without `image`);
-    /// otherwise `task_definition` is registered (or reused) under `family`.
-    pub arn: Option<String>,
-    pub family: String,
-    /// The container whose exit code decides.
-    pub container: String,
-    /// The EcsService's `status.specHash` (serviceRef only).
-    pub service_hash: Option<String>,
-    pub user_tags: Tags,
-}
-
-impl RunTarget {
-    /// (`awslogs-group`, stream) of the deciding container for `task_id`,
-    /// when it logs with awslogs and a stream prefix.
-    pub fn log_stream(&self, task_id: &str) -> Option<(String, String)> {
-        let c = self
-            .task_definition
-            .containers
-            .iter()
-            .find(|c| c.name == self.container)?;
-        let l = c.log_configuration.as_ref()?;
-        if l.log_driver != LogDriver::Awslogs {
-            return None;
-        }
-        let group = l.options.get("awslogs-group")?;
-        let prefix = l.options.get("awslogs-stream-prefix")?;
-        Some((group.clone(), format!("{prefix}/{}/{task_id}", c.name)))
-    }
 }
 
 /// The family of the task definitions a job registers from its service's:
@@ -251,58 +200,6 @@ pub fn resolve(job: &MigrationJob, service: Option<&EcsService>) -> Result<RunTa
         service_hash: hash,
         user_tags: tags,
     })
-}
-
-/// What ECS reports about one task of the run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskView {
-    pub arn: String,
-    /// From the task's `berth.dev/attempt` tag.
-    pub attempt: i32,
-    pub last_status: String,
-    /// The deciding container's exit code.
-    pub exit_code: Option<i32>,
-    pub stopped_reason: Option<String>,
-    /// The deciding container's reason (e.g. CannotPullContainerError).
-    pub container_reason: Option<String>,
-    pub created_at: Option<Timestamp>,
-    pub stopped_at: Option<Timestamp>,
-}
-
-impl TaskView {
-    pub fn stopped(&self) -> bool {
-        self.last_status == "STOPPED"
-    }
-
-    /// `exit code 1 (Essential container in task exited)`.
-    pub fn failure(&self) -> String {
-        let code = match self.exit_code {
-            Some(c) => format!("exit code {c}"),
-            None => "no exit code".to_string(),
-        };
-        // ECS often repeats the container's reason in the task's stoppedReason
-        // (CannotPullContainerError ...): say it once.
-        let mut reasons: Vec<&str> = Vec::new();
-        for r in [
-            self.stopped_reason.as_deref(),
-            self.container_reason.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !reasons
-                .iter()
-                .any(|have| have.contains(r) || r.contains(have))
-            {
-                reasons.push(r);
-            }
-        }
-        if reasons.is_empty() {
-            code
-        } else {
-            format!("{code} ({})", reasons.join("; "))
-        }
-    }
 }
 
 pub struct Inputs<'a> {
@@ -909,7 +806,7 @@ taskDefinition:
         let t = resolve(&j, Some(&service(true))).unwrap();
         assert_eq!(t.arn.as_deref(), Some("arn:td/shop-api:7"));
         assert_eq!(t.service_hash.as_deref(), Some("svchash"));
-        assert_eq!(t.launch_type, Some(LaunchType::Fargate));
+        assert_eq!(t.launch_type, Some(crate::api::common::LaunchType::Fargate));
         assert_eq!(t.container, "api");
 
         // A replaced image needs a derived revision.

@@ -1,17 +1,43 @@
-//! The AWS mutations of the EcsService reconcile. Each call here is one
-//! decision of the plan; the caller records an Event for each.
+//! ECS services: create, update (exactly the fields a plan names), delete,
+//! tags, revision deregistration, and the service's recently stopped tasks.
+//! Each mutation is one decision of the EcsService plan.
 
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
     DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
-    Service, ServiceRegistry, Tag,
+    ServiceRegistry, Tag, Task,
 };
 
-use super::plan::UpdateFields;
-use super::tags::TagChange;
+use super::views::ServiceView;
+
+use super::service_tags::TagChange;
+use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{DnsRecordType, EcsService};
 use crate::aws::token::{token, ECS_CREATE_SERVICE_MAX};
 use crate::aws::{AwsFailure, Clients};
+
+/// Which fields an UpdateService must set (each to the spec's value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpdateFields {
+    pub task_definition: bool,
+    /// Roll back to this revision instead of rolling out the desired one.
+    pub rollback_to: Option<String>,
+    pub desired_count: bool,
+    pub deployment: bool,
+    pub network: bool,
+    pub registries: bool,
+    pub load_balancers: bool,
+    pub grace_period: bool,
+    pub execute_command: bool,
+    pub platform_version: bool,
+    pub capacity_providers: bool,
+}
+
+impl UpdateFields {
+    pub fn any(&self) -> bool {
+        *self != UpdateFields::default()
+    }
+}
 
 /// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
 /// needs a number at creation; afterwards berth never sets it.
@@ -22,7 +48,7 @@ pub async fn create_service(
     obj: &EcsService,
     task_definition: &str,
     registry: Option<&str>,
-) -> Result<Service, AwsFailure> {
+) -> Result<ServiceView, AwsFailure> {
     let spec = &obj.spec;
     let mut req = clients
         .ecs
@@ -62,10 +88,7 @@ pub async fn create_service(
     let out = clients
         .call("ecs:CreateService", || req.clone().send())
         .await?;
-    Ok(out
-        .service()
-        .cloned()
-        .unwrap_or_else(|| Service::builder().build()))
+    Ok(out.service().map(ServiceView::from).unwrap_or_default())
 }
 
 pub async fn update_service(
@@ -74,7 +97,7 @@ pub async fn update_service(
     fields: &UpdateFields,
     task_definition: &str,
     registry: Option<&str>,
-) -> Result<Service, AwsFailure> {
+) -> Result<ServiceView, AwsFailure> {
     let spec = &obj.spec;
     let mut req = clients
         .ecs
@@ -119,10 +142,7 @@ pub async fn update_service(
     let out = clients
         .call("ecs:UpdateService", || req.clone().send())
         .await?;
-    Ok(out
-        .service()
-        .cloned()
-        .unwrap_or_else(|| Service::builder().build()))
+    Ok(out.service().map(ServiceView::from).unwrap_or_default())
 }
 
 /// Scales to zero and deletes the service. `Ok(false)` when it is already gone.
@@ -252,7 +272,7 @@ fn capacity(obj: &EcsService) -> Vec<CapacityProviderStrategyItem> {
 }
 
 fn tags(obj: &EcsService) -> Vec<Tag> {
-    super::tags::wanted(obj)
+    super::service_tags::wanted(obj)
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
@@ -291,4 +311,49 @@ pub async fn set_tags(clients: &Clients, arn: &str, change: &TagChange) -> Resul
             .await?;
     }
     Ok(())
+}
+
+/// The most recent stopped tasks of a service, newest first (at most `n`).
+pub async fn stopped_tasks(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    n: usize,
+) -> Result<Vec<StoppedTask>, AwsFailure> {
+    let list = clients
+        .call("ecs:ListTasks", || {
+            clients
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+                .max_results(100)
+                .send()
+        })
+        .await?;
+    let arns: Vec<String> = list.task_arns().to_vec();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tasks = Vec::new();
+    for chunk in arns.chunks(100) {
+        let out = clients
+            .call("ecs:DescribeTasks", || {
+                clients
+                    .ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?;
+        tasks.extend(out.tasks().iter().cloned());
+    }
+    tasks.sort_by(|a, b| {
+        let key = |t: &Task| t.stopped_at().map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        key(b).total_cmp(&key(a))
+    });
+    tasks.truncate(n);
+    Ok(tasks.iter().map(super::views::stopped_task).collect())
 }

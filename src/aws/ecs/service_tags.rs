@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::Service;
+use super::views::ServiceView;
 
 use crate::api::ecs_service::EcsService;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
@@ -52,17 +52,12 @@ pub fn wanted(obj: &EcsService) -> BTreeMap<String, String> {
 }
 
 /// `None` when the service's tags already match.
-pub fn change(want: &BTreeMap<String, String>, svc: &Service) -> Option<TagChange> {
+pub fn change(want: &BTreeMap<String, String>, svc: &ServiceView) -> Option<TagChange> {
     let have: BTreeMap<String, String> = svc
-        .tags()
+        .tags
         .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
         .filter(|(k, _)| !is_aws_managed(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let set: BTreeMap<String, String> = want
         .iter()
@@ -87,16 +82,15 @@ fn is_aws_managed(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ecs::types::Tag;
 
-    fn svc(tags: &[(&str, &str)]) -> Service {
-        Service::builder()
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .build()
+    fn svc(tags: &[(&str, &str)]) -> ServiceView {
+        ServiceView {
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
     }
 
     fn want(tags: &[(&str, &str)]) -> BTreeMap<String, String> {

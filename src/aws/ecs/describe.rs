@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{Service, ServiceField};
+use aws_sdk_ecs::types::ServiceField;
 use tokio::sync::{oneshot, Mutex};
 
-use super::{AwsFailure, Clients, Target};
+use super::views::ServiceView;
+use crate::aws::{AwsFailure, Clients, Target};
 
 /// How long reconciles wait for others of the same cluster before one
 /// DescribeServices call serves them all.
@@ -20,7 +21,7 @@ const BATCH_WINDOW: Duration = Duration::from_millis(1000);
 /// DescribeServices takes at most 10 services.
 const DESCRIBE_LIMIT: usize = 10;
 
-type Reply = oneshot::Sender<Result<Option<Service>, AwsFailure>>;
+type Reply = oneshot::Sender<Result<Option<ServiceView>, AwsFailure>>;
 
 #[derive(Default)]
 struct ClusterBatch {
@@ -40,7 +41,7 @@ impl ServiceBatcher {
         clients: &Arc<Clients>,
         cluster: &str,
         name: &str,
-    ) -> Result<Option<Service>, AwsFailure> {
+    ) -> Result<Option<ServiceView>, AwsFailure> {
         let key = (clients.target.clone(), cluster.to_string());
         let rx = {
             let mut clusters = self.clusters.lock().await;
@@ -76,7 +77,7 @@ impl ServiceBatcher {
         let mut names: Vec<String> = pending.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
         names.dedup();
-        let mut results: HashMap<String, Result<Option<Service>, AwsFailure>> = HashMap::new();
+        let mut results: HashMap<String, Result<Option<ServiceView>, AwsFailure>> = HashMap::new();
         for chunk in names.chunks(DESCRIBE_LIMIT) {
             let out = clients
                 .call("ecs:DescribeServices", || {
@@ -97,7 +98,7 @@ impl ServiceBatcher {
                             .iter()
                             .find(|s| s.service_name() == Some(name.as_str()))
                             .filter(|s| s.status() != Some("INACTIVE"))
-                            .cloned();
+                            .map(ServiceView::from);
                         results.insert(name.clone(), Ok(svc));
                     }
                 }
