@@ -366,29 +366,29 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
     act::create_service(clients, svc, &td, registry.as_deref())
         .await
         .unwrap();
-    let every_field = act::UpdateFields {
-        task_definition: true,
-        rollback_to: None,
-        desired_count: true,
-        deployment: true,
-        network: true,
-        registries: true,
-        load_balancers: true,
-        grace_period: true,
-        execute_command: true,
-        platform_version: true,
-        capacity_providers: true,
+    let every_field = act::ServiceUpdate {
+        task_definition: Some(td.clone()),
+        rollback: false,
+        desired_count: spec.desired_count.or(Some(1)),
+        deployment: Some(spec.deployment.clone()),
+        network: spec.network_configuration.clone(),
+        registries: Some(act::wanted_registries(svc, registry.as_deref())),
+        load_balancers: Some(spec.load_balancers.clone()),
+        health_check_grace_period_seconds: spec.health_check_grace_period_seconds,
+        enable_execute_command: Some(spec.enable_execute_command),
+        platform_version: spec.platform_version.clone(),
+        capacity_provider_strategy: Some(spec.capacity_provider_strategy.clone())
+            .filter(|c| !c.is_empty()),
     };
-    act::update_service(clients, svc, &every_field, &td, registry.as_deref())
+    act::update_service(clients, svc, &every_field)
         .await
         .unwrap();
-    let rollback = act::UpdateFields {
-        rollback_to: Some(td.clone()),
+    let rollback = act::ServiceUpdate {
+        task_definition: Some(td.clone()),
+        rollback: true,
         ..Default::default()
     };
-    act::update_service(clients, svc, &rollback, &td, None)
-        .await
-        .unwrap();
+    act::update_service(clients, svc, &rollback).await.unwrap();
     let service_arn = format!(
         "arn:aws:ecs:us-east-1:{ACCOUNT}:service/{}/{}",
         spec.cluster,

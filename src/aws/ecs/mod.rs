@@ -1,6 +1,7 @@
 //! The ECS adapter: requests built from berth's API types, answers turned
 //! into berth's view types, every call through the pipeline.
 
+pub mod convert;
 pub mod describe;
 pub mod service_tags;
 pub mod services;

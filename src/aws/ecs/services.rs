@@ -2,41 +2,65 @@
 //! tags, revision deregistration, and the service's recently stopped tasks.
 //! Each mutation is one decision of the EcsService plan.
 
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
-    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
-    ServiceRegistry, Tag, Task,
-};
+use aws_sdk_ecs::types::{LaunchType, PropagateTags, Tag, Task};
 
 use super::views::ServiceView;
 
+use super::convert;
 use super::service_tags::TagChange;
+use super::views::RegistryView;
+use crate::api::common::{
+    CapacityProviderStrategyItem as CapacityItem, NetworkConfiguration as Network,
+};
 use crate::api::ecs_service::StoppedTask;
-use crate::api::ecs_service::{DnsRecordType, EcsService};
+use crate::api::ecs_service::{
+    DeploymentSpec, DnsRecordType, EcsService, LoadBalancer as LoadBalancerSpec,
+};
 use crate::aws::token::{token, ECS_CREATE_SERVICE_MAX};
 use crate::aws::{AwsFailure, Clients};
 
-/// Which fields an UpdateService must set (each to the spec's value).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UpdateFields {
-    pub task_definition: bool,
-    /// Roll back to this revision instead of rolling out the desired one.
-    pub rollback_to: Option<String>,
-    pub desired_count: bool,
-    pub deployment: bool,
-    pub network: bool,
-    pub registries: bool,
-    pub load_balancers: bool,
-    pub grace_period: bool,
-    pub execute_command: bool,
-    pub platform_version: bool,
-    pub capacity_providers: bool,
+/// An UpdateService: each field set carries the value to set; `None`
+/// leaves the field as it is (never a hard-coded desired count).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceUpdate {
+    pub task_definition: Option<String>,
+    /// `task_definition` is the previous revision (a rollback), not a new one.
+    pub rollback: bool,
+    pub desired_count: Option<i32>,
+    pub deployment: Option<DeploymentSpec>,
+    pub network: Option<Network>,
+    /// An empty list removes the registries, as the API documents.
+    pub registries: Option<Vec<RegistryView>>,
+    pub load_balancers: Option<Vec<LoadBalancerSpec>>,
+    pub health_check_grace_period_seconds: Option<i32>,
+    pub enable_execute_command: Option<bool>,
+    pub platform_version: Option<String>,
+    /// Changing the strategy needs a new deployment (forceNewDeployment).
+    pub capacity_provider_strategy: Option<Vec<CapacityItem>>,
 }
 
-impl UpdateFields {
+impl ServiceUpdate {
     pub fn any(&self) -> bool {
-        *self != UpdateFields::default()
+        *self != ServiceUpdate::default()
     }
+
+    /// Rolls out a new revision (not a rollback).
+    pub fn pushes_revision(&self) -> bool {
+        self.task_definition.is_some() && !self.rollback
+    }
+}
+
+/// The registries of `spec.serviceDiscovery` in Cloud Map service `arn`.
+pub fn wanted_registries(obj: &EcsService, arn: Option<&str>) -> Vec<RegistryView> {
+    let (Some(arn), Some(sd)) = (arn, &obj.spec.service_discovery) else {
+        return Vec::new();
+    };
+    let srv = sd.dns_record_type == DnsRecordType::Srv;
+    vec![RegistryView {
+        registry_arn: Some(arn.to_string()),
+        container_name: sd.container_name.clone().filter(|_| srv),
+        container_port: sd.container_port.filter(|_| srv),
+    }]
 }
 
 /// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
@@ -57,14 +81,18 @@ pub async fn create_service(
         .service_name(obj.service_name())
         .task_definition(task_definition)
         .desired_count(spec.desired_count.unwrap_or(INITIAL_DESIRED_COUNT))
-        .deployment_configuration(deployment(obj))
+        .deployment_configuration(convert::deployment(&spec.deployment))
         .enable_execute_command(spec.enable_execute_command)
         .enable_ecs_managed_tags(true)
         .propagate_tags(PropagateTags::Service)
         .set_tags(Some(tags(obj)))
-        .set_network_configuration(network(obj))
-        .set_load_balancers(Some(load_balancers(obj)).filter(|l| !l.is_empty()))
-        .set_service_registries(Some(registries(obj, registry)).filter(|r| !r.is_empty()))
+        .set_network_configuration(spec.network_configuration.as_ref().map(convert::network))
+        .set_load_balancers(
+            Some(convert::load_balancers(&spec.load_balancers)).filter(|l| !l.is_empty()),
+        )
+        .set_service_registries(
+            Some(convert::registries(&wanted_registries(obj, registry))).filter(|r| !r.is_empty()),
+        )
         .set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds)
         .set_platform_version(spec.platform_version.clone())
         // Idempotent when a crash or a lost response hits between create
@@ -83,7 +111,9 @@ pub async fn create_service(
         req = req.launch_type(LaunchType::from(lt.as_aws()));
     }
     if !spec.capacity_provider_strategy.is_empty() {
-        req = req.set_capacity_provider_strategy(Some(capacity(obj)));
+        req = req.set_capacity_provider_strategy(Some(convert::capacity(
+            &spec.capacity_provider_strategy,
+        )));
     }
     let out = clients
         .call("ecs:CreateService", || req.clone().send())
@@ -94,49 +124,26 @@ pub async fn create_service(
 pub async fn update_service(
     clients: &Clients,
     obj: &EcsService,
-    fields: &UpdateFields,
-    task_definition: &str,
-    registry: Option<&str>,
+    u: &ServiceUpdate,
 ) -> Result<ServiceView, AwsFailure> {
     let spec = &obj.spec;
     let mut req = clients
         .ecs
         .update_service()
         .cluster(&spec.cluster)
-        .service(obj.service_name());
-    if let Some(target) = &fields.rollback_to {
-        req = req.task_definition(target);
-    } else if fields.task_definition {
-        req = req.task_definition(task_definition);
-    }
-    if fields.desired_count {
-        req = req.set_desired_count(spec.desired_count);
-    }
-    if fields.deployment {
-        req = req.deployment_configuration(deployment(obj));
-    }
-    if fields.network {
-        req = req.set_network_configuration(network(obj));
-    }
-    if fields.registries {
-        // An empty list removes the registries, as the API documents.
-        req = req.set_service_registries(Some(registries(obj, registry)));
-    }
-    if fields.load_balancers {
-        req = req.set_load_balancers(Some(load_balancers(obj)));
-    }
-    if fields.grace_period {
-        req = req.set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds);
-    }
-    if fields.execute_command {
-        req = req.enable_execute_command(spec.enable_execute_command);
-    }
-    if fields.platform_version {
-        req = req.set_platform_version(spec.platform_version.clone());
-    }
-    if fields.capacity_providers {
+        .service(obj.service_name())
+        .set_task_definition(u.task_definition.clone())
+        .set_desired_count(u.desired_count)
+        .set_deployment_configuration(u.deployment.as_ref().map(convert::deployment))
+        .set_network_configuration(u.network.as_ref().map(convert::network))
+        .set_service_registries(u.registries.as_deref().map(convert::registries))
+        .set_load_balancers(u.load_balancers.as_deref().map(convert::load_balancers))
+        .set_health_check_grace_period_seconds(u.health_check_grace_period_seconds)
+        .set_enable_execute_command(u.enable_execute_command)
+        .set_platform_version(u.platform_version.clone());
+    if let Some(c) = &u.capacity_provider_strategy {
         req = req
-            .set_capacity_provider_strategy(Some(capacity(obj)))
+            .set_capacity_provider_strategy(Some(convert::capacity(c)))
             .force_new_deployment(true);
     }
     let out = clients
@@ -194,81 +201,6 @@ pub async fn deregister(clients: &Clients, arn: &str) -> Result<(), AwsFailure> 
         })
         .await?;
     Ok(())
-}
-
-fn deployment(obj: &EcsService) -> DeploymentConfiguration {
-    let d = &obj.spec.deployment;
-    DeploymentConfiguration::builder()
-        .minimum_healthy_percent(d.minimum_healthy_percent)
-        .maximum_percent(d.maximum_percent)
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(d.circuit_breaker.enable)
-                .rollback(d.circuit_breaker.rollback)
-                .build(),
-        )
-        .build()
-}
-
-pub(crate) fn network(obj: &EcsService) -> Option<NetworkConfiguration> {
-    let n = obj.spec.network_configuration.as_ref()?;
-    let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(Some(n.subnets.clone()))
-        .set_security_groups(Some(n.security_groups.clone()).filter(|s| !s.is_empty()))
-        .assign_public_ip(if n.assign_public_ip {
-            AssignPublicIp::Enabled
-        } else {
-            AssignPublicIp::Disabled
-        })
-        .build()
-        .expect("subnets are set");
-    Some(
-        NetworkConfiguration::builder()
-            .awsvpc_configuration(vpc)
-            .build(),
-    )
-}
-
-fn load_balancers(obj: &EcsService) -> Vec<LoadBalancer> {
-    obj.spec
-        .load_balancers
-        .iter()
-        .map(|l| {
-            LoadBalancer::builder()
-                .target_group_arn(&l.target_group_arn)
-                .container_name(&l.container_name)
-                .container_port(l.container_port)
-                .build()
-        })
-        .collect()
-}
-
-pub(crate) fn registries(obj: &EcsService, registry: Option<&str>) -> Vec<ServiceRegistry> {
-    let (Some(arn), Some(sd)) = (registry, &obj.spec.service_discovery) else {
-        return Vec::new();
-    };
-    let mut r = ServiceRegistry::builder().registry_arn(arn);
-    if sd.dns_record_type == DnsRecordType::Srv {
-        r = r
-            .set_container_name(sd.container_name.clone())
-            .set_container_port(sd.container_port);
-    }
-    vec![r.build()]
-}
-
-fn capacity(obj: &EcsService) -> Vec<CapacityProviderStrategyItem> {
-    obj.spec
-        .capacity_provider_strategy
-        .iter()
-        .map(|c| {
-            CapacityProviderStrategyItem::builder()
-                .capacity_provider(&c.capacity_provider)
-                .weight(c.weight.unwrap_or(0))
-                .base(c.base.unwrap_or(0))
-                .build()
-                .expect("capacity provider is set")
-        })
-        .collect()
 }
 
 fn tags(obj: &EcsService) -> Vec<Tag> {

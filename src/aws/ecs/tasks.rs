@@ -3,10 +3,7 @@
 //! idempotency token per attempt, StopTask, and reading the run's tasks
 //! back as [`TaskView`]s (by ARN, or by `startedBy` after a crash).
 
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
-    KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
-};
+use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, Tag, TaskOverride};
 
 use aws_sdk_ecs::types::{DesiredStatus, Task, TaskField};
 use k8s_openapi::jiff::Timestamp;
@@ -208,7 +205,7 @@ pub async fn run_task(clients: &Clients, r: &RunRequest<'_>) -> Result<TaskView,
         )
         .set_tags(Some(tags))
         .enable_ecs_managed_tags(true)
-        .set_network_configuration(network(t))
+        .set_network_configuration(t.network.as_ref().map(super::convert::network))
         .set_platform_version(t.platform_version.clone())
         // Idempotent when a crash hits between RunTask and the status write.
         .client_token(token(
@@ -219,7 +216,7 @@ pub async fn run_task(clients: &Clients, r: &RunRequest<'_>) -> Result<TaskView,
         req = req.launch_type(LaunchType::from(lt.as_aws()));
     }
     if !t.capacity.is_empty() {
-        req = req.set_capacity_provider_strategy(Some(capacity(t)));
+        req = req.set_capacity_provider_strategy(Some(super::convert::capacity(&t.capacity)));
     }
     // Retried with the same client token: ECS returns the task it started.
     let out = clients.call("ecs:RunTask", || req.clone().send()).await?;
@@ -278,39 +275,6 @@ pub async fn stop_task(clients: &Clients, arn: &str, reason: &str) -> Result<(),
             }
         }
     }
-}
-
-fn network(t: &RunTarget) -> Option<NetworkConfiguration> {
-    let n = t.network.as_ref()?;
-    let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(Some(n.subnets.clone()))
-        .set_security_groups(Some(n.security_groups.clone()).filter(|s| !s.is_empty()))
-        .assign_public_ip(if n.assign_public_ip {
-            AssignPublicIp::Enabled
-        } else {
-            AssignPublicIp::Disabled
-        })
-        .build()
-        .ok()?;
-    Some(
-        NetworkConfiguration::builder()
-            .awsvpc_configuration(vpc)
-            .build(),
-    )
-}
-
-fn capacity(t: &RunTarget) -> Vec<CapacityProviderStrategyItem> {
-    t.capacity
-        .iter()
-        .filter_map(|c| {
-            CapacityProviderStrategyItem::builder()
-                .capacity_provider(&c.capacity_provider)
-                .weight(c.weight.unwrap_or(0))
-                .base(c.base.unwrap_or(0))
-                .build()
-                .ok()
-        })
-        .collect()
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID` -> (`CLUSTER`, `ID`).

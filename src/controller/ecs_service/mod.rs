@@ -308,7 +308,7 @@ async fn converge(
             .await;
             current = Some(svc);
         }
-        ServiceAction::Update { fields, drift } => {
+        ServiceAction::Update { update, drift } => {
             if !drift.is_empty() {
                 ctx.event(
                     obj,
@@ -319,20 +319,20 @@ async fn converge(
                 )
                 .await;
             }
-            let svc = act::update_service(clients, obj, fields, &desired_arn, registry.as_deref())
-                .await?;
+            let svc = act::update_service(clients, obj, update).await?;
             // Distinct reasons: the Event recorder folds events with the same
             // reason into one series and keeps the first note.
-            let (reason, what) = if let Some(target) = &fields.rollback_to {
-                (
-                    "RollingBack",
-                    format!("rolling back to {target} after a failed post-rollout check"),
-                )
-            } else if fields.task_definition {
-                ("RolloutStarted", format!("rolling out revision {revision}"))
-            } else {
-                ("ServiceUpdated", "updated service settings".to_string())
-            };
+            let (reason, what) =
+                if let Some(target) = update.task_definition.as_ref().filter(|_| update.rollback) {
+                    (
+                        "RollingBack",
+                        format!("rolling back to {target} after a failed post-rollout check"),
+                    )
+                } else if update.pushes_revision() {
+                    ("RolloutStarted", format!("rolling out revision {revision}"))
+                } else {
+                    ("ServiceUpdated", "updated service settings".to_string())
+                };
             ctx.event(obj, EventType::Normal, reason, "UpdateService", what)
                 .await;
             current = Some(svc);

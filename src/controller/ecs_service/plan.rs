@@ -7,12 +7,10 @@ use std::collections::BTreeSet;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::ecs_service::{
-    DnsRecordType, EcsService, EcsServiceStatus, RolloutStatus, StoppedTask,
-};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus, StoppedTask};
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
 use crate::aws::ecs::service_tags::{self as tags, TagChange};
-use crate::aws::ecs::services::UpdateFields;
+use crate::aws::ecs::services::{wanted_registries, ServiceUpdate};
 use crate::aws::ecs::{DeploymentView, ServiceView};
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
@@ -103,13 +101,13 @@ pub fn post_check(jobs: &[MigrationJob], service: &str, hash: &str) -> Option<(S
         })
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ServiceAction {
     Nothing,
     Create,
-    /// `fields` to set; `drift` names the fields changed outside berth.
+    /// The UpdateService to send; `drift` names the fields changed outside berth.
     Update {
-        fields: UpdateFields,
+        update: ServiceUpdate,
         drift: Vec<String>,
     },
 }
@@ -250,10 +248,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     let serving_desired = svc.task_definition.as_deref() == Some(i.desired_arn);
     let rolled_back = !serving_desired && !hash_changed && rolled_back_since(svc, &prev);
 
-    let mut fields = UpdateFields::default();
+    let mut update = ServiceUpdate::default();
     let mut drift = Vec::new();
-    let mark = |field: &mut bool, name: &str, drift: &mut Vec<String>| {
-        *field = true;
+    let changed = |name: &str, drift: &mut Vec<String>| {
         if !generation_changed {
             drift.push(name.to_string());
         }
@@ -267,13 +264,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             .filter(|t| svc.task_definition.as_deref() != Some(*t))
         {
             if serving_desired {
-                fields.rollback_to = Some(target.to_string());
+                update.task_definition = Some(target.to_string());
+                update.rollback = true;
             }
         }
     } else if !serving_desired && !rolled_back {
         match &i.gate {
             Gate::Open => {
-                fields.task_definition = true;
+                update.task_definition = Some(i.desired_arn.to_string());
                 if !hash_changed && !generation_changed {
                     drift.push("taskDefinition".into());
                 }
@@ -281,54 +279,49 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             Gate::Waiting(_) | Gate::Failed(_) => {}
         }
     }
-    if let Some(n) = spec.desired_count {
-        if svc.desired_count != n {
-            mark(&mut fields.desired_count, "desiredCount", &mut drift);
-        }
+    if let Some(n) = spec.desired_count.filter(|n| *n != svc.desired_count) {
+        update.desired_count = Some(n);
+        changed("desiredCount", &mut drift);
     }
     if deployment_differs(i.obj, svc) {
-        mark(
-            &mut fields.deployment,
-            "deploymentConfiguration",
-            &mut drift,
-        );
+        update.deployment = Some(spec.deployment.clone());
+        changed("deploymentConfiguration", &mut drift);
     }
     if network_differs(i.obj, svc) {
-        mark(&mut fields.network, "networkConfiguration", &mut drift);
+        update.network = spec.network_configuration.clone();
+        changed("networkConfiguration", &mut drift);
     }
-    if registries_differ(i.obj, svc, i.registry_arn) {
-        mark(&mut fields.registries, "serviceRegistries", &mut drift);
+    let registries = wanted_registries(i.obj, i.registry_arn);
+    if registries != svc.registries {
+        update.registries = Some(registries);
+        changed("serviceRegistries", &mut drift);
     }
     if load_balancers_differ(i.obj, svc) {
-        mark(&mut fields.load_balancers, "loadBalancers", &mut drift);
+        update.load_balancers = Some(spec.load_balancers.clone());
+        changed("loadBalancers", &mut drift);
     }
-    if let Some(g) = spec.health_check_grace_period_seconds {
-        if svc.health_check_grace_period_seconds != Some(g) {
-            mark(
-                &mut fields.grace_period,
-                "healthCheckGracePeriodSeconds",
-                &mut drift,
-            );
-        }
+    if let Some(g) = spec
+        .health_check_grace_period_seconds
+        .filter(|g| svc.health_check_grace_period_seconds != Some(*g))
+    {
+        update.health_check_grace_period_seconds = Some(g);
+        changed("healthCheckGracePeriodSeconds", &mut drift);
     }
     if svc.enable_execute_command != spec.enable_execute_command {
-        mark(
-            &mut fields.execute_command,
-            "enableExecuteCommand",
-            &mut drift,
-        );
+        update.enable_execute_command = Some(spec.enable_execute_command);
+        changed("enableExecuteCommand", &mut drift);
     }
-    if let Some(p) = &spec.platform_version {
-        if svc.platform_version.as_deref() != Some(p.as_str()) {
-            mark(&mut fields.platform_version, "platformVersion", &mut drift);
-        }
+    if let Some(p) = spec
+        .platform_version
+        .as_ref()
+        .filter(|p| svc.platform_version.as_deref() != Some(p.as_str()))
+    {
+        update.platform_version = Some(p.clone());
+        changed("platformVersion", &mut drift);
     }
     if !spec.capacity_provider_strategy.is_empty() && capacity_differs(i.obj, svc) {
-        mark(
-            &mut fields.capacity_providers,
-            "capacityProviderStrategy",
-            &mut drift,
-        );
+        update.capacity_provider_strategy = Some(spec.capacity_provider_strategy.clone());
+        changed("capacityProviderStrategy", &mut drift);
     }
 
     let tag_change = if i.paused {
@@ -338,19 +331,16 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     };
     let tags_drifted = tag_change.is_some() && !generation_changed;
 
-    let action = if i.paused || !fields.any() {
+    let action = if i.paused || !update.any() {
         ServiceAction::Nothing
     } else {
-        ServiceAction::Update {
-            fields: fields.clone(),
-            drift,
-        }
+        ServiceAction::Update { update, drift }
     };
 
     // Rollout: a new push restarts the clock; otherwise follow ECS.
     let primary = svc.primary();
     let pushing_revision =
-        matches!(&action, ServiceAction::Update { fields, .. } if fields.task_definition);
+        matches!(&action, ServiceAction::Update { update, .. } if update.pushes_revision());
     // Remember what served before a new revision, for a post-rollout rollback.
     let previous_arn = if pushing_revision {
         svc.task_definition.clone().or(previous)
@@ -674,29 +664,6 @@ fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
                 || w.assign_public_ip != h.assign_public_ip
         }
     }
-}
-
-fn registries_differ(obj: &EcsService, svc: &ServiceView, registry: Option<&str>) -> bool {
-    let have: Vec<(Option<&str>, Option<&str>, Option<i32>)> = svc
-        .registries
-        .iter()
-        .map(|r| {
-            (
-                r.registry_arn.as_deref(),
-                r.container_name.as_deref(),
-                r.container_port,
-            )
-        })
-        .collect();
-    let want: Vec<(Option<&str>, Option<&str>, Option<i32>)> =
-        match (registry, &obj.spec.service_discovery) {
-            (Some(arn), Some(sd)) if sd.dns_record_type == DnsRecordType::Srv => {
-                vec![(Some(arn), sd.container_name.as_deref(), sd.container_port)]
-            }
-            (Some(arn), Some(_)) => vec![(Some(arn), None, None)],
-            _ => vec![],
-        };
-    have != want
 }
 
 fn load_balancers_differ(obj: &EcsService, svc: &ServiceView) -> bool {

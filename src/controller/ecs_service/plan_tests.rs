@@ -11,7 +11,7 @@ use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
 use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
 use crate::aws::ecs::service_tags;
-use crate::aws::ecs::services::UpdateFields;
+use crate::aws::ecs::services::ServiceUpdate;
 use crate::aws::ecs::views::{
     DeploymentConfigView, DeploymentView, NetworkView, RegistryView, ServiceView,
 };
@@ -150,8 +150,9 @@ fn a_new_revision_rolls_out_only_through_an_open_gate() {
     let svc = service(OLD_TD, "COMPLETED", 2);
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     match &p.action {
-        ServiceAction::Update { fields, drift } => {
-            assert!(fields.task_definition);
+        ServiceAction::Update { update, drift } => {
+            assert_eq!(update.task_definition.as_deref(), Some(NEW_TD));
+            assert!(update.pushes_revision());
             assert_eq!(drift, &vec!["taskDefinition".to_string()]);
         }
         other => panic!("{other:?}"),
@@ -179,12 +180,13 @@ fn settings_changed_outside_berth_are_set_back_and_named() {
     svc.tags.insert("rogue".into(), "1".into());
     let p = run(&obj, Some(&svc), Gate::Open, &[]);
     match &p.action {
-        ServiceAction::Update { fields, drift } => {
+        ServiceAction::Update { update, drift } => {
+            // The values to set, from the spec: never a hard-coded count.
             assert_eq!(
-                fields,
-                &UpdateFields {
-                    desired_count: true,
-                    execute_command: true,
+                update,
+                &ServiceUpdate {
+                    desired_count: Some(2),
+                    enable_execute_command: Some(true),
                     ..Default::default()
                 }
             );
@@ -320,8 +322,9 @@ fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
         now: Timestamp::from_second(NOW).unwrap(),
     });
     match &p.action {
-        ServiceAction::Update { fields, .. } => {
-            assert_eq!(fields.rollback_to.as_deref(), Some(OLD_TD))
+        ServiceAction::Update { update, .. } => {
+            assert_eq!(update.task_definition.as_deref(), Some(OLD_TD));
+            assert!(update.rollback && !update.pushes_revision());
         }
         other => panic!("{other:?}"),
     }
