@@ -107,7 +107,7 @@ pub enum ServiceAction {
     Create,
     /// The UpdateService to send; `drift` names the fields changed outside berth.
     Update {
-        update: ServiceUpdate,
+        update: Box<ServiceUpdate>,
         drift: Vec<String>,
     },
 }
@@ -334,7 +334,10 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     let action = if i.paused || !update.any() {
         ServiceAction::Nothing
     } else {
-        ServiceAction::Update { update, drift }
+        ServiceAction::Update {
+            update: Box::new(update),
+            drift,
+        }
     };
 
     // Rollout: a new push restarts the clock; otherwise follow ECS.

@@ -183,8 +183,8 @@ fn settings_changed_outside_berth_are_set_back_and_named() {
         ServiceAction::Update { update, drift } => {
             // The values to set, from the spec: never a hard-coded count.
             assert_eq!(
-                update,
-                &ServiceUpdate {
+                **update,
+                ServiceUpdate {
                     desired_count: Some(2),
                     enable_execute_command: Some(true),
                     ..Default::default()
