@@ -50,7 +50,7 @@ where
 }
 
 /// A status with the shared contract: conditions and observedGeneration.
-pub trait Conditioned: Clone + Serialize {
+pub trait Conditioned: Clone + Serialize + PartialEq {
     fn conditions(&self) -> &[Condition];
     fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>);
 }
@@ -93,6 +93,9 @@ where
         conditions::merge(prev.conditions(), desired, generation, Timestamp::now()),
         generation,
     );
+    if next == *prev {
+        return Ok(());
+    }
     apply(api, obj, &next).await
 }
 

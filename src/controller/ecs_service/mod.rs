@@ -393,7 +393,10 @@ async fn converge(
         )
         .await?;
     }
-    status::apply(api, obj, &next).await?;
+    // A poll that learned nothing writes nothing.
+    if next != *prev {
+        status::apply(api, obj, &next).await?;
+    }
 
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
         || conditions::find(&next.conditions, DEGRADED)

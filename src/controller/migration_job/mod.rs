@@ -65,21 +65,91 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
-    match converge(obj, ctx, api, &prev).await {
-        Ok(action) => Ok(action),
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            Ok(Action::requeue(ctx.resync))
+    let outcome = match converge(obj, ctx, &prev).await {
+        Ok(outcome) => outcome,
+        Err(Error::Config(message)) => Outcome::Failed {
+            reason: Reason::AwsConfiguration,
+            message,
+            then: Action::requeue(ctx.resync),
+        },
+        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => Outcome::Failed {
+            reason: Reason::AwsError,
+            message: f.to_string(),
+            then: Action::requeue(ctx.resync),
+        },
+        Err(e) => return Err(e),
+    };
+    // The one status write of the reconcile.
+    match outcome {
+        Outcome::Report {
+            status,
+            phase,
+            reason,
+            message,
+            then,
+        } => {
+            let written = write(obj, api, &prev, status, phase, reason, &message).await?;
+            match then {
+                Then::Requeue(d) => Ok(Action::requeue(d)),
+                Then::Expire => expire(obj, ctx, api, &written, Timestamp::now()).await,
+            }
         }
-        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
-            Ok(Action::requeue(ctx.resync))
+        Outcome::Failed {
+            reason,
+            message,
+            then,
+        } => {
+            status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+            Ok(then)
         }
-        Err(e) => Err(e),
+        Outcome::Quiet(action) => Ok(action),
     }
 }
 
-/// Writes `next` with the conditions of `phase`.
+/// What a reconcile found, for the one status write that follows it.
+enum Outcome {
+    /// The run's status in `phase`.
+    Report {
+        status: MigrationJobStatus,
+        phase: Phase,
+        reason: Reason,
+        message: String,
+        then: Then,
+    },
+    /// A failure a human must fix (`Degraded`).
+    Failed {
+        reason: Reason,
+        message: String,
+        then: Action,
+    },
+    /// Nothing to report.
+    Quiet(Action),
+}
+
+enum Then {
+    Requeue(Duration),
+    /// The run is over: apply `ttlSecondsAfterFinished`.
+    Expire,
+}
+
+fn report(
+    status: MigrationJobStatus,
+    phase: Phase,
+    reason: Reason,
+    message: impl Into<String>,
+    then: Then,
+) -> Outcome {
+    Outcome::Report {
+        status,
+        phase,
+        reason,
+        message: message.into(),
+        then,
+    }
+}
+
+/// Writes `next` with the conditions of `phase`, unless that is the status
+/// the object already has (a poll that learned nothing writes nothing).
 async fn write(
     obj: &MigrationJob,
     api: &Api<MigrationJob>,
@@ -88,7 +158,7 @@ async fn write(
     phase: Phase,
     reason: Reason,
     message: &str,
-) -> Result<()> {
+) -> Result<MigrationJobStatus> {
     next.phase = Some(phase);
     next.observed_generation = obj.metadata.generation;
     next.conditions = conditions::merge(
@@ -97,15 +167,13 @@ async fn write(
         obj.metadata.generation,
         Timestamp::now(),
     );
-    status::apply(api, obj, &next).await
+    if next != *prev {
+        status::apply(api, obj, &next).await?;
+    }
+    Ok(next)
 }
 
-async fn converge(
-    obj: &MigrationJob,
-    ctx: &Context,
-    api: &Api<MigrationJob>,
-    prev: &MigrationJobStatus,
-) -> Result<Action> {
+async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) -> Result<Outcome> {
     let ns = obj.namespace().unwrap_or_default();
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
@@ -130,19 +198,27 @@ async fn converge(
             };
             if is_finished(prev) {
                 // A finished run stays reported until there is a new one.
-                return Ok(Action::requeue(ctx.resync));
+                return Ok(Outcome::Quiet(Action::requeue(ctx.resync)));
             }
             let phase = if prev.attempts > 0 {
                 Phase::Running
             } else {
                 Phase::Pending
             };
-            write(obj, api, prev, prev.clone(), phase, reason, &message).await?;
-            return Ok(Action::requeue(WAIT_REQUEUE));
+            return Ok(report(
+                prev.clone(),
+                phase,
+                reason,
+                message,
+                Then::Requeue(WAIT_REQUEUE),
+            ));
         }
         Err(Unresolved::Invalid(message)) => {
-            status::write_failed(ctx, api, obj, prev, Reason::InvalidSpec, &message).await?;
-            return Ok(Action::await_change());
+            return Ok(Outcome::Failed {
+                reason: Reason::InvalidSpec,
+                message,
+                then: Action::await_change(),
+            });
         }
     };
 
@@ -171,8 +247,7 @@ async fn converge(
             task: None,
             now,
         });
-        write(obj, api, prev, cur.clone(), p.phase, p.reason, &p.message).await?;
-        return expire(obj, ctx, api, &cur, now).await;
+        return Ok(report(cur, p.phase, p.reason, p.message, Then::Expire));
     }
 
     let clients = ctx.aws_for(&ns).await?;
@@ -190,17 +265,13 @@ async fn converge(
             let message = format!(
                 "the spec or the service revision changed: the new run starts once task {old} of the previous run has stopped"
             );
-            write(
-                obj,
-                api,
-                prev,
+            return Ok(report(
                 prev.clone(),
                 Phase::Running,
                 Reason::Running,
-                &message,
-            )
-            .await?;
-            return Ok(Action::requeue(plan::POLL));
+                message,
+                Then::Requeue(plan::POLL),
+            ));
         }
     }
     let task = match &cur.task_arn {
@@ -231,8 +302,13 @@ async fn converge(
                     "berth.dev/paused is \"true\": attempt {attempt} of {max} is not started"
                 );
                 let phase = p.phase;
-                write(obj, api, prev, cur, phase, Reason::Paused, &message).await?;
-                return Ok(Action::requeue(ctx.resync));
+                return Ok(report(
+                    cur,
+                    phase,
+                    Reason::Paused,
+                    message,
+                    Then::Requeue(ctx.resync),
+                ));
             }
             let mut environment = obj.spec.environment.clone();
             match database_env(obj, ctx, &ns).await? {
@@ -243,17 +319,13 @@ async fn converge(
                     } else {
                         Phase::Pending
                     };
-                    write(
-                        obj,
-                        api,
-                        prev,
+                    return Ok(report(
                         cur,
                         phase,
                         Reason::WaitingForDatabase,
-                        &message,
-                    )
-                    .await?;
-                    return Ok(Action::requeue(WAIT_REQUEUE));
+                        message,
+                        Then::Requeue(WAIT_REQUEUE),
+                    ));
                 }
             }
 
@@ -282,17 +354,13 @@ async fn converge(
                     message.clone(),
                 )
                 .await;
-                write(
-                    obj,
-                    api,
-                    prev,
+                return Ok(report(
                     cur,
                     Phase::Running,
                     Reason::Running,
-                    &message,
-                )
-                .await?;
-                return Ok(Action::requeue(Duration::from_millis(500)));
+                    message,
+                    Then::Requeue(Duration::from_millis(500)),
+                ));
             }
 
             let (td_arn, registered) =
@@ -342,17 +410,13 @@ async fn converge(
                 message.clone(),
             )
             .await;
-            write(
-                obj,
-                api,
-                prev,
+            return Ok(report(
                 cur,
                 Phase::Running,
                 Reason::Running,
-                &message,
-            )
-            .await?;
-            return Ok(Action::requeue(plan::POLL));
+                message,
+                Then::Requeue(plan::POLL),
+            ));
         }
     }
 
@@ -379,12 +443,12 @@ async fn converge(
         ctx.event(obj, kind, p.reason.as_str(), "Run", p.message.clone())
             .await;
     }
-    write(obj, api, prev, cur.clone(), p.phase, p.reason, &p.message).await?;
-    match p.step {
-        Step::Wait(Some(d)) => Ok(Action::requeue(d)),
-        _ if is_finished(&cur) => expire(obj, ctx, api, &cur, now).await,
-        _ => Ok(Action::requeue(plan::POLL)),
-    }
+    let then = match p.step {
+        Step::Wait(Some(d)) => Then::Requeue(d),
+        _ if is_finished(&cur) => Then::Expire,
+        _ => Then::Requeue(plan::POLL),
+    };
+    Ok(report(cur, p.phase, p.reason, p.message, then))
 }
 
 /// `ttlSecondsAfterFinished` (standalone jobs): delete the object once it is due.
