@@ -88,7 +88,7 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
             message,
             then,
         } => {
-            let written = write(obj, api, &prev, status, phase, reason, &message).await?;
+            let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
             match then {
                 Then::Requeue(d) => Ok(Action::requeue(d)),
                 Then::Expire => expire(obj, ctx, api, &written, Timestamp::now()).await,
@@ -110,7 +110,7 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
 enum Outcome {
     /// The run's status in `phase`.
     Report {
-        status: MigrationJobStatus,
+        status: Box<MigrationJobStatus>,
         phase: Phase,
         reason: Reason,
         message: String,
@@ -140,7 +140,7 @@ fn report(
     then: Then,
 ) -> Outcome {
     Outcome::Report {
-        status,
+        status: Box::new(status),
         phase,
         reason,
         message: message.into(),
