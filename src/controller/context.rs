@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource};
 
 use super::error::{Error, Result};
 use super::metrics::Metrics;
+use crate::api::{EcsService, MigrationJob};
 use crate::aws::{Clients, Factory};
 
 /// Field manager of every status write (server-side apply).
@@ -20,6 +23,18 @@ pub const FINALIZER: &str = "berth.dev/cleanup";
 pub const REFRESH_ANNOTATION: &str = "berth.dev/refresh";
 /// `"true"` stops every AWS mutation for the object.
 pub const PAUSED_ANNOTATION: &str = "berth.dev/paused";
+
+/// The watch stores reconcilers read instead of asking the API server for
+/// what a watch already holds.
+pub struct Stores {
+    /// EcsServices as the MigrationJob reconcile sees them (the same watch
+    /// that triggers it, so a job never reads a service older than the
+    /// change that woke it).
+    pub services: Store<EcsService>,
+    pub jobs: Store<MigrationJob>,
+    /// Namespaces' metadata: their AWS target annotations.
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+}
 
 pub struct Context {
     pub client: Client,
@@ -32,6 +47,7 @@ pub struct Context {
     pub ecs: crate::aws::ServiceBatcher,
     /// Reconciles started and finished per object: the evidence tests wait on.
     pub reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
+    pub stores: Stores,
 }
 
 impl Context {
@@ -41,6 +57,7 @@ impl Context {
         resync: Duration,
         metrics: Arc<Metrics>,
         reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
+        stores: Stores,
     ) -> Self {
         let reporter = Reporter {
             controller: "berth".into(),
@@ -55,19 +72,35 @@ impl Context {
             poll: Duration::from_secs(5),
             ecs: Default::default(),
             reconciles,
+            stores,
         }
     }
 
     /// The AWS clients for `namespace` (region and role from its annotations).
     pub async fn aws_for(&self, namespace: &str) -> Result<Arc<Clients>> {
-        let ns: Api<Namespace> = Api::all(self.client.clone());
-        let annotations = ns
-            .get_metadata_opt(namespace)
-            .await?
-            .and_then(|n| n.metadata.annotations)
-            .unwrap_or_default();
+        let annotations = match self.stores.namespaces.get(&ObjectRef::new(namespace)) {
+            Some(ns) => ns.metadata.annotations.clone().unwrap_or_default(),
+            // Only before the namespace watch has listed (or for a namespace
+            // created a moment ago): ask once.
+            None => Api::<Namespace>::all(self.client.clone())
+                .get_metadata_opt(namespace)
+                .await?
+                .and_then(|n| n.metadata.annotations)
+                .unwrap_or_default(),
+        };
         let target = self.aws.target(&annotations).map_err(Error::Config)?;
         Ok(self.aws.clients(&target).await)
+    }
+
+    /// The MigrationJobs of `namespace` from the watch store.
+    pub fn jobs_in(&self, namespace: &str) -> Vec<MigrationJob> {
+        self.stores
+            .jobs
+            .state()
+            .iter()
+            .filter(|j| j.metadata.namespace.as_deref() == Some(namespace))
+            .map(|j| j.as_ref().clone())
+            .collect()
     }
 
     /// Publishes an events.k8s.io/v1 Event about `obj`; a failure to publish

@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -89,17 +91,39 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         pipeline,
     );
+    let (ecs_store, writer) = reflector::store();
+    let (mj_store, mj_writer) = reflector::store();
+    let (services_store, services_writer) = reflector::store();
+    let (ns_store, ns_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
         client.clone(),
         aws,
         args.resync_interval,
         metrics,
         reconciles,
+        context::Stores {
+            services: services_store.clone(),
+            jobs: mj_store.clone(),
+            namespaces: ns_store.clone(),
+        },
     ));
     let ns = args.namespace.as_deref();
 
+    // Namespaces' annotations name their AWS region and role; a metadata
+    // watch keeps them at hand (only the one namespace when scoped).
+    let ns_config = match ns {
+        Some(name) => watcher::Config::default().fields(&format!("metadata.name={name}")),
+        None => watcher::Config::default(),
+    };
+    let ns_watch = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        ns_config,
+    )
+    .default_backoff()
+    .reflect(ns_writer)
+    .for_each(|_| async {});
+
     let ecs_api: Api<EcsService> = scoped(client.clone(), ns);
-    let (ecs_store, writer) = reflector::store();
     let ecs_changes = watcher(ecs_api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -126,10 +150,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .for_each(|_| async {});
 
     let mj_api: Api<MigrationJob> = scoped(client.clone(), ns);
-    let (mj_store, writer) = reflector::store();
     let mj_changes = watcher(mj_api, watcher::Config::default().any_semantic())
         .default_backoff()
-        .reflect(writer)
+        .reflect(mj_writer)
         .applied_objects()
         .predicate_filter(intent::<MigrationJob>, Default::default());
     // A new service revision (or the service appearing) is a new run for
@@ -140,6 +163,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .reflect(services_writer)
     .applied_objects()
     .predicate_filter(service_revision, Default::default());
     let jobs = mj_store.clone();
@@ -163,7 +187,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // /readyz turns true once every watch has listed its objects.
     tokio::spawn(async move {
-        if ecs_store.wait_until_ready().await.is_ok() && mj_store.wait_until_ready().await.is_ok() {
+        if ecs_store.wait_until_ready().await.is_ok()
+            && mj_store.wait_until_ready().await.is_ok()
+            && services_store.wait_until_ready().await.is_ok()
+            && ns_store.wait_until_ready().await.is_ok()
+        {
             ready.store(true, Ordering::Relaxed);
             info!("all watches synced");
         }
@@ -178,6 +206,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::select! {
         _ = ecs_run => Ok(()),
         _ = mj_run => Ok(()),
+        _ = ns_watch => Ok(()),
         r = watch_and_log::<AuroraCluster>(client.clone(), ns) => r,
         r = watch_and_log::<PullThroughCache>(client.clone(), ns) => r,
         e = lost => Err(e),
@@ -213,17 +242,37 @@ where
 }
 
 async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    instrumented(obj, ctx, ecs_service::reconcile).await
+}
+
+async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    instrumented(obj, ctx, migration_job::reconcile).await
+}
+
+/// The one reconcile shell of every kind: counts the reconcile (metrics and
+/// the per-object log tests wait on) and times it around the kind's own.
+async fn instrumented<K, F, Fut>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    reconcile: F,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: std::future::Future<Output = Result<Action, Error>>,
+{
+    let kind = K::kind(&());
     let labels = KindLabel {
-        kind: "EcsService".into(),
+        kind: kind.to_string(),
     };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let reconciling = ctx.reconciles.begin(
-        "EcsService",
-        obj.namespace().as_deref().unwrap_or_default(),
-        &obj.name_any(),
+        &kind,
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default(),
     );
     let started = Instant::now();
-    let result = ecs_service::reconcile(obj, ctx.clone()).await;
+    let result = reconcile(obj, ctx.clone()).await;
     drop(reconciling);
     ctx.metrics
         .duration
@@ -250,26 +299,6 @@ fn service_revision(svc: &EcsService) -> Option<u64> {
         })
         .hash(&mut h);
     Some(h.finish())
-}
-
-async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let labels = KindLabel {
-        kind: "MigrationJob".into(),
-    };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
-    let reconciling = ctx.reconciles.begin(
-        "MigrationJob",
-        obj.namespace().as_deref().unwrap_or_default(),
-        &obj.name_any(),
-    );
-    let started = Instant::now();
-    let result = migration_job::reconcile(obj, ctx.clone()).await;
-    drop(reconciling);
-    ctx.metrics
-        .duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
 }
 
 /// Transient failures (throttling, outages) back off with jitter; the last

@@ -21,7 +21,6 @@ use super::status;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
-use crate::api::migration_job::MigrationJob;
 use crate::aws::cloudmap;
 use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
@@ -234,15 +233,9 @@ async fn converge(
     };
 
     // The pre-rollout gate: MigrationJobs of this namespace naming us.
-    let jobs: Api<MigrationJob> =
-        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let job_list = jobs.list(&Default::default()).await?.items;
+    let job_list = ctx.jobs_in(&obj.namespace().unwrap_or_default());
     let post_check = plan::post_check(&job_list, &obj.name_any(), &hash);
-    let gate = plan::gate(
-        &jobs.list(&Default::default()).await?.items,
-        &obj.name_any(),
-        &hash,
-    );
+    let gate = plan::gate(&job_list, &obj.name_any(), &hash);
 
     // Plan.
     let now = Timestamp::now();

@@ -14,6 +14,7 @@ use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::context::{is_paused, Context, FINALIZER};
@@ -22,7 +23,6 @@ use super::status;
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
 use crate::api::conditions::{self, Reason};
-use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::ecs::tasks;
 use crate::aws::tags::owner_of;
@@ -180,11 +180,11 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
 
     // What runs.
     let service = match &obj.spec.service_ref {
-        Some(r) => {
-            Api::<EcsService>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&r.name)
-                .await?
-        }
+        Some(r) => ctx
+            .stores
+            .services
+            .get(&ObjectRef::new(&r.name).within(&ns))
+            .map(|s| s.as_ref().clone()),
         None => None,
     };
     let target = match plan::resolve(obj, service.as_ref()) {
