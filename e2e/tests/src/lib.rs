@@ -627,3 +627,75 @@ impl Env {
             .await;
     }
 }
+
+/// Helpers the test files share: the example manifests and the
+/// predicates tests wait on.
+pub mod examples {
+    use berth::api::conditions::{is_true, READY};
+    use berth::api::EcsService;
+
+    use super::{condition, workspace_root};
+
+    /// `examples/NAME` as text.
+    pub fn file(name: &str) -> String {
+        std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
+    }
+
+    /// The example migration without its database (tests that run no
+    /// AuroraCluster controller).
+    pub fn migration() -> String {
+        file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
+    }
+
+    /// Ready, running `revision`.
+    pub fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
+        move |s: &EcsService| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
+        }
+    }
+
+    /// `Degraded=True` with `reason`.
+    pub fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
+        move |s: &EcsService| {
+            s.status.as_ref().is_some_and(|st| {
+                condition(&st.conditions, "Degraded")
+                    .is_some_and(|c| c.0 == "True" && c.1 == reason)
+            })
+        }
+    }
+
+    /// The Degraded condition's message.
+    pub fn degraded_message(s: &EcsService) -> String {
+        condition(&s.status.as_ref().unwrap().conditions, "Degraded")
+            .unwrap()
+            .2
+    }
+
+    /// A small Fargate service `svc-NN` in cluster `shop`: the unit of the
+    /// scale tests.
+    pub fn small_service(i: usize) -> String {
+        format!(
+            r#"apiVersion: berth.dev/v1alpha1
+kind: EcsService
+metadata:
+  name: svc-{i:02}
+spec:
+  cluster: shop
+  desiredCount: 1
+  launchType: FARGATE
+  taskDefinition:
+    family: svc-{i:02}
+    cpu: 256
+    memory: 512
+    containers:
+      - name: app
+        image: public.ecr.aws/nginx/nginx:1.27
+        portMappings: [{{containerPort: 80}}]
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
+"#
+        )
+    }
+}

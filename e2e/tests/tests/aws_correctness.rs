@@ -9,42 +9,11 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
-use berth_e2e::{condition, workspace_root, Env};
+use berth_e2e::examples::{degraded, degraded_message, file, migration, ready_on};
+use berth_e2e::Env;
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(150);
-
-fn file(name: &str) -> String {
-    std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
-}
-
-/// The example migration without its database (no AuroraCluster controller
-/// runs in these tests).
-fn migration() -> String {
-    file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
-}
-
-fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status
-            .as_ref()
-            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
-    }
-}
-
-fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status.as_ref().is_some_and(|st| {
-            condition(&st.conditions, "Degraded").is_some_and(|c| c.0 == "True" && c.1 == reason)
-        })
-    }
-}
-
-fn degraded_message(s: &EcsService) -> String {
-    condition(&s.status.as_ref().unwrap().conditions, "Degraded")
-        .unwrap()
-        .2
-}
 
 async fn service_tags(env: &Env) -> BTreeMap<String, String> {
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);

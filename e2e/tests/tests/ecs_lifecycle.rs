@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
+use berth_e2e::examples::{degraded, degraded_message, ready_on};
 use berth_e2e::{condition, workspace_root, Env, Options};
 use serde_json::json;
 
@@ -13,28 +14,6 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn example() -> String {
     std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap()
-}
-
-fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status
-            .as_ref()
-            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
-    }
-}
-
-fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status.as_ref().is_some_and(|st| {
-            condition(&st.conditions, "Degraded").is_some_and(|c| c.0 == "True" && c.1 == reason)
-        })
-    }
-}
-
-fn degraded_message(s: &EcsService) -> String {
-    condition(&s.status.as_ref().unwrap().conditions, "Degraded")
-        .unwrap()
-        .2
 }
 
 async fn refresh(env: &Env, value: &str) {

@@ -12,35 +12,12 @@ use std::time::{Duration, Instant};
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
 use berth_e2e::awsim::ThrottleProfile;
+use berth_e2e::examples::small_service;
 use berth_e2e::Env;
 
 const SERVICES: usize = 50;
 /// berth's poll interval while something converges.
 const POLL_SECONDS: f64 = 5.0;
-
-fn manifest(i: usize) -> String {
-    format!(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: svc-{i:02}
-spec:
-  cluster: shop
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: svc-{i:02}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-        portMappings: [{{containerPort: 80}}]
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
-"#
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_services_share_describe_calls() {
@@ -48,7 +25,7 @@ async fn fifty_services_share_describe_calls() {
     env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     let started = Instant::now();
     let all: String = (0..SERVICES)
-        .map(|i| format!("---\n{}", manifest(i)))
+        .map(|i| format!("---\n{}", small_service(i)))
         .collect();
     env.apply_yaml(&all).await.unwrap();
 

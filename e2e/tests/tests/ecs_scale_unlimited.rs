@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use berth_e2e::awsim::ThrottleProfile;
+use berth_e2e::examples::small_service;
 use berth_e2e::Env;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,29 +19,7 @@ async fn without_the_limiter_aws_throttles_berth() {
     let env = Env::new("ecs-unlimited").await;
     env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     let all: String = (0..50)
-        .map(|i| {
-            format!(
-                r#"---
-apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: svc-{i:02}
-spec:
-  cluster: shop
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: svc-{i:02}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-"#
-            )
-        })
+        .map(|i| format!("---\n{}", small_service(i)))
         .collect();
     env.apply_yaml(&all).await.unwrap();
     // Evidence, not a timing: wait until AWS has throttled berth.

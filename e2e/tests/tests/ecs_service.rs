@@ -3,19 +3,12 @@
 
 use std::time::Duration;
 
-use berth::api::conditions::{is_true, READY};
+use berth::api::conditions::READY;
 use berth::api::EcsService;
+use berth_e2e::examples::ready_on;
 use berth_e2e::{condition, workspace_root, Env, Options};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status
-            .as_ref()
-            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_service_converges_and_restarts_without_churn() {

@@ -5,31 +5,13 @@
 
 use std::time::Duration;
 
-use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
 use berth_e2e::awsim::ThrottleProfile;
-use berth_e2e::{condition, workspace_root, Env};
+use berth_e2e::examples::{file, migration, ready_on};
+use berth_e2e::{condition, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(150);
-
-fn file(name: &str) -> String {
-    std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
-}
-
-/// The example migration without its database (no AuroraCluster controller
-/// runs in this test).
-fn migration() -> String {
-    file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
-}
-
-fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
-    move |s: &EcsService| {
-        s.status
-            .as_ref()
-            .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
-    }
-}
 
 fn succeeded_for(hash: String) -> impl Fn(&MigrationJob) -> bool {
     move |j: &MigrationJob| {
