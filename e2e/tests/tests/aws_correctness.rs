@@ -419,3 +419,22 @@ async fn a_status_from_a_stale_read_cannot_undo_success() {
     let now = api.get("api-migrate").await.unwrap();
     assert_eq!(now.status.unwrap().phase, Some(Phase::Succeeded));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_on_immutable_change_is_not_offered() {
+    // berth used to accept `replaceOnImmutableChange` and do nothing with
+    // it. It is gone from the CRD: a server-side apply naming it is refused
+    // with the field named, so nobody relies on a promise berth does not keep.
+    let env = Env::new("no-replace").await;
+    let err = env
+        .apply_yaml(&file("api.yaml").replace(
+            "  deletionPolicy: Delete\n",
+            "  deletionPolicy: Delete\n  replaceOnImmutableChange: true\n",
+        ))
+        .await
+        .expect_err("an unknown field is refused");
+    assert!(
+        format!("{err:#}").contains("replaceOnImmutableChange"),
+        "{err:#}"
+    );
+}

@@ -106,7 +106,6 @@ async fn converge(
     let paused = is_paused(obj.annotations());
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
-    let name = obj.service_name();
 
     // Observe.
     let secret_arns = taskdef::secret_arns(&spec.task_definition);
@@ -121,102 +120,21 @@ async fn converge(
         secret_versions: &versions,
     });
     let hash = rendered.hash.clone();
+    let name = obj.service_name();
     let service = ctx.ecs.describe(clients, &spec.cluster, &name).await?;
 
-    // The revision for this hash: known from status (survives restarts), or
-    // found by its hash tag, or registered now.
-    let known = match (&prev.spec_hash, &prev.task_definition_arn) {
-        (Some(h), Some(arn)) if *h == hash => Some((arn.clone(), prev.revision.unwrap_or(0))),
-        _ => None,
-    };
-    let found = match known {
-        Some(k) => Some(k),
-        None => {
-            let scan = spec.revision_history_limit as usize + 5;
-            taskdef::find_revision(clients, &obj.family(), &hash, scan).await?
-        }
-    };
-    let (desired_arn, revision) = match found {
-        Some(f) => f,
-        None if paused => {
-            return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
-        }
-        None => {
-            let (arn, revision) = rendered.register(clients).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "TaskDefinitionRegistered",
-                "RegisterTaskDefinition",
-                format!(
-                    "registered {} revision {revision} (hash {hash})",
-                    obj.family()
-                ),
-            )
-            .await;
-            (arn, revision)
-        }
+    let Some((desired_arn, revision)) =
+        desired_revision(obj, ctx, clients, prev, &rendered, paused).await?
+    else {
+        return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
     };
 
     // Cloud Map: reuse what status knows while the service points at it.
-    let registry = match &spec.service_discovery {
-        None => None,
-        Some(sd) => {
-            let sd_name = sd.service_name.clone().unwrap_or_else(|| name.clone());
-            // Known from status while the spec is unchanged and the ECS
-            // service (if it exists yet) still points at it: no Cloud Map
-            // lookup per poll, also while the service waits for its gate.
-            let known = prev.cloud_map_service_arn.clone().filter(|arn| {
-                prev.observed_generation == obj.metadata.generation
-                    && service.as_ref().is_none_or(|s| {
-                        s.registries
-                            .iter()
-                            .any(|r| r.registry_arn.as_deref() == Some(arn.as_str()))
-                    })
-            });
-            match known {
-                Some(arn) => Some(arn),
-                None if paused => prev.cloud_map_service_arn.clone(),
-                None => {
-                    let ensured =
-                        cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid, spec.adopt)
-                            .await?;
-                    let (arn, note) = match ensured {
-                        cloudmap::Ensured::Owned(arn) => (arn, None),
-                        cloudmap::Ensured::Created(arn) => {
-                            let note = format!("created Cloud Map service {sd_name} ({arn})");
-                            (arn, Some(("CloudMapServiceCreated", "CreateService", note)))
-                        }
-                        cloudmap::Ensured::Adopted(arn) => {
-                            let note = format!(
-                                "adopted the existing Cloud Map service {sd_name} ({arn}) (spec.adopt: true)"
-                            );
-                            (arn, Some(("CloudMapServiceAdopted", "TagResource", note)))
-                        }
-                        cloudmap::Ensured::AdoptionRequired(arn) => {
-                            let message = format!(
-                                "Cloud Map service {sd_name} ({arn}) already exists and is not managed by berth; \
-                                 set spec.adopt: true to register this service's tasks in it"
-                            );
-                            status::write_failed(
-                                ctx,
-                                api,
-                                obj,
-                                prev,
-                                Reason::AdoptionRequired,
-                                &message,
-                            )
-                            .await?;
-                            return Ok(Action::requeue(ctx.resync));
-                        }
-                    };
-                    if let Some((reason, action, note)) = note {
-                        ctx.event(obj, EventType::Normal, reason, action, note)
-                            .await;
-                    }
-                    Some(arn)
-                }
-            }
+    let registry = match registry(obj, ctx, clients, prev, service.as_ref(), paused).await? {
+        Ok(registry) => registry,
+        Err(message) => {
+            status::write_failed(ctx, api, obj, prev, Reason::AdoptionRequired, &message).await?;
+            return Ok(Action::requeue(ctx.resync));
         }
     };
 
@@ -253,84 +171,7 @@ async fn converge(
         now,
     });
 
-    // Act. Tags first: an adopted service gets berth's tags before any
-    // other change, so ownership is visible in AWS and survives the loss of
-    // this object's status.
-    if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
-        let arn = svc.arn.as_str();
-        act::set_tags(clients, arn, change).await?;
-        let (kind, reason, note) = if change.set.contains_key(crate::aws::tags::TAG_OWNER) {
-            (
-                EventType::Normal,
-                "Adopted",
-                format!("adopted the existing ECS service {name} (spec.adopt: true)"),
-            )
-        } else if p.tags_drifted {
-            (
-                EventType::Warning,
-                "DriftCorrected",
-                format!(
-                    "changed outside berth, set back: tags ({})",
-                    change.describe()
-                ),
-            )
-        } else {
-            (
-                EventType::Normal,
-                "TagsUpdated",
-                format!("updated the service's tags: {}", change.describe()),
-            )
-        };
-        ctx.event(obj, kind, reason, "TagResource", note).await;
-    }
-    let mut current = service.clone();
-    match &p.action {
-        ServiceAction::Nothing => {}
-        ServiceAction::Create => {
-            let svc = act::create_service(clients, obj, &desired_arn, registry.as_deref()).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "ServiceCreated",
-                "CreateService",
-                format!(
-                    "created ECS service {name} in cluster {} with revision {revision}",
-                    spec.cluster
-                ),
-            )
-            .await;
-            current = Some(svc);
-        }
-        ServiceAction::Update { update, drift } => {
-            if !drift.is_empty() {
-                ctx.event(
-                    obj,
-                    EventType::Warning,
-                    "DriftCorrected",
-                    "UpdateService",
-                    format!("changed outside berth, set back: {}", drift.join(", ")),
-                )
-                .await;
-            }
-            let svc = act::update_service(clients, obj, update).await?;
-            // Distinct reasons: the Event recorder folds events with the same
-            // reason into one series and keeps the first note.
-            let (reason, what) =
-                if let Some(target) = update.task_definition.as_ref().filter(|_| update.rollback) {
-                    (
-                        "RollingBack",
-                        format!("rolling back to {target} after a failed post-rollout check"),
-                    )
-                } else if update.pushes_revision() {
-                    ("RolloutStarted", format!("rolling out revision {revision}"))
-                } else {
-                    ("ServiceUpdated", "updated service settings".to_string())
-                };
-            ctx.event(obj, EventType::Normal, reason, "UpdateService", what)
-                .await;
-            current = Some(svc);
-        }
-    }
+    let current = act_on(obj, ctx, clients, &p, service, &desired_arn, revision, registry.as_deref()).await?;
 
     // Status.
     let mut rollout = p.rollout.clone();
@@ -400,6 +241,203 @@ async fn converge(
         Action::requeue(ctx.resync)
     })
 }
+/// The revision for the rendering's hash: known from status (survives
+/// restarts), or found by its hash tag, or registered now. `None` while
+/// paused and not registered yet.
+async fn desired_revision(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    prev: &EcsServiceStatus,
+    rendered: &taskdef::RenderedTaskDefinition,
+    paused: bool,
+) -> Result<Option<(String, i64)>> {
+    let hash = &rendered.hash;
+    if let (Some(h), Some(arn)) = (&prev.spec_hash, &prev.task_definition_arn) {
+        if h == hash {
+            return Ok(Some((arn.clone(), prev.revision.unwrap_or(0))));
+        }
+    }
+    let scan = obj.spec.revision_history_limit as usize + 5;
+    if let Some(found) = taskdef::find_revision(clients, &obj.family(), hash, scan).await? {
+        return Ok(Some(found));
+    }
+    if paused {
+        return Ok(None);
+    }
+    let (arn, revision) = rendered.register(clients).await?;
+    ctx.event(
+        obj,
+        EventType::Normal,
+        "TaskDefinitionRegistered",
+        "RegisterTaskDefinition",
+        format!(
+            "registered {} revision {revision} (hash {hash})",
+            obj.family()
+        ),
+    )
+    .await;
+    Ok(Some((arn, revision)))
+}
+
+/// The Cloud Map service to register in (with `serviceDiscovery`): known
+/// from status while the spec is unchanged and the ECS service (if it
+/// exists yet) still points at it, so there is no Cloud Map lookup per poll,
+/// also while the service waits for its gate; else found, adopted or
+/// created. `Err` says why someone else's service cannot be used.
+async fn registry(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    prev: &EcsServiceStatus,
+    service: Option<&ServiceView>,
+    paused: bool,
+) -> Result<std::result::Result<Option<String>, String>> {
+    let Some(sd) = &obj.spec.service_discovery else {
+        return Ok(Ok(None));
+    };
+    let sd_name = sd
+        .service_name
+        .clone()
+        .unwrap_or_else(|| obj.service_name());
+    let known = prev.cloud_map_service_arn.clone().filter(|arn| {
+        prev.observed_generation == obj.metadata.generation
+            && service.is_none_or(|s| {
+                s.registries
+                    .iter()
+                    .any(|r| r.registry_arn.as_deref() == Some(arn.as_str()))
+            })
+    });
+    if let Some(arn) = known {
+        return Ok(Ok(Some(arn)));
+    }
+    if paused {
+        return Ok(Ok(prev.cloud_map_service_arn.clone()));
+    }
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let ensured =
+        cloudmap::ensure_service(clients, sd, &sd_name, &owner_of(obj), &uid, obj.spec.adopt).await?;
+    let (arn, note) = match ensured {
+        cloudmap::Ensured::Owned(arn) => (arn, None),
+        cloudmap::Ensured::Created(arn) => {
+            let note = format!("created Cloud Map service {sd_name} ({arn})");
+            (arn, Some(("CloudMapServiceCreated", "CreateService", note)))
+        }
+        cloudmap::Ensured::Adopted(arn) => {
+            let note = format!(
+                "adopted the existing Cloud Map service {sd_name} ({arn}) (spec.adopt: true)"
+            );
+            (arn, Some(("CloudMapServiceAdopted", "TagResource", note)))
+        }
+        cloudmap::Ensured::AdoptionRequired(arn) => {
+            return Ok(Err(format!(
+                "Cloud Map service {sd_name} ({arn}) already exists and is not managed by berth; \
+                 set spec.adopt: true to register this service's tasks in it"
+            )));
+        }
+    };
+    if let Some((reason, action, note)) = note {
+        ctx.event(obj, EventType::Normal, reason, action, note).await;
+    }
+    Ok(Ok(Some(arn)))
+}
+
+/// Executes the plan: tags first (an adopted service gets berth's tags
+/// before any other change, so ownership is visible in AWS and survives the
+/// loss of this object's status), then the one service mutation; an Event
+/// for each. Returns the service as AWS last reported it.
+#[allow(clippy::too_many_arguments)]
+async fn act_on(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    p: &plan::Plan,
+    service: Option<ServiceView>,
+    desired_arn: &str,
+    revision: i64,
+    registry: Option<&str>,
+) -> Result<Option<ServiceView>> {
+    let spec = &obj.spec;
+    let name = obj.service_name();
+    if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
+        let arn = svc.arn.as_str();
+        act::set_tags(clients, arn, change).await?;
+        let (kind, reason, note) = if change.set.contains_key(crate::aws::tags::TAG_OWNER) {
+            (
+                EventType::Normal,
+                "Adopted",
+                format!("adopted the existing ECS service {name} (spec.adopt: true)"),
+            )
+        } else if p.tags_drifted {
+            (
+                EventType::Warning,
+                "DriftCorrected",
+                format!(
+                    "changed outside berth, set back: tags ({})",
+                    change.describe()
+                ),
+            )
+        } else {
+            (
+                EventType::Normal,
+                "TagsUpdated",
+                format!("updated the service's tags: {}", change.describe()),
+            )
+        };
+        ctx.event(obj, kind, reason, "TagResource", note).await;
+    }
+    let mut current = service;
+    match &p.action {
+        ServiceAction::Nothing => {}
+        ServiceAction::Create => {
+            let svc = act::create_service(clients, obj, desired_arn, registry).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "ServiceCreated",
+                "CreateService",
+                format!(
+                    "created ECS service {name} in cluster {} with revision {revision}",
+                    spec.cluster
+                ),
+            )
+            .await;
+            current = Some(svc);
+        }
+        ServiceAction::Update { update, drift } => {
+            if !drift.is_empty() {
+                ctx.event(
+                    obj,
+                    EventType::Warning,
+                    "DriftCorrected",
+                    "UpdateService",
+                    format!("changed outside berth, set back: {}", drift.join(", ")),
+                )
+                .await;
+            }
+            let svc = act::update_service(clients, obj, update).await?;
+            // Distinct reasons: the Event recorder folds events with the same
+            // reason into one series and keeps the first note.
+            let (reason, what) =
+                if let Some(target) = update.task_definition.as_ref().filter(|_| update.rollback) {
+                    (
+                        "RollingBack",
+                        format!("rolling back to {target} after a failed post-rollout check"),
+                    )
+                } else if update.pushes_revision() {
+                    ("RolloutStarted", format!("rolling out revision {revision}"))
+                } else {
+                    ("ServiceUpdated", "updated service settings".to_string())
+                };
+            ctx.event(obj, EventType::Normal, reason, "UpdateService", what)
+                .await;
+            current = Some(svc);
+        }
+    }
+
+    Ok(current)
+}
+
 
 async fn write_paused_without_revision(
     obj: &EcsService,
