@@ -171,7 +171,17 @@ async fn converge(
         now,
     });
 
-    let current = act_on(obj, ctx, clients, &p, service, &desired_arn, revision, registry.as_deref()).await?;
+    let current = act_on(
+        obj,
+        ctx,
+        clients,
+        &p,
+        service,
+        &desired_arn,
+        revision,
+        registry.as_deref(),
+    )
+    .await?;
 
     // Status.
     let mut rollout = p.rollout.clone();
@@ -316,7 +326,8 @@ async fn registry(
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
     let ensured =
-        cloudmap::ensure_service(clients, sd, &sd_name, &owner_of(obj), &uid, obj.spec.adopt).await?;
+        cloudmap::ensure_service(clients, sd, &sd_name, &owner_of(obj), &uid, obj.spec.adopt)
+            .await?;
     let (arn, note) = match ensured {
         cloudmap::Ensured::Owned(arn) => (arn, None),
         cloudmap::Ensured::Created(arn) => {
@@ -337,7 +348,8 @@ async fn registry(
         }
     };
     if let Some((reason, action, note)) = note {
-        ctx.event(obj, EventType::Normal, reason, action, note).await;
+        ctx.event(obj, EventType::Normal, reason, action, note)
+            .await;
     }
     Ok(Ok(Some(arn)))
 }
@@ -437,7 +449,6 @@ async fn act_on(
 
     Ok(current)
 }
-
 
 async fn write_paused_without_revision(
     obj: &EcsService,
