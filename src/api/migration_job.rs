@@ -172,8 +172,22 @@ pub struct MigrationJobStatus {
     /// The service revision hash this run was for (serviceRef only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_hash: Option<String>,
+    /// Attempts started for this run hash (each with its own task and
+    /// idempotency token; never reset, so no attempt is ever sent twice).
     #[serde(default)]
     pub attempts: i32,
+    /// The attempt count when the current try began: 0, or the value of
+    /// `attempts` when `berth.dev/refresh` restarted a Failed run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub try_started_after: i32,
+    /// Attempts of the current try whose task never started (stopCode
+    /// TaskFailedToStart: image pull, secrets, network, capacity): they never
+    /// ran the command, so they do not count against `backoffLimit`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_failures: Vec<i32>,
+    /// The `berth.dev/refresh` value that restarted the run last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +201,10 @@ pub struct MigrationJobStatus {
     /// Last lines of the deciding container's CloudWatch log stream (awslogs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 impl MigrationJobSpec {

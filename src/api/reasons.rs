@@ -76,6 +76,16 @@ reasons! {
     WaitingForService ["MigrationJob"] "spec.serviceRef names an EcsService that does not exist or has no revision yet." => "Create the EcsService, or wait for its first reconcile.";
     WaitingForRollout ["MigrationJob"] "A PostRollout job waits for its service's rollout to complete." => "Wait.";
     WaitingForDatabase ["MigrationJob"] "spec.databaseRef names an AuroraCluster that does not exist or is not Ready." => "Create the AuroraCluster, or wait for it.";
+    TaskResultUnknown ["MigrationJob"] "The run's task vanished from ECS (ECS forgets stopped tasks after about an hour) before berth saw it stop: whether it ran is unknown, so berth does not run it again by itself." => "Check the database and the task's logs; set berth.dev/refresh to a new value to run it again.";
+    TaskNeverStarted ["MigrationJob"] "Too many attempts in a row could not start their task (image pull, secrets, network, capacity); they never ran the command and did not count against backoffLimit." => "Fix the cause in the message (pull-through cache rule, NAT route, secret), then set berth.dev/refresh to a new value.";
+    RuleReady ["PullThroughCache"] "The pull-through cache rule exists as the spec says and ValidatePullThroughCacheRule finds it valid." => "Nothing.";
+    RuleInvalid ["PullThroughCache"] "ValidatePullThroughCacheRule finds the rule not valid (upstream unreachable, credential secret missing or wrong); the message carries ECR's failure." => "Fix the credential secret, role or upstream named in the message.";
+    PrefixOverlap ["PullThroughCache"] "The rule is valid, but another pull-through cache rule's prefix overlaps it (a per-repository rule): pulls may fail with CannotPullContainerError not found." => "Delete the overlapping rules named in the message; one prefix rule serves every repository under it.";
+    TemplateOverlap ["PullThroughCache"] "The rule is valid, but a repository creation template applies to repositories under its prefix: pulls may fail with CannotPullContainerError not found." => "Delete the templates named in the message.";
+    UnmanagedRepositories ["PullThroughCache"] "The rule is valid, but repositories under its prefix were not created by the cache; ECR never fetches into them, so tags they lack fail to pull." => "Delete the repositories named in the message; the cache creates them again on the next pull.";
+    Available ["AuroraCluster"] "The cluster, every instance and (with spec.proxy) the RDS Proxy with a healthy target are available." => "Nothing.";
+    Modifying ["AuroraCluster"] "RDS is applying a change to the cluster (berth's ModifyDBCluster or one of AWS's own); berth sends the next change only once the cluster is available again." => "Wait.";
+    DeletionProtected ["AuroraCluster"] "deletionPolicy Snapshot or Delete cannot delete the cluster while deletionProtection is true; on deletion berth keeps the finalizer and deletes nothing." => "Set spec.deletionProtection: false (berth lifts it in RDS), or set deletionPolicy: Retain.";
 }
 
 impl Reason {

@@ -165,9 +165,49 @@ async fn failing_job_is_retried_backoff_limit_times_then_fails() {
         .all(|s| *s == started_by[0] && s.starts_with("berth-")));
 
     // Nothing more happens afterwards, not even when berth looks again.
+    look_again(&env, "look-1").await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 3);
+
+    // A human fixed the cause: a new value of berth.dev/refresh starts one
+    // new try of the same run, with a fresh backoffLimit (attempts 4 to 6;
+    // no attempt number, task or idempotency token is reused).
     env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT)
         .await;
-    assert_eq!(env.berth_calls("ecs", "RunTask"), 3);
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "Failed again after 3 more attempts",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == Some(Phase::Failed) && s.attempts == 6)
+            },
+        )
+        .await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 6);
+    assert_eq!(job.status.unwrap().try_started_after, 3);
+    assert!(env
+        .events_for("migrate")
+        .await
+        .join("\n")
+        .contains("RunRefreshed"));
+    // And never otherwise.
+    look_again(&env, "look-2").await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 6);
+}
+
+/// Makes berth reconcile the job without asking for anything (the paused
+/// annotation set to a value other than "true"), and waits until it did.
+async fn look_again(env: &Env, value: &str) {
+    let (started, _) = env.reconciles("MigrationJob", "migrate").await;
+    env.merge_patch::<MigrationJob>(
+        "migrate",
+        serde_json::json!({"metadata": {"annotations": {"berth.dev/paused": value}}}),
+    )
+    .await;
+    env.wait_reconciled_since("MigrationJob", "migrate", started, TIMEOUT)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,4 +642,53 @@ async fn a_new_run_waits_for_the_previous_runs_task() {
         0,
         "the old run finished on its own"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_cannot_start_is_retried_without_using_the_backoff_limit() {
+    let env = Env::new("mj-pull").await;
+    // The image cannot be pulled (a missing pull-through cache rule, no NAT
+    // route): ECS stops the task with TaskFailedToStart, the migration never ran.
+    env.awsim.fail_pulls("shop/migrate");
+    env.apply_yaml(&inline_job(
+        "migrate",
+        "shop/migrate:1.0",
+        "  backoffLimit: 0\n",
+    ))
+    .await
+    .unwrap();
+    let job: MigrationJob = env
+        .wait_for(
+            "migrate",
+            "a start failure recorded",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| !s.start_failures.is_empty())
+            },
+        )
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(
+        status.phase,
+        Some(Phase::Running),
+        "backoffLimit 0 is not used up"
+    );
+    let (_, reason, message) = condition(&status.conditions, READY).unwrap();
+    assert_eq!(reason, "Retrying");
+    assert!(
+        message.contains("does not count against backoffLimit"),
+        "{message}"
+    );
+
+    // The cause is fixed: the next attempt runs by itself and succeeds, with
+    // no spec edit and no refresh.
+    env.awsim.set_faults(Default::default());
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    let status = job.status.unwrap();
+    assert!(status.attempts >= 2, "{status:?}");
+    assert_eq!(env.berth_calls("ecs", "RunTask"), status.attempts as u64);
 }

@@ -70,6 +70,8 @@ pub struct TaskView {
     /// The deciding container's exit code.
     pub exit_code: Option<i32>,
     pub stopped_reason: Option<String>,
+    /// ECS's stopCode: `TaskFailedToStart` means the command never ran.
+    pub stop_code: Option<String>,
     /// The deciding container's reason (e.g. CannotPullContainerError).
     pub container_reason: Option<String>,
     pub created_at: Option<Timestamp>,
@@ -79,6 +81,13 @@ pub struct TaskView {
 impl TaskView {
     pub fn stopped(&self) -> bool {
         self.last_status == "STOPPED"
+    }
+
+    /// The task stopped before its containers ran the command.
+    pub fn failed_to_start(&self) -> bool {
+        self.stopped()
+            && self.exit_code.is_none()
+            && self.stop_code.as_deref() == Some("TaskFailedToStart")
     }
 
     /// `exit code 1 (Essential container in task exited)`.
@@ -306,6 +315,7 @@ pub fn view(task: &Task, container: &str) -> TaskView {
         last_status: task.last_status().unwrap_or_default().to_string(),
         exit_code: c.and_then(|c| c.exit_code()),
         stopped_reason: task.stopped_reason().map(str::to_string),
+        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
         container_reason: c.and_then(|c| c.reason()).map(str::to_string),
         created_at: timestamp(task.created_at()),
         stopped_at: timestamp(task.stopped_at()),

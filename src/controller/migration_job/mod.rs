@@ -238,13 +238,18 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
     };
     let now = Timestamp::now();
 
-    if is_finished(&cur) {
+    let refresh = obj
+        .annotations()
+        .get(crate::controller::context::REFRESH_ANNOTATION)
+        .map(String::as_str);
+    if is_finished(&cur) && !plan::refresh_requested(&cur, refresh) {
         // No AWS call for a finished run; only the TTL is left.
         let p = plan::plan(&plan::Inputs {
             backoff_limit: obj.spec.backoff_limit,
             active_deadline_seconds: obj.spec.active_deadline_seconds,
             status: &cur,
             task: None,
+            refresh,
             now,
         });
         return Ok(report(cur, p.phase, p.reason, p.message, Then::Expire));
@@ -283,9 +288,28 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         active_deadline_seconds: obj.spec.active_deadline_seconds,
         status: &cur,
         task: task.as_ref(),
+        refresh,
         now,
     });
     let max = obj.spec.backoff_limit + 1;
+    if let Some(value) = &p.refresh {
+        // A new try of a Failed run: a fresh backoffLimit; attempts keep
+        // counting, so no attempt's task or token is ever reused.
+        cur.refreshed_by = Some(value.clone());
+        cur.try_started_after = cur.attempts;
+        cur.start_failures.clear();
+        cur.exit_code = None;
+        cur.stopped_reason = None;
+        cur.finished_at = None;
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "RunRefreshed",
+            "Refresh",
+            format!("berth.dev/refresh is \"{value}\": the failed run starts a new try"),
+        )
+        .await;
+    }
 
     match &p.step {
         Step::Wait(_) => {}
@@ -427,6 +451,7 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         cur.stopped_reason = t.stopped_reason.clone();
         cur.finished_at.get_or_insert_with(|| now.to_string());
     }
+    cur.start_failures.extend(p.start_failure);
     if p.finished {
         cur.finished_at.get_or_insert_with(|| now.to_string());
         if let Some(t) = task.as_ref().filter(|t| t.stopped()) {

@@ -209,6 +209,8 @@ pub struct Inputs<'a> {
     pub status: &'a MigrationJobStatus,
     /// The run's newest task, if ECS knows one.
     pub task: Option<&'a TaskView>,
+    /// The object's `berth.dev/refresh` annotation.
+    pub refresh: Option<&'a str>,
     pub now: Timestamp,
 }
 
@@ -231,6 +233,11 @@ pub struct Plan {
     pub message: String,
     /// The run ends with this reconcile (record finishedAt, logs, an Event).
     pub finished: bool,
+    /// This attempt's task never started: record it (it does not count
+    /// against backoffLimit).
+    pub start_failure: Option<i32>,
+    /// A Failed run starts a new try because `berth.dev/refresh` has this new value.
+    pub refresh: Option<String>,
 }
 
 impl Plan {
@@ -241,6 +248,8 @@ impl Plan {
             reason,
             message,
             finished: false,
+            start_failure: None,
+            refresh: None,
         }
     }
 
@@ -283,6 +292,17 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
     }
 }
 
+/// Attempts of one try whose task could not start before the run fails
+/// (`TaskNeverStarted`): bounded apart from `backoffLimit`, which counts only
+/// attempts that ran the command.
+pub const MAX_START_FAILURES: usize = 10;
+
+/// A Failed run whose `berth.dev/refresh` has a value it has not honored yet:
+/// the documented lever after a human fixed what made it fail.
+pub fn refresh_requested(s: &MigrationJobStatus, refresh: Option<&str>) -> bool {
+    s.phase == Some(Phase::Failed) && refresh.is_some_and(|r| s.refreshed_by.as_deref() != Some(r))
+}
+
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let s = i.status;
     // A finished run keeps the reason and message it finished with.
@@ -305,6 +325,20 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             let (reason, message) = reason_of(READY, Reason::Succeeded);
             return Plan::new(Step::Wait(None), Phase::Succeeded, reason, message);
         }
+        Some(Phase::Failed) if refresh_requested(s, i.refresh) => {
+            let attempt = s.attempts + 1;
+            return Plan {
+                refresh: i.refresh.map(str::to_string),
+                ..Plan::new(
+                    Step::Run { attempt },
+                    Phase::Running,
+                    Reason::Retrying,
+                    format!(
+                        "berth.dev/refresh changed: attempt {attempt} starts a new try with a fresh backoffLimit"
+                    ),
+                )
+            };
+        }
         Some(Phase::Failed) => {
             let (reason, message) = reason_of(DEGRADED, Reason::BackoffLimitExceeded);
             return Plan::new(Step::Wait(None), Phase::Failed, reason, message);
@@ -320,39 +354,66 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             i.active_deadline_seconds.unwrap_or_default()
         )
     };
+    let in_try = |a: &&i32| **a > s.try_started_after;
+    // Attempts of this try through `attempt` that ran the command.
+    let counted = |attempt: i32| {
+        attempt
+            - s.try_started_after
+            - s.start_failures
+                .iter()
+                .filter(in_try)
+                .filter(|a| **a <= attempt)
+                .count() as i32
+    };
 
-    let Some(t) = i.task else {
-        if s.attempts == 0 {
+    let recorded;
+    let t = match i.task {
+        Some(t) => t,
+        None if s.attempts == s.try_started_after => {
             return Plan::new(
-                Step::Run { attempt: 1 },
+                Step::Run {
+                    attempt: s.attempts + 1,
+                },
                 Phase::Pending,
                 Reason::Starting,
                 "starting the task".into(),
             );
         }
-        // The recorded task is gone (ECS forgets stopped tasks after about
-        // an hour): count it as a failed attempt.
-        if past_deadline {
+        // ECS forgot the task (about an hour after it stopped), but berth saw
+        // it stop and recorded how: go on from the record.
+        None if s.finished_at.is_some() => {
+            recorded = TaskView {
+                arn: s.task_arn.clone().unwrap_or_default(),
+                attempt: s.attempts,
+                last_status: "STOPPED".into(),
+                exit_code: s.exit_code,
+                stopped_reason: s.stopped_reason.clone(),
+                stop_code: s
+                    .start_failures
+                    .contains(&s.attempts)
+                    .then(|| "TaskFailedToStart".to_string()),
+                container_reason: None,
+                created_at: None,
+                stopped_at: None,
+            };
+            &recorded
+        }
+        None if past_deadline => {
             return Plan::finish(Phase::Failed, Reason::DeadlineExceeded, deadline_message());
         }
-        if s.attempts >= max {
+        // Gone before berth saw it stop: it may have run. Never run a
+        // migration twice silently; a human decides with berth.dev/refresh.
+        None => {
             return Plan::finish(
                 Phase::Failed,
-                Reason::BackoffLimitExceeded,
+                Reason::TaskResultUnknown,
                 format!(
-                    "attempt {} of {max} failed: its task is no longer known to ECS",
+                    "task {} of attempt {} is no longer known to ECS and berth never saw it stop, so whether it ran is unknown; set berth.dev/refresh to a new value to run it again",
+                    s.task_arn.as_deref().unwrap_or("(unrecorded)"),
                     s.attempts
                 ),
             );
         }
-        return Plan::new(
-            Step::Run {
-                attempt: s.attempts + 1,
-            },
-            Phase::Running,
-            Reason::Retrying,
-            format!("attempt {} of {max}", s.attempts + 1),
-        );
     };
 
     if !t.stopped() {
@@ -369,7 +430,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                         "{}: stopped task {} (attempt {} of {max})",
                         deadline_message(),
                         t.arn,
-                        t.attempt
+                        counted(t.attempt)
                     ),
                 )
             };
@@ -381,7 +442,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             Reason::Running,
             format!(
                 "attempt {} of {max}: task {} is {}",
-                t.attempt, t.arn, t.last_status
+                counted(t.attempt),
+                t.arn,
+                t.last_status
             ),
         );
     }
@@ -390,27 +453,58 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         return Plan::finish(
             Phase::Succeeded,
             Reason::Succeeded,
-            format!("attempt {} of {max} exited 0", t.attempt),
+            format!("attempt {} of {max} exited 0", counted(t.attempt)),
         );
     }
     let failure = t.failure();
-    if t.attempt >= max {
+    let start_failure = t.failed_to_start().then_some(t.attempt);
+    let start_failures = s
+        .start_failures
+        .iter()
+        .filter(in_try)
+        .filter(|a| Some(**a) != start_failure)
+        .count()
+        + usize::from(start_failure.is_some());
+    let with_record = |p: Plan| Plan {
+        start_failure: start_failure.filter(|a| !s.start_failures.contains(a)),
+        ..p
+    };
+    let used = counted(t.attempt)
+        - i32::from(start_failure.is_some() && !s.start_failures.contains(&t.attempt));
+    if start_failure.is_some() && start_failures >= MAX_START_FAILURES {
+        return with_record(Plan::finish(
+            Phase::Failed,
+            Reason::TaskNeverStarted,
+            format!(
+                "{start_failures} attempts could not start their task, the last with {failure}; fix the cause, then set berth.dev/refresh to a new value"
+            ),
+        ));
+    }
+    if start_failure.is_none() && used >= max {
         return Plan::finish(
             Phase::Failed,
             Reason::BackoffLimitExceeded,
             format!(
-                "attempt {} of {max} failed with {failure}; backoffLimit {} reached",
-                t.attempt, i.backoff_limit
+                "attempt {used} of {max} failed with {failure}; backoffLimit {} reached",
+                i.backoff_limit
             ),
         );
     }
     if past_deadline {
-        return Plan::finish(
+        return with_record(Plan::finish(
             Phase::Failed,
             Reason::DeadlineExceeded,
             format!("{}; last attempt failed with {failure}", deadline_message()),
-        );
+        ));
     }
+    let what = if start_failure.is_some() {
+        format!(
+            "the task of attempt {} could not start ({failure}); it never ran the command, so it does not count against backoffLimit ({used} of {max} used, start failure {start_failures} of {MAX_START_FAILURES})",
+            t.attempt
+        )
+    } else {
+        format!("attempt {used} of {max} failed with {failure}")
+    };
     // The backoff counts from when berth saw the attempt stopped (status
     // `finishedAt` until the next attempt starts), not from ECS's stoppedAt:
     // berth's own clock is the one the requeue runs on.
@@ -419,38 +513,34 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         .as_deref()
         .and_then(|f| f.parse::<Timestamp>().ok())
         .unwrap_or(i.now);
+    let failures = if start_failure.is_some() {
+        start_failures as i32
+    } else {
+        used
+    };
     let next = seen
-        .checked_add(SignedDuration::try_from(backoff(t.attempt)).unwrap_or_default())
+        .checked_add(SignedDuration::try_from(backoff(failures)).unwrap_or_default())
         .unwrap_or(i.now);
     if i.now >= next {
-        return Plan::new(
+        return with_record(Plan::new(
             Step::Run {
                 attempt: t.attempt + 1,
             },
             Phase::Running,
             Reason::Retrying,
-            format!(
-                "attempt {} of {max} failed with {failure}; starting attempt {}",
-                t.attempt,
-                t.attempt + 1
-            ),
-        );
+            format!("{what}; starting the next attempt"),
+        ));
     }
     let mut wait = until(i.now, next);
     if let Some(d) = deadline {
         wait = wait.min(until(i.now, d));
     }
-    Plan::new(
+    with_record(Plan::new(
         Step::Wait(Some(wait.max(Duration::from_millis(200)))),
         Phase::Running,
         Reason::Retrying,
-        format!(
-            "attempt {} of {max} failed with {failure}; attempt {} in {}s",
-            t.attempt,
-            t.attempt + 1,
-            wait.as_secs()
-        ),
-    )
+        format!("{what}; next attempt in {}s", wait.as_secs()),
+    ))
 }
 
 /// The variables `databaseRef` injects, from the AuroraCluster's spec and
@@ -540,6 +630,7 @@ taskDefinition:
             last_status: status.into(),
             exit_code: exit,
             stopped_reason: stopped_at.map(|_| "Essential container in task exited".into()),
+            stop_code: stopped_at.map(|_| "EssentialContainerExited".into()),
             container_reason: None,
             created_at: Some(at(0)),
             stopped_at: stopped_at.map(at),
@@ -562,13 +653,42 @@ taskDefinition:
         t: Option<&TaskView>,
         now: i64,
     ) -> Plan {
+        run_refreshed(limit, deadline, s, t, now, None)
+    }
+
+    fn run_refreshed(
+        limit: i32,
+        deadline: Option<i64>,
+        s: &MigrationJobStatus,
+        t: Option<&TaskView>,
+        now: i64,
+        refresh: Option<&str>,
+    ) -> Plan {
         plan(&Inputs {
             backoff_limit: limit,
             active_deadline_seconds: deadline,
             status: s,
             task: t,
+            refresh,
             now: at(now),
         })
+    }
+
+    /// A task that stopped before its containers ran (an image pull failed).
+    fn never_started(attempt: i32, stopped_at: i64) -> TaskView {
+        TaskView {
+            exit_code: None,
+            stop_code: Some("TaskFailedToStart".into()),
+            stopped_reason: Some(
+                "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found"
+                    .into(),
+            ),
+            container_reason: Some(
+                "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found"
+                    .into(),
+            ),
+            ..task(attempt, "STOPPED", None, Some(stopped_at))
+        }
     }
 
     #[test]
@@ -702,11 +822,98 @@ taskDefinition:
     }
 
     #[test]
-    fn a_vanished_task_counts_as_a_failed_attempt() {
-        let p = run(2, None, &status(1), None, 100);
+    fn a_task_gone_before_berth_saw_it_stop_is_never_rerun_silently() {
+        let mut s = status(1);
+        s.task_arn = Some("arn:aws:ecs:us-east-1:1:task/shop/t1".into());
+        let p = run(2, None, &s, None, 100);
+        assert_eq!(p.step, Step::Wait(None));
+        assert_eq!(p.phase, Phase::Failed);
+        assert_eq!(p.reason, Reason::TaskResultUnknown);
+        assert!(p.message.contains("berth.dev/refresh"), "{}", p.message);
+    }
+
+    #[test]
+    fn a_task_gone_after_berth_recorded_its_stop_goes_on_from_the_record() {
+        // Attempt 1 failed with exit 1, seen at t=10; ECS forgot it since.
+        let mut s = seen_stopped(status(1), 10);
+        s.exit_code = Some(1);
+        let p = run(2, None, &s, None, 15);
         assert_eq!(p.step, Step::Run { attempt: 2 });
-        let p = run(2, None, &status(3), None, 100);
+        assert_eq!(p.reason, Reason::Retrying);
+        // Exit 0 recorded: it succeeded, whatever ECS forgot.
+        s.exit_code = Some(0);
+        let p = run(2, None, &s, None, 15);
+        assert_eq!(p.phase, Phase::Succeeded);
+    }
+
+    #[test]
+    fn tasks_that_never_started_do_not_use_up_the_backoff_limit() {
+        // backoffLimit 0: one real failure would be final, but a task that
+        // could not pull its image never ran the migration.
+        let t = never_started(1, 5);
+        let p = run(0, None, &seen_stopped(status(1), 5), Some(&t), 10);
+        assert_eq!(p.phase, Phase::Running);
+        assert_eq!(p.reason, Reason::Retrying);
+        assert_eq!(p.start_failure, Some(1));
+        assert_eq!(p.step, Step::Run { attempt: 2 });
+        assert!(
+            p.message.contains("does not count against backoffLimit"),
+            "{}",
+            p.message
+        );
+        // Recorded once: the next reconcile does not record it again.
+        let mut s = seen_stopped(status(1), 5);
+        s.start_failures = vec![1];
+        assert_eq!(run(0, None, &s, Some(&t), 6).start_failure, None);
+        // Attempt 2 ran and failed: now backoffLimit 0 is reached.
+        let mut s = seen_stopped(status(2), 20);
+        s.start_failures = vec![1];
+        let t = task(2, "STOPPED", Some(1), Some(20));
+        let p = run(0, None, &s, Some(&t), 21);
         assert_eq!(p.reason, Reason::BackoffLimitExceeded);
+        assert!(p.message.contains("attempt 1 of 1"), "{}", p.message);
+    }
+
+    #[test]
+    fn start_failures_are_bounded_on_their_own() {
+        let n = MAX_START_FAILURES as i32;
+        let mut s = seen_stopped(status(n), 100);
+        s.start_failures = (1..n).collect();
+        let p = run(2, None, &s, Some(&never_started(n, 100)), 101);
+        assert_eq!(p.phase, Phase::Failed);
+        assert_eq!(p.reason, Reason::TaskNeverStarted);
+        assert_eq!(p.start_failure, Some(n));
+    }
+
+    #[test]
+    fn a_refresh_restarts_a_failed_run_once() {
+        let mut s = status(3);
+        s.phase = Some(Phase::Failed);
+        // No refresh, or the one already honored: nothing runs.
+        assert_eq!(run(2, None, &s, None, 100).step, Step::Wait(None));
+        s.refreshed_by = Some("fixed-1".into());
+        let p = run_refreshed(2, None, &s, None, 100, Some("fixed-1"));
+        assert_eq!(p.step, Step::Wait(None));
+        // A new value: attempt 4 (never a reused attempt) with a fresh limit.
+        let p = run_refreshed(2, None, &s, None, 100, Some("fixed-2"));
+        assert_eq!(p.step, Step::Run { attempt: 4 });
+        assert_eq!(p.refresh.as_deref(), Some("fixed-2"));
+        assert_eq!(p.phase, Phase::Running);
+        // In the new try, attempt 4 failing is attempt 1 of 3.
+        let mut s = seen_stopped(status(4), 200);
+        s.try_started_after = 3;
+        s.refreshed_by = Some("fixed-2".into());
+        let t = task(4, "STOPPED", Some(1), Some(200));
+        let p = run(2, None, &s, Some(&t), 201);
+        assert_eq!(p.reason, Reason::Retrying);
+        assert!(p.message.contains("attempt 1 of 3"), "{}", p.message);
+        // A Succeeded run never re-runs, refresh or not.
+        let mut done = status(1);
+        done.phase = Some(Phase::Succeeded);
+        assert_eq!(
+            run_refreshed(2, None, &done, None, 100, Some("again")).step,
+            Step::Wait(None)
+        );
     }
 
     #[test]
