@@ -160,6 +160,10 @@ pub struct PullThroughCacheStatus {
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
+    /// The prefix of the rule berth created (or found it had created after
+    /// a lost response): the rule this object owns and deletes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_repository_prefix: Option<String>,
     /// ValidatePullThroughCacheRule's verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid: Option<bool>,

@@ -51,7 +51,7 @@ reasons! {
     InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules); the message names the field. No AWS call was made." => "Fix the named field.";
     AwsConfiguration ["all"] "berth cannot tell where to call AWS: no region for the namespace." => "Annotate the namespace with berth.dev/aws-region, or start berth with --aws-region.";
     AwsError ["all"] "AWS refused a request for a reason berth cannot fix by retrying; the message carries the action, AWS's error code and message." => "Read the message; fix the spec, IAM permissions or the AWS account, then edit the spec or set berth.dev/refresh.";
-    AdoptionRequired ["EcsService"] "An ECS or Cloud Map service with the wanted name exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name.";
+    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over (where the kind has it), or choose another name, or delete the resource.";
     Paused ["all"] "The berth.dev/paused annotation is \"true\": berth makes no AWS changes for this object." => "Remove the annotation (or set it to \"false\") to resume.";
     Creating ["EcsService"] "The ECS service is being created." => "Wait.";
     RollingOut ["EcsService"] "A new revision is rolling out (or settings are being applied)." => "Wait; the message shows running/desired tasks.";
@@ -60,7 +60,7 @@ reasons! {
     RolloutFailed ["EcsService"] "ECS marked the rollout FAILED (circuit breaker without rollback)." => "Fix the cause in the message and change the spec to roll out again.";
     RolledBack ["EcsService"] "The deployment circuit breaker rolled the new revision back; ECS serves the previous revision and reports itself stable." => "Fix the cause in the message and change the spec to roll out again.";
     ProgressDeadlineExceeded ["EcsService"] "The rollout did not complete within spec.deployment.progressDeadlineSeconds." => "Read why tasks are not becoming healthy (status.lastStoppedTasks, Events); fix, or raise the deadline.";
-    ImmutableFieldChanged ["EcsService"] "The spec changes a field ECS cannot update in place (launch type)." => "Set the field back, or delete the EcsService and create it again.";
+    ImmutableFieldChanged ["EcsService, PullThroughCache"] "The spec changes a field AWS cannot update in place (an ECS service's launch type; a cache rule's prefix or upstream)." => "Set the field back, or delete the object and create it again.";
     ClusterNotFound ["EcsService"] "spec.cluster names no ECS cluster (names are case-sensitive; berth never creates clusters)." => "Fix spec.cluster or create the cluster.";
     NamespaceNotFound ["EcsService"] "spec.serviceDiscovery names a Cloud Map namespace that does not exist." => "Fix the namespace name or id, or create the namespace.";
     SecretNotFound ["EcsService"] "A secret referenced by the task definition does not exist in Secrets Manager." => "Create the secret or fix the ARN.";

@@ -5,10 +5,12 @@
 
 pub mod call;
 pub mod cloudmap;
+pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod limiter;
 pub mod logs;
+pub mod rds;
 pub mod secrets;
 pub mod tags;
 pub mod taskdef;

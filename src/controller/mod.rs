@@ -2,14 +2,15 @@
 //! (each a thin shell around `finalizer()`), the admin server, and leader
 //! election gating every write.
 
+pub mod aurora_cluster;
 pub mod context;
 pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod pull_through_cache;
 pub mod status;
 
-use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,7 +23,6 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use prometheus_client::registry::Registry;
-use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
@@ -185,12 +185,44 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
         .for_each(|_| async {});
 
+    let (ptc_store, ptc_writer) = reflector::store();
+    let ptc_changes = watcher(
+        scoped::<PullThroughCache>(client.clone(), ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(ptc_writer)
+    .applied_objects()
+    .predicate_filter(intent::<PullThroughCache>, Default::default());
+    let ptc_run = Controller::for_stream(ptc_changes, ptc_store.clone())
+        .with_config(bounded())
+        .shutdown_on_signal()
+        .run(reconcile_ptc, error_policy::<PullThroughCache>, ctx.clone())
+        .for_each(|_| async {});
+
+    let (aurora_store, aurora_writer) = reflector::store();
+    let aurora_changes = watcher(
+        scoped::<AuroraCluster>(client.clone(), ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(aurora_writer)
+    .applied_objects()
+    .predicate_filter(intent::<AuroraCluster>, Default::default());
+    let aurora_run = Controller::for_stream(aurora_changes, aurora_store.clone())
+        .with_config(bounded())
+        .shutdown_on_signal()
+        .run(reconcile_aurora, error_policy::<AuroraCluster>, ctx.clone())
+        .for_each(|_| async {});
+
     // /readyz turns true once every watch has listed its objects.
     tokio::spawn(async move {
         if ecs_store.wait_until_ready().await.is_ok()
             && mj_store.wait_until_ready().await.is_ok()
             && services_store.wait_until_ready().await.is_ok()
             && ns_store.wait_until_ready().await.is_ok()
+            && ptc_store.wait_until_ready().await.is_ok()
+            && aurora_store.wait_until_ready().await.is_ok()
         {
             ready.store(true, Ordering::Relaxed);
             info!("all watches synced");
@@ -207,8 +239,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         _ = ecs_run => Ok(()),
         _ = mj_run => Ok(()),
         _ = ns_watch => Ok(()),
-        r = watch_and_log::<AuroraCluster>(client.clone(), ns) => r,
-        r = watch_and_log::<PullThroughCache>(client.clone(), ns) => r,
+        _ = aurora_run => Ok(()),
+        _ = ptc_run => Ok(()),
         e = lost => Err(e),
     }
 }
@@ -247,6 +279,14 @@ async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action
 
 async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action, Error> {
     instrumented(obj, ctx, migration_job::reconcile).await
+}
+
+async fn reconcile_ptc(obj: Arc<PullThroughCache>, ctx: Arc<Context>) -> Result<Action, Error> {
+    instrumented(obj, ctx, pull_through_cache::reconcile).await
+}
+
+async fn reconcile_aurora(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    instrumented(obj, ctx, aurora_cluster::reconcile).await
 }
 
 /// The one reconcile shell of every kind: counts the reconcile (metrics and
@@ -342,38 +382,4 @@ fn jittered(base: std::time::Duration) -> std::time::Duration {
         .subsec_nanos() as u64;
     let spread = base.as_millis() as u64 / 2;
     base + std::time::Duration::from_millis(nanos % (spread + 1))
-}
-
-/// Kinds without a reconciler yet are watched and logged, so a user sees
-/// berth noticed them.
-async fn watch_and_log<K>(client: Client, namespace: Option<&str>) -> anyhow::Result<()>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let api: Api<K> = scoped(client, namespace);
-    let kind = K::kind(&());
-    watcher(api, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .for_each(|event| {
-            match event {
-                Ok(obj) => info!(
-                    kind = %kind,
-                    namespace = obj.namespace().unwrap_or_default(),
-                    name = obj.name_any(),
-                    generation = obj.meta().generation,
-                    "observed"
-                ),
-                Err(err) => warn!(kind = %kind, error = %err, "watch error"),
-            }
-            futures::future::ready(())
-        })
-        .await;
-    Ok(())
 }

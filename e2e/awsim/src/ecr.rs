@@ -23,6 +23,11 @@ pub struct Repository {
     pub tags: Vec<Value>,
     /// Created by a pull through a cache rule rather than CreateRepository.
     pub from_cache_rule: bool,
+    /// The tags and digests the repository holds; `None` for repositories
+    /// seeded by the test world, which hold every tag. awsim has no image
+    /// push, so a repository made with CreateRepository holds none.
+    #[serde(default)]
+    pub images: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +81,18 @@ pub fn parse_private(image: &str) -> Option<PrivateImage<'_>> {
     })
 }
 
+/// The tag or digest of an image reference (`latest` when it has neither).
+fn image_reference(image: &str) -> String {
+    if let Some((_, digest)) = image.split_once('@') {
+        return digest.to_string();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) => tag.to_string(),
+        None => "latest".to_string(),
+    }
+}
+
 /// Upstream registries ECR accepts, with whether a credential is required.
 fn upstream(url: &str) -> Option<(&'static str, bool)> {
     let host = url.trim_start_matches("https://").trim_end_matches('/');
@@ -101,7 +118,10 @@ fn rule_not_found(prefix: &str, registry: &str) -> AwsError {
 
 impl EcrState {
     pub fn ensure_repository(&mut self, ctx: &Ctx, name: &str) -> String {
-        self.create_repository(ctx, name, false, vec![]).uri.clone()
+        self.create_repository(ctx, name, false, vec![]);
+        let r = self.repositories.get_mut(name).expect("just created");
+        r.images = None;
+        r.uri.clone()
     }
 
     fn create_repository(
@@ -125,13 +145,29 @@ impl EcrState {
                 scan_on_push: false,
                 tags,
                 from_cache_rule,
+                images: Some(vec![]),
             })
     }
 
-    /// Whether a private image of this account pulls: its repository exists,
-    /// or a pull-through cache rule's prefix matches (the repository is then
-    /// created, as ECR does on the first pull). `Err` is the pull error
-    /// detail.
+    /// Whether a private image of this account pulls, and what the pull
+    /// does to the registry. Followed from ECR's user guide:
+    /// - a rule's prefix always has an assumed trailing `/`, so a rule for
+    ///   `docker-hub/team/api` serves `docker-hub/team/api/...`, never the
+    ///   repository `docker-hub/team/api` itself; `ROOT` serves every
+    ///   repository (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-private-wildcards.html);
+    /// - the cache creates the repository on the first pull when it does not
+    ///   exist (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html,
+    ///   `ecr:CreateRepository`) and fetches tags it lacks from upstream
+    ///   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html);
+    /// - a repository created by hand is not a cache repository: a tag it
+    ///   does not hold is not found, whatever rule covers its name;
+    /// - the repository creation template matching the new repository
+    ///   applies to it, and one with resource tags or KMS encryption needs
+    ///   a repository creation role (customRoleArn) to create it
+    ///   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates-create.html);
+    ///   awsim models no IAM, so without one the repository is not created.
+    ///
+    /// `Err` is the pull error detail.
     pub fn resolve_pull(&mut self, ctx: &Ctx, image: &str) -> Result<(), String> {
         let Some(p) = parse_private(image) else {
             return Ok(());
@@ -141,21 +177,61 @@ impl EcrState {
             return Ok(());
         }
         let repository = p.repository.to_string();
-        if self.repositories.contains_key(&repository) {
-            return Ok(());
-        }
-        let rule = self
+        let reference = image_reference(image);
+        let has_rule = self
             .cache_rules
             .values()
-            .filter(|r| repository.starts_with(&format!("{}/", r.prefix)))
-            .max_by_key(|r| r.prefix.len());
-        if rule.is_some() {
+            .any(|r| r.prefix == "ROOT" || repository.starts_with(&format!("{}/", r.prefix)));
+        let not_found = || {
+            format!(
+                "pull image manifest has been retried 7 time(s): failed to resolve ref {image}: {image}: not found"
+            )
+        };
+        if let Some(repo) = self.repositories.get_mut(&repository) {
+            return match &mut repo.images {
+                None => Ok(()),
+                Some(held) if held.contains(&reference) => Ok(()),
+                Some(held) if repo.from_cache_rule && has_rule => {
+                    held.push(reference);
+                    Ok(())
+                }
+                Some(_) => Err(not_found()),
+            };
+        }
+        if has_rule && self.template_blocks_creation(&repository) {
+            return Err(not_found());
+        }
+        if has_rule {
             self.create_repository(ctx, &repository, true, vec![]);
+            if let Some(r) = self.repositories.get_mut(&repository) {
+                r.images = Some(vec![reference]);
+            }
             return Ok(());
         }
-        Err(format!(
-            "pull image manifest has been retried 7 time(s): failed to resolve ref {image}: {image}: not found"
-        ))
+        Err(not_found())
+    }
+
+    /// Whether the template that applies to a repository the cache creates
+    /// (longest matching prefix, else `ROOT`) cannot be applied.
+    fn template_blocks_creation(&self, repository: &str) -> bool {
+        let template = self
+            .creation_templates
+            .iter()
+            .filter(|(p, _)| repository.starts_with(&format!("{p}/")))
+            .max_by_key(|(p, _)| p.len())
+            .or_else(|| self.creation_templates.get_key_value("ROOT"))
+            .map(|(_, t)| t);
+        let Some(t) = template else {
+            return false;
+        };
+        let for_cache = t["appliedFor"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "PULL_THROUGH_CACHE"));
+        let tags = t["resourceTags"].as_array().is_some_and(|a| !a.is_empty());
+        let kms = t["encryptionConfiguration"]["encryptionType"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("KMS"));
+        for_cache && (tags || kms) && t["customRoleArn"].as_str().is_none()
     }
 
     fn rule_json(r: &CacheRule, registry: &str, with_updated: bool) -> Value {
@@ -517,5 +593,92 @@ mod tests {
         assert_eq!(p.repository, "app");
         assert!(parse_private("nginx:1.27").is_none());
         assert!(parse_private("docker.io/library/nginx").is_none());
+    }
+
+    fn state_with_rule(prefix: &str) -> (EcrState, Ctx) {
+        let ctx = Ctx {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            now: 1.0,
+        };
+        let mut s = EcrState::default();
+        s.cache_rules.insert(
+            prefix.into(),
+            CacheRule {
+                prefix: prefix.into(),
+                upstream_registry_url: "registry-1.docker.io".into(),
+                upstream_registry: Some("docker-hub".into()),
+                credential_arn: None,
+                custom_role_arn: None,
+                upstream_repository_prefix: None,
+                created_at: 0.0,
+                updated_at: 0.0,
+            },
+        );
+        (s, ctx)
+    }
+
+    fn image(ctx: &Ctx, repo: &str) -> String {
+        format!(
+            "{}.dkr.ecr.{}.amazonaws.com/{repo}",
+            ctx.account_id, ctx.region
+        )
+    }
+
+    #[test]
+    fn the_cache_creates_repositories_under_its_prefix_only() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1.27"))
+            .unwrap();
+        assert!(s.repositories["docker-hub/library/nginx"].from_cache_rule);
+        // A new tag is fetched into the cache's repository.
+        s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1.28"))
+            .unwrap();
+        assert!(s
+            .resolve_pull(&ctx, &image(&ctx, "quay/x/y:1"))
+            .unwrap_err()
+            .contains("not found"));
+    }
+
+    #[test]
+    fn per_repository_rules_do_not_serve_their_own_repository() {
+        let (mut s, ctx) = state_with_rule("docker-hub/tonys-chips/api");
+        assert!(s
+            .resolve_pull(&ctx, &image(&ctx, "docker-hub/tonys-chips/api:v1"))
+            .is_err());
+    }
+
+    #[test]
+    fn hand_made_repositories_only_hold_what_was_pushed() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        s.create_repository(&ctx, "docker-hub/tonys-chips/web", false, vec![]);
+        assert!(s
+            .resolve_pull(&ctx, &image(&ctx, "docker-hub/tonys-chips/web:v1"))
+            .unwrap_err()
+            .contains("not found"));
+    }
+
+    #[test]
+    fn a_template_with_tags_and_no_role_blocks_the_cache() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        s.creation_templates.insert(
+            "docker-hub".into(),
+            json!({"prefix": "docker-hub", "appliedFor": ["PULL_THROUGH_CACHE"],
+                   "resourceTags": [{"Key": "team", "Value": "chips"}]}),
+        );
+        assert!(s
+            .resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1"))
+            .is_err());
+        s.creation_templates.get_mut("docker-hub").unwrap()["customRoleArn"] =
+            json!("arn:aws:iam::000000000000:role/ecr-templates");
+        s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1"))
+            .unwrap();
+    }
+
+    #[test]
+    fn seeded_repositories_hold_every_tag() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        s.ensure_repository(&ctx, "app");
+        s.resolve_pull(&ctx, &image(&ctx, "app:v9")).unwrap();
     }
 }

@@ -8,7 +8,6 @@ use berth::api::conditions::{is_true, DEGRADED, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
 use berth_e2e::{condition, workspace_root, Env};
-use kube::api::{Patch, PatchParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -280,9 +279,16 @@ async fn past_the_deadline_the_task_is_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
     let env = Env::new("mj-db").await;
-    env.apply_file(workspace_root().join("examples/orders-db.yaml"))
-        .await
-        .unwrap();
+    // Paused: berth creates nothing for the database until the test says so,
+    // so the job is sure to find it not Ready first.
+    let db = std::fs::read_to_string(workspace_root().join("examples/orders-db.yaml"))
+        .unwrap()
+        .replacen(
+            "metadata:\n",
+            "metadata:\n  annotations:\n    berth.dev/paused: \"true\"\n",
+            1,
+        );
+    env.apply_yaml(&db).await.unwrap();
     env.apply_yaml(&inline_job(
         "migrate",
         "shop/migrate:1.0",
@@ -315,27 +321,26 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
         "no task before the database is Ready"
     );
 
-    // What an AuroraCluster controller would report.
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    env.api::<AuroraCluster>()
-        .patch_status(
+    // The database goes ahead: berth creates it, and the job runs once it
+    // is Ready, with the proxy endpoint berth reported.
+    env.merge_patch::<AuroraCluster>(
+        "orders-db",
+        serde_json::json!({"metadata": {"annotations": {"berth.dev/paused": "false"}}}),
+    )
+    .await;
+    let db = env
+        .wait_for(
             "orders-db",
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({
-                "status": {
-                    "conditions": [{
-                        "type": "Ready", "status": "True", "reason": "Available",
-                        "message": "available", "lastTransitionTime": now,
-                    }],
-                    "status": "available",
-                    "endpoint": "orders-db.cluster-abc.us-east-1.rds.amazonaws.com",
-                    "proxyEndpoint": "orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com",
-                    "port": 5432,
-                }
-            })),
+            "Ready",
+            Duration::from_secs(240),
+            |d: &AuroraCluster| {
+                d.status
+                    .as_ref()
+                    .is_some_and(|s| is_true(&s.conditions, READY))
+            },
         )
-        .await
-        .unwrap();
+        .await;
+    let proxy = db.status.unwrap().proxy_endpoint.expect("a proxy endpoint");
 
     let job: MigrationJob = env
         .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
@@ -364,10 +369,7 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
             .and_then(|kv| kv.value())
             .map(str::to_string)
     };
-    assert_eq!(
-        env_of("DB_HOST").as_deref(),
-        Some("orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com")
-    );
+    assert_eq!(env_of("DB_HOST").as_deref(), Some(proxy.as_str()));
     assert_eq!(env_of("DB_PORT").as_deref(), Some("5432"));
     assert_eq!(env_of("DB_NAME").as_deref(), Some("orders"));
     assert_eq!(env_of("DB_USER").as_deref(), Some("orders_admin"));

@@ -1,0 +1,389 @@
+//! AuroraCluster end to end against awsim's RDS: the example reaches Ready
+//! with its proxy, a spec change is one ModifyDBCluster, Retain leaves AWS
+//! alone, and an invalid spec makes no RDS call.
+
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::migration_job::{MigrationJob, Phase};
+use berth::api::AuroraCluster;
+use berth_e2e::examples::file;
+use berth_e2e::{condition, Env};
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn ready(a: &AuroraCluster) -> bool {
+    a.status
+        .as_ref()
+        .is_some_and(|s| is_true(&s.conditions, READY))
+}
+
+fn rds_calls(env: &Env) -> u64 {
+    let calls = env.awsim.calls(Some("berth"));
+    calls["byService"]["rds"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0)
+}
+
+async fn rds(env: &Env) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&env.aws().await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_reaches_ready_with_proxy_and_connection_secret() {
+    let env = Env::new("aurora-ok").await;
+    env.apply_yaml(&file("orders-db.yaml")).await.unwrap();
+    let db: AuroraCluster = env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    let st = db.status.clone().unwrap();
+    assert_eq!(st.status.as_deref(), Some("available"));
+    assert_eq!(st.instances_ready, 1);
+    assert_eq!(st.port, Some(5432));
+    let endpoint = st.endpoint.clone().unwrap();
+    let proxy = st.proxy_endpoint.clone().unwrap();
+    assert!(endpoint.starts_with("orders-db.cluster-"), "{endpoint}");
+    assert!(st.reader_endpoint.is_some() && st.cluster_resource_id.is_some());
+    assert!(st.master_user_secret_arn.is_some());
+    assert_eq!(condition(&st.conditions, READY).unwrap().1, "Available");
+    berth_e2e::assert_conditions_readable(&db);
+
+    let secret = env
+        .api::<Secret>()
+        .get("orders-db-connection")
+        .await
+        .unwrap();
+    let data = secret.data.unwrap();
+    let get = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    assert_eq!(get("host"), endpoint);
+    assert_eq!(get("proxyHost"), proxy);
+    assert_eq!(get("port"), "5432");
+    assert_eq!(get("dbname"), "orders");
+    assert_eq!(get("username"), "orders_admin");
+    assert_eq!(get("iamAuth"), "true");
+    assert!(!get("readerHost").is_empty());
+    assert_eq!(Some(get("masterUserSecretArn")), st.master_user_secret_arn);
+    assert!(
+        data.keys().all(|k| !k.to_lowercase().contains("password")),
+        "no password in the Secret: {:?}",
+        data.keys()
+    );
+    let owner = &secret.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("AuroraCluster", "orders-db")
+    );
+
+    // STATUS, ENDPOINT and PROXY columns.
+    let out = env.kubectl(&["get", "aurora", "orders-db", "--no-headers"]);
+    let cols: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        &cols[1..5],
+        ["True", "available", &endpoint, &proxy],
+        "{cols:?}"
+    );
+
+    // The cluster in RDS carries what the spec asked for.
+    let c = rds(&env)
+        .await
+        .describe_db_clusters()
+        .db_cluster_identifier("orders-db")
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()[0]
+        .clone();
+    assert_eq!(c.iam_database_authentication_enabled(), Some(true));
+    assert_eq!(c.storage_encrypted(), Some(true));
+    assert_eq!(c.deletion_protection(), Some(true));
+    assert_eq!(c.db_subnet_group(), Some("orders-db"));
+    let scaling = c.serverless_v2_scaling_configuration().unwrap();
+    assert_eq!(
+        (scaling.min_capacity(), scaling.max_capacity()),
+        (Some(0.5), Some(8.0))
+    );
+    assert!(c
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("berth.dev/owner")
+            && t.value() == Some(format!("{}/orders-db", env.ns).as_str())));
+    assert_eq!(env.berth_calls("rds", "CreateDBCluster"), 1);
+    assert_eq!(env.berth_calls("rds", "CreateDBProxy"), 1);
+    assert_eq!(env.berth_calls("rds", "RegisterDBProxyTargets"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_capacity_change_is_one_modify_after_available() {
+    let env = Env::new("aurora-modify").await;
+    let manifest = file("orders-db.yaml").replace(
+        "  proxy:\n    enabled: true",
+        "  proxy:\n    enabled: false",
+    );
+    env.apply_yaml(&manifest).await.unwrap();
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    assert_eq!(env.berth_calls("rds", "ModifyDBCluster"), 0);
+
+    env.merge_patch::<AuroraCluster>(
+        "orders-db",
+        json!({"spec": {"serverlessV2": {"minCapacity": 0.5, "maxCapacity": 16}}}),
+    )
+    .await;
+    env.wait_for(
+        "orders-db",
+        "Ready at generation 2",
+        TIMEOUT,
+        |a: &AuroraCluster| {
+            ready(a)
+                && a.status
+                    .as_ref()
+                    .is_some_and(|s| s.observed_generation == Some(2))
+        },
+    )
+    .await;
+    let scaling = rds(&env)
+        .await
+        .describe_db_clusters()
+        .db_cluster_identifier("orders-db")
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()[0]
+        .serverless_v2_scaling_configuration()
+        .cloned()
+        .unwrap();
+    assert_eq!(scaling.max_capacity(), Some(16.0));
+    assert_eq!(env.berth_calls("rds", "ModifyDBCluster"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_leaves_the_cluster_in_aws() {
+    let env = Env::new("aurora-retain").await;
+    let manifest = file("orders-db.yaml").replace(
+        "  proxy:\n    enabled: true",
+        "  proxy:\n    enabled: false",
+    );
+    env.apply_yaml(&manifest).await.unwrap();
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    env.delete_and_wait::<AuroraCluster>("orders-db", TIMEOUT)
+        .await;
+    let c = rds(&env)
+        .await
+        .describe_db_clusters()
+        .db_cluster_identifier("orders-db")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.db_clusters()[0].status(), Some("available"));
+    for action in [
+        "DeleteDBCluster",
+        "DeleteDBInstance",
+        "DeleteDBProxy",
+        "DeleteDBSubnetGroup",
+    ] {
+        assert_eq!(env.berth_calls("rds", action), 0, "{action}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_identifier_is_invalid_spec_without_rds_calls() {
+    let env = Env::new("aurora-invalid").await;
+    // An uppercase identifier never gets past the schema.
+    let upper = file("orders-db.yaml").replace(
+        "  engine: aurora-postgresql\n",
+        "  engine: aurora-postgresql\n  clusterIdentifier: Orders-DB\n",
+    );
+    assert!(env.apply_yaml(&upper).await.is_err(), "uppercase rejected");
+    // A valid Kubernetes name RDS refuses (a dot) is berth's to reject.
+    let dotted = file("orders-db.yaml").replace("name: orders-db\n", "name: orders.db\n");
+    env.apply_yaml(&dotted).await.unwrap();
+    let db: AuroraCluster = env
+        .wait_for(
+            "orders.db",
+            "Degraded InvalidSpec",
+            TIMEOUT,
+            |a: &AuroraCluster| {
+                a.status.as_ref().is_some_and(|s| {
+                    condition(&s.conditions, "Degraded")
+                        .is_some_and(|(st, r, _)| st == "True" && r == "InvalidSpec")
+                })
+            },
+        )
+        .await;
+    let (_, _, message) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
+    assert!(message.contains("metadata.name"), "{message}");
+    assert_eq!(rds_calls(&env), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_responses_create_nothing_twice() {
+    let env = Env::new("aurora-lost").await;
+    for action in [
+        "rds:CreateDBSubnetGroup",
+        "rds:CreateDBCluster",
+        "rds:CreateDBInstance",
+        "rds:CreateDBProxy",
+    ] {
+        env.awsim.lose_responses(action, 1);
+    }
+    env.apply_yaml(&file("orders-db.yaml")).await.unwrap();
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    let lost = env
+        .awsim
+        .call_log(Some("berth"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "lost")
+        .count();
+    assert_eq!(lost, 4, "every fault fired once");
+    let rds = rds(&env).await;
+    assert_eq!(
+        rds.describe_db_clusters()
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()
+            .len(),
+        1
+    );
+    assert_eq!(
+        rds.describe_db_instances()
+            .send()
+            .await
+            .unwrap()
+            .db_instances()
+            .len(),
+        1
+    );
+    assert_eq!(
+        rds.describe_db_proxies()
+            .send()
+            .await
+            .unwrap()
+            .db_proxies()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_policy_waits_for_deletion_protection_then_deletes_in_order() {
+    let env = Env::new("aurora-delete").await;
+    let manifest =
+        file("orders-db.yaml").replace("deletionPolicy: Retain", "deletionPolicy: Snapshot");
+    env.apply_yaml(&manifest).await.unwrap();
+    let db: AuroraCluster = env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    // Warned before anyone deletes it.
+    let (st, reason, _) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
+    assert_eq!(
+        (st.as_str(), reason.as_str()),
+        ("True", "DeletionProtected")
+    );
+
+    env.api::<AuroraCluster>()
+        .delete("orders-db", &Default::default())
+        .await
+        .unwrap();
+    env.wait_for(
+        "orders-db",
+        "a deletion attempt",
+        TIMEOUT,
+        |a: &AuroraCluster| a.metadata.deletion_timestamp.is_some(),
+    )
+    .await;
+    // Nothing is deleted while the cluster is protected, and the object stays.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(env
+        .api::<AuroraCluster>()
+        .get_opt("orders-db")
+        .await
+        .unwrap()
+        .is_some());
+    for action in ["DeleteDBCluster", "DeleteDBInstance", "DeleteDBProxy"] {
+        assert_eq!(env.berth_calls("rds", action), 0, "{action}");
+    }
+
+    env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"deletionProtection": false}}))
+        .await;
+    env.wait_gone::<AuroraCluster>("orders-db", Duration::from_secs(180))
+        .await;
+    let rds = rds(&env).await;
+    assert!(rds
+        .describe_db_clusters()
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()
+        .is_empty());
+    assert!(rds
+        .describe_db_proxies()
+        .send()
+        .await
+        .unwrap()
+        .db_proxies()
+        .is_empty());
+    let groups = rds.describe_db_subnet_groups().send().await.unwrap();
+    assert!(
+        !groups
+            .db_subnet_groups()
+            .iter()
+            .any(|g| g.db_subnet_group_name() == Some("orders-db")),
+        "{groups:?}"
+    );
+    let snapshots = rds.describe_db_cluster_snapshots().send().await.unwrap();
+    assert_eq!(
+        snapshots.db_cluster_snapshots().len(),
+        1,
+        "one final snapshot"
+    );
+    let sid = snapshots.db_cluster_snapshots()[0]
+        .db_cluster_snapshot_identifier()
+        .unwrap()
+        .to_string();
+    assert!(sid.starts_with("orders-db-final-"), "{sid}");
+    assert_eq!(env.berth_calls("rds", "DeleteDBCluster"), 1);
+}
+
+/// The demo's chain: the API waits for its migration, the migration for
+/// the database; once the database is Ready the migration runs with the
+/// proxy endpoint berth reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_migration_resolves_its_database_ref() {
+    let env = Env::new("aurora-demo").await;
+    for example in ["orders-db.yaml", "api-migrate.yaml", "api.yaml"] {
+        env.apply_yaml(&file(example)).await.unwrap();
+    }
+    let job: MigrationJob = env
+        .wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+        })
+        .await;
+    let db: AuroraCluster = env.api().get("orders-db").await.unwrap();
+    let proxy = db.status.unwrap().proxy_endpoint.unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let task = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(job.status.unwrap().task_arn.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    let db_host = task
+        .overrides()
+        .unwrap()
+        .container_overrides()
+        .iter()
+        .flat_map(|c| c.environment())
+        .find(|kv| kv.name() == Some("DB_HOST"))
+        .and_then(|kv| kv.value())
+        .map(str::to_string);
+    assert_eq!(db_host, Some(proxy));
+}

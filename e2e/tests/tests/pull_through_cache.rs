@@ -1,0 +1,317 @@
+//! PullThroughCache against awsim's ECR: the example becomes Ready, an
+//! invalid spec makes no ECR call, the incident's causes (per-repository
+//! rules, a creation template, a hand-made repository) are named in
+//! status, deletion follows deletionPolicy, and a lost create response
+//! creates the rule once.
+
+use std::time::Duration;
+
+use berth::api::conditions::READY;
+use berth::api::PullThroughCache;
+use berth_e2e::examples::file;
+use berth_e2e::{condition, Env};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+const CRED: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
+
+fn ready_because(reason: &'static str) -> impl Fn(&PullThroughCache) -> bool {
+    move |p| {
+        let conditions = p
+            .status
+            .as_ref()
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default();
+        condition(conditions, READY).is_some_and(|(s, r, _)| s == "True" && r == reason)
+    }
+}
+
+fn failed_because(reason: &'static str) -> impl Fn(&PullThroughCache) -> bool {
+    move |p| {
+        let conditions = p
+            .status
+            .as_ref()
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default();
+        condition(conditions, "Degraded").is_some_and(|(s, r, _)| s == "True" && r == reason)
+    }
+}
+
+async fn ecr(env: &Env) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(&env.aws().await)
+}
+
+async fn rule_prefixes(env: &Env) -> Vec<String> {
+    ecr(env)
+        .await
+        .describe_pull_through_cache_rules()
+        .send()
+        .await
+        .unwrap()
+        .pull_through_cache_rules()
+        .iter()
+        .filter_map(|r| r.ecr_repository_prefix().map(str::to_string))
+        .collect()
+}
+
+fn quay(name: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: berth.dev/v1alpha1\nkind: PullThroughCache\nmetadata:\n  name: {name}\nspec:\n  ecrRepositoryPrefix: {name}\n  upstreamRegistry: quay\n  deletionPolicy: {policy}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_becomes_ready_with_its_columns() {
+    let env = Env::new("ptc-example").await;
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    let p = env
+        .wait_for(
+            "docker-hub",
+            "Ready (RuleReady)",
+            TIMEOUT,
+            ready_because("RuleReady"),
+        )
+        .await;
+    let status = p.status.unwrap();
+    assert_eq!(status.valid, Some(true));
+    assert_eq!(status.registry_id.as_deref(), Some("123456789012"));
+    assert_eq!(rule_prefixes(&env).await, ["docker-hub"]);
+    assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 1);
+
+    let out = env.kubectl(&["get", "ptc"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header[..4],
+        ["NAME", "READY", "PREFIX", "UPSTREAM"],
+        "{text}"
+    );
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..4],
+        ["docker-hub", "True", "docker-hub", "docker-hub"],
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_hub_without_a_credential_is_invalid_and_calls_no_ecr() {
+    let env = Env::new("ptc-invalid").await;
+    env.apply_yaml(
+        &file("pull-through-cache.yaml").replace(&format!("  credentialArn: {CRED}\n"), ""),
+    )
+    .await
+    .unwrap();
+    let p = env
+        .wait_for(
+            "docker-hub",
+            "Degraded (InvalidSpec)",
+            TIMEOUT,
+            failed_because("InvalidSpec"),
+        )
+        .await;
+    let (_, _, message) = condition(&p.status.unwrap().conditions, "Degraded").unwrap();
+    assert!(message.contains("spec.credentialArn"), "{message}");
+    let calls = env.awsim.calls(Some("berth"));
+    assert!(
+        calls["byService"]["ecr"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "berth called ECR: {}",
+        calls["byService"]["ecr"]
+    );
+    assert!(env
+        .events_for("docker-hub")
+        .await
+        .iter()
+        .any(|e| e.contains("InvalidSpec")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_is_named_in_status() {
+    let env = Env::new("ptc-incident").await;
+    let ecr = ecr(&env).await;
+    // What the team had made by hand before the fix.
+    ecr.create_repository()
+        .repository_name("docker-hub/tonys-chips/web")
+        .send()
+        .await
+        .unwrap();
+    ecr.create_pull_through_cache_rule()
+        .ecr_repository_prefix("docker-hub/tonys-chips/api")
+        .upstream_registry_url("registry-1.docker.io")
+        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
+        .credential_arn(CRED)
+        .send()
+        .await
+        .unwrap();
+    ecr.create_repository_creation_template()
+        .prefix("docker-hub")
+        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
+        // Tags without a repository creation role: ECR cannot create the
+        // cache's repositories.
+        .resource_tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("team")
+                .value("tonys-chips")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    let p = env
+        .wait_for(
+            "docker-hub",
+            "Ready with PrefixOverlap",
+            TIMEOUT,
+            ready_because("PrefixOverlap"),
+        )
+        .await;
+    let status = p.status.unwrap();
+    let (_, _, message) = condition(&status.conditions, READY).unwrap();
+    for cause in [
+        "docker-hub/tonys-chips/api",
+        "repository creation templates",
+        "docker-hub/tonys-chips/web",
+    ] {
+        assert!(message.contains(cause), "{cause} not in {message}");
+    }
+    assert_eq!(
+        status.conflicts,
+        ["rule/docker-hub/tonys-chips/api", "template/docker-hub"]
+    );
+    let events = env.events_for("docker-hub").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Warning PrefixOverlap")),
+        "{events:?}"
+    );
+
+    // The fix: one prefix rule, no templates, no hand-made repositories.
+    ecr.delete_pull_through_cache_rule()
+        .ecr_repository_prefix("docker-hub/tonys-chips/api")
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository_creation_template()
+        .prefix("docker-hub")
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository()
+        .repository_name("docker-hub/tonys-chips/web")
+        .send()
+        .await
+        .unwrap();
+    env.refresh_and_wait::<PullThroughCache>("docker-hub", TIMEOUT)
+        .await;
+    env.wait_for(
+        "docker-hub",
+        "Ready (RuleReady)",
+        TIMEOUT,
+        ready_because("RuleReady"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_follows_the_deletion_policy() {
+    let env = Env::new("ptc-delete").await;
+    env.apply_yaml(&quay("quay", "Delete")).await.unwrap();
+    env.apply_yaml(&quay("kept", "Retain")).await.unwrap();
+    for name in ["quay", "kept"] {
+        env.wait_for(name, "Ready", TIMEOUT, ready_because("RuleReady"))
+            .await;
+    }
+    let mut prefixes = rule_prefixes(&env).await;
+    prefixes.sort();
+    assert_eq!(prefixes, ["kept", "quay"]);
+    env.delete_and_wait::<PullThroughCache>("quay", TIMEOUT)
+        .await;
+    env.delete_and_wait::<PullThroughCache>("kept", TIMEOUT)
+        .await;
+    assert_eq!(rule_prefixes(&env).await, ["kept"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_response_creates_the_rule_once() {
+    let env = Env::new("ptc-lost").await;
+    env.awsim
+        .lose_responses("ecr:CreatePullThroughCacheRule", 1);
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for(
+        "docker-hub",
+        "Ready (RuleReady)",
+        TIMEOUT,
+        ready_because("RuleReady"),
+    )
+    .await;
+    assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 1);
+    assert_eq!(rule_prefixes(&env).await, ["docker-hub"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
+    use berth::api::EcsService;
+    let env = Env::new("ptc-web").await;
+    env.apply_yaml(&file("web.yaml")).await.unwrap();
+    // Without a rule nothing serves docker-hub/...: the pull fails.
+    env.wait_for(
+        "web",
+        "a failed pull in status",
+        TIMEOUT,
+        |s: &EcsService| {
+            s.status.as_ref().is_some_and(|st| {
+                st.conditions
+                    .iter()
+                    .any(|c| c.message.contains("CannotPullContainerError"))
+            })
+        },
+    )
+    .await;
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for("docker-hub", "Ready", TIMEOUT, ready_because("RuleReady"))
+        .await;
+    // The circuit breaker failed revision 1 meanwhile (RolloutFailed asks
+    // for a spec change); the next revision pulls through the cache.
+    env.apply_yaml(&file("web.yaml").replace(
+        "http://api.shop.internal:8080",
+        "http://api.shop.internal:8081",
+    ))
+    .await
+    .unwrap();
+    env.wait_for(
+        "web",
+        "Ready on revision 2",
+        Duration::from_secs(150),
+        berth_e2e::examples::ready_on(2),
+    )
+    .await;
+    let repos = ecr(&env)
+        .await
+        .describe_repositories()
+        .send()
+        .await
+        .unwrap();
+    assert!(repos
+        .repositories()
+        .iter()
+        .any(|r| r.repository_name() == Some("docker-hub/library/nginx")));
+}

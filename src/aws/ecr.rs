@@ -1,0 +1,243 @@
+//! ECR pull-through cache: rules, their validation, and what can break them
+//! (repositories under the prefix, repository creation templates).
+
+use crate::aws::{AwsFailure, Clients};
+use aws_sdk_ecr::types::UpstreamRegistry;
+
+/// A pull-through cache rule as DescribePullThroughCacheRules reports it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuleView {
+    pub prefix: String,
+    pub upstream_url: String,
+    pub upstream_repository_prefix: Option<String>,
+    pub credential_arn: Option<String>,
+    pub custom_role_arn: Option<String>,
+    pub registry_id: Option<String>,
+    /// Seconds since the epoch.
+    pub created_at: Option<f64>,
+    pub updated_at: Option<f64>,
+}
+
+/// A repository under a cached prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RepositoryView {
+    pub name: String,
+    /// ECR does not say who created a repository; one older than the rule
+    /// cannot have come from it, so it counts as made by hand.
+    pub created_by_cache: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateView {
+    pub prefix: String,
+}
+
+/// What berth sends to create a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleRequest {
+    pub prefix: String,
+    pub upstream_registry: &'static str,
+    pub upstream_url: String,
+    pub upstream_repository_prefix: Option<String>,
+    pub credential_arn: Option<String>,
+    pub custom_role_arn: Option<String>,
+    pub registry_id: Option<String>,
+}
+
+/// ValidatePullThroughCacheRule's verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub valid: bool,
+    pub failure: Option<String>,
+}
+
+fn secs(t: Option<&aws_smithy_types::DateTime>) -> Option<f64> {
+    t.map(|t| t.as_secs_f64())
+}
+
+/// Every rule of the registry: overlaps are only visible against all of them.
+pub async fn rules(
+    clients: &Clients,
+    registry_id: Option<&str>,
+) -> Result<Vec<RuleView>, AwsFailure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .call("ecr:DescribePullThroughCacheRules", || {
+                clients
+                    .ecr
+                    .describe_pull_through_cache_rules()
+                    .set_registry_id(registry_id.map(str::to_string))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        out.extend(page.pull_through_cache_rules().iter().map(|r| RuleView {
+            prefix: r.ecr_repository_prefix().unwrap_or_default().to_string(),
+            upstream_url: r.upstream_registry_url().unwrap_or_default().to_string(),
+            upstream_repository_prefix: r.upstream_repository_prefix().map(str::to_string),
+            credential_arn: r.credential_arn().map(str::to_string),
+            custom_role_arn: r.custom_role_arn().map(str::to_string),
+            registry_id: r.registry_id().map(str::to_string),
+            created_at: secs(r.created_at()),
+            updated_at: secs(r.updated_at()),
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Creates a rule. Sent once: it has no idempotency token, and the next
+/// reconcile finds a rule whose response was lost.
+pub async fn create_rule(clients: &Clients, r: &RuleRequest) -> Result<(), AwsFailure> {
+    clients
+        .call_once("ecr:CreatePullThroughCacheRule", || {
+            clients
+                .ecr
+                .create_pull_through_cache_rule()
+                .ecr_repository_prefix(&r.prefix)
+                .upstream_registry_url(&r.upstream_url)
+                .upstream_registry(UpstreamRegistry::from(r.upstream_registry))
+                .set_upstream_repository_prefix(r.upstream_repository_prefix.clone())
+                .set_credential_arn(r.credential_arn.clone())
+                .set_custom_role_arn(r.custom_role_arn.clone())
+                .set_registry_id(r.registry_id.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Sets the two fields UpdatePullThroughCacheRule can change (the same end
+/// state when repeated).
+pub async fn update_rule(clients: &Clients, r: &RuleRequest) -> Result<(), AwsFailure> {
+    clients
+        .call("ecr:UpdatePullThroughCacheRule", || {
+            clients
+                .ecr
+                .update_pull_through_cache_rule()
+                .ecr_repository_prefix(&r.prefix)
+                .set_credential_arn(r.credential_arn.clone())
+                .set_custom_role_arn(r.custom_role_arn.clone())
+                .set_registry_id(r.registry_id.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Deletes a rule; one already gone counts as deleted.
+pub async fn delete_rule(
+    clients: &Clients,
+    prefix: &str,
+    registry_id: Option<&str>,
+) -> Result<(), AwsFailure> {
+    match clients
+        .call("ecr:DeletePullThroughCacheRule", || {
+            clients
+                .ecr
+                .delete_pull_through_cache_rule()
+                .ecr_repository_prefix(prefix)
+                .set_registry_id(registry_id.map(str::to_string))
+                .send()
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(f) if f.is_code("PullThroughCacheRuleNotFoundException") => Ok(()),
+        Err(f) => Err(f),
+    }
+}
+
+pub async fn validate_rule(
+    clients: &Clients,
+    prefix: &str,
+    registry_id: Option<&str>,
+) -> Result<Verdict, AwsFailure> {
+    let out = clients
+        .call("ecr:ValidatePullThroughCacheRule", || {
+            clients
+                .ecr
+                .validate_pull_through_cache_rule()
+                .ecr_repository_prefix(prefix)
+                .set_registry_id(registry_id.map(str::to_string))
+                .send()
+        })
+        .await?;
+    Ok(Verdict {
+        valid: out.is_valid(),
+        failure: out.failure().map(str::to_string),
+    })
+}
+
+/// Repositories named `prefix/...` (DescribeRepositories has no prefix
+/// filter, so every page is read).
+pub async fn repositories_under(
+    clients: &Clients,
+    prefix: &str,
+    registry_id: Option<&str>,
+    rule_created_at: Option<f64>,
+) -> Result<Vec<RepositoryView>, AwsFailure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    let under = format!("{prefix}/");
+    loop {
+        let page = clients
+            .call("ecr:DescribeRepositories", || {
+                clients
+                    .ecr
+                    .describe_repositories()
+                    .set_registry_id(registry_id.map(str::to_string))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        for r in page.repositories() {
+            let name = r.repository_name().unwrap_or_default();
+            if prefix == "ROOT" || name.starts_with(&under) {
+                let created = secs(r.created_at());
+                out.push(RepositoryView {
+                    name: name.to_string(),
+                    created_by_cache: matches!((created, rule_created_at), (Some(c), Some(t)) if c >= t),
+                });
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Repository creation templates (of the caller's registry: the API takes
+/// no registry id).
+pub async fn templates(clients: &Clients) -> Result<Vec<TemplateView>, AwsFailure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .call("ecr:DescribeRepositoryCreationTemplates", || {
+                clients
+                    .ecr
+                    .describe_repository_creation_templates()
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        out.extend(
+            page.repository_creation_templates()
+                .iter()
+                .filter_map(|t| t.prefix())
+                .map(|p| TemplateView {
+                    prefix: p.to_string(),
+                }),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}

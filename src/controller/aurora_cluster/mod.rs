@@ -1,0 +1,461 @@
+//! Reconciliation of `AuroraCluster`: validate, observe RDS, plan the one
+//! next mutation, act (an Event each), write the connection Secret and one
+//! status. Every step AWS takes minutes for is waited on by requeue.
+
+pub mod plan;
+#[cfg(test)]
+mod plan_tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::ByteString;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Api, Resource, ResourceExt};
+
+use super::context::{is_paused, Context, FINALIZER, MANAGER};
+use super::error::{Error, Result};
+use super::status;
+use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::aws::rds::{self, Created};
+use crate::aws::tags::owner_of;
+use crate::aws::{Clients, FailureKind};
+use plan::{DeleteStep, Observed, RdsAction};
+
+pub async fn reconcile(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<AuroraCluster> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx, &api).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> Result<Action> {
+    let prev = obj.status.clone().unwrap_or_default();
+    if let Err(invalid) = obj.validate() {
+        status::write_failed(
+            ctx,
+            api,
+            obj,
+            &prev,
+            Reason::InvalidSpec,
+            &invalid.to_string(),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+        Ok(c) => c,
+        Err(Error::Config(message)) => {
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Err(e) => return Err(e),
+    };
+    match converge(obj, ctx, api, &clients, &prev).await {
+        Ok(action) => Ok(action),
+        // The describe was a moment behind RDS (a change just started):
+        // the next look waits for it.
+        Err(Error::Aws(f))
+            if f.code.as_deref().is_some_and(|c| {
+                c == "InvalidDBClusterStateFault" || c == "InvalidDBProxyStateFault"
+            }) =>
+        {
+            tracing::info!(error = %f, "RDS is busy; looking again");
+            Ok(Action::requeue(ctx.poll))
+        }
+        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads what RDS has for the object; each describe only when the plan
+/// can use it.
+async fn observe(obj: &AuroraCluster, clients: &Clients, deleting: bool) -> Result<Observed> {
+    let id = obj.cluster_identifier();
+    let mut o = Observed {
+        cluster: rds::describe_cluster(clients, &id).await?,
+        ..Default::default()
+    };
+    if o.cluster.is_some() {
+        o.instances = rds::describe_instances(clients, &id).await?;
+    }
+    if plan::proxy_enabled(obj) || deleting {
+        o.proxy = rds::describe_proxy(clients, &plan::proxy_name(obj)).await?;
+    }
+    if o.proxy.as_ref().is_some_and(|p| p.status == "available") && !deleting {
+        o.target = rds::describe_proxy_target(clients, &plan::proxy_name(obj)).await?;
+    }
+    // Before the cluster exists (berth creates it first), or when the proxy
+    // takes its subnets from an existing group, or to delete berth's group.
+    let proxy_needs_group = plan::proxy_enabled(obj)
+        && o.proxy.is_none()
+        && obj.spec.subnet_ids.is_empty()
+        && obj
+            .spec
+            .proxy
+            .as_ref()
+            .is_some_and(|p| p.subnet_ids.is_empty());
+    if o.cluster.is_none() || proxy_needs_group {
+        if let Some(name) = plan::subnet_group_name(obj) {
+            o.subnet_group = rds::describe_subnet_group(clients, &name).await?;
+        }
+    }
+    Ok(o)
+}
+
+async fn converge(
+    obj: &AuroraCluster,
+    ctx: &Context,
+    api: &Api<AuroraCluster>,
+    clients: &Clients,
+    prev: &AuroraClusterStatus,
+) -> Result<Action> {
+    let owner = owner_of(obj);
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let observed = observe(obj, clients, false).await?;
+    let mut p = plan::plan(&plan::Inputs {
+        obj,
+        owner: &owner,
+        uid: &uid,
+        observed: &observed,
+    });
+    let paused = is_paused(obj.annotations());
+    if paused && p.action != RdsAction::Nothing {
+        let message = "berth.dev/paused is \"true\": berth makes no RDS changes".to_string();
+        p.action = RdsAction::Nothing;
+        p.conditions = vec![
+            Desired::new(READY, false, Reason::Paused, message.clone()),
+            Desired::new(PROGRESSING, false, Reason::Paused, message.clone()),
+            Desired::new(DEGRADED, false, Reason::Paused, message),
+        ];
+    }
+    act(obj, ctx, clients, &p.action).await?;
+
+    let now = Timestamp::now();
+    let c = observed.cluster.as_ref();
+    let next = AuroraClusterStatus {
+        observed_generation: obj.metadata.generation,
+        conditions: conditions::merge(
+            &prev.conditions,
+            &p.conditions,
+            obj.metadata.generation,
+            now,
+        ),
+        status: c.map(|c| c.status.clone()),
+        endpoint: c.and_then(|c| c.endpoint.clone()),
+        reader_endpoint: c.and_then(|c| c.reader_endpoint.clone()),
+        proxy_endpoint: observed.proxy.as_ref().and_then(|p| p.endpoint.clone()),
+        port: c.and_then(|c| c.port),
+        master_user_secret_arn: c.and_then(|c| c.master_user_secret_arn.clone()),
+        cluster_resource_id: c.and_then(|c| c.resource_id.clone()),
+        cluster_arn: c.map(|c| c.arn.clone()),
+        instances_ready: plan::instances_ready(&observed),
+    };
+    announce(obj, ctx, prev, &next).await;
+    if c.is_some() && (next != *prev || prev.observed_generation != obj.metadata.generation) {
+        write_connection_secret(obj, ctx, &next).await?;
+    }
+    // A poll that learned nothing writes nothing.
+    if next != *prev {
+        status::apply(api, obj, &next).await?;
+    }
+    Ok(if p.busy {
+        Action::requeue(ctx.poll)
+    } else {
+        Action::requeue(ctx.resync)
+    })
+}
+
+async fn act(
+    obj: &AuroraCluster,
+    ctx: &Context,
+    clients: &Clients,
+    action: &RdsAction,
+) -> Result<()> {
+    let id = obj.cluster_identifier();
+    let engine = obj.spec.engine.as_aws();
+    let (reason, aws_action, note, created) = match action {
+        RdsAction::Nothing => return Ok(()),
+        RdsAction::CreateSubnetGroup {
+            name,
+            subnet_ids,
+            tags,
+        } => (
+            "SubnetGroupCreated",
+            "CreateDBSubnetGroup",
+            format!("created DB subnet group {name} ({})", subnet_ids.join(", ")),
+            rds::create_subnet_group(clients, name, subnet_ids, tags).await?,
+        ),
+        RdsAction::CreateCluster(c) => (
+            "ClusterCreated",
+            "CreateDBCluster",
+            format!(
+                "created Aurora cluster {id} ({engine} {})",
+                c.engine_version.as_deref().unwrap_or("default version")
+            ),
+            rds::create_cluster(clients, c).await?,
+        ),
+        RdsAction::AdoptCluster { arn, tags } => {
+            rds::add_tags(clients, arn, tags).await?;
+            (
+                "Adopted",
+                "AddTagsToResource",
+                format!("adopted the existing cluster {id} (spec.adopt: true)"),
+                Created::Created,
+            )
+        }
+        RdsAction::TagCluster { arn, tags } => {
+            rds::add_tags(clients, arn, tags).await?;
+            let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+            (
+                "TagsUpdated",
+                "AddTagsToResource",
+                format!("set tags of cluster {id}: {}", keys.join(", ")),
+                Created::Created,
+            )
+        }
+        RdsAction::ModifyCluster(m) => {
+            rds::modify_cluster(clients, &id, m).await?;
+            (
+                "ClusterModified",
+                "ModifyDBCluster",
+                format!("modified cluster {id}: {}", m.describe()),
+                Created::Created,
+            )
+        }
+        RdsAction::CreateInstance {
+            id: iid,
+            class,
+            tags,
+        } => (
+            "InstanceCreated",
+            "CreateDBInstance",
+            format!("created DB instance {iid} ({class}) in cluster {id}"),
+            rds::create_instance(clients, iid, &id, engine, class, tags).await?,
+        ),
+        RdsAction::CreateProxy(p) => (
+            "ProxyCreated",
+            "CreateDBProxy",
+            format!("created RDS Proxy {}", p.name),
+            rds::create_proxy(clients, p).await?,
+        ),
+        RdsAction::RegisterTarget { proxy, cluster } => {
+            rds::register_proxy_target(clients, proxy, cluster).await?;
+            (
+                "ProxyTargetRegistered",
+                "RegisterDBProxyTargets",
+                format!("registered cluster {cluster} with RDS Proxy {proxy}"),
+                Created::Created,
+            )
+        }
+    };
+    match created {
+        Created::Created => {
+            ctx.event(obj, EventType::Normal, reason, aws_action, note)
+                .await
+        }
+        // A create whose response was lost: already done.
+        Created::AlreadyOurs => {}
+        Created::Foreign => {
+            return Err(Error::Aws(crate::aws::AwsFailure {
+                kind: FailureKind::Terminal,
+                action: "rds:Create",
+                code: Some("AlreadyExists".into()),
+                message: format!(
+                    "{aws_action}: a resource with berth's name for {id} exists and is not managed by berth"
+                ),
+            }))
+        }
+    }
+    Ok(())
+}
+
+/// The Secret applications read: endpoints and names, never a password
+/// (that lives in Secrets Manager, named by masterUserSecretArn).
+async fn write_connection_secret(
+    obj: &AuroraCluster,
+    ctx: &Context,
+    st: &AuroraClusterStatus,
+) -> Result<()> {
+    let Some(cs) = &obj.spec.connection_secret else {
+        return Ok(());
+    };
+    let ns = obj.namespace().unwrap_or_default();
+    let mut data = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        data.insert(
+            k.to_string(),
+            ByteString(v.unwrap_or_default().into_bytes()),
+        );
+    };
+    put("host", st.endpoint.clone());
+    put("port", st.port.map(|p| p.to_string()));
+    put("dbname", obj.spec.database_name.clone());
+    put("username", Some(obj.spec.master_username.clone()));
+    put("readerHost", st.reader_endpoint.clone());
+    put("proxyHost", st.proxy_endpoint.clone());
+    put("masterUserSecretArn", st.master_user_secret_arn.clone());
+    put("iamAuth", Some(obj.spec.iam_authentication.to_string()));
+    let mut secret = Secret {
+        data: Some(data),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    secret.metadata.name = Some(cs.name.clone());
+    secret.metadata.namespace = Some(ns.clone());
+    secret.metadata.owner_references = obj.controller_owner_ref(&()).map(|r| vec![r]);
+    let mut value = serde_json::to_value(&secret).map_err(|e| Error::Config(e.to_string()))?;
+    value["apiVersion"] = "v1".into();
+    value["kind"] = "Secret".into();
+    Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .patch(
+            &cs.name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&value),
+        )
+        .await?;
+    Ok(())
+}
+
+/// An Event when Ready or Degraded turns True with a new reason.
+async fn announce(
+    obj: &AuroraCluster,
+    ctx: &Context,
+    prev: &AuroraClusterStatus,
+    next: &AuroraClusterStatus,
+) {
+    for type_ in [READY, DEGRADED] {
+        let Some(now) = conditions::find(&next.conditions, type_) else {
+            continue;
+        };
+        let before = conditions::find(&prev.conditions, type_);
+        if now.status != "True"
+            || before.is_some_and(|b| b.status == now.status && b.reason == now.reason)
+        {
+            continue;
+        }
+        let kind = if type_ == DEGRADED {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        ctx.event(obj, kind, &now.reason, "Reconcile", now.message.clone())
+            .await;
+    }
+}
+
+async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> Result<Action> {
+    if obj.spec.deletion_policy == AuroraDeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!(
+                "deletionPolicy Retain: cluster {} with its instances, proxy and subnet group stays in AWS",
+                obj.cluster_identifier()
+            ),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    if is_paused(obj.annotations()) {
+        return Err(Error::Config(
+            "berth.dev/paused is \"true\": not deleting AWS resources".into(),
+        ));
+    }
+    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let observed = observe(obj, &clients, true).await?;
+    let step = plan::delete_step(obj, &observed, &owner_of(obj));
+    let (reason, action, note) = match &step {
+        DeleteStep::Done => return Ok(Action::await_change()),
+        DeleteStep::Wait(_) => return Err(still_deleting(&step)),
+        DeleteStep::DeletionProtected => {
+            let prev = obj.status.clone().unwrap_or_default();
+            let message = plan::deletion_protected_message(obj);
+            status::write_failed(ctx, api, obj, &prev, Reason::DeletionProtected, &message).await?;
+            // A human must act: look again at the slow pace (a spec edit
+            // triggers a reconcile at once).
+            return Err(Error::Config(message));
+        }
+        DeleteStep::LiftDeletionProtection(id) => {
+            let lift = rds::ClusterModify {
+                deletion_protection: Some(false),
+                ..Default::default()
+            };
+            rds::modify_cluster(&clients, id, &lift).await?;
+            (
+                "ClusterModified",
+                "ModifyDBCluster",
+                format!("lifted deletion protection of cluster {id} (spec.deletionProtection: false) to delete it"),
+            )
+        }
+        DeleteStep::DeleteProxy(name) => {
+            rds::delete_proxy(&clients, name).await?;
+            (
+                "ProxyDeleted",
+                "DeleteDBProxy",
+                format!("deleting RDS Proxy {name}"),
+            )
+        }
+        DeleteStep::DeleteInstances(ids) => {
+            for iid in ids {
+                rds::delete_instance(&clients, iid).await?;
+            }
+            (
+                "InstancesDeleted",
+                "DeleteDBInstance",
+                format!("deleting DB instance(s) {}", ids.join(", ")),
+            )
+        }
+        DeleteStep::DeleteCluster { id, final_snapshot } => {
+            rds::delete_cluster(&clients, id, final_snapshot.as_deref()).await?;
+            let how = match final_snapshot {
+                Some(s) => format!("with final snapshot {s}"),
+                None => "without a final snapshot (deletionPolicy Delete)".into(),
+            };
+            (
+                "ClusterDeleted",
+                "DeleteDBCluster",
+                format!("deleting cluster {id} {how}"),
+            )
+        }
+        DeleteStep::DeleteSubnetGroup(name) => {
+            rds::delete_subnet_group(&clients, name).await?;
+            (
+                "SubnetGroupDeleted",
+                "DeleteDBSubnetGroup",
+                format!("deleted DB subnet group {name}"),
+            )
+        }
+    };
+    ctx.event(obj, EventType::Normal, reason, action, note)
+        .await;
+    // The finalizer stays until the next look finds everything gone.
+    Err(still_deleting(&step))
+}
+
+/// Keeps the finalizer and looks again after the transient backoff.
+fn still_deleting(step: &DeleteStep) -> Error {
+    Error::Aws(crate::aws::AwsFailure {
+        kind: FailureKind::Transient,
+        action: "rds:Delete",
+        code: None,
+        message: format!("waiting for {}", step.waiting_for()),
+    })
+}

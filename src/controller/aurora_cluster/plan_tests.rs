@@ -1,0 +1,495 @@
+//! Table tests of the AuroraCluster plan: every action and reason, from the
+//! example cluster and RDS views built the way the describes report them.
+//! `Desired::new` checks every message the plan produces.
+
+use std::collections::BTreeMap;
+
+use super::plan::{cluster_modify, delete_step, plan, DeleteStep, Inputs, Observed, RdsAction};
+use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
+use crate::api::conditions::{Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::aws::rds::{
+    ClusterModify, ClusterView, InstanceView, ProxyView, SubnetGroupView, TargetView,
+};
+use crate::aws::tags::{TAG_OWNER, TAG_UID};
+
+const OWNER: &str = "shop/orders-db";
+const UID: &str = "0b6a1f3e-6a4f-4d2b-9c1e-2f6f0a1b2c3d";
+const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1";
+
+fn example() -> AuroraCluster {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/orders-db.yaml"
+    ))
+    .unwrap();
+    let mut obj: AuroraCluster = serde_yaml::from_str(&text).unwrap();
+    obj.metadata.namespace = Some("shop".into());
+    obj.metadata.uid = Some(UID.into());
+    obj.metadata.generation = Some(1);
+    obj
+}
+
+fn owned_tags() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (TAG_OWNER.to_string(), OWNER.to_string()),
+        (TAG_UID.to_string(), UID.to_string()),
+        ("team".to_string(), "orders".to_string()),
+    ])
+}
+
+/// The example's cluster as DescribeDBClusters reports it.
+fn cluster(status: &str) -> ClusterView {
+    ClusterView {
+        id: "orders-db".into(),
+        arn: "arn:aws:rds:us-east-1:123456789012:cluster:orders-db".into(),
+        status: status.into(),
+        endpoint: Some("orders-db.cluster-abc.us-east-1.rds.amazonaws.com".into()),
+        reader_endpoint: Some("orders-db.cluster-ro-abc.us-east-1.rds.amazonaws.com".into()),
+        port: Some(5432),
+        resource_id: Some("cluster-ABC".into()),
+        master_user_secret_arn: Some(SECRET.into()),
+        engine_version: "16.4".into(),
+        serverless_v2: Some((0.5, 8.0)),
+        deletion_protection: true,
+        backup_retention_days: Some(7),
+        iam_auth: true,
+        security_group_ids: vec!["sg-0a1b2c3d4e5f60db1".into()],
+        pending_modifications: false,
+        tags: owned_tags(),
+    }
+}
+
+fn instance(status: &str) -> InstanceView {
+    InstanceView {
+        id: "orders-db-1".into(),
+        status: status.into(),
+        class: "db.serverless".into(),
+        tags: owned_tags(),
+    }
+}
+
+fn proxy(status: &str) -> ProxyView {
+    ProxyView {
+        name: "orders-db-proxy".into(),
+        arn: "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-1".into(),
+        status: status.into(),
+        endpoint: Some("orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com".into()),
+        subnet_ids: vec![],
+    }
+}
+
+fn target(state: &str) -> TargetView {
+    TargetView {
+        cluster_id: "orders-db".into(),
+        state: state.into(),
+        description: None,
+    }
+}
+
+/// Everything up and healthy.
+fn all_up() -> Observed {
+    Observed {
+        subnet_group: None,
+        cluster: Some(cluster("available")),
+        instances: vec![instance("available")],
+        proxy: Some(proxy("available")),
+        target: Some(target("AVAILABLE")),
+    }
+}
+
+fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
+    plan(&Inputs {
+        obj,
+        owner: OWNER,
+        uid: UID,
+        observed: o,
+    })
+}
+
+fn reason_of(conditions: &[Desired], type_: &str) -> (bool, Reason) {
+    let c = conditions.iter().find(|c| c.type_ == type_).unwrap();
+    (c.status, c.reason)
+}
+
+#[test]
+fn creates_in_order_and_waits_on_each() {
+    let obj = example();
+    let group = SubnetGroupView {
+        name: "orders-db".into(),
+        arn: "arn:aws:rds:us-east-1:123456789012:subgrp:orders-db".into(),
+        subnet_ids: obj.spec.subnet_ids.clone(),
+    };
+    let with = |f: &dyn Fn(&mut Observed)| {
+        let mut o = all_up();
+        f(&mut o);
+        o
+    };
+    type Case = (&'static str, Observed, fn(&RdsAction) -> bool, Reason);
+    let cases: Vec<Case> = vec![
+        (
+            "nothing exists: the subnet group first",
+            Observed::default(),
+            |a| matches!(a, RdsAction::CreateSubnetGroup { name, subnet_ids, .. } if name == "orders-db" && subnet_ids.len() == 2),
+            Reason::Creating,
+        ),
+        (
+            "then the cluster",
+            Observed {
+                subnet_group: Some(group.clone()),
+                ..Default::default()
+            },
+            |a| {
+                matches!(a, RdsAction::CreateCluster(c)
+                if c.id == "orders-db"
+                    && c.engine == "aurora-postgresql"
+                    && c.manage_master_user_password
+                    && c.iam_auth
+                    && c.serverless_v2 == Some((0.5, 8.0))
+                    && c.subnet_group.as_deref() == Some("orders-db")
+                    && c.tags.get(TAG_OWNER).map(String::as_str) == Some(OWNER)
+                    && c.tags.get(TAG_UID).map(String::as_str) == Some(UID)
+                    && c.tags.get("team").map(String::as_str) == Some("orders"))
+            },
+            Reason::Creating,
+        ),
+        (
+            "a creating cluster is waited on",
+            with(&|o| {
+                o.cluster = Some(cluster("creating"));
+                o.instances.clear();
+                o.proxy = None;
+                o.target = None;
+            }),
+            |a| *a == RdsAction::Nothing,
+            Reason::Creating,
+        ),
+        (
+            "then the instances",
+            with(&|o| {
+                o.instances.clear();
+                o.proxy = None;
+                o.target = None;
+            }),
+            |a| matches!(a, RdsAction::CreateInstance { id, class, .. } if id == "orders-db-1" && class == "db.serverless"),
+            Reason::Creating,
+        ),
+        (
+            "a creating instance is waited on",
+            with(&|o| {
+                o.instances = vec![instance("creating")];
+                o.proxy = None;
+                o.target = None;
+            }),
+            |a| *a == RdsAction::Nothing,
+            Reason::Creating,
+        ),
+        (
+            "then the proxy, authenticating with the managed secret",
+            with(&|o| {
+                o.proxy = None;
+                o.target = None;
+            }),
+            |a| {
+                matches!(a, RdsAction::CreateProxy(p)
+                if p.name == "orders-db-proxy"
+                    && p.engine_family == "POSTGRESQL"
+                    && p.require_tls
+                    && p.iam_auth_required
+                    && p.idle_client_timeout == 1800
+                    && p.secret_arn == SECRET
+                    && p.subnet_ids.len() == 2
+                    && p.security_group_ids == ["sg-0a1b2c3d4e5f60db1"])
+            },
+            Reason::Creating,
+        ),
+        (
+            "a creating proxy is waited on",
+            with(&|o| {
+                o.proxy = Some(proxy("creating"));
+                o.target = None;
+            }),
+            |a| *a == RdsAction::Nothing,
+            Reason::Creating,
+        ),
+        (
+            "then the cluster is registered as its target",
+            with(&|o| o.target = None),
+            |a| matches!(a, RdsAction::RegisterTarget { proxy, cluster } if proxy == "orders-db-proxy" && cluster == "orders-db"),
+            Reason::Creating,
+        ),
+        (
+            "a registering target is waited on",
+            with(&|o| o.target = Some(target("REGISTERING"))),
+            |a| *a == RdsAction::Nothing,
+            Reason::Creating,
+        ),
+    ];
+    for (name, observed, action, reason) in cases {
+        let p = run(&obj, &observed);
+        assert!(action(&p.action), "{name}: {:?}", p.action);
+        assert_eq!(reason_of(&p.conditions, READY), (false, reason), "{name}");
+        assert_eq!(
+            reason_of(&p.conditions, PROGRESSING),
+            (true, reason),
+            "{name}"
+        );
+        assert!(p.busy, "{name}");
+    }
+}
+
+#[test]
+fn ready_when_cluster_instances_and_proxy_target_are_available() {
+    let p = run(&example(), &all_up());
+    assert_eq!(p.action, RdsAction::Nothing);
+    assert_eq!(reason_of(&p.conditions, READY), (true, Reason::Available));
+    assert_eq!(
+        reason_of(&p.conditions, PROGRESSING),
+        (false, Reason::Available)
+    );
+    assert_eq!(
+        reason_of(&p.conditions, DEGRADED),
+        (false, Reason::AsExpected)
+    );
+    assert!(!p.busy);
+
+    // Without a proxy, no proxy is needed.
+    let mut obj = example();
+    obj.spec.proxy.as_mut().unwrap().enabled = false;
+    let mut o = all_up();
+    o.proxy = None;
+    o.target = None;
+    assert_eq!(
+        reason_of(&run(&obj, &o).conditions, READY),
+        (true, Reason::Available)
+    );
+}
+
+#[test]
+fn a_changed_capacity_is_one_modify_only_while_available() {
+    let mut obj = example();
+    obj.spec.serverless_v2.as_mut().unwrap().max_capacity = 16.0;
+    let p = run(&obj, &all_up());
+    assert_eq!(
+        p.action,
+        RdsAction::ModifyCluster(ClusterModify {
+            serverless_v2: Some((0.5, 16.0)),
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        reason_of(&p.conditions, PROGRESSING),
+        (true, Reason::Modifying)
+    );
+
+    // Busy: wait, never stack a second change.
+    for status in ["modifying", "upgrading"] {
+        let mut o = all_up();
+        o.cluster = Some(cluster(status));
+        let p = run(&obj, &o);
+        assert_eq!(p.action, RdsAction::Nothing, "{status}");
+        assert_eq!(reason_of(&p.conditions, READY), (false, Reason::Modifying));
+    }
+    let mut o = all_up();
+    o.cluster.as_mut().unwrap().pending_modifications = true;
+    assert_eq!(run(&obj, &o).action, RdsAction::Nothing);
+}
+
+#[test]
+fn an_engine_minor_upgrade_by_aws_is_not_drift() {
+    let obj = example();
+    let mut c = cluster("available");
+    c.engine_version = "16.6".into();
+    assert!(cluster_modify(&obj, &c).is_empty());
+    let mut o = all_up();
+    o.cluster = Some(c);
+    assert_eq!(run(&obj, &o).action, RdsAction::Nothing);
+}
+
+#[test]
+fn drifted_settings_are_set_back_in_one_modify() {
+    let obj = example();
+    let mut c = cluster("available");
+    c.backup_retention_days = Some(1);
+    c.iam_auth = false;
+    c.security_group_ids = vec!["sg-0000000000000000a".into()];
+    let m = cluster_modify(&obj, &c);
+    assert_eq!(m.backup_retention_days, Some(7));
+    assert_eq!(m.iam_auth, Some(true));
+    assert_eq!(
+        m.security_group_ids,
+        Some(vec!["sg-0a1b2c3d4e5f60db1".to_string()])
+    );
+    assert_eq!(m.serverless_v2, None);
+    assert!(m.describe().contains("backup retention 7 days"));
+}
+
+#[test]
+fn a_changed_tag_is_set_on_the_cluster() {
+    let mut obj = example();
+    obj.spec.tags.insert("cost-center".into(), "42".into());
+    let p = run(&obj, &all_up());
+    assert_eq!(
+        p.action,
+        RdsAction::TagCluster {
+            arn: cluster("available").arn,
+            tags: BTreeMap::from([("cost-center".into(), "42".into())]),
+        }
+    );
+    assert_eq!(
+        reason_of(&p.conditions, PROGRESSING),
+        (true, Reason::Modifying)
+    );
+}
+
+#[test]
+fn a_foreign_cluster_needs_adopt() {
+    let mut o = all_up();
+    o.cluster.as_mut().unwrap().tags = BTreeMap::from([("team".into(), "dba".into())]);
+    let p = run(&example(), &o);
+    assert_eq!(p.action, RdsAction::Nothing);
+    assert_eq!(
+        reason_of(&p.conditions, DEGRADED),
+        (true, Reason::AdoptionRequired)
+    );
+
+    let mut obj = example();
+    obj.spec.adopt = true;
+    let p = run(&obj, &o);
+    assert!(
+        matches!(&p.action, RdsAction::AdoptCluster { tags, .. }
+            if tags.get(TAG_OWNER).map(String::as_str) == Some(OWNER)),
+        "{:?}",
+        p.action
+    );
+}
+
+#[test]
+fn deletion_protection_with_a_deleting_policy_is_degraded() {
+    let mut obj = example();
+    obj.spec.deletion_policy = AuroraDeletionPolicy::Snapshot;
+    let p = run(&obj, &all_up());
+    assert_eq!(
+        reason_of(&p.conditions, DEGRADED),
+        (true, Reason::DeletionProtected)
+    );
+    // Still usable: Ready stays as RDS reports.
+    assert_eq!(reason_of(&p.conditions, READY), (true, Reason::Available));
+    assert_eq!(
+        delete_step(&obj, &all_up_without_proxy(), OWNER),
+        DeleteStep::DeletionProtected
+    );
+    // Once the spec lifts it, berth lifts it in RDS before deleting.
+    obj.spec.deletion_protection = false;
+    assert_eq!(
+        run(&obj, &all_up()).action,
+        RdsAction::ModifyCluster(ClusterModify {
+            deletion_protection: Some(false),
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        delete_step(&obj, &all_up_without_proxy(), OWNER),
+        DeleteStep::LiftDeletionProtection("orders-db".into())
+    );
+    let mut modifying = all_up_without_proxy();
+    modifying.instances.clear();
+    let c = modifying.cluster.as_mut().unwrap();
+    c.deletion_protection = false;
+    c.status = "modifying".into();
+    assert_eq!(
+        delete_step(&obj, &modifying, OWNER),
+        DeleteStep::Wait("cluster orders-db is modifying".into())
+    );
+}
+
+fn all_up_without_proxy() -> Observed {
+    let mut o = all_up();
+    o.proxy = None;
+    o.target = None;
+    o
+}
+
+#[test]
+fn deletes_proxy_instances_cluster_subnet_group_in_order() {
+    let mut obj = example();
+    obj.spec.deletion_policy = AuroraDeletionPolicy::Snapshot;
+    obj.spec.deletion_protection = false;
+    let unprotected = |mut o: Observed| {
+        if let Some(c) = o.cluster.as_mut() {
+            c.deletion_protection = false;
+        }
+        o
+    };
+    let group = SubnetGroupView {
+        name: "orders-db".into(),
+        ..Default::default()
+    };
+    let cases: Vec<(&str, Observed, DeleteStep)> = vec![
+        (
+            "proxy first",
+            unprotected(all_up()),
+            DeleteStep::DeleteProxy("orders-db-proxy".into()),
+        ),
+        (
+            "wait for the proxy to go",
+            unprotected(Observed {
+                proxy: Some(proxy("deleting")),
+                ..all_up()
+            }),
+            DeleteStep::Wait("RDS Proxy orders-db-proxy is being deleted".into()),
+        ),
+        (
+            "then the instances",
+            unprotected(all_up_without_proxy()),
+            DeleteStep::DeleteInstances(vec!["orders-db-1".into()]),
+        ),
+        (
+            "wait for the instances to go",
+            unprotected(Observed {
+                instances: vec![instance("deleting")],
+                ..all_up_without_proxy()
+            }),
+            DeleteStep::Wait("1 DB instance(s) of orders-db are being deleted".into()),
+        ),
+        (
+            "then the cluster, with a final snapshot",
+            unprotected(Observed {
+                instances: vec![],
+                ..all_up_without_proxy()
+            }),
+            DeleteStep::DeleteCluster {
+                id: "orders-db".into(),
+                final_snapshot: Some("orders-db-final-0b6a1f3e".into()),
+            },
+        ),
+        (
+            "then the subnet group",
+            Observed {
+                subnet_group: Some(group),
+                ..Default::default()
+            },
+            DeleteStep::DeleteSubnetGroup("orders-db".into()),
+        ),
+        ("done", Observed::default(), DeleteStep::Done),
+    ];
+    for (name, o, want) in cases {
+        assert_eq!(delete_step(&obj, &o, OWNER), want, "{name}");
+    }
+
+    obj.spec.deletion_policy = AuroraDeletionPolicy::Delete;
+    let o = unprotected(Observed {
+        instances: vec![],
+        ..all_up_without_proxy()
+    });
+    assert_eq!(
+        delete_step(&obj, &o, OWNER),
+        DeleteStep::DeleteCluster {
+            id: "orders-db".into(),
+            final_snapshot: None
+        }
+    );
+    // Someone else's cluster is never deleted.
+    let mut foreign = o.clone();
+    foreign.cluster.as_mut().unwrap().tags.clear();
+    assert_eq!(delete_step(&obj, &foreign, OWNER), DeleteStep::Done);
+}

@@ -1,0 +1,218 @@
+//! Reconciliation of `PullThroughCache`: validate, observe ECR (every rule,
+//! templates, repositories under the prefix), plan the one rule mutation,
+//! act, validate the rule with ECR, write status once.
+
+pub mod plan;
+#[cfg(test)]
+mod plan_tests;
+
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Api, ResourceExt};
+
+use super::context::{is_paused, Context, FINALIZER};
+use super::error::{Error, Result};
+use super::status;
+use crate::api::common::DeletionPolicy;
+use crate::api::conditions::{self, Reason, DEGRADED};
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::aws::{ecr, Clients, FailureKind};
+use plan::{Decision, RuleAction};
+
+pub async fn reconcile(obj: Arc<PullThroughCache>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<PullThroughCache> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn apply(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    api: &Api<PullThroughCache>,
+) -> Result<Action> {
+    let prev = obj.status.clone().unwrap_or_default();
+    if let Err(invalid) = obj.spec.validate() {
+        status::write_failed(
+            ctx,
+            api,
+            obj,
+            &prev,
+            Reason::InvalidSpec,
+            &invalid.to_string(),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+        Ok(c) => c,
+        Err(Error::Config(message)) => {
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Err(e) => return Err(e),
+    };
+    match converge(obj, ctx, api, &clients, &prev).await {
+        Ok(action) => Ok(action),
+        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
+            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn converge(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    api: &Api<PullThroughCache>,
+    clients: &Clients,
+    prev: &PullThroughCacheStatus,
+) -> Result<Action> {
+    let spec = &obj.spec;
+    let registry = spec.registry_id.as_deref();
+    let prefix = spec.ecr_repository_prefix.clone();
+    let rules = ecr::rules(clients, registry).await?;
+    let paused = is_paused(obj.annotations());
+    let decision = plan::decide(&plan::Inputs {
+        obj,
+        rules: &rules,
+        paused,
+    });
+    let action = match decision {
+        Decision::Blocked(reason, message) => {
+            status::write_failed(ctx, api, obj, prev, reason, &message).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Decision::Paused => {
+            let exists = rules.iter().any(|r| r.prefix == prefix);
+            status::write_conditions(api, obj, prev, &plan::paused_conditions(exists)).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
+        Decision::Act(a) => a,
+    };
+    match &action {
+        RuleAction::Nothing => {}
+        RuleAction::Create(r) => {
+            ecr::create_rule(clients, r).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "RuleCreated",
+                "CreatePullThroughCacheRule",
+                format!(
+                    "created the pull-through cache rule {} -> {}",
+                    r.prefix, r.upstream_url
+                ),
+            )
+            .await;
+        }
+        RuleAction::Update(r) => {
+            ecr::update_rule(clients, r).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "RuleUpdated",
+                "UpdatePullThroughCacheRule",
+                format!(
+                    "updated credentialArn/customRoleArn of the pull-through cache rule {}",
+                    r.prefix
+                ),
+            )
+            .await;
+        }
+    }
+    let verdict = ecr::validate_rule(clients, &prefix, registry).await?;
+    // Observed after the mutation, so a fresh rule's creation time counts.
+    let rules = match action {
+        RuleAction::Nothing => rules,
+        _ => ecr::rules(clients, registry).await?,
+    };
+    let rule = rules.iter().find(|r| r.prefix == prefix);
+    let templates = ecr::templates(clients).await?;
+    let repositories =
+        ecr::repositories_under(clients, &prefix, registry, rule.and_then(|r| r.created_at))
+            .await?;
+    let diagnosis = plan::diagnose(&prefix, &rules, &templates, &repositories);
+    let desired = plan::conditions(&prefix, &verdict, &diagnosis);
+
+    // A warning (or an invalid rule) gets one Event when it first appears
+    // or changes, not one per resync.
+    let known = |d: &&conditions::Desired| {
+        conditions::find(&prev.conditions, DEGRADED)
+            .is_some_and(|c| c.reason == d.reason.as_str() && c.message == d.message)
+    };
+    let warn_now = desired
+        .iter()
+        .find(|d| d.type_ == DEGRADED && d.reason != Reason::AsExpected)
+        .filter(|d| !known(d));
+    if let Some(d) = warn_now {
+        ctx.event(
+            obj,
+            EventType::Warning,
+            d.reason.as_str(),
+            "ValidatePullThroughCacheRule",
+            d.message.clone(),
+        )
+        .await;
+    }
+    let generation = obj.metadata.generation;
+    let next = PullThroughCacheStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(
+            &prev.conditions,
+            &desired,
+            generation,
+            k8s_openapi::jiff::Timestamp::now(),
+        ),
+        registry_id: rule.and_then(|r| r.registry_id.clone()),
+        ecr_repository_prefix: Some(prefix.clone()),
+        valid: Some(verdict.valid),
+        validation_failure: verdict.failure.clone(),
+        conflicts: diagnosis.conflicts(),
+    };
+    if next != *prev {
+        status::apply(api, obj, &next).await?;
+    }
+    Ok(Action::requeue(ctx.resync))
+}
+
+/// Delete removes the rule berth owns; Retain keeps it.
+async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
+    let prev = obj.status.clone().unwrap_or_default();
+    let Some(prefix) = prev.ecr_repository_prefix.clone() else {
+        // berth never recorded a rule: nothing of ours exists.
+        return Ok(Action::await_change());
+    };
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "RuleRetained",
+            "Delete",
+            format!("deletionPolicy Retain: the pull-through cache rule {prefix} stays in ECR"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    ecr::delete_rule(&clients, &prefix, obj.spec.registry_id.as_deref()).await?;
+    ctx.event(
+        obj,
+        EventType::Normal,
+        "RuleDeleted",
+        "DeletePullThroughCacheRule",
+        format!("deleted the pull-through cache rule {prefix}"),
+    )
+    .await;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,249 @@
+//! The PullThroughCache plan: pure functions from the spec, what ECR
+//! reports and the last status to the one rule mutation and the conditions.
+
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheSpec};
+use crate::aws::ecr::{RepositoryView, RuleRequest, RuleView, TemplateView, Verdict};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleAction {
+    Nothing,
+    Create(RuleRequest),
+    /// credentialArn / customRoleArn, the only fields ECR updates in place.
+    Update(RuleRequest),
+}
+
+/// What to do, or why nothing may be done (a failure for a human).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Act(RuleAction),
+    Blocked(Reason, String),
+    Paused,
+}
+
+pub struct Inputs<'a> {
+    pub obj: &'a PullThroughCache,
+    /// Every rule of the registry.
+    pub rules: &'a [RuleView],
+    pub paused: bool,
+}
+
+pub fn request(spec: &PullThroughCacheSpec) -> RuleRequest {
+    RuleRequest {
+        prefix: spec.ecr_repository_prefix.clone(),
+        upstream_registry: spec.upstream_registry.as_aws(),
+        upstream_url: spec.upstream_url().unwrap_or_default(),
+        upstream_repository_prefix: spec.upstream_repository_prefix.clone(),
+        credential_arn: spec.credential_arn.clone(),
+        custom_role_arn: spec.custom_role_arn.clone(),
+        registry_id: spec.registry_id.clone(),
+    }
+}
+
+/// The fields UpdatePullThroughCacheRule cannot change that differ.
+fn immutable_changes(spec: &PullThroughCacheSpec, rule: &RuleView) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let url = spec.upstream_url().unwrap_or_default();
+    if rule
+        .upstream_url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        != url
+    {
+        out.push("upstreamRegistryUrl");
+    }
+    if rule.upstream_repository_prefix != spec.upstream_repository_prefix {
+        out.push("upstreamRepositoryPrefix");
+    }
+    out
+}
+
+fn matches_spec(spec: &PullThroughCacheSpec, rule: &RuleView) -> bool {
+    immutable_changes(spec, rule).is_empty()
+        && rule.credential_arn == spec.credential_arn
+        && rule.custom_role_arn == spec.custom_role_arn
+}
+
+/// The rule of the spec's prefix, if it is berth's: recorded in status, or
+/// identical to the spec and created after the object (a create whose
+/// response was lost).
+pub fn decide(i: &Inputs<'_>) -> Decision {
+    let spec = &i.obj.spec;
+    let prev = i.obj.status.clone().unwrap_or_default();
+    let prefix = &spec.ecr_repository_prefix;
+    if let Some(old) = prev.ecr_repository_prefix.as_ref().filter(|p| *p != prefix) {
+        return Decision::Blocked(
+            Reason::ImmutableFieldChanged,
+            format!(
+                "spec.ecrRepositoryPrefix changed from {old} to {prefix}, which ECR cannot update in place; set it back, or delete this PullThroughCache and create it again"
+            ),
+        );
+    }
+    let rule = i.rules.iter().find(|r| &r.prefix == prefix);
+    let Some(rule) = rule else {
+        if i.paused {
+            return Decision::Paused;
+        }
+        return Decision::Act(RuleAction::Create(request(spec)));
+    };
+    let created_after = |r: &RuleView| {
+        let born = i
+            .obj
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second() as f64);
+        matches!((r.created_at, born), (Some(c), Some(b)) if c >= b)
+    };
+    let ours = prev.ecr_repository_prefix.as_ref() == Some(prefix)
+        || (matches_spec(spec, rule) && created_after(rule));
+    if !ours {
+        return Decision::Blocked(
+            Reason::AdoptionRequired,
+            format!(
+                "a pull-through cache rule for prefix {prefix} already exists (upstream {}) and was not created by this object; PullThroughCache has no spec.adopt, so delete that rule or choose another prefix",
+                rule.upstream_url
+            ),
+        );
+    }
+    let changed = immutable_changes(spec, rule);
+    if !changed.is_empty() {
+        return Decision::Blocked(
+            Reason::ImmutableFieldChanged,
+            format!(
+                "spec changes {} of the rule for prefix {prefix}, which ECR cannot update in place; set it back, or delete this PullThroughCache and create it again",
+                changed.join(" and ")
+            ),
+        );
+    }
+    if i.paused {
+        return Decision::Paused;
+    }
+    if rule.credential_arn != spec.credential_arn || rule.custom_role_arn != spec.custom_role_arn {
+        return Decision::Act(RuleAction::Update(request(spec)));
+    }
+    Decision::Act(RuleAction::Nothing)
+}
+
+/// Whether two repository prefixes cover a common repository.
+pub fn overlaps(a: &str, b: &str) -> bool {
+    a == "ROOT"
+        || b == "ROOT"
+        || a == b
+        || a.starts_with(&format!("{b}/"))
+        || b.starts_with(&format!("{a}/"))
+}
+
+/// What can make pulls under the prefix fail although the rule is valid.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diagnosis {
+    pub other_rules: Vec<String>,
+    pub templates: Vec<String>,
+    pub unmanaged: Vec<String>,
+}
+
+pub fn diagnose(
+    prefix: &str,
+    rules: &[RuleView],
+    templates: &[TemplateView],
+    repositories: &[RepositoryView],
+) -> Diagnosis {
+    Diagnosis {
+        other_rules: rules
+            .iter()
+            .filter(|r| r.prefix != prefix && overlaps(&r.prefix, prefix))
+            .map(|r| r.prefix.clone())
+            .collect(),
+        templates: templates
+            .iter()
+            .filter(|t| overlaps(&t.prefix, prefix))
+            .map(|t| t.prefix.clone())
+            .collect(),
+        unmanaged: repositories
+            .iter()
+            .filter(|r| !r.created_by_cache)
+            .map(|r| r.name.clone())
+            .collect(),
+    }
+}
+
+impl Diagnosis {
+    /// `status.conflicts`: other rules and templates, each named as such.
+    pub fn conflicts(&self) -> Vec<String> {
+        self.other_rules
+            .iter()
+            .map(|p| format!("rule/{p}"))
+            .chain(self.templates.iter().map(|p| format!("template/{p}")))
+            .collect()
+    }
+
+    /// The first problem's reason, and a message naming every problem and
+    /// what to fix.
+    pub fn warning(&self, prefix: &str) -> Option<(Reason, String)> {
+        let mut parts = Vec::new();
+        let mut reason = None;
+        if !self.other_rules.is_empty() {
+            reason.get_or_insert(Reason::PrefixOverlap);
+            parts.push(format!(
+                "other pull-through cache rules overlap prefix {prefix} ({}); delete them, one prefix rule serves every repository under it",
+                self.other_rules.join(", ")
+            ));
+        }
+        if !self.templates.is_empty() {
+            reason.get_or_insert(Reason::TemplateOverlap);
+            parts.push(format!(
+                "repository creation templates apply to repositories the cache creates ({}); delete them",
+                self.templates.join(", ")
+            ));
+        }
+        if !self.unmanaged.is_empty() {
+            reason.get_or_insert(Reason::UnmanagedRepositories);
+            parts.push(format!(
+                "repositories under the prefix were not created by the cache, so ECR never fetches into them and tags they lack fail to pull with CannotPullContainerError not found ({}); delete them",
+                self.unmanaged.join(", ")
+            ));
+        }
+        reason.map(|r| (r, parts.join("; ")))
+    }
+}
+
+/// The conditions once the rule exists and ECR validated it.
+pub fn conditions(prefix: &str, verdict: &Verdict, diagnosis: &Diagnosis) -> Vec<Desired> {
+    if !verdict.valid {
+        let failure = verdict
+            .failure
+            .as_deref()
+            .unwrap_or("ECR gave no failure message");
+        return conditions::failed(
+            Reason::RuleInvalid,
+            format!("ValidatePullThroughCacheRule says the rule for prefix {prefix} is not valid: {failure}"),
+        );
+    }
+    let ready = format!("the pull-through cache rule for prefix {prefix} is valid");
+    match diagnosis.warning(prefix) {
+        None => vec![
+            Desired::new(READY, true, Reason::RuleReady, ready.clone()),
+            Desired::new(PROGRESSING, false, Reason::RuleReady, ready),
+            conditions::not_degraded(),
+        ],
+        Some((reason, message)) => vec![
+            Desired::new(READY, true, reason, format!("{ready}, but {message}")),
+            Desired::new(PROGRESSING, false, Reason::RuleReady, ready),
+            Desired::new(DEGRADED, false, reason, message),
+        ],
+    }
+}
+
+/// The conditions while paused (nothing changed in ECR).
+pub fn paused_conditions(exists: bool) -> Vec<Desired> {
+    let message = if exists {
+        "berth.dev/paused is true: the rule is left as it is"
+    } else {
+        "berth.dev/paused is true: the rule is not created"
+    };
+    vec![
+        Desired::new(READY, exists, Reason::Paused, message),
+        Desired::new(PROGRESSING, false, Reason::Paused, message),
+        conditions::not_degraded(),
+    ]
+}

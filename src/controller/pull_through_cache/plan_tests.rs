@@ -1,0 +1,267 @@
+//! Table tests of the PullThroughCache plan: every action and reason, from
+//! the example object and rules as DescribePullThroughCacheRules reports
+//! them. `Desired::new` checks every message these produce.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use super::plan::{
+    conditions, decide, diagnose, overlaps, paused_conditions, Decision, Inputs, RuleAction,
+};
+use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::aws::ecr::{RepositoryView, RuleView, TemplateView, Verdict};
+
+const BORN: i64 = 1_800_000_000;
+const CRED: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
+
+fn example(recorded: bool) -> PullThroughCache {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/pull-through-cache.yaml"
+    ))
+    .unwrap();
+    let mut obj: PullThroughCache = serde_yaml::from_str(&text).unwrap();
+    obj.metadata.namespace = Some("shop".into());
+    obj.metadata.creation_timestamp = Some(Time(Timestamp::from_second(BORN).unwrap()));
+    obj.status = recorded.then(|| PullThroughCacheStatus {
+        ecr_repository_prefix: Some("docker-hub".into()),
+        ..Default::default()
+    });
+    obj
+}
+
+fn rule(prefix: &str, created: i64) -> RuleView {
+    RuleView {
+        prefix: prefix.into(),
+        upstream_url: "registry-1.docker.io".into(),
+        credential_arn: Some(CRED.into()),
+        created_at: Some(created as f64),
+        ..Default::default()
+    }
+}
+
+fn run(obj: &PullThroughCache, rules: &[RuleView]) -> Decision {
+    decide(&Inputs {
+        obj,
+        rules,
+        paused: false,
+    })
+}
+
+fn blocked(d: Decision) -> Reason {
+    match d {
+        Decision::Blocked(r, _) => r,
+        other => panic!("not blocked: {other:?}"),
+    }
+}
+
+fn reason_of(c: &[Desired], type_: &str) -> (bool, Reason) {
+    let c = c.iter().find(|c| c.type_ == type_).unwrap();
+    (c.status, c.reason)
+}
+
+#[test]
+fn the_example_is_valid_and_a_missing_rule_is_created() {
+    let obj = example(false);
+    obj.spec.validate().unwrap();
+    let Decision::Act(RuleAction::Create(r)) = run(&obj, &[rule("other", BORN)]) else {
+        panic!("expected a create");
+    };
+    assert_eq!(r.prefix, "docker-hub");
+    assert_eq!(r.upstream_registry, "docker-hub");
+    assert_eq!(r.upstream_url, "registry-1.docker.io");
+    assert_eq!(r.credential_arn.as_deref(), Some(CRED));
+}
+
+#[test]
+fn an_owned_matching_rule_needs_nothing() {
+    let obj = example(true);
+    assert_eq!(
+        run(&obj, &[rule("docker-hub", BORN - 100)]),
+        Decision::Act(RuleAction::Nothing)
+    );
+}
+
+#[test]
+fn a_lost_create_response_is_recognised_not_adopted() {
+    // Not recorded in status, but identical and younger than the object.
+    let obj = example(false);
+    assert_eq!(
+        run(&obj, &[rule("docker-hub", BORN + 5)]),
+        Decision::Act(RuleAction::Nothing)
+    );
+}
+
+#[test]
+fn someone_elses_rule_needs_adoption() {
+    let obj = example(false);
+    assert_eq!(
+        blocked(run(&obj, &[rule("docker-hub", BORN - 100)])),
+        Reason::AdoptionRequired
+    );
+    let mut other = rule("docker-hub", BORN + 5);
+    other.credential_arn = None;
+    assert_eq!(blocked(run(&obj, &[other])), Reason::AdoptionRequired);
+}
+
+#[test]
+fn credential_and_role_are_updated_in_place() {
+    let obj = example(true);
+    let mut r = rule("docker-hub", BORN);
+    r.credential_arn = Some(CRED.replace("AbCdEf", "Old123"));
+    let Decision::Act(RuleAction::Update(u)) = run(&obj, &[r]) else {
+        panic!("expected an update");
+    };
+    assert_eq!(u.credential_arn.as_deref(), Some(CRED));
+}
+
+#[test]
+fn other_changes_are_immutable() {
+    let obj = example(true);
+    let mut r = rule("docker-hub", BORN);
+    r.upstream_url = "quay.io".into();
+    assert_eq!(blocked(run(&obj, &[r])), Reason::ImmutableFieldChanged);
+    let mut r = rule("docker-hub", BORN);
+    r.upstream_repository_prefix = Some("library".into());
+    assert_eq!(blocked(run(&obj, &[r])), Reason::ImmutableFieldChanged);
+
+    let mut moved = example(true);
+    moved.spec.ecr_repository_prefix = "hub".into();
+    assert_eq!(
+        blocked(run(&moved, &[rule("docker-hub", BORN)])),
+        Reason::ImmutableFieldChanged
+    );
+}
+
+#[test]
+fn paused_changes_nothing() {
+    let obj = example(false);
+    let d = decide(&Inputs {
+        obj: &obj,
+        rules: &[],
+        paused: true,
+    });
+    assert_eq!(d, Decision::Paused);
+    assert_eq!(
+        reason_of(&paused_conditions(false), READY),
+        (false, Reason::Paused)
+    );
+    assert_eq!(
+        reason_of(&paused_conditions(true), READY),
+        (true, Reason::Paused)
+    );
+}
+
+#[test]
+fn invalid_specs_are_caught_before_any_call() {
+    let mut obj = example(false);
+    obj.spec.credential_arn = None;
+    assert!(obj
+        .spec
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("spec.credentialArn"));
+    obj.spec.credential_arn =
+        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:docker-hub".into());
+    assert!(obj.spec.validate().is_err());
+    let ecr: PullThroughCache = serde_yaml::from_str(
+        "apiVersion: berth.dev/v1alpha1\nkind: PullThroughCache\nmetadata: {name: x}\nspec:\n  ecrRepositoryPrefix: upstream\n  upstreamRegistry: ecr\n  upstreamRegistryUrl: 111111111111.dkr.ecr.us-east-1.amazonaws.com\n",
+    )
+    .unwrap();
+    assert!(ecr
+        .spec
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("spec.customRoleArn"));
+}
+
+const VALID: Verdict = Verdict {
+    valid: true,
+    failure: None,
+};
+
+#[test]
+fn a_valid_rule_without_problems_is_ready() {
+    let d = diagnose("docker-hub", &[rule("docker-hub", BORN)], &[], &[]);
+    let c = conditions("docker-hub", &VALID, &d);
+    assert_eq!(reason_of(&c, READY), (true, Reason::RuleReady));
+    assert_eq!(reason_of(&c, DEGRADED), (false, Reason::AsExpected));
+    assert!(d.conflicts().is_empty());
+}
+
+#[test]
+fn an_invalid_rule_is_degraded_with_ecrs_failure() {
+    let v = Verdict {
+        valid: false,
+        failure: Some("Unable to retrieve the secret".into()),
+    };
+    let c = conditions("docker-hub", &v, &Default::default());
+    assert_eq!(reason_of(&c, READY), (false, Reason::RuleInvalid));
+    assert_eq!(reason_of(&c, DEGRADED), (true, Reason::RuleInvalid));
+    assert!(c[2].message.contains("Unable to retrieve the secret"));
+}
+
+#[test]
+fn the_incident_is_diagnosed() {
+    let rules = [
+        rule("docker-hub", BORN),
+        rule("docker-hub/tonys-chips/api", BORN),
+        rule("quay", BORN),
+    ];
+    let templates = [
+        TemplateView {
+            prefix: "docker-hub".into(),
+        },
+        TemplateView {
+            prefix: "other".into(),
+        },
+    ];
+    let repos = [
+        RepositoryView {
+            name: "docker-hub/tonys-chips/web".into(),
+            created_by_cache: false,
+        },
+        RepositoryView {
+            name: "docker-hub/library/nginx".into(),
+            created_by_cache: true,
+        },
+    ];
+    let d = diagnose("docker-hub", &rules, &templates, &repos);
+    assert_eq!(d.other_rules, ["docker-hub/tonys-chips/api"]);
+    assert_eq!(d.templates, ["docker-hub"]);
+    assert_eq!(d.unmanaged, ["docker-hub/tonys-chips/web"]);
+    assert_eq!(
+        d.conflicts(),
+        ["rule/docker-hub/tonys-chips/api", "template/docker-hub"]
+    );
+    let c = conditions("docker-hub", &VALID, &d);
+    assert_eq!(reason_of(&c, READY), (true, Reason::PrefixOverlap));
+    assert_eq!(reason_of(&c, DEGRADED), (false, Reason::PrefixOverlap));
+    for name in [
+        "docker-hub/tonys-chips/api",
+        "template",
+        "docker-hub/tonys-chips/web",
+    ] {
+        assert!(c[0].message.contains(name), "{name}: {}", c[0].message);
+    }
+
+    let only_template = diagnose("docker-hub", &rules[..1], &templates, &[]);
+    let c = conditions("docker-hub", &VALID, &only_template);
+    assert_eq!(reason_of(&c, READY), (true, Reason::TemplateOverlap));
+    let only_repos = diagnose("docker-hub", &rules[..1], &[], &repos);
+    let c = conditions("docker-hub", &VALID, &only_repos);
+    assert_eq!(reason_of(&c, READY), (true, Reason::UnmanagedRepositories));
+}
+
+#[test]
+fn overlap_is_by_path_segment() {
+    assert!(overlaps("docker-hub", "docker-hub/library"));
+    assert!(overlaps("ROOT", "quay"));
+    assert!(overlaps("a/b", "a/b"));
+    assert!(!overlaps("docker", "docker-hub"));
+    assert!(!overlaps("quay", "docker-hub"));
+}
