@@ -123,11 +123,30 @@ cmd_up() {
   say "Applying examples/ to namespace $NS"
   kubectl apply --server-side -n "$NS" -f "$ROOT/examples/"
 
+  # The release converges in order: the Aurora cluster and its proxy, the
+  # migration against it, the api rollout, the smoke test; web pulls through
+  # the cache rule. Wait for every Ready condition (a few minutes of AWS time
+  # at AWSIM_TIME_SCALE), showing the reasons while it goes.
+  say "Waiting for every example to be Ready (up to ${BERTH_DEMO_TIMEOUT:-300}s)"
+  kinds=ecsservices,migrationjobs,auroraclusters,pullthroughcaches
+  deadline=$((SECONDS + ${BERTH_DEMO_TIMEOUT:-300}))
+  while true; do
+    not_ready="$(kubectl get "$kinds" -n "$NS" \
+      -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}{"\n"}{end}' \
+      | grep -v '=True/' || true)"
+    [[ -z "$not_ready" ]] && { echo "all Ready after $((SECONDS - deadline + ${BERTH_DEMO_TIMEOUT:-300}))s"; break; }
+    if (( SECONDS > deadline )); then
+      echo "not Ready yet: $(echo "$not_ready" | tr '\n' ' ')"
+      break
+    fi
+    echo "  waiting: $(echo "$not_ready" | tr '\n' ' ')"
+    sleep 5
+  done
+
   say "kubectl get berth -n $NS"
-  sleep 8
   kubectl get berth -n "$NS"
   say "Why (the Ready condition of each)"
-  kubectl get ecsservices,migrationjobs -n "$NS" \
+  kubectl get "$kinds" -n "$NS" \
     -o custom-columns='NAME:.metadata.name,REASON:.status.conditions[?(@.type=="Ready")].reason,MESSAGE:.status.conditions[?(@.type=="Ready")].message'
 
   cat <<MSG
