@@ -2,7 +2,7 @@
 //! with its proxy, a spec change is one ModifyDBCluster, Retain leaves AWS
 //! alone, and an invalid spec makes no RDS call.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
@@ -386,4 +386,286 @@ async fn the_example_migration_resolves_its_database_ref() {
         .and_then(|kv| kv.value())
         .map(str::to_string);
     assert_eq!(db_host, Some(proxy));
+}
+
+/// The example without its proxy (the tests below are about the cluster).
+fn without_proxy() -> String {
+    file("orders-db.yaml").replace(
+        "  proxy:\n    enabled: true",
+        "  proxy:\n    enabled: false",
+    )
+}
+
+fn degraded(reason: &'static str) -> impl Fn(&AuroraCluster) -> bool {
+    move |a: &AuroraCluster| {
+        a.status.as_ref().is_some_and(|s| {
+            condition(&s.conditions, "Degraded")
+                .is_some_and(|(st, r, _)| st == "True" && r == reason)
+        })
+    }
+}
+
+fn ready_at(generation: i64) -> impl Fn(&AuroraCluster) -> bool {
+    move |a: &AuroraCluster| {
+        ready(a)
+            && a.status
+                .as_ref()
+                .is_some_and(|s| s.observed_generation == Some(generation))
+    }
+}
+
+/// Berth's calls to `rds:action` as awsim logged them, by outcome.
+fn outcomes(env: &Env, action: &str) -> Vec<String> {
+    env.awsim
+        .call_log(Some("berth"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "rds" && c["action"] == action)
+        .map(|c| c["outcome"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Berth's calls that change something in RDS (any outcome).
+fn rds_mutations(env: &Env) -> Vec<String> {
+    env.awsim
+        .call_log(Some("berth"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "rds")
+        .filter_map(|c| c["action"].as_str())
+        .filter(|a| !a.starts_with("Describe") && !a.starts_with("List"))
+        .map(str::to_string)
+        .collect()
+}
+
+async fn describe(rds: &aws_sdk_rds::Client, id: &str) -> Option<aws_sdk_rds::types::DbCluster> {
+    rds.describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.db_clusters().first().cloned())
+}
+
+/// Polls RDS until the cluster satisfies `pred`; panics with berth's log
+/// on timeout.
+async fn wait_cluster(
+    env: &Env,
+    what: &str,
+    pred: impl Fn(&aws_sdk_rds::types::DbCluster) -> bool,
+) -> aws_sdk_rds::types::DbCluster {
+    let rds = rds(env).await;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(c) = describe(&rds, "orders-db").await.filter(|c| pred(c)) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RDS cluster orders-db never was {what}\n--- berth log (tail) ---\n{}",
+            berth_e2e::tail(&env.berth_log(), 25)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn max_capacity(c: &aws_sdk_rds::types::DbCluster) -> Option<f64> {
+    c.serverless_v2_scaling_configuration()
+        .and_then(|s| s.max_capacity())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_capacity_edit_while_modifying_waits_then_applies() {
+    let env = Env::new("aurora-modify2").await;
+    env.apply_yaml(&without_proxy()).await.unwrap();
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    assert_eq!(env.berth_calls("rds", "ModifyDBCluster"), 0);
+    // Real time from here: RDS stays `modifying` for 15 s after a change,
+    // long enough for a second edit to land while it is.
+    env.awsim.set_time_scale(1.0);
+
+    env.merge_patch::<AuroraCluster>(
+        "orders-db",
+        json!({"spec": {"serverlessV2": {"maxCapacity": 16}}}),
+    )
+    .await;
+    let c = wait_cluster(&env, "modifying to 16 ACU", |c| {
+        c.status() == Some("modifying") && max_capacity(c) == Some(16.0)
+    })
+    .await;
+    assert_eq!(max_capacity(&c), Some(16.0));
+    assert_eq!(env.berth_calls("rds", "ModifyDBCluster"), 1);
+
+    // The second edit, seen by berth while RDS still reports `modifying`.
+    let (started, _) = env.reconciles("AuroraCluster", "orders-db").await;
+    env.merge_patch::<AuroraCluster>(
+        "orders-db",
+        json!({"spec": {"serverlessV2": {"maxCapacity": 32}}}),
+    )
+    .await;
+    env.wait_reconciled_since("AuroraCluster", "orders-db", started, TIMEOUT)
+        .await;
+    let c = describe(&rds(&env).await, "orders-db").await.unwrap();
+    assert_eq!(
+        (c.status(), max_capacity(&c)),
+        (Some("modifying"), Some(16.0)),
+        "berth saw the second edit while RDS was modifying"
+    );
+    assert_eq!(
+        env.berth_calls("rds", "ModifyDBCluster"),
+        1,
+        "no modification stacked on a modifying cluster"
+    );
+
+    env.awsim.set_time_scale(30.0);
+    env.wait_for("orders-db", "Ready at generation 3", TIMEOUT, ready_at(3))
+        .await;
+    let c = describe(&rds(&env).await, "orders-db").await.unwrap();
+    assert_eq!(max_capacity(&c), Some(32.0));
+    assert_eq!(
+        outcomes(&env, "ModifyDBCluster"),
+        ["ok", "ok"],
+        "two ModifyDBCluster calls, none rejected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_above_max_capacity_is_invalid_spec_without_rds_calls() {
+    let env = Env::new("aurora-minmax").await;
+    let manifest = file("orders-db.yaml").replace(
+        "    minCapacity: 0.5\n    maxCapacity: 8\n",
+        "    minCapacity: 16\n    maxCapacity: 8\n",
+    );
+    assert!(manifest.contains("minCapacity: 16"));
+    env.apply_yaml(&manifest).await.unwrap();
+    let db: AuroraCluster = env
+        .wait_for(
+            "orders-db",
+            "Degraded InvalidSpec",
+            TIMEOUT,
+            degraded("InvalidSpec"),
+        )
+        .await;
+    let (_, _, message) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
+    assert!(
+        message.contains("spec.serverlessV2.minCapacity"),
+        "{message}"
+    );
+    assert_eq!(rds_calls(&env), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_cluster_needs_adopt_then_is_adopted_without_recreation() {
+    let env = Env::new("aurora-adopt").await;
+    let rds = rds(&env).await;
+    let created = rds
+        .create_db_cluster()
+        .db_cluster_identifier("orders-db")
+        .engine("aurora-postgresql")
+        .engine_version("16.4")
+        .master_username("orders_admin")
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .unwrap()
+        .db_cluster()
+        .cloned()
+        .unwrap();
+    let resource_id = created.db_cluster_resource_id().unwrap().to_string();
+
+    env.apply_yaml(&without_proxy()).await.unwrap();
+    let db: AuroraCluster = env
+        .wait_for(
+            "orders-db",
+            "Degraded AdoptionRequired",
+            TIMEOUT,
+            degraded("AdoptionRequired"),
+        )
+        .await;
+    let db_status = db.status;
+    let (_, _, message) = condition(&db_status.as_ref().unwrap().conditions, "Degraded").unwrap();
+    assert!(message.contains("spec.adopt"), "{message}");
+    assert!(
+        rds_mutations(&env).is_empty(),
+        "nothing modified: {:?}",
+        rds_mutations(&env)
+    );
+    let c = describe(&rds, "orders-db").await.unwrap();
+    assert!(c.tag_list().is_empty(), "{:?}", c.tag_list());
+    // Nor does the object lend out a database it does not manage.
+    let st = db_status.unwrap();
+    assert_eq!((st.endpoint, st.master_user_secret_arn), (None, None));
+    assert!(env
+        .api::<Secret>()
+        .get_opt("orders-db-connection")
+        .await
+        .unwrap()
+        .is_none());
+
+    env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"adopt": true}}))
+        .await;
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    assert_eq!(env.berth_calls("rds", "CreateDBCluster"), 0);
+    let clusters = rds.describe_db_clusters().send().await.unwrap();
+    assert_eq!(clusters.db_clusters().len(), 1);
+    let c = &clusters.db_clusters()[0];
+    assert_eq!(
+        c.db_cluster_resource_id(),
+        Some(resource_id.as_str()),
+        "the same cluster, not a re-created one"
+    );
+    assert!(c
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("berth.dev/owner")
+            && t.value() == Some(format!("{}/orders-db", env.ns).as_str())));
+    assert_eq!(max_capacity(c), Some(8.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_creation_creates_nothing_twice() {
+    let mut env = Env::new("aurora-restart").await;
+    // Real time while berth is killed: the cluster stays `creating` for a minute.
+    env.awsim.set_time_scale(1.0);
+    env.apply_yaml(&file("orders-db.yaml")).await.unwrap();
+    wait_cluster(&env, "creating", |c| c.status() == Some("creating")).await;
+    env.kill_berth();
+    env.start_berth();
+    env.awsim.set_time_scale(30.0);
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+
+    for action in ["CreateDBCluster", "CreateDBInstance", "CreateDBProxy"] {
+        let ok = outcomes(&env, action).iter().filter(|o| *o == "ok").count();
+        assert_eq!(ok, 1, "{action}: {:?}", outcomes(&env, action));
+    }
+    let rds = rds(&env).await;
+    assert_eq!(
+        rds.describe_db_clusters()
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()
+            .len(),
+        1
+    );
+    assert_eq!(
+        rds.describe_db_instances()
+            .send()
+            .await
+            .unwrap()
+            .db_instances()
+            .len(),
+        1
+    );
+    assert_eq!(
+        rds.describe_db_proxies()
+            .send()
+            .await
+            .unwrap()
+            .db_proxies()
+            .len(),
+        1
+    );
 }

@@ -24,7 +24,7 @@ use super::status;
 use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::{self, Created};
-use crate::aws::tags::owner_of;
+use crate::aws::tags::{owner_of, TAG_OWNER};
 use crate::aws::{Clients, FailureKind};
 use plan::{DeleteStep, Observed, RdsAction};
 
@@ -147,7 +147,11 @@ async fn converge(
     act(obj, ctx, clients, &p.action).await?;
 
     let now = Timestamp::now();
-    let c = observed.cluster.as_ref();
+    // A cluster berth does not manage (adoption required) lends the object
+    // neither its endpoints nor a connection Secret.
+    let c = observed.cluster.as_ref().filter(|c| {
+        obj.spec.adopt || c.tags.get(TAG_OWNER).map(String::as_str) == Some(owner.as_str())
+    });
     let next = AuroraClusterStatus {
         observed_generation: obj.metadata.generation,
         conditions: conditions::merge(
