@@ -284,6 +284,11 @@ pub struct EcsServiceStatus {
     /// a rollback after a failed PostRollout check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_task_definition_arn: Option<String>,
+    /// The PullThroughCache serving a container image that lives in this
+    /// account's ECR under its prefix (`namespace/name` when in another
+    /// namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_through_cache: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -201,6 +201,10 @@ pub struct MigrationJobStatus {
     /// Last lines of the deciding container's CloudWatch log stream (awslogs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
+    /// The PullThroughCache serving the image the job runs, when it lives
+    /// in this account's ECR under its prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_through_cache: Option<String>,
 }
 
 fn is_zero(n: &i32) -> bool {

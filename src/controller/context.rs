@@ -12,7 +12,7 @@ use kube::{Api, Client, Resource};
 
 use super::error::{Error, Result};
 use super::metrics::Metrics;
-use crate::api::{EcsService, MigrationJob};
+use crate::api::{EcsService, MigrationJob, PullThroughCache};
 use crate::aws::{Clients, Factory};
 
 /// Field manager of every status write (server-side apply).
@@ -34,6 +34,9 @@ pub struct Stores {
     pub jobs: Store<MigrationJob>,
     /// Namespaces' metadata: their AWS target annotations.
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// PullThroughCaches: which rule serves an EcsService's or
+    /// MigrationJob's image (`super::pull_through`).
+    pub caches: Store<PullThroughCache>,
 }
 
 pub struct Context {

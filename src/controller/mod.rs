@@ -8,6 +8,7 @@ pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod pull_through;
 pub mod pull_through_cache;
 pub mod status;
 
@@ -95,6 +96,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (mj_store, mj_writer) = reflector::store();
     let (services_store, services_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
+    let (ptc_store, ptc_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
         client.clone(),
         aws,
@@ -105,6 +107,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             services: services_store.clone(),
             jobs: mj_store.clone(),
             namespaces: ns_store.clone(),
+            caches: ptc_store.clone(),
         },
     ));
     let ns = args.namespace.as_deref();
@@ -185,7 +188,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
         .for_each(|_| async {});
 
-    let (ptc_store, ptc_writer) = reflector::store();
     let ptc_changes = watcher(
         scoped::<PullThroughCache>(client.clone(), ns),
         watcher::Config::default().any_semantic(),

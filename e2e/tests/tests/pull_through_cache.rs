@@ -315,3 +315,268 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
         .iter()
         .any(|r| r.repository_name() == Some("docker-hub/library/nginx")));
 }
+
+/// `web` without the circuit breaker: ECS keeps replacing tasks that fail
+/// to start, as it does for a service whose breaker is off.
+fn web_retrying() -> String {
+    file("web.yaml").replace(
+        "    maximumPercent: 200\n",
+        "    maximumPercent: 200\n    circuitBreaker: {enable: false, rollback: false}\n",
+    )
+}
+
+fn any_message(s: &berth::api::EcsService, needle: &str) -> bool {
+    s.status
+        .as_ref()
+        .is_some_and(|st| st.conditions.iter().any(|c| c.message.contains(needle)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
+    use berth::api::EcsService;
+    let env = Env::new("ptc-replay").await;
+    let ecr = ecr(&env).await;
+    // What the team made by hand: a per-repository rule, a creation
+    // template, and the repository itself.
+    ecr.create_pull_through_cache_rule()
+        .ecr_repository_prefix("docker-hub/library/nginx")
+        .upstream_registry_url("registry-1.docker.io")
+        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
+        .credential_arn(CRED)
+        .send()
+        .await
+        .unwrap();
+    ecr.create_repository_creation_template()
+        .prefix("docker-hub")
+        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
+        .resource_tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("team")
+                .value("tonys-chips")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecr.create_repository()
+        .repository_name("docker-hub/library/nginx")
+        .send()
+        .await
+        .unwrap();
+
+    env.apply_yaml(&web_retrying()).await.unwrap();
+    // No PullThroughCache object: the failed pull says so.
+    let s = env
+        .wait_for(
+            "web",
+            "a failed pull naming the missing rule",
+            TIMEOUT,
+            |s: &EcsService| {
+                any_message(s, "CannotPullContainerError")
+                    && any_message(
+                        s,
+                        "no PullThroughCache covers repository docker-hub/library/nginx",
+                    )
+            },
+        )
+        .await;
+    assert_eq!(s.status.unwrap().pull_through_cache, None);
+    let generation = s.metadata.generation;
+
+    // One prefix rule: Ready, but it names the causes, and so does the service.
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for(
+        "docker-hub",
+        "Ready with PrefixOverlap",
+        TIMEOUT,
+        ready_because("PrefixOverlap"),
+    )
+    .await;
+    let s = env
+        .wait_for(
+            "web",
+            "the causes named in status",
+            TIMEOUT,
+            |s: &EcsService| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|st| st.pull_through_cache.as_deref() == Some("docker-hub"))
+                    && any_message(s, "CannotPullContainerError")
+                    && any_message(s, "warns PrefixOverlap")
+            },
+        )
+        .await;
+    let message = s
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.message.contains("warns PrefixOverlap"))
+        .unwrap()
+        .message
+        .clone();
+    for cause in [
+        "rule docker-hub/library/nginx",
+        "template docker-hub",
+        "repository docker-hub/library/nginx",
+    ] {
+        assert!(message.contains(cause), "{cause} not in {message}");
+    }
+
+    // Remove the causes; the spec is not touched.
+    ecr.delete_pull_through_cache_rule()
+        .ecr_repository_prefix("docker-hub/library/nginx")
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository_creation_template()
+        .prefix("docker-hub")
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository()
+        .repository_name("docker-hub/library/nginx")
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    let s = env
+        .wait_for(
+            "web",
+            "Ready on revision 1",
+            Duration::from_secs(180),
+            berth_e2e::examples::ready_on(1),
+        )
+        .await;
+    assert_eq!(s.metadata.generation, generation);
+    assert_eq!(
+        s.status.unwrap().pull_through_cache.as_deref(),
+        Some("docker-hub")
+    );
+}
+
+const WEB_MIGRATE: &str = "apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: web-migrate
+spec:
+  serviceRef:
+    name: web
+  hook: PreRollout
+  command: [\"migrate\"]
+  backoffLimit: 0
+";
+
+fn job_message(j: &berth::api::MigrationJob) -> String {
+    j.status
+        .as_ref()
+        .map(|s| {
+            s.conditions
+                .iter()
+                .map(|c| c.message.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
+    use berth::api::migration_job::Phase;
+    use berth::api::{EcsService, MigrationJob};
+    let env = Env::new("ptc-release").await;
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for("docker-hub", "Ready", TIMEOUT, ready_because("RuleReady"))
+        .await;
+    env.apply_yaml(WEB_MIGRATE).await.unwrap();
+    env.apply_yaml(&web_retrying()).await.unwrap();
+    env.wait_for(
+        "web",
+        "Ready on revision 1",
+        Duration::from_secs(150),
+        berth_e2e::examples::ready_on(1),
+    )
+    .await;
+    let job = env
+        .wait_for(
+            "web-migrate",
+            "named the cache",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| s.pull_through_cache.as_deref() == Some("docker-hub"))
+            },
+        )
+        .await;
+    let job_generation = job.metadata.generation;
+
+    // The rule goes; a new image is released.
+    env.delete_and_wait::<PullThroughCache>("docker-hub", TIMEOUT)
+        .await;
+    assert!(rule_prefixes(&env).await.is_empty());
+    env.apply_yaml(&web_retrying().replace("nginx:1.27", "nginx:1.28"))
+        .await
+        .unwrap();
+    let job = env
+        .wait_for(
+            "web-migrate",
+            "a failed pull with the missing rule",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                let m = job_message(j);
+                m.contains("CannotPullContainerError") && m.contains("no PullThroughCache covers")
+            },
+        )
+        .await;
+    assert_ne!(job.status.as_ref().unwrap().phase, Some(Phase::Failed));
+    let web = env
+        .wait_for("web", "the cause in status", TIMEOUT, |s: &EcsService| {
+            any_message(s, "CannotPullContainerError") && any_message(s, "web-migrate")
+        })
+        .await;
+    let web_generation = web.metadata.generation;
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let serving = ecs
+        .describe_services()
+        .cluster("shop")
+        .services("shop-web")
+        .send()
+        .await
+        .unwrap();
+    let td = serving.services()[0].task_definition().unwrap().to_string();
+    assert!(td.ends_with(":1"), "the service left revision 1: {td}");
+
+    // The rule is back: the migration retries by itself and the service rolls out.
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for(
+        "web",
+        "Ready on revision 2",
+        Duration::from_secs(240),
+        berth_e2e::examples::ready_on(2),
+    )
+    .await;
+    let job = env
+        .wait_for("web-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+        })
+        .await;
+    assert_eq!(job.metadata.generation, job_generation);
+    assert!(!job
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .contains_key("berth.dev/refresh"));
+    let web: EcsService = env.api().get("web").await.unwrap();
+    assert_eq!(web.metadata.generation, web_generation);
+}

@@ -171,6 +171,25 @@ async fn converge(
         now,
     });
 
+    // The PullThroughCache serving an image in this account's ECR; a failed
+    // pull says what state its rule is in.
+    let failure = stopped.iter().find_map(|t| {
+        t.stopped_reason
+            .as_deref()
+            .filter(|r| r.contains("CannotPullContainerError"))
+    });
+    let serving = super::pull_through::for_task_definition(
+        ctx,
+        &obj.namespace().unwrap_or_default(),
+        &clients.target.region,
+        &spec.task_definition,
+        failure,
+    );
+    let mut p = p;
+    for c in &mut p.conditions {
+        c.message = super::pull_through::explain(&c.message, serving.as_ref());
+    }
+
     let current = act_on(
         obj,
         ctx,
@@ -219,6 +238,7 @@ async fn converge(
         },
         cloud_map_service_arn: registry.clone(),
         previous_task_definition_arn: p.previous_arn.clone(),
+        pull_through_cache: serving.and_then(|s| s.object),
     };
     announce_transitions(obj, ctx, prev, &next).await;
     let ready = conditions::is_true(&next.conditions, READY);

@@ -57,6 +57,16 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
                         .unwrap_or_default()
                 ));
             }
+            // An attempt that could not start (a failed pull, say) is
+            // retried by the job; the service says why it still waits.
+            (_, true)
+                if status.attempts > 0 && status.start_failures.contains(&status.attempts) =>
+            {
+                waiting.push(match status.stopped_reason.as_deref() {
+                    Some(r) => format!("{name} (attempt {} could not start: {r})", status.attempts),
+                    None => name,
+                })
+            }
             _ => waiting.push(name),
         }
     }

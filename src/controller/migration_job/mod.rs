@@ -82,12 +82,17 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
     // The one status write of the reconcile.
     match outcome {
         Outcome::Report {
-            status,
+            mut status,
             phase,
             reason,
             message,
             then,
         } => {
+            // The PullThroughCache serving the image; a failed pull says
+            // what state its rule is in.
+            let serving = serving(obj, ctx, &status).await;
+            let message = super::pull_through::explain(&message, serving.as_ref());
+            status.pull_through_cache = serving.and_then(|s| s.object);
             let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
             match then {
                 Then::Requeue(d) => Ok(Action::requeue(d)),
@@ -104,6 +109,31 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
         }
         Outcome::Quiet(action) => Ok(action),
     }
+}
+
+/// The PullThroughCache serving the image the job runs (from the watch
+/// stores: no API or AWS call).
+async fn serving(
+    obj: &MigrationJob,
+    ctx: &Context,
+    status: &MigrationJobStatus,
+) -> Option<super::pull_through::Serving> {
+    let ns = obj.namespace().unwrap_or_default();
+    let service = obj.spec.service_ref.as_ref().and_then(|r| {
+        ctx.stores
+            .services
+            .get(&ObjectRef::new(&r.name).within(&ns))
+            .map(|s| s.as_ref().clone())
+    });
+    let target = plan::resolve(obj, service.as_ref()).ok()?;
+    let region = ctx.aws_for(&ns).await.ok()?.target.region.clone();
+    super::pull_through::for_task_definition(
+        ctx,
+        &ns,
+        &region,
+        &target.task_definition,
+        status.stopped_reason.as_deref(),
+    )
 }
 
 /// What a reconcile found, for the one status write that follows it.

@@ -186,25 +186,35 @@ impl Diagnosis {
             reason.get_or_insert(Reason::PrefixOverlap);
             parts.push(format!(
                 "other pull-through cache rules overlap prefix {prefix} ({}); delete them, one prefix rule serves every repository under it",
-                self.other_rules.join(", ")
+                named("rule", &self.other_rules)
             ));
         }
         if !self.templates.is_empty() {
             reason.get_or_insert(Reason::TemplateOverlap);
             parts.push(format!(
                 "repository creation templates apply to repositories the cache creates ({}); delete them",
-                self.templates.join(", ")
+                named("template", &self.templates)
             ));
         }
         if !self.unmanaged.is_empty() {
             reason.get_or_insert(Reason::UnmanagedRepositories);
             parts.push(format!(
                 "repositories under the prefix were not created by the cache, so ECR never fetches into them and tags they lack fail to pull with CannotPullContainerError not found ({}); delete them",
-                self.unmanaged.join(", ")
+                named("repository", &self.unmanaged)
             ));
         }
         reason.map(|r| (r, parts.join("; ")))
     }
+}
+
+/// `kind a, kind b`: a rule and a repository of the same name (the
+/// incident's per-repository rules) stay distinct clauses.
+fn named(kind: &str, names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{kind} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The conditions once the rule exists and ECR validated it.
