@@ -93,6 +93,10 @@ pub struct PullThroughCacheSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]{12}$"))]
     pub registry_id: Option<String>,
+    /// Take over an existing rule for this prefix that berth did not create
+    /// (ECR rules carry no tags, so nothing else can mark it as berth's).
+    #[serde(default)]
+    pub adopt: bool,
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }

@@ -51,7 +51,7 @@ reasons! {
     InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules); the message names the field. No AWS call was made." => "Fix the named field.";
     AwsConfiguration ["all"] "berth cannot tell where to call AWS: no region for the namespace." => "Annotate the namespace with berth.dev/aws-region, or start berth with --aws-region.";
     AwsError ["all"] "AWS refused a request for a reason berth cannot fix by retrying; the message carries the action, AWS's error code and message." => "Read the message; fix the spec, IAM permissions or the AWS account, then edit the spec or set berth.dev/refresh.";
-    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over (where the kind has it), or choose another name, or delete the resource.";
+    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";
     Paused ["all"] "The berth.dev/paused annotation is \"true\": berth makes no AWS changes for this object." => "Remove the annotation (or set it to \"false\") to resume.";
     Creating ["EcsService"] "The ECS service is being created." => "Wait.";
     RollingOut ["EcsService"] "A new revision is rolling out (or settings are being applied)." => "Wait; the message shows running/desired tasks.";

@@ -580,3 +580,53 @@ async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
     let web: EcsService = env.api().get("web").await.unwrap();
     assert_eq!(web.metadata.generation, web_generation);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_rule_is_taken_over_only_with_adopt() {
+    let env = Env::new("ptc-adopt").await;
+    // A rule made by hand, with another credential than the spec's.
+    let other_credential = aws_sdk_secretsmanager::Client::new(&env.aws().await)
+        .create_secret()
+        .name("ecr-pullthroughcache/docker-hub-by-hand")
+        .secret_string(r#"{"username":"u","accessToken":"t"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    ecr(&env)
+        .await
+        .create_pull_through_cache_rule()
+        .ecr_repository_prefix("docker-hub")
+        .upstream_registry_url("registry-1.docker.io")
+        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
+        .credential_arn(&other_credential)
+        .send()
+        .await
+        .unwrap();
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    let p = env
+        .wait_for(
+            "docker-hub",
+            "Degraded/AdoptionRequired",
+            TIMEOUT,
+            failed_because("AdoptionRequired"),
+        )
+        .await;
+    let message = condition(&p.status.unwrap().conditions, "Degraded")
+        .unwrap()
+        .2;
+    assert!(message.contains("spec.adopt"), "{message}");
+
+    env.merge_patch::<PullThroughCache>("docker-hub", serde_json::json!({"spec": {"adopt": true}}))
+        .await;
+    env.wait_for("docker-hub", "Ready", TIMEOUT, ready_because("RuleReady"))
+        .await;
+    // Taken over and brought to the spec in place, not re-created.
+    assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 0);
+    assert_eq!(env.berth_calls("ecr", "UpdatePullThroughCacheRule"), 1);
+    assert_eq!(rule_prefixes(&env).await, vec!["docker-hub".to_string()]);
+}

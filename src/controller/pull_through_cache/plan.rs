@@ -96,12 +96,13 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         matches!((r.created_at, born), (Some(c), Some(b)) if c >= b)
     };
     let ours = prev.ecr_repository_prefix.as_ref() == Some(prefix)
-        || (matches_spec(spec, rule) && created_after(rule));
+        || (matches_spec(spec, rule) && created_after(rule))
+        || spec.adopt;
     if !ours {
         return Decision::Blocked(
             Reason::AdoptionRequired,
             format!(
-                "a pull-through cache rule for prefix {prefix} already exists (upstream {}) and was not created by this object; PullThroughCache has no spec.adopt, so delete that rule or choose another prefix",
+                "a pull-through cache rule for prefix {prefix} already exists (upstream {}) and was not created by this object; set spec.adopt: true to take it over, or choose another prefix",
                 rule.upstream_url
             ),
         );

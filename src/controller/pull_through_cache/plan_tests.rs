@@ -103,7 +103,21 @@ fn someone_elses_rule_needs_adoption() {
     );
     let mut other = rule("docker-hub", BORN + 5);
     other.credential_arn = None;
-    assert_eq!(blocked(run(&obj, &[other])), Reason::AdoptionRequired);
+    assert_eq!(
+        blocked(run(&obj, &[other.clone()])),
+        Reason::AdoptionRequired
+    );
+    // spec.adopt takes it over: it is brought to the spec in place.
+    let mut adopting = example(false);
+    adopting.spec.adopt = true;
+    assert_eq!(
+        run(&adopting, &[rule("docker-hub", BORN - 100)]),
+        Decision::Act(RuleAction::Nothing)
+    );
+    assert!(matches!(
+        run(&adopting, &[other]),
+        Decision::Act(RuleAction::Update(_))
+    ));
 }
 
 #[test]
