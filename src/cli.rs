@@ -75,6 +75,12 @@ pub struct RunArgs {
     pub log_format: String,
 }
 
+/// A boolean environment variable: `1`, `true`, `yes` (any case) turn it
+/// on; unset, empty, `0`, `false` and anything else leave it off.
+pub fn env_flag(value: Option<&str>) -> bool {
+    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
 /// Parses `90s`, `5m`, `1h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -102,6 +108,13 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 minutes").is_err());
+    }
+
+    #[test]
+    fn env_flags() {
+        assert!(env_flag(Some("1")) && env_flag(Some("true")) && env_flag(Some("YES")));
+        assert!(!env_flag(None) && !env_flag(Some("0")) && !env_flag(Some("")));
+        assert!(!env_flag(Some("false")));
     }
 
     #[test]

@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             berth::telemetry::init(&args.log_format);
-            if std::env::var_os("BERTH_EXIT_WITH_PARENT").is_some() {
+            if berth::cli::env_flag(std::env::var("BERTH_EXIT_WITH_PARENT").ok().as_deref()) {
                 exit_with_parent();
             }
             berth::controller::run(args).await

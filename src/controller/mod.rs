@@ -66,13 +66,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .clone()
             .or_else(|| args.namespace.clone())
             .unwrap_or_else(|| "default".into());
-        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
-            format!(
-                "berth-{}-{}",
-                std::process::id(),
-                Instant::now().elapsed().as_nanos()
-            )
-        });
+        let identity = leader::identity(
+            std::env::var("POD_NAME").ok(),
+            std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok()),
+        );
         let elector = leader::Elector::new(client.clone(), &ns, identity);
         elector.acquire().await?;
         Some(elector)

@@ -15,6 +15,23 @@ pub const LEASE_NAME: &str = "berth-controller";
 const LEASE_SECONDS: i32 = 15;
 const RENEW_EVERY: Duration = Duration::from_secs(5);
 
+/// This process's identity in the Lease: the pod name (the chart sets it from
+/// the downward API), else the hostname, else "berth"; always with the pid
+/// and the start time, so two processes never share one (two containers
+/// both run as pid 1).
+pub fn identity(pod_name: Option<String>, hostname: Option<String>) -> String {
+    let base = pod_name
+        .or(hostname)
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "berth".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{base}-{}-{started:x}", std::process::id())
+}
+
 pub struct Elector {
     api: Api<Lease>,
     identity: String,
@@ -92,5 +109,19 @@ impl Elector {
             Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_name_the_pod_or_host_and_are_unique() {
+        let a = identity(Some("berth-7d9f-abc".into()), Some("node".into()));
+        assert!(a.starts_with("berth-7d9f-abc-"), "{a}");
+        let b = identity(None, Some("host-1\n".into()));
+        assert!(b.starts_with("host-1-"), "{b}");
+        assert!(identity(None, None).starts_with("berth-"));
     }
 }
