@@ -295,8 +295,11 @@ async fn snapshot_policy_waits_for_deletion_protection_then_deletes_in_order() {
         |a: &AuroraCluster| a.metadata.deletion_timestamp.is_some(),
     )
     .await;
-    // Nothing is deleted while the cluster is protected, and the object stays.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Nothing is deleted while the cluster is protected, and the object
+    // stays: wait for a cleanup reconcile that began after the deletion.
+    let (started, _) = env.reconciles("AuroraCluster", "orders-db").await;
+    env.wait_reconciled_since("AuroraCluster", "orders-db", started, TIMEOUT)
+        .await;
     assert!(env
         .api::<AuroraCluster>()
         .get_opt("orders-db")
