@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -134,12 +134,8 @@ impl Pipeline {
 /// 100 ms, 200 ms, ... with up to 100% jitter, so callers that failed
 /// together do not retry together.
 fn backoff(attempt: u32) -> Duration {
-    let base = 100u64 << attempt.min(6);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos() as u64;
-    Duration::from_millis(base + nanos % (base + 1))
+    let base = Duration::from_millis(100u64 << attempt.min(6));
+    base + crate::runtime::jitter(base)
 }
 
 #[cfg(test)]

@@ -375,12 +375,7 @@ where
     Action::requeue(jittered(std::time::Duration::from_secs(base)))
 }
 
-/// `base` plus up to half of it, spread by the clock's nanoseconds.
+/// `base` plus up to half of it.
 fn jittered(base: std::time::Duration) -> std::time::Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos() as u64;
-    let spread = base.as_millis() as u64 / 2;
-    base + std::time::Duration::from_millis(nanos % (spread + 1))
+    base + crate::runtime::jitter(base / 2)
 }

@@ -5,3 +5,16 @@ pub mod admin;
 pub mod crds;
 pub mod leader;
 pub mod reconciles;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A pseudo-random wait of 0 to `max` (millisecond steps), from the clock's
+/// nanoseconds: enough to keep callers that failed together from retrying
+/// together, without a random number generator.
+pub fn jitter(max: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64;
+    Duration::from_millis(nanos % (max.as_millis() as u64 + 1))
+}
