@@ -11,5 +11,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /berth /usr/local/bin/berth
 USER 65532:65532
 EXPOSE 8080
+# `run` is the default command rather than part of the entrypoint because
+# the chart passes `args: [run]`; `berth run run` would be refused.
 ENTRYPOINT ["/usr/local/bin/berth"]
 CMD ["run"]

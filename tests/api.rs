@@ -308,21 +308,4 @@ fn printer_columns_answer_is_it_ok_and_where() {
     );
 }
 
-#[test]
-fn readme_lists_every_condition_reason() {
-    let readme = fs::read_to_string(root().join("README.md")).unwrap();
-    let (begin, end) = ("<!-- reasons:begin -->\n", "<!-- reasons:end -->");
-    let start = readme.find(begin).expect("README has the reasons markers") + begin.len();
-    let stop = readme[start..].find(end).expect("reasons end marker") + start;
-    let want = berth::api::reasons::Reason::markdown_table();
-    if std::env::var_os("BERTH_UPDATE_README").is_some() {
-        let updated = format!("{}{want}{}", &readme[..start], &readme[stop..]);
-        fs::write(root().join("README.md"), updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        &readme[start..stop],
-        want,
-        "README's reason table is out of date: run BERTH_UPDATE_README=1 cargo test --test api readme"
-    );
-}
+// The reason table lives in docs/conditions.md; tests/docs.rs checks it.

@@ -18,6 +18,7 @@ pub mod migration_job;
 #[allow(clippy::duplicated_attributes)]
 pub mod pull_through_cache;
 pub mod reasons;
+pub mod reference;
 pub mod task_definition;
 pub mod validation;
 
