@@ -55,8 +55,12 @@ pub struct RunArgs {
     #[arg(long, env = "BERTH_AWS_RATE_FRACTION", default_value_t = 0.8)]
     pub aws_rate_fraction: f64,
     /// Reconciles of one kind running at once (the rest queue); bounds the
-    /// AWS calls and memory a burst of changes can take.
-    #[arg(long, env = "BERTH_MAX_CONCURRENT_RECONCILES", default_value_t = 32)]
+    /// memory a burst of changes can take (AWS calls are paced by the rate
+    /// limiter). A reconcile waiting for a shared DescribeServices or
+    /// DescribeTasks batch holds its slot for the batch window, so the bound
+    /// must exceed the objects of a cluster polled together for the batches
+    /// to fill.
+    #[arg(long, env = "BERTH_MAX_CONCURRENT_RECONCILES", default_value_t = 128)]
     pub max_concurrent_reconciles: u16,
     /// Re-observe every resource at least this often to set back drift (e.g. 5m, 30s).
     #[arg(long, env = "BERTH_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
@@ -70,6 +74,10 @@ pub struct RunArgs {
     /// Namespace of the leader election Lease (default: the pod's namespace, else `default`).
     #[arg(long, env = "BERTH_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
+    /// Name of the leader election Lease: replicas of one installation share
+    /// it, two installations must not.
+    #[arg(long, env = "BERTH_LEASE_NAME", default_value = crate::runtime::leader::DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
     /// Log format.
     #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

@@ -306,6 +306,58 @@ pub struct RolloutStatus {
     /// When the current rollout started (for the progress deadline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The task definition revision this rollout deploys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// The ECS service deployment record of this rollout
+    /// (DescribeServiceDeployments), what berth reads its outcome from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<ServiceDeploymentStatus>,
+}
+
+/// An ECS service deployment as DescribeServiceDeployments reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDeploymentStatus {
+    /// The service deployment ARN.
+    pub arn: String,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED,
+    /// ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or
+    /// ROLLBACK_FAILED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// The deployment's lifecycle stage (BLUE_GREEN, LINEAR, CANARY), e.g.
+    /// PRODUCTION_TRAFFIC_SHIFT or BAKE_TIME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreakerStatus>,
+    /// Deployment alarms that went into ALARM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggered_alarms: Vec<String>,
+    /// Why ECS rolled the deployment back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_reason: Option<String>,
+    /// The service revision the deployment rolls out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_revision_arn: Option<String>,
+}
+
+/// The deployment circuit breaker of one service deployment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreakerStatus {
+    /// MONITORING, TRIGGERED or DISABLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Tasks of the deployment that failed.
+    #[serde(default)]
+    pub failure_count: i32,
+    /// Failed tasks that trip the breaker.
+    #[serde(default)]
+    pub threshold: i32,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -99,6 +99,16 @@ impl Pipeline {
             attempt += 1;
             let waited = self.limiter.acquire(target, action).await;
             self.metrics.limiter_wait.observe(waited.as_secs_f64());
+            // Checked right before sending (a limiter wait can outlast the
+            // leadership): a replica that is not the leader must not touch AWS.
+            if let Err(e) = crate::runtime::leader::check() {
+                return Err(AwsFailure {
+                    kind: FailureKind::Transient,
+                    action,
+                    code: Some("NotLeader".into()),
+                    message: e.to_string(),
+                });
+            }
             let result = send().await.map_err(|e| classify(action, e));
             let outcome = match &result {
                 Ok(_) => "ok",

@@ -29,7 +29,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex;
 
 pub use call::{AwsMetrics, Pipeline};
-pub use ecs::ServiceBatcher;
 pub use error::{classify, AwsFailure, FailureKind};
 pub use limiter::Limiter;
 
@@ -56,6 +55,9 @@ pub struct Clients {
     pub cloudmap: aws_sdk_servicediscovery::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Batched reads (DescribeServices, DescribeTasks) shared by every
+    /// reconcile of this target.
+    pub batches: ecs::Batches,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -152,6 +154,7 @@ impl Factory {
             cloudmap: aws_sdk_servicediscovery::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            batches: ecs::Batches::default(),
         });
         cache.insert(target.clone(), clients.clone());
         clients

@@ -47,10 +47,14 @@ pub struct Context {
     pub resync: Duration,
     /// Poll interval while something is converging in AWS.
     pub poll: Duration,
-    pub ecs: crate::aws::ServiceBatcher,
     /// Reconciles started and finished per object: the evidence tests wait on.
     pub reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
     pub stores: Stores,
+    /// The task definition revision this process registered or found for
+    /// an EcsService (by uid): (hash, ARN, revision). Until the status write
+    /// that records it lands (it may fail on a stale read), the next
+    /// reconcile knows it without asking ECS again.
+    pub revisions: std::sync::Mutex<std::collections::HashMap<String, (String, String, i64)>>,
 }
 
 impl Context {
@@ -73,9 +77,9 @@ impl Context {
             metrics,
             resync,
             poll: Duration::from_secs(5),
-            ecs: Default::default(),
             reconciles,
             stores,
+            revisions: Default::default(),
         }
     }
 
@@ -118,6 +122,10 @@ impl Context {
     ) where
         K: Resource<DynamicType = ()>,
     {
+        if let Err(e) = crate::runtime::leader::check() {
+            tracing::debug!(reason, error = %e, "Event not published");
+            return;
+        }
         let event = Event {
             type_,
             reason: reason.into(),

@@ -8,16 +8,17 @@ pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod poll;
 pub mod pull_through;
 pub mod pull_through_cache;
 pub mod status;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -29,25 +30,65 @@ use tracing::{info, warn};
 use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use crate::aws;
 use crate::cli::RunArgs;
+use crate::runtime::kube_requests::KubeRequests;
 use crate::runtime::reconciles::ReconcileLog;
 use crate::runtime::{admin, leader};
 use context::Context;
 use error::Error;
 use metrics::{ErrorLabels, KindLabel, Metrics};
 
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = Client::try_default()
+/// Stored objects without their managedFields: berth never reads them, and
+/// under server-side apply they are often the largest part of an object.
+fn drop_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+/// The API server client, every request counted by verb and resource.
+async fn kube_client(requests: KubeRequests) -> anyhow::Result<Client> {
+    let config = kube::Config::infer()
         .await
         .context("no Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster)")?;
+    let counting = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        requests.count(&req);
+        req
+    });
+    // Leadership gates every write, also those berth does not make itself
+    // (kube-runtime's finalizer patches): only the Lease is written by a
+    // replica that does not lead.
+    let gate = tower::filter::FilterLayer::new(|req: http::Request<kube::client::Body>| {
+        let write = !matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        let lease = req.uri().path().contains("/leases");
+        if write && !lease {
+            leader::check()?;
+        }
+        Ok::<_, leader::NotLeading>(req)
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&gate)
+        .with_layer(&counting)
+        .build())
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
+    let client = kube_client(KubeRequests::register(&mut registry)).await?;
     let metrics = Arc::new(Metrics::register(&mut registry));
     let aws_metrics = aws::AwsMetrics::register(&mut registry);
+    let leader_gauge = leader::register_gauge(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
+    let standby = Arc::new(AtomicBool::new(args.leader_election));
+    if args.leader_election {
+        // Closed before anything that writes exists.
+        leader::set_leading(false);
+    } else {
+        leader_gauge.set(1);
+    }
     let reconciles = Arc::new(ReconcileLog::default());
     let bound = admin::serve(
         &args.admin_addr,
         admin::AdminState {
             ready: ready.clone(),
+            standby: standby.clone(),
             registry: Arc::new(Mutex::new(registry)),
             reconciles: reconciles.clone(),
         },
@@ -59,6 +100,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         admin = %bound,
         "berth controller starting"
     );
+
+    // SIGTERM: stop taking reconciles, let in-flight ones finish (bounded
+    // by SHUTDOWN_DRAIN), then hand the lease over at once.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = stop_rx.map(|_| ()).shared();
+    tokio::spawn(async move {
+        crate::runtime::terminated().await;
+        info!("termination signal: finishing in-flight reconciles, then releasing leadership");
+        let _ = stop_tx.send(());
+    });
 
     let elector = if args.leader_election {
         let ns = args
@@ -72,8 +123,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .ok()
                 .or_else(|| std::fs::read_to_string("/etc/hostname").ok()),
         );
-        let elector = leader::Elector::new(client.clone(), &ns, identity);
-        elector.acquire().await?;
+        let elector = leader::Elector::new(client.clone(), &ns, &args.lease_name, identity, leader_gauge);
+        info!(identity = elector.identity(), lease_namespace = %ns, "standing by for the leader lease");
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = stop.clone() => {
+                info!("stopped while standing by");
+                return Ok(());
+            }
+        }
+        standby.store(false, Ordering::Relaxed);
         Some(elector)
     } else {
         None
@@ -91,6 +150,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         pipeline,
     );
+    let synced = crate::runtime::synced::Synced::default();
     let (ecs_store, writer) = reflector::store();
     let (mj_store, mj_writer) = reflector::store();
     let (services_store, services_writer) = reflector::store();
@@ -122,12 +182,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ns_config,
     )
     .default_backoff()
+    .modify(drop_managed_fields)
+    .inspect(synced.watch("Namespace"))
     .reflect(ns_writer)
     .for_each(|_| async {});
 
     let ecs_api: Api<EcsService> = scoped(client.clone(), ns);
     let ecs_changes = watcher(ecs_api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(drop_managed_fields)
+        .inspect(synced.watch("EcsService"))
         .reflect(writer)
         .applied_objects()
         .predicate_filter(intent::<EcsService>, Default::default());
@@ -146,7 +210,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         || kube::runtime::controller::Config::default().concurrency(args.max_concurrent_reconciles);
     let ecs_run = ecs
         .with_config(bounded())
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
         // error_policy already logged each failure.
         .for_each(|_| async {});
@@ -154,6 +218,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mj_api: Api<MigrationJob> = scoped(client.clone(), ns);
     let mj_changes = watcher(mj_api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(drop_managed_fields)
+        .inspect(synced.watch("MigrationJob"))
         .reflect(mj_writer)
         .applied_objects()
         .predicate_filter(intent::<MigrationJob>, Default::default());
@@ -165,6 +231,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .modify(drop_managed_fields)
+    .inspect(synced.watch("EcsService (for jobs)"))
     .reflect(services_writer)
     .applied_objects()
     .predicate_filter(service_revision, Default::default());
@@ -183,7 +251,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         })
         .with_config(bounded())
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
         .for_each(|_| async {});
 
@@ -192,12 +260,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .modify(drop_managed_fields)
+    .inspect(synced.watch("PullThroughCache"))
     .reflect(ptc_writer)
     .applied_objects()
     .predicate_filter(intent::<PullThroughCache>, Default::default());
     let ptc_run = Controller::for_stream(ptc_changes, ptc_store.clone())
         .with_config(bounded())
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile_ptc, error_policy::<PullThroughCache>, ctx.clone())
         .for_each(|_| async {});
 
@@ -207,27 +277,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .modify(drop_managed_fields)
+    .inspect(synced.watch("AuroraCluster"))
     .reflect(aurora_writer)
     .applied_objects()
     .predicate_filter(intent::<AuroraCluster>, Default::default());
     let aurora_run = Controller::for_stream(aurora_changes, aurora_store.clone())
         .with_config(bounded())
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile_aurora, error_policy::<AuroraCluster>, ctx.clone())
         .for_each(|_| async {});
 
     // /readyz turns true once every watch has listed its objects.
     tokio::spawn(async move {
-        if ecs_store.wait_until_ready().await.is_ok()
-            && mj_store.wait_until_ready().await.is_ok()
-            && services_store.wait_until_ready().await.is_ok()
-            && ns_store.wait_until_ready().await.is_ok()
-            && ptc_store.wait_until_ready().await.is_ok()
-            && aurora_store.wait_until_ready().await.is_ok()
-        {
-            ready.store(true, Ordering::Relaxed);
-            info!("all watches synced");
+        while !synced.pending().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        ready.store(true, Ordering::Relaxed);
+        info!("all watches synced");
     });
 
     let lost = async {
@@ -236,15 +303,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             None => std::future::pending().await,
         }
     };
+    // The controllers end only on shutdown, once their in-flight reconciles
+    // (and so AWS mutations) are done; the lease is renewed meanwhile.
+    let controllers = async {
+        futures::join!(ecs_run, mj_run, ptc_run, aurora_run);
+        info!("in-flight reconciles finished");
+    };
+    let drain_limit = async {
+        stop.clone().await;
+        tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        warn!(limit = ?SHUTDOWN_DRAIN, "in-flight reconciles did not finish in time; stopping anyway");
+    };
     tokio::select! {
-        _ = ecs_run => Ok(()),
-        _ = mj_run => Ok(()),
-        _ = ns_watch => Ok(()),
-        _ = aurora_run => Ok(()),
-        _ = ptc_run => Ok(()),
-        e = lost => Err(e),
+        _ = controllers => {}
+        _ = drain_limit => {}
+        _ = ns_watch => {}
+        e = lost => return Err(e),
     }
+    leader::set_leading(false);
+    if let Some(e) = &elector {
+        e.release().await;
+    }
+    Ok(())
 }
+
+/// How long a stopping leader lets in-flight reconciles finish: within the
+/// pod's default terminationGracePeriodSeconds (30 s), with room to release
+/// the lease.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(20);
 
 /// What the user asked for: spec (generation), the refresh and pause
 /// annotations, deletion and finalizers. berth's own status writes do not

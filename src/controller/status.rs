@@ -24,6 +24,7 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     S: Serialize,
 {
+    crate::runtime::leader::check().map_err(|e| Error::Kube(kube::Error::Service(Box::new(e))))?;
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),

@@ -1,6 +1,6 @@
-//! The admin server: `/livez`, `/readyz` (true only once every watch has
-//! synced and, with leader election, this replica leads or stands by
-//! healthily), `/metrics` (Prometheus text format) and `/debug/reconciles`
+//! The admin server: `/livez`, `/readyz` (200 `standby` while this replica
+//! waits for the leader lease, so a rolling update never waits on it; 200
+//! `ok` for the leader once every watch has synced), `/metrics` (Prometheus text format) and `/debug/reconciles`
 //! (per-object reconcile counts as JSON, see `super::reconciles`).
 
 use std::collections::BTreeMap;
@@ -18,7 +18,10 @@ use super::reconciles::{Counts, ReconcileLog};
 
 #[derive(Clone)]
 pub struct AdminState {
+    /// The leader's watches have all synced.
     pub ready: Arc<AtomicBool>,
+    /// Waiting for the leader lease (with leader election only).
+    pub standby: Arc<AtomicBool>,
     pub registry: Arc<Mutex<Registry>>,
     pub reconciles: Arc<ReconcileLog>,
 }
@@ -41,7 +44,9 @@ pub async fn serve(addr: &str, state: AdminState) -> anyhow::Result<SocketAddr> 
 }
 
 async fn readyz(State(s): State<AdminState>) -> (StatusCode, &'static str) {
-    if s.ready.load(Ordering::Relaxed) {
+    if s.standby.load(Ordering::Relaxed) {
+        (StatusCode::OK, "standby")
+    } else if s.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "watches not synced")

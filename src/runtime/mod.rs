@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod crds;
+pub mod kube_requests;
 pub mod leader;
 pub mod reconciles;
+pub mod synced;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,4 +19,23 @@ pub fn jitter(max: Duration) -> Duration {
         .unwrap_or_default()
         .subsec_nanos() as u64;
     Duration::from_millis(nanos % (max.as_millis() as u64 + 1))
+}
+
+/// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT.
+pub async fn terminated() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

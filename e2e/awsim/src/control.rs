@@ -35,14 +35,17 @@ pub const ENDPOINTS: &str = "  GET  /_awsim/health                  liveness
                                         pullFailure?, logLines?}
   POST /_awsim/images/reset            remove all image rules
   GET  /_awsim/faults                  fault settings and throttle overrides
-  POST /_awsim/faults                  merge {pullFailures?, subnetsWithoutEgress?, errorRate?, latencyMs?,
+  POST /_awsim/faults                  merge {pullFailures?, subnetsWithoutEgress?, errorRate?, latencyMs? (N | \"MIN-MAX\"),
                                         loseResponses?: {\"ecs:CreateService\": N},
                                         throttle?: {\"ecs:DescribeServices\": {rate, burst} | null}}
   POST /_awsim/faults/lose             {action: \"ecs:CreateService\", count}: commit the next COUNT successful
                                         calls, then answer them with the service's 5xx (outcome \"lost\")
   POST /_awsim/faults/reset            clear faults, image rules and throttle overrides
   GET  /_awsim/throttle                {enabled, profile, scale, overrides, categories}: the AWS profile's table
-  POST /_awsim/throttle                {profile: \"default\" | \"aws\"}: switch profile (buckets start full)";
+  POST /_awsim/throttle                {profile: \"default\" | \"aws\"}: switch profile (buckets start full)
+  GET  /_awsim/alarms                  CloudWatch alarm states {name: state}
+  POST /_awsim/alarms                  {name, state: \"ALARM\" | \"OK\"}: set an alarm that ECS deployment
+                                        alarms (deploymentConfiguration.alarms) watch";
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -61,6 +64,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/faults/lose", post(lose_responses))
         .route("/faults/reset", post(reset_faults))
         .route("/throttle", get(throttle).post(set_throttle))
+        .route("/alarms", get(alarms).post(set_alarm))
 }
 
 #[derive(Deserialize)]
@@ -158,7 +162,7 @@ struct FaultPatch {
     pull_failures: Option<Vec<String>>,
     subnets_without_egress: Option<Vec<String>>,
     error_rate: Option<f64>,
-    latency_ms: Option<u64>,
+    latency_ms: Option<crate::faults::Latency>,
     lose_responses: BTreeMap<String, u32>,
     throttle: BTreeMap<String, Option<Rate>>,
 }
@@ -243,4 +247,30 @@ struct ThrottlePatch {
 async fn set_throttle(State(s): S, Json(p): Json<ThrottlePatch>) -> Json<Value> {
     s.throttle().set_profile(p.profile);
     throttle_json(&s)
+}
+
+fn alarms_json(s: &Shared) -> Json<Value> {
+    Json(json!(s.world().ecs.alarm_states))
+}
+
+async fn alarms(State(s): S) -> Json<Value> {
+    alarms_json(&s)
+}
+
+#[derive(Deserialize)]
+struct AlarmPatch {
+    name: String,
+    state: String,
+}
+
+async fn set_alarm(State(s): S, Json(p): Json<AlarmPatch>) -> Response {
+    if !matches!(p.state.as_str(), "ALARM" | "OK" | "INSUFFICIENT_DATA") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "state must be ALARM, OK or INSUFFICIENT_DATA"})),
+        )
+            .into_response();
+    }
+    crate::set_alarm(&s, &p.name, &p.state);
+    alarms_json(&s).into_response()
 }

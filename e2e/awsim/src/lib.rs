@@ -294,6 +294,21 @@ impl Handle {
         }
     }
 
+    /// Sets a CloudWatch alarm's state (`"ALARM"`, `"OK"`), as
+    /// `POST /_awsim/alarms` does: a deployment whose
+    /// `deploymentConfiguration.alarms` names it fails while it is in ALARM
+    /// (and rolls back with `rollback: true`).
+    pub fn set_alarm(&self, name: &str, state: &str) {
+        set_alarm(&self.shared, name, state);
+    }
+
+    /// Replaces the text of the service event the deployment circuit
+    /// breaker writes when it rolls back (`None`: ECS's usual text). The
+    /// deployment records are unchanged.
+    pub fn set_rollback_event_text(&self, text: Option<&str>) {
+        self.shared.world().ecs.rollback_event_text = text.map(str::to_string);
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.shared.world().faults = faults;
     }
@@ -377,4 +392,13 @@ impl Drop for Handle {
             t.abort();
         }
     }
+}
+
+/// Sets an alarm's state; deployments see it on the next tick.
+pub(crate) fn set_alarm(shared: &Shared, name: &str, state: &str) {
+    let (mut world, _ctx) = shared.world_now(None);
+    world
+        .ecs
+        .alarm_states
+        .insert(name.to_string(), state.to_string());
 }

@@ -38,6 +38,11 @@ struct Args {
     /// Disable default throttling (overrides set through the control API still apply).
     #[arg(long, env = "AWSIM_NO_THROTTLE")]
     no_throttle: bool,
+    /// Real latency added to every AWS API call, in milliseconds: `N`, or
+    /// `MIN-MAX` drawn uniformly per call (e.g. `30-120`, AWS-like). Also
+    /// settable at run time: `POST /_awsim/faults {"latencyMs": "30-120"}`.
+    #[arg(long, env = "AWSIM_LATENCY_MS", default_value = "0")]
+    latency_ms: awsim::faults::Latency,
     /// Real milliseconds between simulation ticks.
     #[arg(long, default_value_t = 50)]
     tick_ms: u64,
@@ -88,6 +93,9 @@ async fn main() -> anyhow::Result<()> {
         state_file: args.state_file,
     };
     let handle = awsim::try_start(config).await?;
+    if !args.latency_ms.is_zero() {
+        handle.shared().world().faults.latency_ms = args.latency_ms;
+    }
     println!("awsim listening on {}", handle.endpoint());
     shutdown_signal().await;
     handle.shutdown().await;

@@ -2,7 +2,6 @@
 //! throttling, dispatch) and the control API under `/_awsim`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -126,10 +125,10 @@ async fn aws(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
 
     let (latency, error_rate) = {
         let w = shared.world();
-        (w.faults.latency_ms, w.faults.error_rate)
+        (w.faults.latency_ms.sample(), w.faults.error_rate)
     };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
 
     let admitted = {

@@ -30,6 +30,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub use awsim;
 pub use berth;
 
+pub mod measure;
+pub mod processes;
+
 /// Field manager of everything the tests apply (as a user's kubectl would).
 pub const MANAGER: &str = "e2e-user";
 /// Account id the examples use; every test's awsim runs as this account.
@@ -93,6 +96,11 @@ pub struct Options {
     pub resync_interval: String,
     /// Start `berth run` right away.
     pub start_berth: bool,
+    /// berth's `--leader-election` (off: one process per test needs no Lease).
+    pub leader_election: bool,
+    /// Extra environment of `berth run`, set last (e.g. `KUBECONFIG` to run
+    /// berth as another identity, `POD_NAME`).
+    pub berth_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -102,6 +110,8 @@ impl Default for Options {
             throttle: true,
             resync_interval: "5m".into(),
             start_berth: true,
+            leader_election: false,
+            berth_env: Vec::new(),
         }
     }
 }
@@ -209,7 +219,11 @@ impl Env {
                 "--admin-addr",
                 &format!("127.0.0.1:{}", self.admin_port),
                 "--leader-election",
-                "false",
+                if self.options.leader_election {
+                    "true"
+                } else {
+                    "false"
+                },
             ])
             .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
             .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
@@ -219,12 +233,18 @@ impl Env {
                 "RUST_LOG",
                 std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
             )
+            .envs(self.options.berth_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
             .expect("starting berth");
         self.berth = Some(child);
+    }
+
+    /// The options the next `start_berth` uses.
+    pub fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
     }
 
     /// Kills berth (SIGKILL: no graceful shutdown, like a crashed pod).

@@ -694,3 +694,59 @@ async fn a_task_that_cannot_start_is_retried_without_using_the_backoff_limit() {
     assert!(status.attempts >= 2, "{status:?}");
     assert_eq!(env.berth_calls("ecs", "RunTask"), status.attempts as u64);
 }
+
+/// ECS forgets a stopped task after about an hour. A task that stopped and
+/// was forgotten while berth was down never had its exit code recorded:
+/// whether the migration ran is unknown, so berth does not run it again on
+/// its own. It says so, and a refresh is what runs it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_forgotten_before_berth_saw_it_stop_is_reported_not_rerun() {
+    let mut env = Env::new("mj-forgotten").await;
+    // 60 virtual seconds: about 2 s of real time at time scale 30.
+    env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-60", ""))
+        .await
+        .unwrap();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
+        })
+        .await;
+    let task_arn = job.status.unwrap().task_arn.unwrap();
+    env.kill_berth();
+    // The task stops while berth is down, then ECS forgets it.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env.awsim.state()["ecs"]["tasks"][&task_arn]["lastStatus"] != "STOPPED" {
+        assert!(std::time::Instant::now() < deadline, "the task never stopped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.awsim.advance_clock(3700.0);
+    assert!(
+        env.awsim.state()["ecs"]["tasks"].get(&task_arn).is_none(),
+        "awsim still knows the task an hour after it stopped"
+    );
+    env.start_berth();
+    let job: MigrationJob = env
+        .wait_for("migrate", "Failed/TaskResultUnknown", TIMEOUT, |j: &MigrationJob| {
+            j.status.as_ref().is_some_and(|s| {
+                s.phase == Some(Phase::Failed)
+                    && condition(&s.conditions, DEGRADED).is_some_and(|c| c.1 == "TaskResultUnknown")
+            })
+        })
+        .await;
+    let status = job.status.unwrap();
+    let message = condition(&status.conditions, DEGRADED).unwrap().2;
+    assert!(message.contains(&task_arn), "{message}");
+    assert!(message.contains("berth.dev/refresh"), "{message}");
+    assert_eq!(status.exit_code, None);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1, "the migration was run again");
+
+    // The user decides: a refresh runs it again, as a new attempt.
+    env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT).await;
+    let job: MigrationJob = env
+        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    assert_eq!(job.status.unwrap().attempts, 2);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+}

@@ -234,14 +234,16 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         secret_versions: &versions,
     });
     let (td, _) = rendered.register(clients).await.unwrap();
-    render::find_revision(clients, &family, &rendered.hash, 10)
+    render::latest_with_hash(clients, &family, &rendered.hash)
         .await
         .unwrap();
     render::owned_revisions(clients, &family, &owner)
         .await
         .unwrap();
-    berth::aws::ServiceBatcher::default()
-        .describe(clients, &spec.cluster, &svc.service_name())
+    clients
+        .batches
+        .services
+        .get(clients, &spec.cluster, &svc.service_name())
         .await
         .unwrap();
     act::stopped_tasks(clients, &spec.cluster, &svc.service_name(), 5)

@@ -15,7 +15,7 @@ use crate::api::common::{
 use crate::api::task_definition::{LogDriver, TaskDefinitionSpec};
 use crate::aws::tags::{TAG_ATTEMPT, TAG_RUN_HASH};
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
-use crate::aws::taskdef::{self as render, find_revision};
+use crate::aws::taskdef::{self as render, latest_with_hash};
 use crate::aws::token::{token, ECS_RUN_TASK_MAX};
 use crate::aws::{AwsFailure, Clients};
 
@@ -132,9 +132,6 @@ pub fn started_by(run_hash: &str) -> String {
     format!("berth-{}", &run_hash[..n])
 }
 
-/// Revisions of a derived family scanned for one with the same hash.
-const REVISION_SCAN: usize = 10;
-
 /// The ARN to run: the service's revision as is, or the rendered task
 /// definition, reused by its hash tag or registered now. `true` when registered.
 pub async fn task_definition(
@@ -157,9 +154,7 @@ pub async fn task_definition(
         // its secrets when it starts anyway.
         secret_versions: &Default::default(),
     });
-    if let Some((arn, _)) =
-        find_revision(clients, &target.family, &rendered.hash, REVISION_SCAN).await?
-    {
+    if let Some((arn, _)) = latest_with_hash(clients, &target.family, &rendered.hash).await? {
         return Ok((arn, false));
     }
     let (arn, _) = rendered.register(clients).await?;
@@ -348,7 +343,8 @@ pub async fn describe(
 }
 
 /// The task recorded in status, read back by its ARN (in the cluster the
-/// ARN names; old-format ARNs without one are looked up in `cluster`).
+/// ARN names; old-format ARNs without one are looked up in `cluster`),
+/// described together with the other jobs' tasks of that cluster.
 pub async fn task(
     clients: &Clients,
     cluster: &str,
@@ -356,8 +352,8 @@ pub async fn task(
     container: &str,
 ) -> Result<Option<TaskView>, AwsFailure> {
     let cluster = cluster_and_id(arn).map_or(cluster, |(c, _)| c);
-    let found = describe(clients, cluster, &[arn.to_string()], container).await?;
-    Ok(found.into_iter().next())
+    let found = clients.batches.tasks.get(clients, cluster, arn).await?;
+    Ok(found.map(|t| view(&t, container)))
 }
 
 /// Every task ECS knows with this `startedBy` (running ones, then stopped

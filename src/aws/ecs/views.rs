@@ -32,6 +32,8 @@ pub struct ServiceView {
     /// (capacity provider, weight, base).
     pub capacity_provider_strategy: Vec<(String, i32, i32)>,
     pub deployments: Vec<DeploymentView>,
+    /// The ARN of the service deployment record of the newest rollout.
+    pub current_service_deployment: Option<String>,
     /// Service events, newest first.
     pub events: Vec<EventView>,
     pub tags: BTreeMap<String, String>,
@@ -169,6 +171,7 @@ impl From<&Service> for ServiceView {
                 .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
                 .collect(),
             deployments: s.deployments().iter().map(DeploymentView::from).collect(),
+            current_service_deployment: s.current_service_deployment().map(str::to_string),
             events: s
                 .events()
                 .iter()

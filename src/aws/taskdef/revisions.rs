@@ -56,23 +56,42 @@ fn has_tag(tags: &[aws_sdk_ecs::types::Tag], key: &str, value: &str) -> bool {
         .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }
 
-/// The newest ACTIVE revision of `family` whose berth hash tag is `hash`.
-/// Newest first, at most `scan` revisions: berth registers on top.
-pub async fn find_revision(
+/// The latest ACTIVE revision of `family` when its berth hash tag is
+/// `hash`: one DescribeTaskDefinition per new rendering. berth registers on
+/// top of its family, so a registration whose response was lost is the
+/// latest revision; an older revision with the same content is not searched
+/// for (registering it again costs less than scanning the family each time).
+pub async fn latest_with_hash(
     clients: &Clients,
     family: &str,
     hash: &str,
-    scan: usize,
 ) -> Result<Option<(String, i64)>, AwsFailure> {
-    let mut found = None;
-    visit_revisions(clients, family, scan, |arn, revision, tags| {
-        if has_tag(tags, TAG_HASH, hash) {
-            found = Some((arn.to_string(), revision));
-        }
-        found.is_some()
-    })
-    .await?;
-    Ok(found)
+    let out = clients
+        .call("ecs:DescribeTaskDefinition", || {
+            clients
+                .ecs
+                .describe_task_definition()
+                .task_definition(family)
+                .include(TaskDefinitionField::Tags)
+                .send()
+        })
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        // "Unable to describe task definition.": the family has no ACTIVE
+        // revision yet.
+        Err(f) if f.is_code("ClientException") => return Ok(None),
+        Err(f) => return Err(f),
+    };
+    let Some(td) = out.task_definition() else {
+        return Ok(None);
+    };
+    if !has_tag(out.tags(), TAG_HASH, hash) {
+        return Ok(None);
+    }
+    Ok(td
+        .task_definition_arn()
+        .map(|arn| (arn.to_string(), td.revision() as i64)))
 }
 
 /// berth's ACTIVE revisions of `family` (owner tag = `owner`), newest first.

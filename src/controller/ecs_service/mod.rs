@@ -2,7 +2,7 @@
 //! the task definition (register only on a new hash), plan the one service
 //! mutation, act, and write status by server-side apply.
 
-pub mod observe;
+pub mod deployment;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
@@ -17,12 +17,12 @@ use kube::{Api, ResourceExt};
 
 use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
-use super::status;
+use super::{poll, status};
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::ecs_service::{EcsService, EcsServiceStatus};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus, ServiceDeploymentStatus};
 use crate::aws::cloudmap;
-use crate::aws::ecs::{services as act, ServiceView};
+use crate::aws::ecs::{services as act, ServiceDeploymentView, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
 use plan::ServiceAction;
@@ -121,7 +121,12 @@ async fn converge(
     });
     let hash = rendered.hash.clone();
     let name = obj.service_name();
-    let service = ctx.ecs.describe(clients, &spec.cluster, &name).await?;
+    let service = clients
+        .batches
+        .services
+        .get(clients, &spec.cluster, &name)
+        .await?;
+    let record = current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
 
     let Some((desired_arn, revision)) =
         desired_revision(obj, ctx, clients, prev, &rendered, paused).await?
@@ -163,6 +168,7 @@ async fn converge(
         desired_arn: &desired_arn,
         desired_revision: revision,
         service: service.as_ref(),
+        record: record.as_ref(),
         registry_arn: registry.as_deref(),
         stopped: &stopped,
         gate,
@@ -209,6 +215,17 @@ async fn converge(
         if p.action != ServiceAction::Nothing {
             if let Some(d) = svc.primary() {
                 r.deployment_id = d.id.clone();
+            }
+            let known = r.service_deployment.as_ref().map(|d| d.arn.as_str());
+            if let Some(arn) = svc
+                .current_service_deployment
+                .as_deref()
+                .filter(|a| Some(*a) != known)
+            {
+                r.service_deployment = Some(ServiceDeploymentStatus {
+                    arn: arn.to_string(),
+                    ..ServiceDeploymentStatus::default()
+                });
             }
         }
     }
@@ -266,11 +283,41 @@ async fn converge(
         || conditions::find(&next.conditions, DEGRADED)
             .is_some_and(|c| c.status == "True" && c.reason == "TasksFailing");
     Ok(if busy {
-        Action::requeue(observe::aligned_poll(ctx.poll))
+        Action::requeue(poll::aligned(ctx.poll, &obj.spec.cluster))
     } else {
-        Action::requeue(ctx.resync)
+        // Resyncs on the grid too: a steady state of N services costs
+        // ceil(N / 10) DescribeServices per cluster and resync.
+        Action::requeue(poll::aligned(ctx.resync, &obj.spec.cluster))
     })
 }
+/// The service's current deployment record, described in the cluster's
+/// batch (20 per call). A record status already shows as finished is not
+/// described again: a finished record does not change, so a steady
+/// service costs no DescribeServiceDeployments per poll.
+async fn current_record(
+    clients: &Clients,
+    cluster: &str,
+    service: Option<&ServiceView>,
+    prev: &EcsServiceStatus,
+) -> Result<Option<ServiceDeploymentView>> {
+    let Some(arn) = service.and_then(|s| s.current_service_deployment.as_deref()) else {
+        return Ok(None);
+    };
+    let known = prev
+        .rollout
+        .as_ref()
+        .and_then(|r| r.service_deployment.as_ref())
+        .filter(|d| d.arn == arn);
+    if let Some(finished) = known.and_then(deployment::finished_view) {
+        return Ok(Some(finished));
+    }
+    Ok(clients
+        .batches
+        .service_deployments
+        .get(clients, cluster, arn)
+        .await?)
+}
+
 /// The revision for the rendering's hash: known from status (survives
 /// restarts), or found by its hash tag, or registered now. `None` while
 /// paused and not registered yet.
@@ -288,14 +335,32 @@ async fn desired_revision(
             return Ok(Some((arn.clone(), prev.revision.unwrap_or(0))));
         }
     }
-    let scan = obj.spec.revision_history_limit as usize + 5;
-    if let Some(found) = taskdef::find_revision(clients, &obj.family(), hash, scan).await? {
-        return Ok(Some(found));
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let remembered = ctx
+        .revisions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&uid)
+        .filter(|(h, _, _)| h == hash)
+        .map(|(_, arn, revision)| (arn.clone(), *revision));
+    if let Some(known) = remembered {
+        return Ok(Some(known));
+    }
+    let remember = |arn: &str, revision: i64| {
+        ctx.revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.clone(), (hash.clone(), arn.to_string(), revision));
+    };
+    if let Some((arn, revision)) = taskdef::latest_with_hash(clients, &obj.family(), hash).await? {
+        remember(&arn, revision);
+        return Ok(Some((arn, revision)));
     }
     if paused {
         return Ok(None);
     }
     let (arn, revision) = rendered.register(clients).await?;
+    remember(&arn, revision);
     ctx.event(
         obj,
         EventType::Normal,
@@ -541,8 +606,16 @@ async fn prune_revisions(
     previous: Option<&str>,
     service: Option<&ServiceView>,
 ) -> Result<()> {
-    let owned = taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
     let limit = obj.spec.revision_history_limit.max(1) as usize;
+    // ECS numbers a family's revisions from 1: up to revision `limit` there
+    // cannot be more than `limit` of them, so nothing is listed.
+    let in_use_revision = in_use
+        .rsplit_once(':')
+        .and_then(|(_, r)| r.parse::<usize>().ok());
+    if in_use_revision.is_some_and(|r| r <= limit) {
+        return Ok(());
+    }
+    let owned = taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
     let mut protected: Vec<String> = vec![in_use.to_string()];
     protected.extend(previous.map(str::to_string));
     if let Some(svc) = service {
@@ -576,6 +649,12 @@ async fn prune_revisions(
 }
 
 async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
+    if let Some(uid) = &obj.metadata.uid {
+        ctx.revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
             obj,

@@ -7,11 +7,13 @@ use std::collections::BTreeSet;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus, StoppedTask};
+use crate::api::ecs_service::{EcsService, RolloutStatus, StoppedTask};
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
 use crate::aws::ecs::service_tags::{self as tags, TagChange};
 use crate::aws::ecs::services::{wanted_registries, ServiceUpdate};
-use crate::aws::ecs::{DeploymentView, ServiceView};
+use crate::aws::ecs::{DeploymentView, ServiceDeploymentView, ServiceView};
+
+use super::deployment;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
@@ -129,6 +131,8 @@ pub struct Inputs<'a> {
     pub desired_arn: &'a str,
     pub desired_revision: i64,
     pub service: Option<&'a ServiceView>,
+    /// The service's current deployment record (`currentServiceDeployment`).
+    pub record: Option<&'a ServiceDeploymentView>,
     /// The Cloud Map service to register in, when serviceDiscovery is set.
     pub registry_arn: Option<&'a str>,
     /// The service's recently stopped tasks, newest first.
@@ -191,6 +195,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             state: Some("IN_PROGRESS".into()),
             reason: Some("creating the service".into()),
             started_at: Some(i.now.to_string()),
+            revision: Some(i.desired_revision),
             ..RolloutStatus::default()
         });
         return Plan {
@@ -256,7 +261,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     let generation_changed = prev.observed_generation != i.obj.metadata.generation;
     let hash_changed = prev.spec_hash.as_deref() != Some(i.hash);
     let serving_desired = svc.task_definition.as_deref() == Some(i.desired_arn);
-    let rolled_back = !serving_desired && !hash_changed && rolled_back_since(svc, &prev);
+    let rolled_back = !serving_desired
+        && !hash_changed
+        && deployment::rolled_back(i.record, svc, &prev, i.desired_revision);
 
     let mut update = ServiceUpdate::default();
     let mut drift = Vec::new();
@@ -361,11 +368,15 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         previous
     };
     let mut rollout = rollout_status(primary, &prev.rollout);
+    rollout.service_deployment = i.record.map(deployment::record_status);
     if pushing_revision {
         rollout.state = Some("IN_PROGRESS".into());
         rollout.reason = Some(format!("rolling out revision {}", i.desired_revision));
         rollout.started_at = Some(i.now.to_string());
         rollout.failed_tasks = 0;
+        rollout.revision = Some(i.desired_revision);
+        // The new deployment's record is known from the update's answer.
+        rollout.service_deployment = None;
     }
 
     let conditions = if i.paused {
@@ -381,7 +392,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         };
         conditions::failed(Reason::PostRolloutCheckFailed, message)
     } else if rolled_back {
-        rolled_back_conditions(i.desired_revision, &last_stopped)
+        deployment::rolled_back_conditions(
+            i.record,
+            i.desired_revision,
+            failure_summary(&last_stopped, None),
+        )
     } else if !serving_desired && !pushing_revision {
         match &i.gate {
             Gate::Waiting(m) => waiting(m),
@@ -446,30 +461,11 @@ fn rollout_status(primary: Option<&DeploymentView>, prev: &Option<RolloutStatus>
                         .map(|t| t.to_string())
                         .or(prev.started_at)
                 },
+                revision: prev.revision,
+                service_deployment: prev.service_deployment,
             }
         }
     }
-}
-
-/// True when ECS rolled the service back after berth's last rollout began:
-/// the deployment circuit breaker leaves the service "stable" on the old
-/// revision, which a naive check would report as healthy.
-fn rolled_back_since(svc: &ServiceView, prev: &EcsServiceStatus) -> bool {
-    if conditions::find(&prev.conditions, DEGRADED)
-        .is_some_and(|c| c.status == "True" && c.reason == "RolledBack")
-    {
-        return true;
-    }
-    let since = prev
-        .rollout
-        .as_ref()
-        .and_then(|r| r.started_at.as_deref())
-        .and_then(|s| s.parse::<Timestamp>().ok())
-        .map(|t| t.as_second())
-        .unwrap_or(0);
-    svc.events
-        .iter()
-        .any(|e| e.message.contains("rolling back to deployment") && e.created_at >= since)
 }
 
 fn rollout_conditions(
@@ -484,6 +480,9 @@ fn rollout_conditions(
     let running = svc.running_count;
     let state = primary.and_then(|d| d.rollout_state.clone());
     let failing = failure_summary(stopped, Some(i.desired_arn));
+    if let Some(failed) = deployment::failed_conditions(i.record, i.desired_revision) {
+        return failed;
+    }
     match state.as_deref() {
         Some("COMPLETED") if running >= desired => vec![
             Desired::new(
@@ -560,8 +559,14 @@ fn rollout_conditions(
 }
 
 fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &ServiceView) -> Vec<Desired> {
+    let stage = rollout
+        .service_deployment
+        .as_ref()
+        .and_then(|d| d.lifecycle_stage.as_deref())
+        .map(|s| format!(", stage {s}"))
+        .unwrap_or_default();
     let message = format!(
-        "revision {revision}: {}/{} running, {} pending{}",
+        "revision {revision}: {}/{} running, {} pending{}{stage}",
         svc.running_count,
         svc.desired_count,
         svc.pending_count,
@@ -576,16 +581,6 @@ fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &ServiceView) -> Vec
         Desired::new(PROGRESSING, true, Reason::RollingOut, message),
         conditions::not_degraded(),
     ]
-}
-
-fn rolled_back_conditions(revision: i64, stopped: &[StoppedTask]) -> Vec<Desired> {
-    let message = format!(
-        "the deployment circuit breaker rolled revision {revision} back; ECS serves the previous revision{}",
-        failure_summary(stopped, None)
-            .map(|f| format!(": {f}"))
-            .unwrap_or_default()
-    );
-    conditions::failed(Reason::RolledBack, message)
 }
 
 fn waiting(message: &str) -> Vec<Desired> {

@@ -46,6 +46,12 @@ pub async fn reconcile(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Acti
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
+/// The next poll of a running task: on the grid, so the tasks of every job
+/// polling now are described in one DescribeTasks call per cluster.
+fn poll(cluster: &str) -> Duration {
+    super::poll::aligned(plan::POLL, cluster)
+}
+
 fn is_finished(status: &MigrationJobStatus) -> bool {
     matches!(status.phase, Some(Phase::Succeeded | Phase::Failed))
 }
@@ -305,7 +311,7 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
                 Phase::Running,
                 Reason::Running,
                 message,
-                Then::Requeue(plan::POLL),
+                Then::Requeue(poll(&target.cluster)),
             ));
         }
     }
@@ -469,7 +475,7 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
                 Phase::Running,
                 Reason::Running,
                 message,
-                Then::Requeue(plan::POLL),
+                Then::Requeue(poll(&target.cluster)),
             ));
         }
     }
@@ -499,9 +505,11 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
             .await;
     }
     let then = match p.step {
+        // A running task is polled on the grid, with the other jobs' tasks.
+        Step::Wait(Some(d)) if d == plan::POLL => Then::Requeue(poll(&target.cluster)),
         Step::Wait(Some(d)) => Then::Requeue(d),
         _ if is_finished(&cur) => Then::Expire,
-        _ => Then::Requeue(plan::POLL),
+        _ => Then::Requeue(poll(&target.cluster)),
     };
     Ok(report(cur, p.phase, p.reason, p.message, then))
 }

@@ -5,9 +5,12 @@
 //! which [`EcsState::handle`] dispatches.
 
 pub mod clusters;
+pub mod deployments;
 pub mod idempotency;
+pub mod rollout;
 pub mod scheduler;
 pub mod services;
+pub mod strategies;
 pub mod tags;
 pub mod task_api;
 pub mod taskdef;
@@ -54,6 +57,14 @@ pub struct EcsState {
     pub service_tokens: BTreeMap<String, idempotency::TokenRecord>,
     /// RunTask client tokens (cluster ARN + token).
     pub run_task_tokens: BTreeMap<String, idempotency::TokenRecord>,
+    /// CloudWatch alarm states ("ALARM", "OK") for deployment alarms, set
+    /// through the control API (`POST /_awsim/alarms`).
+    pub alarm_states: BTreeMap<String, String>,
+    /// Replaces the text of the service event the circuit breaker writes
+    /// when it rolls back (`Handle::set_rollback_event_text`), so tests can
+    /// tell a client that reads the deployment record from one that reads
+    /// the event text.
+    pub rollback_event_text: Option<String>,
 }
 
 fn client(msg: impl Into<String>) -> AwsError {
@@ -112,6 +123,11 @@ impl EcsState {
             "CreateService" | "UpdateService" | "DescribeServices" | "ListServices"
             | "DeleteService" => self.service_op(ctx, op, body, env),
             "TagResource" | "UntagResource" | "ListTagsForResource" => self.tag_op(ctx, op, body),
+            "DescribeServiceDeployments"
+            | "ListServiceDeployments"
+            | "DescribeServiceRevisions"
+            | "ContinueServiceDeployment"
+            | "StopServiceDeployment" => self.deployment_op(ctx, op, body),
             _ => Err(unknown_op(op)),
         }
     }

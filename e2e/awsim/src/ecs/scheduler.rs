@@ -39,6 +39,8 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
         task_definitions,
         clusters,
         launches,
+        alarm_states,
+        rollback_event_text,
         ..
     } = state;
     for svc in services.iter_mut() {
@@ -59,22 +61,29 @@ pub fn tick(state: &mut EcsState, ctx: &Ctx, env: &mut EcsEnv) {
             cluster_arn,
             launches,
             ctx,
+            alarms: alarm_states,
+            rollback_event_text: rollback_event_text.as_deref(),
         };
         sched.apply_events(evs);
         sched.circuit_breaker();
+        sched.rollout();
         sched.step(env);
     }
 }
 
-struct Scheduler<'a> {
+pub(crate) struct Scheduler<'a> {
     /// This service's tasks (including stopped ones still retained).
-    task_arns: Vec<String>,
-    svc: &'a mut Service,
-    tasks: &'a mut BTreeMap<String, Task>,
+    pub(crate) task_arns: Vec<String>,
+    pub(crate) svc: &'a mut Service,
+    pub(crate) tasks: &'a mut BTreeMap<String, Task>,
     tds: &'a BTreeMap<String, Vec<TaskDef>>,
     cluster_arn: String,
     launches: &'a mut u64,
-    ctx: &'a Ctx,
+    pub(crate) ctx: &'a Ctx,
+    /// CloudWatch alarm states set through the control API.
+    pub(crate) alarms: &'a BTreeMap<String, String>,
+    /// Replaces the circuit breaker's rollback event text when set.
+    rollback_event_text: Option<&'a str>,
 }
 
 fn find_td<'a>(tds: &'a BTreeMap<String, Vec<TaskDef>>, arn: &str) -> Option<&'a TaskDef> {
@@ -157,12 +166,15 @@ impl Scheduler<'_> {
             format!("(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."),
         );
         if !self.svc.circuit_breaker_rollback {
+            self.circuit_breaker_tripped(&failed_id, None);
             return;
         }
         let Some((target_id, target_td)) = self.svc.last_completed.clone() else {
+            self.circuit_breaker_tripped(&failed_id, None);
             return;
         };
         if target_td == failed_td {
+            self.circuit_breaker_tripped(&failed_id, None);
             return;
         }
         self.svc.task_definition = target_td.clone();
@@ -172,19 +184,15 @@ impl Scheduler<'_> {
                 "ECS deployment circuit breaker: rolling back to deploymentId {target_id}."
             )),
         );
-        self.svc.event(
-            now,
-            format!("(service {name}) rolling back to deployment {target_id}."),
-        );
+        let text = match self.rollback_event_text {
+            Some(t) => t.to_string(),
+            None => format!("(service {name}) rolling back to deployment {target_id}."),
+        };
+        self.svc.event(now, text);
         // Tasks still running the rollback target belong to the new
         // deployment: ECS does not replace healthy tasks of the same revision.
-        for arn in &self.task_arns {
-            if let Some(t) = self.tasks.get_mut(arn) {
-                if t.is_active() && t.task_definition_arn == target_td {
-                    t.deployment_id = Some(new_id.clone());
-                }
-            }
-        }
+        self.adopt(&target_td, &new_id);
+        self.circuit_breaker_tripped(&failed_id, Some(&new_id));
     }
 
     fn stop_tasks(&mut self, arns: &[String], reason_for: impl Fn(&Task) -> String) {
@@ -349,14 +357,21 @@ impl Scheduler<'_> {
         let n_primary = active.iter().filter(|a| a.1).count() as i64;
         let launching_allowed = primary.rollout_state != "FAILED";
         if launching_allowed {
-            let n = (desired - n_primary).min(max_total - n_total);
+            let n = match self.staged_launch() {
+                // BLUE_GREEN, LINEAR, CANARY: green scales to 100% at SCALE_UP.
+                Some(true) => desired - n_primary,
+                Some(false) => 0,
+                None => (desired - n_primary).min(max_total - n_total),
+            };
             self.launch(n, env);
         }
 
         // Replace old tasks without dropping below the healthy minimum;
         // unhealthy old tasks can always go.
         let mut healthy_total = active.iter().filter(|a| a.2).count() as i64;
-        let mut old: Vec<&(String, bool, bool)> = active.iter().filter(|a| !a.1).collect();
+        let hold_old = self.holds_old();
+        let mut old: Vec<&(String, bool, bool)> =
+            active.iter().filter(|a| !a.1 && !hold_old).collect();
         old.sort_by_key(|a| a.2);
         let mut to_stop = vec![];
         for (arn, _, healthy) in old {
@@ -437,7 +452,7 @@ impl Scheduler<'_> {
         let Some(primary) = self.svc.primary().cloned() else {
             return;
         };
-        if self.svc.deployments.len() != 1 {
+        if self.svc.deployments.len() != 1 || !self.may_complete() {
             return;
         }
         let healthy = self
@@ -466,6 +481,7 @@ impl Scheduler<'_> {
                 p.updated_at = now;
             }
             self.svc.last_completed = Some((primary.id.clone(), primary.task_definition.clone()));
+            self.deployment_completed(&primary.id);
             self.svc.event(
                 now,
                 format!(

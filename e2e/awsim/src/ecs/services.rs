@@ -10,10 +10,11 @@ use serde_json::{json, Value};
 use crate::core::{AwsError, AwsResult, Ctx};
 use crate::util::{bool_field, int_field, obj, paginate, str_field, str_list};
 
+use super::deployments::{ServiceDeployment, ServiceRevision};
 use super::tags::tags_of;
 use super::{
-    client, idempotency, include_tags, invalid, service_not_found, taskdef, unknown_op, EcsEnv,
-    EcsState,
+    client, idempotency, include_tags, invalid, service_not_found, strategies, taskdef, unknown_op,
+    EcsEnv, EcsState,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +35,9 @@ pub struct Deployment {
     pub network_configuration: Option<Value>,
     pub rollout_state: String,
     pub rollout_state_reason: String,
+    /// The service revision this deployment runs (`deployments`).
+    #[serde(default)]
+    pub service_revision_arn: Option<String>,
 }
 
 impl Deployment {
@@ -117,6 +121,17 @@ pub struct Service {
     pub steady: bool,
     /// Real AWS keeps INACTIVE services describable for a while.
     pub inactive_since: Option<f64>,
+    /// `deploymentConfiguration` members beyond the rolling ones: strategy,
+    /// bakeTimeInMinutes, lifecycleHooks, linearConfiguration,
+    /// canaryConfiguration (see `strategies`).
+    #[serde(default)]
+    pub strategy_config: Option<Value>,
+    #[serde(default)]
+    pub current_service_deployment: Option<String>,
+    #[serde(default)]
+    pub service_deployments: Vec<ServiceDeployment>,
+    #[serde(default)]
+    pub service_revisions: Vec<ServiceRevision>,
 }
 
 pub const MAX_EVENTS: usize = 100;
@@ -177,10 +192,42 @@ impl Service {
                 rollout_state: "IN_PROGRESS".into(),
                 rollout_state_reason: reason
                     .unwrap_or_else(|| format!("ECS deployment {id} in progress.")),
+                service_revision_arn: None,
             },
         );
         self.steady = false;
         id
+    }
+
+    /// `deploymentConfiguration.strategy` (default ROLLING).
+    pub fn strategy(&self) -> &str {
+        self.strategy_config
+            .as_ref()
+            .and_then(|c| c.get("strategy"))
+            .and_then(Value::as_str)
+            .unwrap_or("ROLLING")
+    }
+
+    pub fn deployment_configuration_json(&self) -> Value {
+        let mut dc = json!({
+            "deploymentCircuitBreaker": {
+                "enable": self.circuit_breaker_enable,
+                "rollback": self.circuit_breaker_rollback,
+            },
+            "maximumPercent": self.maximum_percent,
+            "minimumHealthyPercent": self.minimum_healthy_percent,
+        });
+        if let Some(o) = dc.as_object_mut() {
+            if let Some(a) = &self.alarms {
+                o.insert("alarms".into(), a.clone());
+            }
+            if let Some(extra) = self.strategy_config.as_ref().and_then(Value::as_object) {
+                for (k, v) in extra {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        dc
     }
 
     pub fn to_json(&self, include_tags: bool) -> Value {
@@ -190,18 +237,7 @@ impl Service {
             .iter()
             .map(|e| json!({"id": e.id, "createdAt": e.created_at, "message": e.message}))
             .collect();
-        let mut circuit_breaker = json!({
-            "enable": self.circuit_breaker_enable,
-            "rollback": self.circuit_breaker_rollback,
-        });
-        let mut dc = json!({
-            "deploymentCircuitBreaker": circuit_breaker.take(),
-            "maximumPercent": self.maximum_percent,
-            "minimumHealthyPercent": self.minimum_healthy_percent,
-        });
-        if let (Some(a), Some(o)) = (&self.alarms, dc.as_object_mut()) {
-            o.insert("alarms".into(), a.clone());
-        }
+        let dc = self.deployment_configuration_json();
         obj(vec![
             ("serviceArn", json!(self.arn)),
             ("serviceName", json!(self.name)),
@@ -232,6 +268,11 @@ impl Service {
             ("roleArn", json!(self.role_arn)),
             ("events", json!(events)),
             ("createdAt", json!(self.created_at)),
+            (
+                "currentServiceDeployment",
+                json!(self.current_service_deployment),
+            ),
+            ("currentServiceRevisions", self.current_revisions_json()),
             ("placementConstraints", self.placement_constraints.clone()),
             ("placementStrategy", self.placement_strategy.clone()),
             ("networkConfiguration", json!(self.network_configuration)),
@@ -332,6 +373,11 @@ impl EcsState {
                 }
                 s.status = "DRAINING".into();
                 s.desired_count = 0;
+                // service-deployment.html: "When you delete a service,
+                // Amazon ECS deletes the service deployments."
+                s.service_deployments.clear();
+                s.service_revisions.clear();
+                s.current_service_deployment = None;
                 if let Some(p) = s.primary_mut() {
                     p.desired_count = 0;
                 }
@@ -458,6 +504,11 @@ impl EcsState {
         let registries = Self::service_registries(body, env)?;
         let dc = body.get("deploymentConfiguration");
         let (min, max) = deployment_percents(dc, None)?;
+        let strategy_config = strategies::config(dc, None);
+        strategies::validate(
+            strategy_config.as_ref(),
+            body.get("loadBalancers").unwrap_or(&Value::Null),
+        )?;
         let fargate = launch_type == Some("FARGATE") || capacity.is_some();
         let mut svc = Service {
             arn: ctx.arn("ecs", &format!("service/{}/{name}", cluster.name)),
@@ -517,8 +568,13 @@ impl EcsState {
             last_completed: None,
             steady: false,
             inactive_since: None,
+            strategy_config,
+            current_service_deployment: None,
+            service_deployments: vec![],
+            service_revisions: vec![],
         };
-        svc.new_deployment(ctx.now, None);
+        let id = svc.new_deployment(ctx.now, None);
+        svc.record_deployment(ctx.now, &id);
         let out = svc.to_json(false);
         self.services.push(svc);
         Ok(json!({"service": out}))
@@ -585,6 +641,11 @@ impl EcsState {
         let dc = body.get("deploymentConfiguration");
         let (min, max) =
             deployment_percents(dc, Some((s.minimum_healthy_percent, s.maximum_percent)))?;
+        let strategy_config = strategies::config(dc, s.strategy_config.as_ref());
+        strategies::validate(
+            strategy_config.as_ref(),
+            body.get("loadBalancers").unwrap_or(&s.load_balancers),
+        )?;
 
         let s = &mut self.services[i];
         let mut redeploy = bool_field(body, "forceNewDeployment").unwrap_or(false);
@@ -638,6 +699,7 @@ impl EcsState {
         }
         s.minimum_healthy_percent = min;
         s.maximum_percent = max;
+        s.strategy_config = strategy_config;
         if let Some(cb) = dc.and_then(|d| d.get("deploymentCircuitBreaker")) {
             s.circuit_breaker_enable = bool_field(cb, "enable").unwrap_or(false);
             s.circuit_breaker_rollback = bool_field(cb, "rollback").unwrap_or(false);
@@ -658,7 +720,8 @@ impl EcsState {
             s.propagate_tags = Some(p.to_string());
         }
         if redeploy {
-            s.new_deployment(ctx.now, None);
+            let id = s.new_deployment(ctx.now, None);
+            s.record_deployment(ctx.now, &id);
         } else if let Some(p) = s.primary_mut() {
             p.desired_count = desired.unwrap_or(p.desired_count);
             p.updated_at = ctx.now;

@@ -57,6 +57,40 @@ const SECRET: &str = page!("Secret");
 const DEPENDENCY: &str = page!("ContainerDependency");
 const HEALTH_CHECK: &str = page!("HealthCheck");
 const RUNTIME_PLATFORM: &str = page!("RuntimePlatform");
+const HOOK: &str = page!("DeploymentLifecycleHook");
+const HOOK_TIMEOUT: &str = page!("DeploymentLifecycleHookTimeoutConfiguration");
+const LINEAR: &str = page!("LinearConfiguration");
+const CANARY: &str = page!("CanaryConfiguration");
+const DESCRIBE_SERVICE_DEPLOYMENTS: &str = page!("DescribeServiceDeployments");
+const LIST_SERVICE_DEPLOYMENTS: &str = page!("ListServiceDeployments");
+const DESCRIBE_SERVICE_REVISIONS: &str = page!("DescribeServiceRevisions");
+const CONTINUE_SERVICE_DEPLOYMENT: &str = page!("ContinueServiceDeployment");
+const STOP_SERVICE_DEPLOYMENT: &str = page!("StopServiceDeployment");
+
+/// `DeploymentLifecycleHookStage` (the hook's `lifecycleStages` values).
+const HOOK_STAGES: &[&str] = &[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+];
+
+/// `ServiceDeploymentStatus`.
+const SERVICE_DEPLOYMENT_STATUSES: &[&str] = &[
+    "PENDING",
+    "SUCCESSFUL",
+    "STOPPED",
+    "STOP_REQUESTED",
+    "IN_PROGRESS",
+    "ROLLBACK_REQUESTED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
+];
 
 /// "Up to 255 letters (uppercase and lowercase), numbers, underscores, and
 /// hyphens are allowed." (service, family, cluster, container and volume
@@ -169,12 +203,56 @@ macro_rules! deployment_rules {
                 DEPLOYMENT_CONTROLLER,
             ),
             one_of("availabilityZoneRebalancing", ENABLED_DISABLED, $src),
+            // "Valid values are: AWS_LAMBDA ... PAUSE".
+            one_of(
+                "deploymentConfiguration.lifecycleHooks[].targetType",
+                &["AWS_LAMBDA", "PAUSE"],
+                HOOK,
+            ),
+            one_of(
+                "deploymentConfiguration.lifecycleHooks[].lifecycleStages[]",
+                HOOK_STAGES,
+                HOOK,
+            ),
+            // "Valid Range: Minimum value of 1. Maximum value of 20160."
+            range(
+                "deploymentConfiguration.lifecycleHooks[].timeoutConfiguration.timeoutInMinutes",
+                1,
+                20160,
+                HOOK_TIMEOUT,
+            ),
+            one_of(
+                "deploymentConfiguration.lifecycleHooks[].timeoutConfiguration.action",
+                &["CONTINUE", "ROLLBACK"],
+                HOOK_TIMEOUT,
+            ),
+            // "Valid values are multiples of 0.1 from 3.0 to 100.0" (the
+            // multiple-of-0.1 part is in `ecs::strategies`).
+            range(
+                "deploymentConfiguration.linearConfiguration.stepPercent",
+                3,
+                100,
+                LINEAR,
+            ),
+            // "Valid values are 0 to 1440 minutes (24 hours)."
+            range(
+                "deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes",
+                0,
+                1440,
+                LINEAR,
+            ),
+            range(
+                "deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes",
+                0,
+                1440,
+                CANARY,
+            ),
         ]
     };
 }
 
 const NET_CREATE: [Rule; 14] = network_rules!(CREATE_SERVICE);
-const DEP_CREATE: [Rule; 9] = deployment_rules!(CREATE_SERVICE);
+const DEP_CREATE: [Rule; 16] = deployment_rules!(CREATE_SERVICE);
 const CREATE_SERVICE_OWN: [Rule; 9] = [
     required("serviceName", CREATE_SERVICE),
     length("serviceName", 1, 255, CREATE_SERVICE),
@@ -191,7 +269,7 @@ const CREATE_SERVICE_OWN: [Rule; 9] = [
 ];
 
 const NET_UPDATE: [Rule; 14] = network_rules!(UPDATE_SERVICE);
-const DEP_UPDATE: [Rule; 9] = deployment_rules!(UPDATE_SERVICE);
+const DEP_UPDATE: [Rule; 16] = deployment_rules!(UPDATE_SERVICE);
 const NET_RUN: [Rule; 14] = network_rules!(RUN_TASK);
 
 const fn concat<const A: usize, const B: usize, const C: usize, const N: usize>(
@@ -216,9 +294,9 @@ const fn concat<const A: usize, const B: usize, const C: usize, const N: usize>(
     out
 }
 
-static CREATE_SERVICE_TABLE: [Rule; 32] = concat(CREATE_SERVICE_OWN, NET_CREATE, DEP_CREATE);
+static CREATE_SERVICE_TABLE: [Rule; 39] = concat(CREATE_SERVICE_OWN, NET_CREATE, DEP_CREATE);
 
-static UPDATE_SERVICE_TABLE: [Rule; 24] = concat(
+static UPDATE_SERVICE_TABLE: [Rule; 31] = concat(
     [required("service", UPDATE_SERVICE)],
     NET_UPDATE,
     DEP_UPDATE,
@@ -327,6 +405,54 @@ static REGISTER_TD_TABLE: &[Rule] = &[
 ];
 
 pub static TABLES: &[OpRules] = &[
+    OpRules {
+        op: "DescribeServiceDeployments",
+        rules: &[
+            required("serviceDeploymentArns", DESCRIBE_SERVICE_DEPLOYMENTS),
+            // "You can specify a maximum of 20 ARNs."
+            list_size("serviceDeploymentArns", 0, 20, DESCRIBE_SERVICE_DEPLOYMENTS),
+        ],
+    },
+    OpRules {
+        op: "DescribeServiceRevisions",
+        rules: &[
+            required("serviceRevisionArns", DESCRIBE_SERVICE_REVISIONS),
+            // "You can specify a maximum of 20 ARNs."
+            list_size("serviceRevisionArns", 0, 20, DESCRIBE_SERVICE_REVISIONS),
+        ],
+    },
+    OpRules {
+        op: "ListServiceDeployments",
+        rules: &[
+            required("service", LIST_SERVICE_DEPLOYMENTS),
+            one_of(
+                "status[]",
+                SERVICE_DEPLOYMENT_STATUSES,
+                LIST_SERVICE_DEPLOYMENTS,
+            ),
+            // "This value can be between 1 and 100."
+            range("maxResults", 1, 100, LIST_SERVICE_DEPLOYMENTS),
+        ],
+    },
+    OpRules {
+        op: "ContinueServiceDeployment",
+        rules: &[
+            required("serviceDeploymentArn", CONTINUE_SERVICE_DEPLOYMENT),
+            required("hookId", CONTINUE_SERVICE_DEPLOYMENT),
+            one_of(
+                "action",
+                &["CONTINUE", "ROLLBACK"],
+                CONTINUE_SERVICE_DEPLOYMENT,
+            ),
+        ],
+    },
+    OpRules {
+        op: "StopServiceDeployment",
+        rules: &[
+            required("serviceDeploymentArn", STOP_SERVICE_DEPLOYMENT),
+            one_of("stopType", &["ABORT", "ROLLBACK"], STOP_SERVICE_DEPLOYMENT),
+        ],
+    },
     OpRules {
         op: "CreateService",
         rules: &CREATE_SERVICE_TABLE,

@@ -1,0 +1,266 @@
+//! The chart's RBAC, proven against a real API server: berth runs with a
+//! kubeconfig holding a token of the chart's ServiceAccount (TokenRequest
+//! API), bound only to the rendered ClusterRole/Role, and the example
+//! application converges. Without one rule, the specific failure shows.
+
+#[path = "../src/chart.rs"]
+mod chart;
+
+use std::time::Duration;
+
+use berth::api::conditions::{is_true, READY};
+use berth::api::migration_job::Phase;
+use berth::api::{AuroraCluster, EcsService, MigrationJob};
+use berth_e2e::examples::{file, ready_on};
+use berth_e2e::{tail, Env, Options};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::PostParams;
+use kube::Api;
+use serde_json::json;
+use serde_yaml::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+const RBAC_KINDS: &[&str] = &[
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+];
+
+/// The chart's ServiceAccount and RBAC for a release named after the test
+/// namespace, installed into it (`watchNamespace` = that namespace when
+/// `scoped`, as berth runs `--namespace` there), after `edit` changed them.
+async fn install_rbac(env: &Env, scoped: bool, edit: impl Fn(&mut Value)) -> String {
+    let values = if scoped {
+        json!({ "watchNamespace": env.ns })
+    } else {
+        json!({})
+    };
+    let rendered = chart::render(
+        &chart::chart_dir(),
+        &chart::Release {
+            name: &env.ns,
+            namespace: &env.ns,
+            values,
+        },
+    )
+    .expect("rendering the chart");
+    let mut sa = None;
+    for (_, mut doc) in chart::documents(&rendered).expect("parsing the chart") {
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        if !RBAC_KINDS.contains(&kind.as_str()) {
+            continue;
+        }
+        edit(&mut doc);
+        if kind == "ServiceAccount" {
+            sa = doc["metadata"]["name"].as_str().map(str::to_string);
+        }
+        env.apply_yaml(&serde_yaml::to_string(&doc).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("applying {kind}: {e:#}"));
+    }
+    sa.expect("the chart renders a ServiceAccount")
+}
+
+/// A kubeconfig like the test's own (server, CA) whose user is a fresh
+/// token of `sa`.
+async fn kubeconfig_for(env: &Env, sa: &str) -> std::path::PathBuf {
+    let token = Api::<ServiceAccount>::namespaced(env.client.clone(), &env.ns)
+        .create_token_request(
+            sa,
+            &PostParams::default(),
+            &TokenRequest {
+                spec: TokenRequestSpec {
+                    expiration_seconds: Some(3600),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .expect(
+            "TokenRequest for the chart's ServiceAccount (service-account signing key configured?)",
+        )
+        .status
+        .expect("a token")
+        .token;
+    let admin = std::env::var("KUBECONFIG").expect("KUBECONFIG");
+    let mut config: Value = serde_yaml::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
+    let users = config["users"].as_sequence_mut().unwrap();
+    assert_eq!(users.len(), 1, "one user in the test kubeconfig");
+    users[0]["user"] = serde_yaml::to_value(json!({ "token": token })).unwrap();
+    let path = std::env::temp_dir().join(format!("berth-e2e-{}.kubeconfig", env.ns));
+    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// An environment whose berth runs as the chart's ServiceAccount, with
+/// leader election on (the Lease role is part of what is proven).
+async fn env_as_chart(name: &str, scoped: bool, edit: impl Fn(&mut Value)) -> Env {
+    let mut env = Env::with_options(
+        name,
+        Options {
+            start_berth: false,
+            leader_election: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let sa = install_rbac(&env, scoped, edit).await;
+    let kubeconfig = kubeconfig_for(&env, &sa).await;
+    env.options_mut().berth_env = vec![
+        (
+            "KUBECONFIG".into(),
+            kubeconfig.to_string_lossy().into_owned(),
+        ),
+        ("POD_NAME".into(), format!("{}-pod", env.ns)),
+        // As the chart's Deployment sets it: the Lease its Role names.
+        ("BERTH_LEASE_NAME".into(), format!("{}-berth", env.ns)),
+    ];
+    env.start_berth();
+    env
+}
+
+/// Removes `resource` from every rule of the chart's roles that names it.
+fn without(resource: &'static str) -> impl Fn(&mut Value) {
+    move |doc: &mut Value| {
+        let Some(rules) = doc.get_mut("rules").and_then(Value::as_sequence_mut) else {
+            return;
+        };
+        for rule in rules.iter_mut() {
+            if let Some(resources) = rule["resources"].as_sequence_mut() {
+                resources.retain(|r| r.as_str() != Some(resource));
+            }
+        }
+        rules.retain(|r| r["resources"].as_sequence().is_some_and(|s| !s.is_empty()));
+    }
+}
+
+/// Waits until berth's log has a line containing every one of `needles`.
+async fn wait_for_log(env: &Env, what: &str, needles: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let log = env.berth_log();
+        if let Some(line) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for berth's log to show {what}\n--- berth log (tail) ---\n{}",
+            tail(&log, 30)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The example application: the API with its database, its PreRollout
+/// migration (which reads the AuroraCluster) and PostRollout smoke test.
+async fn example_converges(env: &Env) {
+    env.apply_yaml(&file("orders-db.yaml")).await.unwrap();
+    env.apply_yaml(&file("api-migrate.yaml")).await.unwrap();
+    env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for::<AuroraCluster>("orders-db", "Ready", TIMEOUT, |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY))
+    })
+    .await;
+    // Written by server-side apply with only the patch verb on Secrets.
+    let secret = env
+        .api::<Secret>()
+        .get("orders-db-connection")
+        .await
+        .expect("the connection Secret");
+    assert!(secret.data.unwrap().contains_key("host"));
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    for job in ["api-migrate", "api-smoke-test"] {
+        env.wait_for::<MigrationJob>(job, "Succeeded", TIMEOUT, |j| {
+            j.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+        })
+        .await;
+    }
+    // Events went out (create on events.k8s.io).
+    assert!(
+        !env.events_for("api").await.is_empty(),
+        "no Events about api"
+    );
+    // The Lease is held by this process (leader election permissions).
+    let lease = Api::<Lease>::namespaced(env.client.clone(), &env.ns)
+        .get(&format!("{}-berth", env.ns))
+        .await
+        .expect("berth's Lease");
+    let holder = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    assert!(holder.starts_with(&format!("{}-pod", env.ns)), "{holder}");
+    let log = env.berth_log();
+    assert!(
+        !log.contains("forbidden"),
+        "berth was denied something:\n{}",
+        log.lines()
+            .filter(|l| l.contains("forbidden"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_converges_with_the_namespaced_install() {
+    let env = env_as_chart("rbac-ns", true, |_| {}).await;
+    example_converges(&env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_converges_with_the_cluster_wide_install() {
+    let env = env_as_chart("rbac-cw", false, |_| {}).await;
+    example_converges(&env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_status_patch_rule_status_is_never_written() {
+    let env = env_as_chart("rbac-nostatus", true, without("ecsservices/status")).await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    let line = wait_for_log(
+        &env,
+        "the status write denied",
+        &["forbidden", "cannot patch resource", "ecsservices/status"],
+    )
+    .await;
+    assert!(line.contains("reconcile failed"), "{line}");
+    // The denial came after the finalizer patch (still allowed) ...
+    let api = env.api::<EcsService>();
+    let svc = api.get("api").await.unwrap();
+    assert!(
+        svc.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"berth.dev/cleanup".to_string()),
+        "the finalizer patch is allowed"
+    );
+    // ... and the status berth computed never arrived.
+    assert!(svc.status.is_none(), "{:?}", svc.status);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_events_create_berth_still_converges_and_says_why() {
+    let env = env_as_chart("rbac-noevents", true, without("events")).await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    wait_for_log(
+        &env,
+        "the Event denied",
+        &["publishing an Event failed", "forbidden", "events"],
+    )
+    .await;
+    assert!(env.events_for("api").await.is_empty());
+}
