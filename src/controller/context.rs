@@ -55,6 +55,10 @@ pub struct Context {
     /// that records it lands (it may fail on a stale read), the next
     /// reconcile knows it without asking ECS again.
     pub revisions: std::sync::Mutex<std::collections::HashMap<String, (String, String, i64)>>,
+    /// The run hash and attempts of the last status this process wrote for
+    /// a MigrationJob (by uid): a reconcile that reads an older status from
+    /// the watch waits for it instead of acting on it.
+    pub job_writes: std::sync::Mutex<std::collections::HashMap<String, (String, i32)>>,
 }
 
 impl Context {
@@ -80,6 +84,7 @@ impl Context {
             reconciles,
             stores,
             revisions: Default::default(),
+            job_writes: Default::default(),
         }
     }
 

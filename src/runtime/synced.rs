@@ -10,9 +10,12 @@ use std::sync::Arc;
 
 use kube::runtime::watcher;
 
+/// Each watch by name, and whether it has listed.
+type Watches = Vec<(&'static str, Arc<AtomicBool>)>;
+
 #[derive(Clone, Default)]
 pub struct Synced {
-    watches: Arc<std::sync::Mutex<Vec<(&'static str, Arc<AtomicBool>)>>>,
+    watches: Arc<std::sync::Mutex<Watches>>,
 }
 
 impl Synced {

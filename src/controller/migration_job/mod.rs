@@ -100,6 +100,12 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
             let message = super::pull_through::explain(&message, serving.as_ref());
             status.pull_through_cache = serving.and_then(|s| s.object);
             let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
+            if let (Some(uid), Some(hash)) = (&obj.metadata.uid, &written.run_hash) {
+                ctx.job_writes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uid.clone(), (hash.clone(), written.attempts));
+            }
             match then {
                 Then::Requeue(d) => Ok(Action::requeue(d)),
                 Then::Expire => expire(obj, ctx, api, &written, Timestamp::now()).await,
@@ -260,6 +266,20 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
 
     // Which run: a new hash starts over from attempt 1.
     let run_hash = plan::run_hash(obj, &owner, target.service_hash.as_deref());
+    // The watch has not caught up with this process's own last status
+    // write (a reconcile triggered by another object's change): acting on
+    // it would look for, and adopt, the task this process just started.
+    let written = ctx
+        .job_writes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&uid)
+        .cloned();
+    if let Some((hash, attempts)) = written.filter(|(h, _)| *h == run_hash) {
+        if prev.run_hash.as_deref() != Some(hash.as_str()) || prev.attempts < attempts {
+            return Ok(Outcome::Quiet(Action::requeue(Duration::from_millis(300))));
+        }
+    }
     let mut cur = if prev.run_hash.as_deref() == Some(run_hash.as_str()) {
         prev.clone()
     } else {
@@ -568,6 +588,12 @@ async fn database_env(
 /// Stops the current run's task if it is still running; the task
 /// definitions berth derived stay (ECS keeps inactive ones visible anyway).
 async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
+    if let Some(uid) = &obj.metadata.uid {
+        ctx.job_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
     let status = obj.status.clone().unwrap_or_default();
     let Some(arn) = status.task_arn.as_deref() else {
         return Ok(Action::await_change());
