@@ -131,6 +131,18 @@ impl Context {
             tracing::debug!(reason, error = %e, "Event not published");
             return;
         }
+        let type_label = match type_ {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        };
+        self.metrics
+            .events
+            .get_or_create(&super::metrics::EventLabels {
+                kind: K::kind(&()).to_string(),
+                reason: reason.to_string(),
+                r#type: type_label.to_string(),
+            })
+            .inc();
         let event = Event {
             type_,
             reason: reason.into(),

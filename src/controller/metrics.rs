@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -17,10 +18,27 @@ pub struct ErrorLabels {
     pub category: String,
 }
 
+/// An Event berth published: its reason is one of berth's own (a closed
+/// set of literals in the code), so the label set stays bounded.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub kind: String,
+    pub reason: String,
+    /// `Normal` or `Warning`.
+    pub r#type: String,
+}
+
 pub struct Metrics {
     pub reconciles: Family<KindLabel, Counter>,
     pub failures: Family<ErrorLabels, Counter>,
     pub duration: Family<KindLabel, Histogram>,
+    /// Reconciles running now (kube-runtime does not expose its queue;
+    /// a value pinned at `--max-concurrent-reconciles` means work queues).
+    pub in_flight: Family<KindLabel, Gauge>,
+    /// Rollout and migration outcomes, mutations and phase changes, as the
+    /// Events that report them (e.g. RolloutComplete, RolledBack,
+    /// Succeeded, Failed, TaskStarted).
+    pub events: Family<EventLabels, Counter>,
 }
 
 impl Metrics {
@@ -31,6 +49,8 @@ impl Metrics {
             duration: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.01, 2.0, 12))
             }),
+            in_flight: Family::default(),
+            events: Family::default(),
         };
         registry.register(
             "berth_reconciles",
@@ -46,6 +66,16 @@ impl Metrics {
             "berth_reconcile_duration_seconds",
             "Reconcile duration, by kind",
             m.duration.clone(),
+        );
+        registry.register(
+            "berth_reconciles_in_flight",
+            "Reconciles running now, by kind",
+            m.in_flight.clone(),
+        );
+        registry.register(
+            "berth_events",
+            "Events berth published, by kind, reason and type: rollout and migration outcomes among them",
+            m.events.clone(),
         );
         m
     }

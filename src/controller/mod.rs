@@ -37,6 +37,17 @@ use context::Context;
 use error::Error;
 use metrics::{ErrorLabels, KindLabel, Metrics};
 
+/// Reconcile failures are logged by `error_policy`; what is left to say is
+/// that a watch failed (e.g. RBAC refuses the list): kube-runtime retries it
+/// with backoff, and `/readyz` stays false until it has listed.
+async fn log_watch_errors<T, E: std::fmt::Debug + std::fmt::Display>(
+    result: Result<T, kube::runtime::controller::Error<E, watcher::Error>>,
+) {
+    if let Err(kube::runtime::controller::Error::QueueError(e)) = result {
+        warn!(error = %e, "watch failed; retrying");
+    }
+}
+
 /// Stored objects without their managedFields: berth never reads them, and
 /// under server-side apply they are often the largest part of an object.
 fn drop_managed_fields<K: Resource>(obj: &mut K) {
@@ -213,7 +224,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .graceful_shutdown_on(stop.clone())
         .run(reconcile_ecs, error_policy::<EcsService>, ctx.clone())
         // error_policy already logged each failure.
-        .for_each(|_| async {});
+        .for_each(log_watch_errors);
 
     let mj_api: Api<MigrationJob> = scoped(client.clone(), ns);
     let mj_changes = watcher(mj_api, watcher::Config::default().any_semantic())
@@ -253,7 +264,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_config(bounded())
         .graceful_shutdown_on(stop.clone())
         .run(reconcile_mj, error_policy::<MigrationJob>, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(log_watch_errors);
 
     let ptc_changes = watcher(
         scoped::<PullThroughCache>(client.clone(), ns),
@@ -269,7 +280,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_config(bounded())
         .graceful_shutdown_on(stop.clone())
         .run(reconcile_ptc, error_policy::<PullThroughCache>, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(log_watch_errors);
 
     let (aurora_store, aurora_writer) = reflector::store();
     let aurora_changes = watcher(
@@ -286,7 +297,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_config(bounded())
         .graceful_shutdown_on(stop.clone())
         .run(reconcile_aurora, error_policy::<AuroraCluster>, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(log_watch_errors);
 
     // /readyz turns true once every watch has listed its objects.
     tokio::spawn(async move {
@@ -398,8 +409,11 @@ where
         obj.meta().namespace.as_deref().unwrap_or_default(),
         obj.meta().name.as_deref().unwrap_or_default(),
     );
+    let in_flight = ctx.metrics.in_flight.get_or_create(&labels).clone();
+    in_flight.inc();
     let started = Instant::now();
     let result = reconcile(obj, ctx.clone()).await;
+    in_flight.dec();
     drop(reconciling);
     ctx.metrics
         .duration

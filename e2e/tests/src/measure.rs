@@ -35,6 +35,12 @@ impl Env {
         Ok(out)
     }
 
+    /// berth's `/readyz`: `Ok(body)` when ready (200), else `Err` with the
+    /// status line.
+    pub async fn berth_readyz(&self) -> anyhow::Result<String> {
+        http_get(self.admin_port, "/readyz").await
+    }
+
     /// The berth process's peak resident memory (VmHWM), in KiB.
     pub fn berth_peak_rss_kib(&self) -> Option<u64> {
         let pid = self.berth.as_ref()?.id();

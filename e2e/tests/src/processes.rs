@@ -24,6 +24,8 @@ pub struct Spawn {
     pub aws_endpoint: Option<String>,
     /// Extra environment, set last (e.g. `KUBECONFIG` from [`kubeconfig_via`]).
     pub env: Vec<(String, String)>,
+    /// The namespace it watches and keeps its Lease in (default: the Env's).
+    pub namespace: Option<String>,
 }
 
 /// One `berth run --leader-election true` process; killed when dropped.
@@ -54,14 +56,9 @@ impl Env {
             .aws_endpoint
             .clone()
             .unwrap_or_else(|| self.awsim.endpoint());
+        let ns = spawn.namespace.as_deref().unwrap_or(&self.ns);
         let child = Command::new(bin)
-            .args([
-                "run",
-                "--namespace",
-                &self.ns,
-                "--lease-namespace",
-                &self.ns,
-            ])
+            .args(["run", "--namespace", ns, "--lease-namespace", ns])
             .args(["--aws-endpoint-url", &endpoint, "--aws-region", REGION])
             .args(["--resync-interval", &self.options.resync_interval])
             .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])

@@ -264,3 +264,31 @@ async fn without_events_create_berth_still_converges_and_says_why() {
     .await;
     assert!(env.events_for("api").await.is_empty());
 }
+
+/// `/readyz` is false while a watch cannot list (here: RBAC refuses the
+/// MigrationJobs) and turns true once it has, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_waits_until_every_watch_has_listed() {
+    let env = env_as_chart("rbac-ready", true, without("migrationjobs")).await;
+    // Evidence berth tried: its MigrationJob watch was refused.
+    wait_for_log(&env, "the refused watch", &["watch failed", "migrationjobs"]).await;
+    let not_ready = env.berth_readyz().await.expect_err("ready without a MigrationJob watch");
+    assert!(not_ready.to_string().contains("503"), "{not_ready:#}");
+
+    install_rbac(&env, true, |_| {}).await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        match env.berth_readyz().await {
+            Ok(body) => {
+                assert_eq!(body, "ok");
+                break;
+            }
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "not ready after the permission came back: {e:#}\n{}",
+                tail(&env.berth_log(), 20)
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
