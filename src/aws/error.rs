@@ -73,6 +73,19 @@ where
             } else {
                 FailureKind::Terminal
             };
+            // The request id is what AWS support asks for; it stays out of
+            // status (it changes on every attempt) and goes to the log, in
+            // the reconcile's span (the object it was for).
+            let request_id = e
+                .meta()
+                .extra("aws_request_id")
+                .or_else(|| service.raw().headers().get("x-amzn-requestid"));
+            let (code_, request_id) = (code.as_deref().unwrap_or(""), request_id.unwrap_or(""));
+            if kind == FailureKind::Terminal {
+                tracing::warn!(action, code = code_, request_id, status, "AWS refused a request");
+            } else {
+                tracing::debug!(action, code = code_, request_id, status, "AWS error response");
+            }
             AwsFailure {
                 kind,
                 action,
