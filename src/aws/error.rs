@@ -82,7 +82,9 @@ where
                 .or_else(|| service.raw().headers().get("x-amzn-requestid"));
             let (code_, request_id) = (code.as_deref().unwrap_or(""), request_id.unwrap_or(""));
             if kind == FailureKind::Terminal {
-                tracing::warn!(action, code = code_, request_id, status, "AWS refused a request");
+                // Info, not warn: some are expected answers (a task
+                // definition family that does not exist yet).
+                tracing::info!(action, code = code_, request_id, status, "AWS error response");
             } else {
                 tracing::debug!(action, code = code_, request_id, status, "AWS error response");
             }
