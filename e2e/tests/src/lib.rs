@@ -693,6 +693,55 @@ pub mod examples {
             .2
     }
 
+    /// A standalone MigrationJob `name` with an inline task definition running
+    /// `image` (logging to awslogs), plus `extra` spec lines.
+    pub fn inline_job(name: &str, image: &str, extra: &str) -> String {
+        format!(
+            r#"apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: {name}
+spec:
+  cluster: shop
+  launchType: FARGATE
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001]
+    securityGroups: [sg-0a1b2c3d4e5f60a01]
+  taskDefinition:
+    cpu: 256
+    memory: 512
+    executionRoleArn: arn:aws:iam::123456789012:role/shop-migrate-execution
+    containers:
+      - name: migrate
+        image: {image}
+        logConfiguration:
+          logDriver: awslogs
+          options:
+            awslogs-group: /shop/migrate
+            awslogs-stream-prefix: job
+  command: ["./migrate", "up"]
+{extra}"#
+        )
+    }
+
+    /// Waits until MigrationJob `name` runs a task; its ARN.
+    pub async fn running_task(env: &super::Env, name: &str) -> String {
+        let job: berth::api::MigrationJob = env
+            .wait_for(
+                name,
+                "Running",
+                std::time::Duration::from_secs(90),
+                |j: &berth::api::MigrationJob| {
+                    j.status.as_ref().is_some_and(|s| {
+                        s.phase == Some(berth::api::migration_job::Phase::Running)
+                            && s.task_arn.is_some()
+                    })
+                },
+            )
+            .await;
+        job.status.unwrap().task_arn.unwrap()
+    }
+
     /// A small Fargate service `svc-NN` in cluster `shop`: the unit of the
     /// scale tests.
     pub fn small_service(i: usize) -> String {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::EcsService;
 use berth::runtime::leader::{DEFAULT_LEASE_NAME as LEASE_NAME, LEASE_SECONDS};
-use berth_e2e::examples::{ready_on, small_service};
+use berth_e2e::examples::{inline_job, ready_on, small_service};
 use berth_e2e::processes::{kube_upstream, kubeconfig_via, Berth, Proxy, Spawn};
 use berth_e2e::{Env, Options};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -122,7 +122,7 @@ async fn a_killed_leader_hands_over_and_a_running_job_runs_once() {
     let env = env("leader-kill").await;
     let (mut a, b) = leader_and_standby(&env, Spawn::default()).await;
     // 1200 virtual seconds: ~40 s at the default 30x, longer than the hand-over.
-    env.apply_yaml(&job("migrate", "shop/migrate:sleep-1200"))
+    env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-1200", ""))
         .await
         .unwrap();
     let deadline = Instant::now() + TIMEOUT;
@@ -167,6 +167,7 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_the_takeover(
     let spawn = Spawn {
         aws_endpoint: Some(format!("http://127.0.0.1:{}", aws.port())),
         env: vec![("KUBECONFIG".into(), kubeconfig.display().to_string())],
+        ..Spawn::default()
     };
     let (mut a, b) = leader_and_standby(&env, spawn).await;
 
@@ -239,29 +240,4 @@ async fn a_leader_cut_off_from_the_api_server_stops_writing_before_the_takeover(
             .await;
     }
     assert!(b.metric("berth_aws_calls_total").await > 0.0);
-}
-
-/// A standalone job with an inline task definition running `image`.
-fn job(name: &str, image: &str) -> String {
-    format!(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: {name}
-spec:
-  cluster: shop
-  launchType: FARGATE
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-    securityGroups: [sg-0a1b2c3d4e5f60a01]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    executionRoleArn: arn:aws:iam::123456789012:role/shop-migrate-execution
-    containers:
-      - name: migrate
-        image: {image}
-  command: ["./migrate", "up"]
-"#
-    )
 }

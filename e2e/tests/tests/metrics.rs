@@ -59,16 +59,22 @@ async fn metrics_cover_what_operators_alert_on_with_bounded_labels() {
         env.apply_yaml(&file(example)).await.unwrap();
     }
     env.wait_for::<PullThroughCache>("docker-hub", "Ready", TIMEOUT, |p| {
-        p.status.as_ref().is_some_and(|s| is_true(&s.conditions, READY))
+        p.status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY))
     })
     .await;
     env.wait_for::<AuroraCluster>("orders-db", "Ready", TIMEOUT, |a| {
-        a.status.as_ref().is_some_and(|s| is_true(&s.conditions, READY))
+        a.status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY))
     })
     .await;
     for name in ["api", "web"] {
         env.wait_for::<EcsService>(name, "Ready", TIMEOUT, |s| {
-            s.status.as_ref().is_some_and(|s| is_true(&s.conditions, READY))
+            s.status
+                .as_ref()
+                .is_some_and(|s| is_true(&s.conditions, READY))
         })
         .await;
     }
@@ -115,12 +121,28 @@ async fn metrics_cover_what_operators_alert_on_with_bounded_labels() {
         assert!(families.contains(family), "{family} missing: {families:?}");
     }
 
-    let kinds: BTreeSet<&str> = ["EcsService", "MigrationJob", "AuroraCluster", "PullThroughCache"].into();
+    let kinds: BTreeSet<&str> = [
+        "EcsService",
+        "MigrationJob",
+        "AuroraCluster",
+        "PullThroughCache",
+    ]
+    .into();
     let actions = iam_actions();
-    let object_names = ["api", "web", "api-migrate", "api-smoke-test", "orders-db", "docker-hub"];
+    let object_names = [
+        "api",
+        "web",
+        "api-migrate",
+        "api-smoke-test",
+        "orders-db",
+        "docker-hub",
+    ];
     for ((family, label), values) in &seen {
         for v in values {
-            assert!(!v.contains(&env.ns), "{family} {label}={v}: a namespace as a label");
+            assert!(
+                !v.contains(&env.ns),
+                "{family} {label}={v}: a namespace as a label"
+            );
             assert!(
                 !object_names.contains(&v.as_str()),
                 "{family} {label}={v}: an object's name as a label"
@@ -140,8 +162,18 @@ async fn metrics_cover_what_operators_alert_on_with_bounded_labels() {
                     "{family} outcome={v}"
                 ),
                 "verb" => assert!(
-                    ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "other"]
-                        .contains(&v.as_str()),
+                    [
+                        "get",
+                        "list",
+                        "watch",
+                        "create",
+                        "update",
+                        "patch",
+                        "delete",
+                        "deletecollection",
+                        "other"
+                    ]
+                    .contains(&v.as_str()),
                     "{family} verb={v}"
                 ),
                 "type" => assert!(["Normal", "Warning"].contains(&v.as_str())),
@@ -152,5 +184,8 @@ async fn metrics_cover_what_operators_alert_on_with_bounded_labels() {
     // What a user would watch: the migration's success and the rollouts.
     let events = &seen[&("berth_events_total".to_string(), "reason".to_string())];
     assert!(events.contains("Succeeded"), "{events:?}");
-    assert!(events.contains("RolloutComplete") || events.contains("Ready"), "{events:?}");
+    assert!(
+        events.contains("RolloutComplete") || events.contains("Ready"),
+        "{events:?}"
+    );
 }

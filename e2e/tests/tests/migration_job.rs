@@ -7,39 +7,10 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
+use berth_e2e::examples::{inline_job, running_task};
 use berth_e2e::{condition, workspace_root, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-/// A standalone job with an inline task definition running `image`.
-fn inline_job(name: &str, image: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: {name}
-spec:
-  cluster: shop
-  launchType: FARGATE
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-    securityGroups: [sg-0a1b2c3d4e5f60a01]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    executionRoleArn: arn:aws:iam::123456789012:role/shop-migrate-execution
-    containers:
-      - name: migrate
-        image: {image}
-        logConfiguration:
-          logDriver: awslogs
-          options:
-            awslogs-group: /shop/migrate
-            awslogs-stream-prefix: job
-  command: ["./migrate", "up"]
-{extra}"#
-    )
-}
 
 fn phase_is(phase: Phase) -> impl Fn(&MigrationJob) -> bool {
     move |j: &MigrationJob| j.status.as_ref().and_then(|s| s.phase) == Some(phase)
@@ -216,14 +187,7 @@ async fn a_restart_follows_the_running_task() {
     env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-300", ""))
         .await
         .unwrap();
-    let job: MigrationJob = env
-        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
-            j.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
-        })
-        .await;
-    let task_arn = job.status.unwrap().task_arn.unwrap();
+    let task_arn = running_task(&env, "migrate").await;
     env.kill_berth();
     env.start_berth();
     // The new process's first reconcile (its counts start at 0) finds the
@@ -706,19 +670,15 @@ async fn a_task_forgotten_before_berth_saw_it_stop_is_reported_not_rerun() {
     env.apply_yaml(&inline_job("migrate", "shop/migrate:sleep-60", ""))
         .await
         .unwrap();
-    let job: MigrationJob = env
-        .wait_for("migrate", "Running", TIMEOUT, |j: &MigrationJob| {
-            j.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(Phase::Running) && s.task_arn.is_some())
-        })
-        .await;
-    let task_arn = job.status.unwrap().task_arn.unwrap();
+    let task_arn = running_task(&env, "migrate").await;
     env.kill_berth();
     // The task stops while berth is down, then ECS forgets it.
     let deadline = std::time::Instant::now() + TIMEOUT;
     while env.awsim.state()["ecs"]["tasks"][&task_arn]["lastStatus"] != "STOPPED" {
-        assert!(std::time::Instant::now() < deadline, "the task never stopped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task never stopped"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     env.awsim.advance_clock(3700.0);
@@ -728,22 +688,33 @@ async fn a_task_forgotten_before_berth_saw_it_stop_is_reported_not_rerun() {
     );
     env.start_berth();
     let job: MigrationJob = env
-        .wait_for("migrate", "Failed/TaskResultUnknown", TIMEOUT, |j: &MigrationJob| {
-            j.status.as_ref().is_some_and(|s| {
-                s.phase == Some(Phase::Failed)
-                    && condition(&s.conditions, DEGRADED).is_some_and(|c| c.1 == "TaskResultUnknown")
-            })
-        })
+        .wait_for(
+            "migrate",
+            "Failed/TaskResultUnknown",
+            TIMEOUT,
+            |j: &MigrationJob| {
+                j.status.as_ref().is_some_and(|s| {
+                    s.phase == Some(Phase::Failed)
+                        && condition(&s.conditions, DEGRADED)
+                            .is_some_and(|c| c.1 == "TaskResultUnknown")
+                })
+            },
+        )
         .await;
     let status = job.status.unwrap();
     let message = condition(&status.conditions, DEGRADED).unwrap().2;
     assert!(message.contains(&task_arn), "{message}");
     assert!(message.contains("berth.dev/refresh"), "{message}");
     assert_eq!(status.exit_code, None);
-    assert_eq!(env.berth_calls("ecs", "RunTask"), 1, "the migration was run again");
+    assert_eq!(
+        env.berth_calls("ecs", "RunTask"),
+        1,
+        "the migration was run again"
+    );
 
     // The user decides: a refresh runs it again, as a new attempt.
-    env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT).await;
+    env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT)
+        .await;
     let job: MigrationJob = env
         .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
         .await;

@@ -271,8 +271,16 @@ async fn without_events_create_berth_still_converges_and_says_why() {
 async fn readyz_waits_until_every_watch_has_listed() {
     let env = env_as_chart("rbac-ready", true, without("migrationjobs")).await;
     // Evidence berth tried: its MigrationJob watch was refused.
-    wait_for_log(&env, "the refused watch", &["watch failed", "migrationjobs"]).await;
-    let not_ready = env.berth_readyz().await.expect_err("ready without a MigrationJob watch");
+    wait_for_log(
+        &env,
+        "the refused watch",
+        &["watch failed", "migrationjobs"],
+    )
+    .await;
+    let not_ready = env
+        .berth_readyz()
+        .await
+        .expect_err("ready without a MigrationJob watch");
     assert!(not_ready.to_string().contains("503"), "{not_ready:#}");
 
     install_rbac(&env, true, |_| {}).await;

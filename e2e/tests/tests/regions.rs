@@ -33,7 +33,11 @@ async fn ready_arn(api: &Api<EcsService>, name: &str) -> String {
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
         if let Ok(s) = api.get(name).await {
-            if let Some(st) = s.status.as_ref().filter(|st| is_true(&st.conditions, READY)) {
+            if let Some(st) = s
+                .status
+                .as_ref()
+                .filter(|st| is_true(&st.conditions, READY))
+            {
                 return st.service_arn.clone().expect("a Ready service has its ARN");
             }
         }
@@ -53,7 +57,12 @@ async fn each_namespace_reaches_aws_in_its_own_region_and_role() {
     )
     .await;
     // Namespace A: another region than berth's --aws-region (us-east-1).
-    annotate(&env, &env.ns, serde_json::json!({"berth.dev/aws-region": "eu-west-1"})).await;
+    annotate(
+        &env,
+        &env.ns,
+        serde_json::json!({"berth.dev/aws-region": "eu-west-1"}),
+    )
+    .await;
     env.start_berth();
 
     // Namespace B: a third region, and a role to assume.
@@ -111,5 +120,4 @@ async fn each_namespace_reaches_aws_in_its_own_region_and_role() {
         env.awsim.calls(None)
     );
     assert!(assumed.iter().all(|r| r == ROLE), "{assumed:?}");
-
 }

@@ -163,23 +163,44 @@ async fn two_hundred_services_with_migrations_converge_once() {
     let jobs: Api<MigrationJob> = env.api();
 
     // 1. Every service registers its revision and waits for its migration.
-    until(&env, "every service registered", Duration::from_secs(600), || async {
-        let list = services.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        let registered = list
-            .items
-            .iter()
-            .filter(|s| s.status.as_ref().is_some_and(|st| st.task_definition_arn.is_some()))
-            .count();
-        (registered == SERVICES)
-            .then_some(())
-            .ok_or(format!("{registered}/{SERVICES} registered"))
-    })
+    until(
+        &env,
+        "every service registered",
+        Duration::from_secs(600),
+        || async {
+            let list = services
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let registered = list
+                .items
+                .iter()
+                .filter(|s| {
+                    s.status
+                        .as_ref()
+                        .is_some_and(|st| st.task_definition_arn.is_some())
+                })
+                .count();
+            (registered == SERVICES)
+                .then_some(())
+                .ok_or(format!("{registered}/{SERVICES} registered"))
+        },
+    )
     .await;
     let registered_after = started.elapsed();
     let creation = calls_by_action(&env);
-    let registrations = creation.get("ecs:RegisterTaskDefinition").copied().unwrap_or(0);
-    let td_reads = creation.get("ecs:DescribeTaskDefinition").copied().unwrap_or(0)
-        + creation.get("ecs:ListTaskDefinitions").copied().unwrap_or(0);
+    let registrations = creation
+        .get("ecs:RegisterTaskDefinition")
+        .copied()
+        .unwrap_or(0);
+    let td_reads = creation
+        .get("ecs:DescribeTaskDefinition")
+        .copied()
+        .unwrap_or(0)
+        + creation
+            .get("ecs:ListTaskDefinitions")
+            .copied()
+            .unwrap_or(0);
 
     // 2. The migrations are released together and run a while (awsim slowed
     // to 0.2x: 15 s each), so their polls overlap.
@@ -191,17 +212,25 @@ async fn two_hundred_services_with_migrations_converge_once() {
         )
         .await;
     }
-    until(&env, "every migration Succeeded", Duration::from_secs(300), || async {
-        let list = jobs.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        let done = list
-            .items
-            .iter()
-            .filter(|j| j.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded))
-            .count();
-        (done == SERVICES)
-            .then_some(())
-            .ok_or(format!("{done}/{SERVICES} Succeeded"))
-    })
+    until(
+        &env,
+        "every migration Succeeded",
+        Duration::from_secs(300),
+        || async {
+            let list = jobs
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = list
+                .items
+                .iter()
+                .filter(|j| j.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded))
+                .count();
+            (done == SERVICES)
+                .then_some(())
+                .ok_or(format!("{done}/{SERVICES} Succeeded"))
+        },
+    )
     .await;
     let migrated_after = started.elapsed();
     env.awsim.set_time_scale(30.0);
@@ -219,17 +248,29 @@ async fn two_hundred_services_with_migrations_converge_once() {
     }
 
     // 3. Every service rolls out.
-    until(&env, "every service Ready", Duration::from_secs(300), || async {
-        let list = services.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|s| s.status.as_ref().is_some_and(|st| is_true(&st.conditions, READY)))
-            .count();
-        (ready == SERVICES)
-            .then_some(())
-            .ok_or(format!("{ready}/{SERVICES} Ready"))
-    })
+    until(
+        &env,
+        "every service Ready",
+        Duration::from_secs(300),
+        || async {
+            let list = services
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let ready = list
+                .items
+                .iter()
+                .filter(|s| {
+                    s.status
+                        .as_ref()
+                        .is_some_and(|st| is_true(&st.conditions, READY))
+                })
+                .count();
+            (ready == SERVICES)
+                .then_some(())
+                .ok_or(format!("{ready}/{SERVICES} Ready"))
+        },
+    )
     .await;
     let ready_after = started.elapsed();
     let converge = calls_by_action(&env);
@@ -240,26 +281,30 @@ async fn two_hundred_services_with_migrations_converge_once() {
     let before_reconciles = env.all_reconciles().await.unwrap();
     let before_calls = env.awsim.call_log(Some("berth")).as_array().unwrap().len();
     let steady_started = Instant::now();
-    until(&env, "two resyncs of every object", Duration::from_secs(6 * RESYNC_SECONDS), || {
-        let env = &env;
-        let before = &before_reconciles;
-        async move {
-            let now = env.all_reconciles().await.map_err(|e| e.to_string())?;
-            let behind = before
-                .iter()
-                .filter(|(key, (started, _))| now.get(*key).map_or(0, |c| c.1) < started + 2)
-                .count();
-            (behind == 0)
-                .then_some(())
-                .ok_or(format!("{behind} objects not reconciled twice yet"))
-        }
-    })
+    until(
+        &env,
+        "two resyncs of every object",
+        Duration::from_secs(6 * RESYNC_SECONDS),
+        || {
+            let env = &env;
+            let before = &before_reconciles;
+            async move {
+                let now = env.all_reconciles().await.map_err(|e| e.to_string())?;
+                let behind = before
+                    .iter()
+                    .filter(|(key, (started, _))| now.get(*key).map_or(0, |c| c.1) < started + 2)
+                    .count();
+                (behind == 0)
+                    .then_some(())
+                    .ok_or(format!("{behind} objects not reconciled twice yet"))
+            }
+        },
+    )
     .await;
     let after_metrics = env.berth_metrics().await.unwrap();
     let after_reconciles = env.all_reconciles().await.unwrap();
-    let steady_calls: Vec<serde_json::Value> = env.awsim.call_log(Some("berth")).as_array().unwrap()
-        [before_calls..]
-        .to_vec();
+    let steady_calls: Vec<serde_json::Value> =
+        env.awsim.call_log(Some("berth")).as_array().unwrap()[before_calls..].to_vec();
     let service_resyncs: u64 = after_reconciles
         .iter()
         .filter(|(k, _)| k.starts_with("EcsService/"))
@@ -276,12 +321,25 @@ async fn two_hundred_services_with_migrations_converge_once() {
         .sum();
     let steady_mutations: Vec<String> = steady_calls
         .iter()
-        .map(|c| format!("{}:{}", c["service"].as_str().unwrap_or("?"), c["action"].as_str().unwrap_or("?")))
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["service"].as_str().unwrap_or("?"),
+                c["action"].as_str().unwrap_or("?")
+            )
+        })
         .filter(|a| is_mutation(a))
         .collect();
     let status_writes: f64 = ["ecsservices/status", "migrationjobs/status"]
         .iter()
-        .map(|r| delta(&after_metrics, &before_metrics, "berth_kube_requests_total", &[("verb", "patch"), ("resource", r)]))
+        .map(|r| {
+            delta(
+                &after_metrics,
+                &before_metrics,
+                "berth_kube_requests_total",
+                &[("verb", "patch"), ("resource", r)],
+            )
+        })
         .sum();
     let namespace_gets = delta(
         &after_metrics,
@@ -299,21 +357,47 @@ async fn two_hundred_services_with_migrations_converge_once() {
     watching.abort();
 
     println!("{SERVICES} services + {SERVICES} PreRollout MigrationJobs in {} clusters (awsim `aws` throttling profile)", CLUSTERS.len());
-    println!("  registered in {:.0}s, migrated by {:.0}s, all Ready by {:.0}s", registered_after.as_secs_f64(), migrated_after.as_secs_f64(), ready_after.as_secs_f64());
-    println!("  creation: {registrations} RegisterTaskDefinition, {td_reads} task-definition reads");
-    println!("  DescribeTasks: {describe_calls} calls for {tasks_described} job polls ({:.1} per call)", tasks_described as f64 / describe_calls.max(1) as f64);
+    println!(
+        "  registered in {:.0}s, migrated by {:.0}s, all Ready by {:.0}s",
+        registered_after.as_secs_f64(),
+        migrated_after.as_secs_f64(),
+        ready_after.as_secs_f64()
+    );
+    println!(
+        "  creation: {registrations} RegisterTaskDefinition, {td_reads} task-definition reads"
+    );
+    println!(
+        "  DescribeTasks: {describe_calls} calls for {tasks_described} job polls ({:.1} per call)",
+        tasks_described as f64 / describe_calls.max(1) as f64
+    );
     println!("  steady state over {:.0}s ({resyncs:.2} resyncs): {steady_describes} DescribeServices ({:.1} per resync, ideal {ideal_per_resync}), {} mutations, {status_writes} status writes, {namespace_gets} Namespace GETs", steady_started.elapsed().as_secs_f64(), steady_describes / resyncs, steady_mutations.len());
     println!("  berth peak RSS: {peak_rss_mib:.0} MiB");
     println!("  calls to convergence: {converge:?}");
-    println!("  throttled: {:?}", env.awsim.calls(Some("berth"))["throttled"]);
+    println!(
+        "  throttled: {:?}",
+        env.awsim.calls(Some("berth"))["throttled"]
+    );
 
     // Exactly one migration per run: 200 jobs, 200 RunTasks, attempt 1 each.
-    assert_eq!(converge.get("ecs:RunTask").copied(), Some(SERVICES as u64), "RunTask calls");
+    assert_eq!(
+        converge.get("ecs:RunTask").copied(),
+        Some(SERVICES as u64),
+        "RunTask calls"
+    );
     let list = jobs.list(&Default::default()).await.unwrap();
-    let hashes: BTreeSet<String> = list.items.iter().filter_map(|j| j.status.as_ref()?.run_hash.clone()).collect();
+    let hashes: BTreeSet<String> = list
+        .items
+        .iter()
+        .filter_map(|j| j.status.as_ref()?.run_hash.clone())
+        .collect();
     assert_eq!(hashes.len(), SERVICES, "one run hash per job");
     for j in &list.items {
-        assert_eq!(j.status.as_ref().unwrap().attempts, 1, "{:?} ran more than once", j.metadata.name);
+        assert_eq!(
+            j.status.as_ref().unwrap().attempts,
+            1,
+            "{:?} ran more than once",
+            j.metadata.name
+        );
     }
     let regressions: Vec<String> = phases
         .lock()
@@ -326,8 +410,14 @@ async fn two_hundred_services_with_migrations_converge_once() {
         })
         .map(|(name, seen)| format!("{name}: {seen:?}"))
         .collect();
-    assert!(regressions.is_empty(), "jobs left Succeeded: {regressions:?}");
-    assert_eq!(registrations, SERVICES as u64, "one registration per service");
+    assert!(
+        regressions.is_empty(),
+        "jobs left Succeeded: {regressions:?}"
+    );
+    assert_eq!(
+        registrations, SERVICES as u64,
+        "one registration per service"
+    );
     assert!(
         td_reads <= registrations,
         "at most one task-definition read per new revision: {td_reads} reads for {registrations} registrations"
@@ -341,9 +431,16 @@ async fn two_hundred_services_with_migrations_converge_once() {
         steady_describes <= 1.2 * ideal_per_resync * resyncs,
         "steady state: {steady_describes} DescribeServices over {resyncs:.2} resyncs, ideal {ideal_per_resync} per resync"
     );
-    assert!(steady_mutations.is_empty(), "mutations in steady state: {steady_mutations:?}");
+    assert!(
+        steady_mutations.is_empty(),
+        "mutations in steady state: {steady_mutations:?}"
+    );
     assert_eq!(status_writes, 0.0, "status writes in steady state");
     assert_eq!(namespace_gets, 0.0, "Namespace GETs in steady state");
     assert_eq!(job_lists, 0.0, "MigrationJob LISTs in steady state");
-    assert_eq!(env.awsim.calls(Some("berth"))["throttled"].as_u64(), Some(0), "throttled calls");
+    assert_eq!(
+        env.awsim.calls(Some("berth"))["throttled"].as_u64(),
+        Some(0),
+        "throttled calls"
+    );
 }
