@@ -26,6 +26,10 @@ cargo test --workspace --exclude berth-e2e --no-fail-fast 2>&1 | tee -a "$RESULT
 step "end-to-end tests (real kube-apiserver + awsim + berth)"
 cargo build -p berth -p awsim --bins
 cargo test -p berth-e2e --tests --no-run
+# Once, before the two runs below start a control plane each: on a new
+# machine this installs etcd and builds kube-apiserver (~8 minutes).
+e2e/cluster/install-deps.sh
+e2e/cluster/build-kube-apiserver.sh >/dev/null
 # The 200-service scale test spends most of its ~6 minutes waiting on
 # berth's AWS rate limiter (real-time token buckets), not on the CPU: it
 # runs beside the rest, against a control plane of its own.
