@@ -14,10 +14,17 @@
 //! struct unchanged (no misspelt or invented fields), every condition reason
 //! is one of `Reason::ALL` and every message passes berth's message rules.
 //!
+//! The resource actions in `<group>/<Kind>/actions/` (`discovery.lua`,
+//! `<action>/action.lua`, `action_test.yaml`, `testdata/`) run as argo-cd's
+//! own `TestLuaResourceActionsScript` runs them, but with the libraries the
+//! API server gives them (base, table, package and a safe `os` with only
+//! `date` and `time`); the clock is stubbed so outputs are exact. The action
+//! testdata is held to the same "what berth writes" rules.
+//!
 //! `integrations/argocd/argocd-cm.yaml` is generated from the scripts:
 //! `BERTH_UPDATE_ARGOCD=1 cargo test --test argocd_health` rewrites it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -277,105 +284,117 @@ fn status_round_trip(kind: &str, status: &Value) -> Result<Value, String> {
 fn testdata_is_what_berth_writes() {
     let mut problems = Vec::new();
     for kind in KINDS {
-        let crd = api::crds()
-            .into_iter()
-            .find(|c| c.spec.names.kind == kind)
-            .unwrap();
-        let schema = serde_json::to_value(
-            crd.spec.versions[0]
-                .schema
-                .as_ref()
-                .and_then(|s| s.open_api_v3_schema.as_ref())
-                .unwrap(),
-        )
-        .unwrap();
-        let validator = jsonschema::draft7::new(&schema).expect("the CRD schema compiles");
+        let validator = crd_validator(kind);
         for case in cases(kind) {
             let at = format!("{kind} {}", case.input_path);
-            let mut problem = |p: String| problems.push(format!("{at}: {p}"));
             let obj = load_yaml(&kind_dir(kind).join(&case.input_path));
-            if obj["apiVersion"] != format!("{}/{}", api::GROUP, api::VERSION)
-                || obj["kind"] != kind
-            {
-                problem(format!(
-                    "apiVersion/kind {} {}",
-                    obj["apiVersion"], obj["kind"]
-                ));
-            }
-            for e in validator.iter_errors(&obj) {
-                problem(format!("schema: {} at {}", e, e.instance_path()));
-            }
-            if !obj["metadata"]["generation"].is_i64() {
-                problem("metadata.generation is missing".into());
-            }
-            let invalid = match spec_problem(kind, &obj) {
-                Ok(invalid) => invalid,
-                Err(e) => {
-                    problem(format!("does not decode: {e}"));
-                    continue;
-                }
-            };
-            let Some(status) = obj.get("status") else {
-                if invalid.is_some() {
-                    problem(format!("invalid spec: {invalid:?}"));
-                }
-                continue;
-            };
-            match status_round_trip(kind, status) {
-                Ok(again) if &again == status => {}
-                Ok(again) => problem(format!(
-                    "status changes in a round trip through {kind}Status:\n  file: {status}\n  berth: {again}"
-                )),
-                Err(e) => problem(format!("status does not decode: {e}")),
-            }
-            let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
-            let types: Vec<&str> = conditions
-                .iter()
-                .map(|c| c["type"].as_str().unwrap_or(""))
-                .collect();
-            if types != TYPES {
-                problem(format!("condition types {types:?}, berth writes {TYPES:?}"));
-            }
-            for c in &conditions {
-                let reason = c["reason"].as_str().unwrap_or("");
-                let message = c["message"].as_str().unwrap_or("");
-                match Reason::parse(reason) {
-                    None => problem(format!("reason {reason:?} is not in src/api/reasons.rs")),
-                    Some(r) => {
-                        if let Some(p) = message_problem(r, message) {
-                            problem(format!("{reason}: {p}: {message:?}"));
-                        }
-                    }
-                }
-                if c["observedGeneration"] != status["observedGeneration"] {
-                    problem("a condition's observedGeneration differs from the status's".into());
-                }
-            }
-            // InvalidSpec carries berth's own validation message; no other
-            // object has an invalid spec.
-            let degraded = conditions.iter().find(|c| c["type"] == "Degraded");
-            let invalid_spec = degraded.is_some_and(|d| d["reason"] == "InvalidSpec");
-            match (&invalid, invalid_spec) {
-                (None, false) => {}
-                (Some(message), true) => {
-                    if degraded.unwrap()["message"] != message.as_str() {
-                        problem(format!("InvalidSpec message is not berth's {message:?}"));
-                    }
-                }
-                (Some(message), false) => problem(format!("invalid spec: {message}")),
-                (None, true) => problem("InvalidSpec, but the spec is valid".into()),
+            for p in object_problems(kind, &validator, &obj) {
+                problems.push(format!("{at}: {p}"));
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+fn crd_validator(kind: &str) -> jsonschema::Validator {
+    let crd = api::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+        .unwrap();
+    let schema = serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .unwrap(),
+    )
+    .unwrap();
+    jsonschema::draft7::new(&schema).expect("the CRD schema compiles")
+}
+
+/// What makes `obj` something berth would not have written: the schema,
+/// the status round trip, condition types, reasons and messages, and
+/// `InvalidSpec` exactly when berth's validation rejects the spec.
+fn object_problems(kind: &str, validator: &jsonschema::Validator, obj: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if obj["apiVersion"] != format!("{}/{}", api::GROUP, api::VERSION) || obj["kind"] != kind {
+        problems.push(format!(
+            "apiVersion/kind {} {}",
+            obj["apiVersion"], obj["kind"]
+        ));
+    }
+    for e in validator.iter_errors(obj) {
+        problems.push(format!("schema: {} at {}", e, e.instance_path()));
+    }
+    if !obj["metadata"]["generation"].is_i64() {
+        problems.push("metadata.generation is missing".into());
+    }
+    let invalid = match spec_problem(kind, obj) {
+        Ok(invalid) => invalid,
+        Err(e) => {
+            problems.push(format!("does not decode: {e}"));
+            return problems;
+        }
+    };
+    let Some(status) = obj.get("status") else {
+        if invalid.is_some() {
+            problems.push(format!("invalid spec: {invalid:?}"));
+        }
+        return problems;
+    };
+    match status_round_trip(kind, status) {
+        Ok(again) if &again == status => {}
+        Ok(again) => problems.push(format!(
+            "status changes in a round trip through {kind}Status:\n  file: {status}\n  berth: {again}"
+        )),
+        Err(e) => problems.push(format!("status does not decode: {e}")),
+    }
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let types: Vec<&str> = conditions
+        .iter()
+        .map(|c| c["type"].as_str().unwrap_or(""))
+        .collect();
+    if types != TYPES {
+        problems.push(format!("condition types {types:?}, berth writes {TYPES:?}"));
+    }
+    for c in &conditions {
+        let reason = c["reason"].as_str().unwrap_or("");
+        let message = c["message"].as_str().unwrap_or("");
+        match Reason::parse(reason) {
+            None => problems.push(format!("reason {reason:?} is not in src/api/reasons.rs")),
+            Some(r) => {
+                if let Some(p) = message_problem(r, message) {
+                    problems.push(format!("{reason}: {p}: {message:?}"));
+                }
+            }
+        }
+        if c["observedGeneration"] != status["observedGeneration"] {
+            problems.push("a condition's observedGeneration differs from the status's".into());
+        }
+    }
+    // InvalidSpec carries berth's own validation message; no other
+    // object has an invalid spec.
+    let degraded = conditions.iter().find(|c| c["type"] == "Degraded");
+    let invalid_spec = degraded.is_some_and(|d| d["reason"] == "InvalidSpec");
+    match (&invalid, invalid_spec) {
+        (None, false) => {}
+        (Some(message), true) => {
+            if degraded.unwrap()["message"] != message.as_str() {
+                problems.push(format!("InvalidSpec message is not berth's {message:?}"));
+            }
+        }
+        (Some(message), false) => problems.push(format!("invalid spec: {message}")),
+        (None, true) => problems.push("InvalidSpec, but the spec is valid".into()),
+    }
+    problems
+}
+
 /// The argocd-cm data keys, `resource.customizations.health.<group>_<Kind>`,
 /// each holding its health.lua.
 fn argocd_cm() -> String {
     let mut out = String::from(
-        "# Generated by tests/argocd_health.rs from\n\
-         # integrations/argocd/resource_customizations/berth.dev/*/health.lua. Do not edit:\n\
+        "# Generated by tests/argocd_health.rs from integrations/argocd/resource_customizations/\n\
+         # berth.dev/*/health.lua and berth.dev/*/actions/. Do not edit:\n\
          # change the scripts, then run BERTH_UPDATE_ARGOCD=1 cargo test --test argocd_health.\n\
          # Merge into Argo CD's argocd-cm ConfigMap (docs/argocd-flux.md), e.g.\n\
          #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file integrations/argocd/argocd-cm.yaml\n\
@@ -411,7 +430,41 @@ fn argocd_cm() -> String {
             }
         }
     }
+    for kind in KINDS {
+        out.push_str(&format!(
+            "  resource.customizations.actions.{}_{kind}: |\n",
+            api::GROUP
+        ));
+        out.push_str("    discovery.lua: |\n");
+        push_block(&mut out, &kind_dir(kind).join("actions/discovery.lua"), 6);
+        out.push_str("    definitions:\n");
+        for action in action_names(kind) {
+            out.push_str(&format!("    - name: {action}\n      action.lua: |\n"));
+            push_block(&mut out, &action_script_path(kind, &action), 8);
+        }
+    }
     out
+}
+
+/// Appends the script at `path` as a YAML block indented by `indent`.
+fn push_block(out: &mut String, path: &Path, indent: usize) {
+    let script = read(path);
+    let at = path.display();
+    assert!(
+        script.ends_with('\n') && !script.ends_with("\n\n"),
+        "{at} must end with exactly one newline"
+    );
+    assert!(
+        !script.contains('\t') && script.lines().all(|l| l == l.trim_end()),
+        "{at}: tabs or trailing spaces do not survive a YAML block"
+    );
+    for line in script.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str(&format!("{:indent$}{line}\n", ""));
+        }
+    }
 }
 
 #[test]
@@ -426,6 +479,36 @@ fn argocd_cm_snippet_is_up_to_date() {
             Some(read(&kind_dir(kind).join("health.lua")).as_str()),
             "{key} does not hold {kind}/health.lua"
         );
+        // Argo CD's ResourceActions: `discovery.lua` and `definitions`.
+        let key = format!("resource.customizations.actions.{}_{kind}", api::GROUP);
+        let actions: serde_yaml::Value = serde_yaml::from_str(
+            parsed["data"][key.as_str()]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {key}")),
+        )
+        .unwrap_or_else(|e| panic!("{key} is not YAML: {e}"));
+        assert_eq!(
+            actions["discovery.lua"].as_str(),
+            Some(read(&kind_dir(kind).join("actions/discovery.lua")).as_str()),
+            "{key} does not hold {kind}/actions/discovery.lua"
+        );
+        let definitions = actions["definitions"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        let names: Vec<&str> = definitions
+            .iter()
+            .map(|d| d["name"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(names, action_names(kind), "{key}: definitions");
+        for d in &definitions {
+            let name = d["name"].as_str().unwrap();
+            assert_eq!(
+                d["action.lua"].as_str(),
+                Some(read(&action_script_path(kind, name)).as_str()),
+                "{key} does not hold {kind}/actions/{name}/action.lua"
+            );
+        }
     }
     let path = root().join("integrations/argocd/argocd-cm.yaml");
     if std::env::var_os("BERTH_UPDATE_ARGOCD").is_some() {
@@ -437,4 +520,549 @@ fn argocd_cm_snippet_is_up_to_date() {
         have == want,
         "integrations/argocd/argocd-cm.yaml is out of date: run BERTH_UPDATE_ARGOCD=1 cargo test --test argocd_health"
     );
+}
+
+// ---- Resource actions ----------------------------------------------------
+
+/// The actions each kind offers (the directories under `actions/`).
+fn expected_actions(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "EcsService" => &["pause", "refresh", "resume", "rollback"],
+        "MigrationJob" => &["pause", "rerun", "resume"],
+        "AuroraCluster" | "PullThroughCache" => &["pause", "refresh", "resume"],
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+/// The action directories of `kind`, sorted: every directory under
+/// `actions/` but `testdata`.
+fn action_names(kind: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(kind_dir(kind).join("actions")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().unwrap().is_dir() && name != "testdata" {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
+}
+
+fn action_script_path(kind: &str, action: &str) -> PathBuf {
+    kind_dir(kind)
+        .join("actions")
+        .join(action)
+        .join("action.lua")
+}
+
+/// `actions/action_test.yaml`, argo-cd's `ActionTestStructure`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActionTestFile {
+    #[serde(default)]
+    discovery_tests: Vec<DiscoveryTest>,
+    #[serde(default)]
+    action_tests: Vec<ActionTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DiscoveryTest {
+    input_path: String,
+    result: Vec<ResourceAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActionTest {
+    action: String,
+    input_path: String,
+    #[serde(default)]
+    expected_output_path: Option<String>,
+    #[serde(default)]
+    expected_error_message: Option<String>,
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
+}
+
+/// argo-cd's `ResourceAction` as discovery returns it.
+#[derive(Deserialize, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ResourceAction {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    params: Vec<ResourceActionParam>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    icon_class: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+#[derive(Deserialize, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct ResourceActionParam {
+    #[serde(default)]
+    name: String,
+}
+
+fn action_tests(kind: &str) -> ActionTestFile {
+    let path = kind_dir(kind).join("actions/action_test.yaml");
+    serde_yaml::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The clock the action tests run with: 2026-12-01T00:00:00Z.
+const TEST_NOW: i64 = 1_796_083_200;
+const TEST_NOW_TEXT: &str = "2026-12-01T00:00:00Z";
+
+/// A Lua state as Argo CD's API server makes one for discovery and action
+/// scripts (`runLuaWithResourceActionParameters`): the base, table and
+/// package libraries, and a safe `os` with only `date` and `time`, also
+/// what `require("os")` returns; `obj` and `actionParams` as globals. With
+/// `now`, `os.date` and `os.time` without a time argument read that clock
+/// instead of the real one (test harness only, as argo-cd's tests normalize
+/// the timestamps away).
+fn action_state(
+    obj: &Value,
+    params: &BTreeMap<String, String>,
+    now: Option<i64>,
+) -> mlua::Result<Lua> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::PACKAGE | StdLib::OS,
+        LuaOptions::default(),
+    )?;
+    lua.load(
+        r#"
+        local real_date, real_time, now = os.date, os.time, ...
+        local safe = { date = real_date, time = real_time }
+        if now ~= nil then
+          safe.date = function(format, t)
+            if t == nil then t = now end
+            return real_date(format, t)
+          end
+          safe.time = function(t)
+            if t == nil then return now end
+            return real_time(t)
+          end
+        end
+        os = safe
+        package.loaded.os = safe
+        "#,
+    )
+    .set_name("argocd-safe-os")
+    .call::<()>(now)?;
+    let action_params = lua.create_table()?;
+    for (k, v) in params {
+        action_params.raw_set(k.as_str(), v.as_str())?;
+    }
+    lua.globals().set("actionParams", action_params)?;
+    lua.globals().set("obj", to_lua(&lua, obj)?)?;
+    Ok(lua)
+}
+
+/// A Lua error as Argo CD reports it: the message without the traceback.
+fn lua_error(e: mlua::Error) -> String {
+    let text = match &e {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => cause.to_string(),
+        other => other.to_string(),
+    };
+    text.split("\nstack traceback:")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A Lua value as JSON, the way gopher-json encodes it for Argo CD: an
+/// empty table is `[]`, a table with keys 1..n an array, one with string
+/// keys an object, anything else an error; integral numbers are integers.
+fn from_lua(v: &mlua::Value) -> Result<Value, String> {
+    Ok(match v {
+        mlua::Value::Nil => Value::Null,
+        mlua::Value::Boolean(b) => Value::Bool(*b),
+        mlua::Value::Integer(i) => Value::from(*i),
+        mlua::Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                Value::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n)
+                    .map(Value::Number)
+                    .ok_or_else(|| format!("{n} is not a JSON number"))?
+            }
+        }
+        mlua::Value::String(s) => Value::String(s.to_str().map_err(|e| e.to_string())?.to_string()),
+        mlua::Value::Table(t) => {
+            let mut pairs = Vec::new();
+            for pair in t.pairs::<mlua::Value, mlua::Value>() {
+                pairs.push(pair.map_err(|e| e.to_string())?);
+            }
+            if pairs.is_empty() {
+                return Ok(Value::Array(Vec::new()));
+            }
+            if pairs.iter().all(|(k, _)| k.is_string()) {
+                let mut map = serde_json::Map::new();
+                for (k, item) in &pairs {
+                    let k = k.as_string().unwrap().to_str().map_err(|e| e.to_string())?;
+                    map.insert(k.to_string(), from_lua(item)?);
+                }
+                return Ok(Value::Object(map));
+            }
+            let mut items = vec![Value::Null; pairs.len()];
+            for (k, item) in &pairs {
+                let index = match k {
+                    mlua::Value::Integer(i) => Some(*i as f64),
+                    mlua::Value::Number(n) => Some(*n),
+                    _ => None,
+                };
+                match index {
+                    Some(i) if i.fract() == 0.0 && i >= 1.0 && i <= pairs.len() as f64 => {
+                        items[i as usize - 1] = from_lua(item)?;
+                    }
+                    _ => return Err("a table mixes keys or is not a sequence".into()),
+                }
+            }
+            Value::Array(items)
+        }
+        other => return Err(format!("a {} cannot be encoded", other.type_name())),
+    })
+}
+
+/// argo-cd's `cleanReturnedObj`: an empty object that came back as `[]`
+/// (Lua cannot tell them apart) is an object again.
+fn clean_returned(new: &mut Value, old: &Value) {
+    match (new, old) {
+        (Value::Object(n), Value::Object(o)) => {
+            for (k, old_v) in o {
+                if let Some(new_v) = n.get_mut(k) {
+                    if matches!((&*new_v, old_v), (Value::Array(a), Value::Object(_)) if a.is_empty())
+                    {
+                        *new_v = Value::Object(serde_json::Map::new());
+                    } else {
+                        clean_returned(new_v, old_v);
+                    }
+                }
+            }
+        }
+        (Value::Array(n), Value::Array(o)) => {
+            for (new_v, old_v) in n.iter_mut().zip(o) {
+                clean_returned(new_v, old_v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs a discovery script on `obj` as `ExecuteResourceActionDiscovery`
+/// does.
+fn run_discovery(script: &str, name: &str, obj: &Value) -> Result<Vec<ResourceAction>, String> {
+    let lua = action_state(obj, &BTreeMap::new(), Some(TEST_NOW)).map_err(lua_error)?;
+    let ret: mlua::Value = lua.load(script).set_name(name).eval().map_err(lua_error)?;
+    if !ret.is_table() {
+        return Err(format!(
+            "expect table output from Lua script, not {}",
+            ret.type_name()
+        ));
+    }
+    let mut actions = Vec::new();
+    match from_lua(&ret)? {
+        Value::Array(a) if a.is_empty() => {}
+        Value::Object(map) => {
+            for (key, value) in map {
+                // An empty table is an enabled action without details.
+                let mut action = match value {
+                    Value::Array(a) if a.is_empty() => ResourceAction::default(),
+                    Value::Object(_) => {
+                        serde_json::from_value(value).map_err(|e| format!("action {key}: {e}"))?
+                    }
+                    other => return Err(format!("action {key} is {other}")),
+                };
+                action.name = key;
+                actions.push(action);
+            }
+        }
+        other => return Err(format!("discovery returned {other}, not an object")),
+    }
+    actions.sort();
+    Ok(actions)
+}
+
+/// Runs an action script on `obj` as `ExecuteResourceAction` does for an
+/// action that returns the changed object (a "patch").
+fn run_action(
+    script: &str,
+    name: &str,
+    obj: &Value,
+    params: &BTreeMap<String, String>,
+    now: Option<i64>,
+) -> Result<Value, String> {
+    let lua = action_state(obj, params, now).map_err(lua_error)?;
+    let ret: mlua::Value = lua.load(script).set_name(name).eval().map_err(lua_error)?;
+    if !ret.is_table() {
+        return Err(format!(
+            "expect table output from Lua script, not {}",
+            ret.type_name()
+        ));
+    }
+    let mut out = from_lua(&ret)?;
+    if !out.is_object() {
+        return Err(format!("the action returned {out}, not the object"));
+    }
+    clean_returned(&mut out, obj);
+    Ok(out)
+}
+
+fn without_annotations(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("annotations");
+    }
+    obj
+}
+
+#[test]
+fn actions_match_their_test_cases() {
+    let mut failures = Vec::new();
+    let (mut discoveries, mut runs) = (0, 0);
+    for kind in KINDS {
+        let dir = kind_dir(kind).join("actions");
+        let tests = action_tests(kind);
+        let discovery = read(&dir.join("discovery.lua"));
+        for t in &tests.discovery_tests {
+            discoveries += 1;
+            let obj = load_yaml(&dir.join(&t.input_path));
+            let mut want = t.result.clone();
+            want.sort();
+            match run_discovery(&discovery, &format!("{kind}/actions/discovery.lua"), &obj) {
+                Ok(got) if got == want => {}
+                Ok(got) => failures.push(format!(
+                    "{kind} discovery {}:\n  want {want:?}\n  got  {got:?}",
+                    t.input_path
+                )),
+                Err(e) => failures.push(format!("{kind} discovery {}: {e}", t.input_path)),
+            }
+        }
+        for t in &tests.action_tests {
+            runs += 1;
+            let at = format!("{kind} {} {}", t.action, t.input_path);
+            let script = read(&action_script_path(kind, &t.action));
+            let input = load_yaml(&dir.join(&t.input_path));
+            let name = format!("{kind}/actions/{}/action.lua", t.action);
+            let got = run_action(&script, &name, &input, &t.parameters, Some(TEST_NOW));
+            match (&t.expected_output_path, &t.expected_error_message, got) {
+                (None, Some(want), Err(e)) if &e == want => {}
+                (None, Some(want), Err(e)) => {
+                    failures.push(format!("{at}: want error {want:?}, got {e:?}"))
+                }
+                (None, Some(want), Ok(_)) => {
+                    failures.push(format!("{at}: want error {want:?}, it succeeded"))
+                }
+                (Some(path), None, Ok(got)) => {
+                    let want = load_yaml(&dir.join(path));
+                    if got != want {
+                        failures.push(format!("{at}:\n  want {want}\n  got  {got}"));
+                    }
+                    // Argo CD patches the status subresource for a status
+                    // change; berth's actions change annotations only.
+                    if without_annotations(&got) != without_annotations(&input) {
+                        failures.push(format!("{at}: changes more than metadata.annotations"));
+                    }
+                }
+                (Some(_), None, Err(e)) => failures.push(format!("{at}: script failed: {e}")),
+                _ => failures.push(format!(
+                    "{at}: give exactly one of expectedOutputPath and expectedErrorMessage"
+                )),
+            }
+        }
+    }
+    assert!(discoveries >= 20, "only {discoveries} discovery test cases");
+    assert!(runs >= 20, "only {runs} action test cases");
+    assert!(
+        failures.is_empty(),
+        "{} action cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Each kind offers exactly its actions, each discovery test lists all of
+/// them, each action has a test that runs it, pause and resume are never
+/// both offered, and every testdata file is used.
+#[test]
+fn every_action_has_tests() {
+    let mut shared: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for kind in KINDS {
+        let names = action_names(kind);
+        assert_eq!(names, expected_actions(kind), "{kind}: action directories");
+        let tests = action_tests(kind);
+        assert!(
+            tests.discovery_tests.len() >= 3,
+            "{kind}: too few discovery tests"
+        );
+        let mut used = BTreeSet::new();
+        for t in &tests.discovery_tests {
+            used.insert(t.input_path.clone());
+            let mut listed: Vec<&str> = t.result.iter().map(|a| a.name.as_str()).collect();
+            listed.sort();
+            assert_eq!(listed, names, "{kind} discovery {}", t.input_path);
+            let disabled = |n: &str| t.result.iter().find(|a| a.name == n).unwrap().disabled;
+            assert_ne!(
+                disabled("pause"),
+                disabled("resume"),
+                "{kind} discovery {}: exactly one of pause and resume applies",
+                t.input_path
+            );
+        }
+        for name in &names {
+            assert!(
+                tests
+                    .action_tests
+                    .iter()
+                    .any(|t| &t.action == name && t.expected_output_path.is_some()),
+                "{kind}: no action test runs {name}"
+            );
+        }
+        for t in &tests.action_tests {
+            assert!(names.contains(&t.action), "{kind}: no action {}", t.action);
+            used.insert(t.input_path.clone());
+            used.extend(t.expected_output_path.clone());
+        }
+        let mut files = BTreeSet::new();
+        for entry in fs::read_dir(kind_dir(kind).join("actions/testdata")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            files.insert(format!("testdata/{name}"));
+        }
+        assert_eq!(
+            used, files,
+            "{kind}: actions/testdata files and action_test.yaml differ"
+        );
+        // The same action does the same on every kind.
+        for name in ["pause", "resume", "refresh"] {
+            let path = action_script_path(kind, name);
+            if !path.exists() {
+                continue;
+            }
+            let script = read(&path);
+            match shared.get(name) {
+                Some((first, text)) => {
+                    assert_eq!(
+                        &script, text,
+                        "{kind}/actions/{name} differs from {first}'s"
+                    )
+                }
+                None => {
+                    shared.insert(name.to_string(), (kind.to_string(), script));
+                }
+            }
+        }
+        // Only what Argo CD gives action scripts.
+        for name in &names {
+            let script = read(&action_script_path(kind, name));
+            for lib in [
+                "string.", "io.", "math.", ":sub(", ":format(", ":find(", "os.exit",
+            ] {
+                assert!(!script.contains(lib), "{kind}/actions/{name} uses {lib}");
+            }
+        }
+    }
+}
+
+/// Under the real clock the actions that need a new value write the UTC
+/// time, to the second, in the form the tests expect.
+#[test]
+fn timestamped_actions_use_the_real_clock() {
+    let cases = [
+        ("EcsService", "rollback", "berth.dev/rollback"),
+        ("EcsService", "refresh", "berth.dev/refresh"),
+        ("AuroraCluster", "refresh", "berth.dev/refresh"),
+        ("PullThroughCache", "refresh", "berth.dev/refresh"),
+        ("MigrationJob", "rerun", "berth.dev/refresh"),
+    ];
+    for (kind, action, key) in cases {
+        let tests = action_tests(kind);
+        let t = tests
+            .action_tests
+            .iter()
+            .find(|t| t.action == action && t.expected_output_path.is_some())
+            .unwrap();
+        let input = load_yaml(&kind_dir(kind).join("actions").join(&t.input_path));
+        let before = chrono::Utc::now().timestamp();
+        let out = run_action(
+            &read(&action_script_path(kind, action)),
+            action,
+            &input,
+            &BTreeMap::new(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{kind} {action}: {e}"));
+        let after = chrono::Utc::now().timestamp();
+        let value = out["metadata"]["annotations"][key].as_str().unwrap();
+        let at = chrono::DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%SZ")
+            .or_else(|_| chrono::DateTime::parse_from_rfc3339(value))
+            .unwrap_or_else(|e| panic!("{kind} {action}: {value:?}: {e}"))
+            .timestamp();
+        assert!(
+            value.len() == TEST_NOW_TEXT.len() && (before..=after).contains(&at),
+            "{kind} {action}: {value:?} is not the time of the call"
+        );
+        // The stubbed clock gives the value the testdata holds.
+        let stubbed = run_action(
+            &read(&action_script_path(kind, action)),
+            action,
+            &input,
+            &BTreeMap::new(),
+            Some(TEST_NOW),
+        )
+        .unwrap();
+        assert_eq!(stubbed["metadata"]["annotations"][key], TEST_NOW_TEXT);
+    }
+}
+
+/// The harness gives actions what Argo CD gives them and nothing more.
+#[test]
+fn action_scripts_get_argocd_libraries_only() {
+    let obj = serde_json::json!({"metadata": {"name": "x"}});
+    let none = BTreeMap::new();
+    let run = |script: &str| run_action(script, "t", &obj, &none, Some(TEST_NOW));
+    for missing in [
+        "string.lower('X')",
+        "math.floor(1)",
+        "io.write('x')",
+        "os.getenv('HOME')",
+        "os.exit(1)",
+    ] {
+        let script = format!("local x = {missing}\nreturn obj");
+        assert!(run(&script).is_err(), "{missing} must be missing");
+    }
+    let ok = run("local os = require('os')\nobj.metadata.t = os.date('!%Y-%m-%dT%XZ') .. ' ' .. os.time()\nreturn obj")
+        .unwrap();
+    assert_eq!(ok["metadata"]["t"], format!("{TEST_NOW_TEXT} {TEST_NOW}"));
+    assert_eq!(
+        run("error('no', 0)").unwrap_err(),
+        "no",
+        "an error reaches the user as its message"
+    );
+}
+
+/// The action testdata is what berth writes, like the health testdata.
+#[test]
+fn action_testdata_is_what_berth_writes() {
+    let mut problems = Vec::new();
+    for kind in KINDS {
+        let validator = crd_validator(kind);
+        let dir = kind_dir(kind).join("actions/testdata");
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let obj = load_yaml(&path);
+            for p in object_problems(kind, &validator, &obj) {
+                problems.push(format!("{kind} {}: {p}", path.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

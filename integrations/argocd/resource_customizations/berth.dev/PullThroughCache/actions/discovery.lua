@@ -1,0 +1,22 @@
+-- Argo CD action discovery for berth.dev/v1alpha1 PullThroughCache: refresh, and pause or
+-- resume (whichever applies). See docs/argocd-flux.md.
+local actions = {}
+
+-- berth pauses only for the exact value "true".
+local paused = obj.metadata.annotations ~= nil
+  and obj.metadata.annotations["berth.dev/paused"] == "true"
+
+actions["refresh"] = {
+  ["iconClass"] = "fa fa-fw fa-sync"
+}
+
+actions["pause"] = {
+  ["disabled"] = paused,
+  ["iconClass"] = "fa fa-fw fa-pause-circle"
+}
+actions["resume"] = {
+  ["disabled"] = not paused,
+  ["iconClass"] = "fa fa-fw fa-play-circle"
+}
+
+return actions
