@@ -797,6 +797,11 @@ fn run_action(
     params: &BTreeMap<String, String>,
     now: Option<i64>,
 ) -> Result<Value, String> {
+    // Lua 5.1's os.date formats through C's gmtime(), one static buffer per
+    // process: actions running on parallel test threads would read each
+    // other's (stubbed) times.
+    static OS_DATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = OS_DATE.lock().unwrap_or_else(|e| e.into_inner());
     let lua = action_state(obj, params, now).map_err(lua_error)?;
     let ret: mlua::Value = lua.load(script).set_name(name).eval().map_err(lua_error)?;
     if !ret.is_table() {

@@ -12,6 +12,8 @@ use super::common::{
 use super::task_definition::{NetworkMode, TaskDefinitionSpec};
 use super::validation::{is_arn_of, is_ecs_name, validate_tags, Errors, InvalidSpec};
 
+pub use super::ecs_deployment::*;
+
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "berth.dev",
@@ -141,69 +143,10 @@ pub struct LoadBalancer {
     pub container_name: String,
     #[schemars(range(min = 1, max = 65535))]
     pub container_port: i32,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentSpec {
-    /// Lower bound of running tasks during a deployment, percent of desired.
-    #[serde(default = "default_min_healthy")]
-    #[schemars(range(min = 0, max = 100))]
-    pub minimum_healthy_percent: i32,
-    /// Upper bound of running tasks during a deployment, percent of desired.
-    #[serde(default = "default_max_percent")]
-    #[schemars(range(min = 0, max = 200))]
-    pub maximum_percent: i32,
-    #[serde(default)]
-    pub circuit_breaker: CircuitBreaker,
-    /// A rollout not complete after this long is `Degraded`/`ProgressDeadlineExceeded`.
-    #[serde(default = "default_progress_deadline")]
-    #[schemars(range(min = 30, max = 86400))]
-    pub progress_deadline_seconds: i32,
-}
-
-impl Default for DeploymentSpec {
-    fn default() -> Self {
-        Self {
-            minimum_healthy_percent: default_min_healthy(),
-            maximum_percent: default_max_percent(),
-            circuit_breaker: CircuitBreaker::default(),
-            progress_deadline_seconds: default_progress_deadline(),
-        }
-    }
-}
-
-fn default_min_healthy() -> i32 {
-    100
-}
-fn default_max_percent() -> i32 {
-    200
-}
-fn default_progress_deadline() -> i32 {
-    600
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CircuitBreaker {
-    #[serde(default = "default_true")]
-    pub enable: bool,
-    /// Roll back to the last completed deployment when the breaker trips.
-    #[serde(default = "default_true")]
-    pub rollback: bool,
-}
-
-impl Default for CircuitBreaker {
-    fn default() -> Self {
-        Self {
-            enable: true,
-            rollback: true,
-        }
-    }
-}
-
-fn default_true() -> bool {
-    true
+    /// What ECS needs to shift traffic itself in BLUE_GREEN, LINEAR and
+    /// CANARY deployments (required with those strategies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_configuration: Option<AdvancedConfiguration>,
 }
 
 /// Register the service's tasks in AWS Cloud Map. berth creates (and on
@@ -289,6 +232,10 @@ pub struct EcsServiceStatus {
     /// namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_through_cache: Option<String>,
+    /// The last value of the `berth.dev/rollback` annotation berth acted
+    /// on: a new value asks for one more rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_requested: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -343,6 +290,10 @@ pub struct ServiceDeploymentStatus {
     /// The service revision the deployment rolls out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_revision_arn: Option<String>,
+    /// The PAUSE lifecycle hook waiting for berth (PostTestTraffic
+    /// MigrationJobs), and its stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_hook: Option<String>,
 }
 
 /// The deployment circuit breaker of one service deployment.
@@ -454,7 +405,119 @@ impl EcsService {
     }
 }
 
+/// A multiple of 0.1 within `lo..=hi`.
+fn tenths_within(x: f64, lo: f64, hi: f64) -> bool {
+    let tenths = x * 10.0;
+    (lo..=hi).contains(&x) && (tenths - tenths.round()).abs() < 1e-6
+}
+
 impl EcsServiceSpec {
+    /// The combinations of deployment settings ECS accepts (the checks of
+    /// API_DeploymentConfiguration.html, API_LinearConfiguration.html,
+    /// API_CanaryConfiguration.html and alb-resources-for-blue-green.html).
+    fn validate_strategy(&self, e: &mut Errors) {
+        let d = &self.deployment;
+        let s = d.strategy;
+        if d.linear.is_some() {
+            e.check(
+                s == DeploymentStrategy::Linear,
+                "spec.deployment.linear",
+                format!(
+                    "only valid with strategy LINEAR (strategy is {})",
+                    s.as_aws()
+                ),
+            );
+        }
+        if d.canary.is_some() {
+            e.check(
+                s == DeploymentStrategy::Canary,
+                "spec.deployment.canary",
+                format!(
+                    "only valid with strategy CANARY (strategy is {})",
+                    s.as_aws()
+                ),
+            );
+        }
+        if s == DeploymentStrategy::BlueGreen {
+            e.check(
+                d.bake_time_in_minutes.is_some(),
+                "spec.deployment.bakeTimeInMinutes",
+                "required with strategy BLUE_GREEN (minutes both revisions run before the old one stops)",
+            );
+        }
+        if let Some(b) = d.bake_time_in_minutes {
+            e.check(
+                (0..=1440).contains(&b),
+                "spec.deployment.bakeTimeInMinutes",
+                "must be between 0 and 1440",
+            );
+        }
+        if let Some(p) = d.linear.as_ref().and_then(|l| l.step_percent) {
+            e.check(
+                tenths_within(p, 3.0, 100.0),
+                "spec.deployment.linear.stepPercent",
+                format!("{p} is not a multiple of 0.1 from 3.0 to 100.0"),
+            );
+        }
+        if let Some(p) = d.canary.as_ref().and_then(|c| c.canary_percent) {
+            e.check(
+                tenths_within(p, 0.1, 100.0),
+                "spec.deployment.canary.canaryPercent",
+                format!("{p} is not a multiple of 0.1 from 0.1 to 100.0"),
+            );
+        }
+        if let Some(a) = &d.alarms {
+            e.check(
+                (1..=10).contains(&a.names.len()),
+                "spec.deployment.alarms.names",
+                "must name 1 to 10 CloudWatch alarms",
+            );
+        }
+        for (i, lb) in self.load_balancers.iter().enumerate() {
+            let at = format!("spec.loadBalancers[{i}].advancedConfiguration");
+            match &lb.advanced_configuration {
+                None => e.check(
+                    s == DeploymentStrategy::Rolling,
+                    at,
+                    format!(
+                        "required with strategy {}: ECS shifts traffic between targetGroupArn and \
+                         alternateTargetGroupArn through productionListenerRule, with roleArn",
+                        s.as_aws()
+                    ),
+                ),
+                Some(a) => {
+                    e.check(
+                        is_arn_of(&a.alternate_target_group_arn, "elasticloadbalancing"),
+                        format!("{at}.alternateTargetGroupArn"),
+                        "must be an Elastic Load Balancing target group ARN",
+                    );
+                    e.check(
+                        a.alternate_target_group_arn != lb.target_group_arn,
+                        format!("{at}.alternateTargetGroupArn"),
+                        "must differ from targetGroupArn",
+                    );
+                    e.check(
+                        is_arn_of(&a.production_listener_rule, "elasticloadbalancing"),
+                        format!("{at}.productionListenerRule"),
+                        "must be an Elastic Load Balancing listener or listener rule ARN",
+                    );
+                    if let Some(t) = &a.test_listener_rule {
+                        e.check(
+                            is_arn_of(t, "elasticloadbalancing"),
+                            format!("{at}.testListenerRule"),
+                            "must be an Elastic Load Balancing listener or listener rule ARN",
+                        );
+                    }
+                    e.check(
+                        is_arn_of(&a.role_arn, "iam"),
+                        format!("{at}.roleArn"),
+                        "must be an IAM role ARN",
+                    );
+                }
+            }
+        }
+    }
+
     /// The cross-field rules the API server may not enforce (CEL needs >= 1.25).
     pub fn validate(&self) -> Result<(), InvalidSpec> {
         let mut e = Errors::default();
@@ -519,6 +582,7 @@ impl EcsServiceSpec {
             "spec.deployment.maximumPercent",
             "minimumHealthyPercent 100 with maximumPercent 100 leaves ECS no room to replace a task",
         );
+        self.validate_strategy(&mut e);
         let containers: Vec<&str> = self
             .task_definition
             .containers

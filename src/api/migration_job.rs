@@ -142,6 +142,11 @@ pub enum Hook {
     PreRollout,
     /// Runs after a rollout completes (smoke tests).
     PostRollout,
+    /// Runs while a BLUE_GREEN, LINEAR or CANARY deployment of the service
+    /// pauses after test traffic shifted to the new revision (berth adds a
+    /// PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT), once per
+    /// deployment: exit 0 continues the deployment, a failure rolls it back.
+    PostTestTraffic,
     /// Runs on its own.
     #[default]
     None,
@@ -172,6 +177,9 @@ pub struct MigrationJobStatus {
     /// The service revision hash this run was for (serviceRef only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_hash: Option<String>,
+    /// PostTestTraffic: the ECS service deployment this run checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<String>,
     /// Attempts started for this run hash (each with its own task and
     /// idempotency token; never reset, so no attempt is ever sent twice).
     #[serde(default)]

@@ -8,6 +8,7 @@
 pub mod aurora_cluster;
 pub mod common;
 pub mod conditions;
+pub mod ecs_deployment;
 // kube's `printcolumn(...)` repeats `type_` by design; clippy reads that as duplicates.
 #[allow(clippy::duplicated_attributes)]
 pub mod ecs_service;

@@ -66,6 +66,7 @@ reasons! {
     SecretNotFound ["EcsService"] "A secret referenced by the task definition does not exist in Secrets Manager." => "Create the secret or fix the ARN.";
     WaitingForMigrations ["EcsService"] "The new revision waits for its PreRollout MigrationJobs to succeed; the old revision keeps serving." => "Wait; watch the MigrationJobs named in the message.";
     MigrationFailed ["EcsService"] "A PreRollout MigrationJob failed for this revision; the old revision keeps serving." => "Fix the migration, then set berth.dev/refresh on the MigrationJob or change the spec.";
+    PostTestTrafficCheckFailed ["EcsService"] "A PostTestTraffic MigrationJob failed while the deployment paused after test traffic shifted; berth asked ECS to roll the deployment back and the previous revision keeps serving." => "Fix the revision (the message names the job and its exit code) and roll out again.";
     PostRolloutCheckFailed ["EcsService"] "A PostRollout MigrationJob (smoke test) failed after the rollout; with rollbackOnFailure the previous revision serves again." => "Fix the revision and roll out again.";
     Starting ["MigrationJob"] "The first task of this run is being started." => "Wait.";
     Running ["MigrationJob"] "A task of this run is running." => "Wait; the message names the task and attempt.";

@@ -84,9 +84,21 @@ where
             if kind == FailureKind::Terminal {
                 // Info, not warn: some are expected answers (a task
                 // definition family that does not exist yet).
-                tracing::info!(action, code = code_, request_id, status, "AWS error response");
+                tracing::info!(
+                    action,
+                    code = code_,
+                    request_id,
+                    status,
+                    "AWS error response"
+                );
             } else {
-                tracing::debug!(action, code = code_, request_id, status, "AWS error response");
+                tracing::debug!(
+                    action,
+                    code = code_,
+                    request_id,
+                    status,
+                    "AWS error response"
+                );
             }
             AwsFailure {
                 kind,

@@ -59,10 +59,11 @@ async fn kube_client(requests: KubeRequests) -> anyhow::Result<Client> {
     let config = kube::Config::infer()
         .await
         .context("no Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster)")?;
-    let counting = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-        requests.count(&req);
-        req
-    });
+    let counting =
+        tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+            requests.count(&req);
+            req
+        });
     // Leadership gates every write, also those berth does not make itself
     // (kube-runtime's finalizer patches): only the Lease is written by a
     // replica that does not lead.
@@ -134,7 +135,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .ok()
                 .or_else(|| std::fs::read_to_string("/etc/hostname").ok()),
         );
-        let elector = leader::Elector::new(client.clone(), &ns, &args.lease_name, identity, leader_gauge);
+        let elector = leader::Elector::new(
+            client.clone(),
+            &ns,
+            &args.lease_name,
+            identity,
+            leader_gauge,
+        );
         info!(identity = elector.identity(), lease_namespace = %ns, "standing by for the leader lease");
         tokio::select! {
             _ = elector.acquire() => {}

@@ -33,9 +33,9 @@ fn aligned_from(poll: Duration, cluster: &str, now_ms: u128) -> Duration {
     let slots = (p / 2 / SLOT.as_millis()).clamp(1, MAX_SLOTS);
     // A stable hash (FNV-1a): the same cluster gets the same slot in every
     // process, also after a restart.
-    let hash = cluster
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let hash = cluster.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let offset = (hash as u128 % slots) * SLOT.as_millis();
     let shifted = now_ms + p - offset % p;
     Duration::from_millis((p - shifted % p) as u64 + 20)
@@ -71,13 +71,16 @@ mod tests {
         for cluster in ["shop", "shop-b", "shop-c", "shop-d"] {
             // The same wake-up wherever in the interval the object asked.
             let first = wake(cluster, 1_000_000_000_000);
-            assert_eq!(first, wake(cluster, 1_000_000_000_000 + 7_777) , "{cluster}");
+            assert_eq!(first, wake(cluster, 1_000_000_000_000 + 7_777), "{cluster}");
             assert!(first > 1_000_000_000_000 && first <= 1_000_000_060_020);
             let offset = (first - 20) % 60_000;
             assert_eq!(offset % 1500, 0, "{cluster}: slots are 1.5 s apart");
             assert!(offset < 30_000, "{cluster}: in the first half");
             offsets.insert(offset);
         }
-        assert!(offsets.len() > 1, "four clusters share one slot: {offsets:?}");
+        assert!(
+            offsets.len() > 1,
+            "four clusters share one slot: {offsets:?}"
+        );
     }
 }

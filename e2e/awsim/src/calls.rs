@@ -54,6 +54,11 @@ const KEY_PARAMS: &[&str] = &[
     "NamespaceId",
     "ServiceId",
     "OperationId",
+    // Service deployments: which deployment and hook, and what was asked.
+    "serviceDeploymentArn",
+    "hookId",
+    "action",
+    "stopType",
 ];
 
 pub fn key_params(body: &Value) -> BTreeMap<String, String> {

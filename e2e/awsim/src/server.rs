@@ -108,7 +108,9 @@ async fn aws(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         Request::Json { body, .. } => key_params(body),
         Request::Query { params, .. } => params
             .iter()
-            .filter(|(k, _)| k.ends_with("Identifier") || ["DBProxyName", "RoleArn"].contains(&k.as_str()))
+            .filter(|(k, _)| {
+                k.ends_with("Identifier") || ["DBProxyName", "RoleArn"].contains(&k.as_str())
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
 use berth_e2e::examples::{degraded, degraded_message, ready_on};
-use berth_e2e::{workspace_root, Env};
+use berth_e2e::{condition, workspace_root, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -84,4 +84,404 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
         "{events:?}"
     );
     assert!(env.berth_calls("ecs", "DescribeServiceDeployments") > 0);
+}
+
+/// The example with `deployment` settings added after the circuit breaker.
+fn with_deployment(image: &str, extra: &str) -> String {
+    let text = example().replace("shop/api:1.4.2", image);
+    let anchor = "      rollback: true\n";
+    let at = text.find(anchor).expect("the example's circuit breaker") + anchor.len();
+    format!("{}{extra}{}", &text[..at], &text[at..])
+}
+
+/// The Progressing message names `stage`.
+fn progressing_in(stage: &'static str) -> impl Fn(&EcsService) -> bool {
+    move |s: &EcsService| {
+        s.status.as_ref().is_some_and(|st| {
+            condition(&st.conditions, "Progressing")
+                .is_some_and(|c| c.0 == "True" && c.2.contains(&format!("stage {stage}")))
+        })
+    }
+}
+
+async fn record_of(env: &Env) -> aws_sdk_ecs::types::ServiceDeployment {
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let arn = ecs_service(env)
+        .await
+        .current_service_deployment()
+        .unwrap()
+        .to_string();
+    ecs.describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .unwrap()
+        .service_deployments()[0]
+        .clone()
+}
+
+async fn progresses_to_ready(name: &str, settings: &str, strategy: &str) {
+    let env = Env::new(name).await;
+    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let config = ecs_service(&env).await.deployment_configuration().cloned();
+    assert_eq!(
+        config
+            .as_ref()
+            .and_then(|c| c.strategy())
+            .map(|s| s.as_str()),
+        Some(strategy),
+        "{config:?}"
+    );
+
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
+        .await
+        .unwrap();
+    // berth reports the deployment's steps while ECS shifts traffic.
+    env.wait_for(
+        "api",
+        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
+        TIMEOUT,
+        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
+    )
+    .await;
+    let svc = env
+        .wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+    let record = svc
+        .status
+        .unwrap()
+        .rollout
+        .unwrap()
+        .service_deployment
+        .unwrap();
+    assert_eq!(record.status.as_deref(), Some("SUCCESSFUL"), "{record:?}");
+    let aws = record_of(&env).await;
+    assert_eq!(aws.service_deployment_arn(), Some(record.arn.as_str()));
+    assert_eq!(
+        aws.status().map(|s| s.as_str()),
+        Some("SUCCESSFUL"),
+        "{aws:?}"
+    );
+    let events = env.events_for("api").await;
+    assert!(
+        !events.iter().any(|e| e.contains("DriftCorrected")),
+        "the strategy settings read back as sent: {events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linear_deployment_progresses_through_its_steps_to_ready() {
+    progresses_to_ready(
+        "dep-linear",
+        "    strategy: LINEAR\n    bakeTimeInMinutes: 1\n    linear: {stepPercent: 25, stepBakeTimeInMinutes: 2}\n",
+        "LINEAR",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_deployment_progresses_through_its_steps_to_ready() {
+    progresses_to_ready(
+        "dep-canary",
+        "    strategy: CANARY\n    bakeTimeInMinutes: 1\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 5}\n",
+        "CANARY",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_during_the_bake_rolls_back_and_is_named() {
+    let env = Env::new("dep-alarm").await;
+    let settings = "    strategy: CANARY\n    bakeTimeInMinutes: 10\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 10}\n    alarms: {names: [shop-api-5xx], rollback: true}\n";
+    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
+        .await
+        .unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
+        .await
+        .unwrap();
+    env.wait_for(
+        "api",
+        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
+        TIMEOUT,
+        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
+    )
+    .await;
+    env.awsim.set_alarm("shop-api-5xx", "ALARM");
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/RolledBack",
+            TIMEOUT,
+            degraded("RolledBack"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("deployment alarm shop-api-5xx went into ALARM"),
+        "{message}"
+    );
+    let record = svc
+        .status
+        .unwrap()
+        .rollout
+        .unwrap()
+        .service_deployment
+        .unwrap();
+    assert_eq!(record.triggered_alarms, vec!["shop-api-5xx".to_string()]);
+    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
+        s.status
+            .as_ref()
+            .and_then(|st| st.rollout.as_ref())
+            .and_then(|r| r.service_deployment.as_ref())
+            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
+    })
+    .await;
+    assert_eq!(
+        ecs_service(&env).await.task_definition(),
+        Some(first.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_annotation_rolls_back_the_ongoing_deployment_once() {
+    let env = Env::new("dep-manual").await;
+    // A canary that bakes long enough to be rolled back by hand.
+    let settings = "    strategy: CANARY\n    bakeTimeInMinutes: 30\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 30}\n";
+    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
+        .await
+        .unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
+        .await
+        .unwrap();
+    env.wait_for(
+        "api",
+        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
+        TIMEOUT,
+        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
+    )
+    .await;
+
+    env.merge_patch::<EcsService>(
+        "api",
+        serde_json::json!({"metadata": {"annotations": {"berth.dev/rollback": "incident-42"}}}),
+    )
+    .await;
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/RolledBack",
+            TIMEOUT,
+            degraded("RolledBack"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("berth.dev/rollback") && message.contains("incident-42"),
+        "{message}"
+    );
+    let status = svc.status.unwrap();
+    assert_eq!(status.rollback_requested.as_deref(), Some("incident-42"));
+    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
+        s.status
+            .as_ref()
+            .and_then(|st| st.rollout.as_ref())
+            .and_then(|r| r.service_deployment.as_ref())
+            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
+    })
+    .await;
+    assert_eq!(
+        ecs_service(&env).await.task_definition(),
+        Some(first.as_str())
+    );
+    let events = env.events_for("api").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("RollbackRequested") && e.contains("incident-42")),
+        "{events:?}"
+    );
+    assert_eq!(env.berth_calls("ecs", "StopServiceDeployment"), 1);
+
+    // The handled value does not roll back again.
+    env.refresh_and_wait::<EcsService>("api", TIMEOUT).await;
+    assert_eq!(env.berth_calls("ecs", "StopServiceDeployment"), 1);
+}
+
+fn post_test_job(image_tag: &str) -> String {
+    format!(
+        r#"apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: smoke
+spec:
+  serviceRef:
+    name: api
+  hook: PostTestTraffic
+  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:{image_tag}
+  backoffLimit: 0
+"#
+    )
+}
+
+const BLUE_GREEN: &str = "    strategy: BLUE_GREEN\n    bakeTimeInMinutes: 1\n";
+
+/// berth's ContinueServiceDeployment calls: (action, virtual time).
+fn continue_calls(env: &Env) -> Vec<(String, f64)> {
+    env.awsim
+        .call_log(Some("berth"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["action"] == "ContinueServiceDeployment" && c["outcome"] == "ok")
+        .map(|c| {
+            (
+                c["params"]["action"]
+                    .as_str()
+                    .unwrap_or("CONTINUE")
+                    .to_string(),
+                c["virtualTime"]
+                    .as_f64()
+                    .or(c["virtual_time"].as_f64())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn paused_deployment_runs_the_job(name: &str, tag: &str) -> (Env, String) {
+    let env = Env::new(name).await;
+    env.apply_yaml(&with_deployment("shop/api:1.4.2", BLUE_GREEN))
+        .await
+        .unwrap();
+    env.apply_yaml(&post_test_job(tag)).await.unwrap();
+    let first = env
+        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await
+        .status
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    let config = ecs_service(&env)
+        .await
+        .deployment_configuration()
+        .cloned()
+        .unwrap();
+    assert!(
+        config.lifecycle_hooks().iter().any(|h| h
+            .target_type()
+            .is_some_and(|t| t.as_str() == "PAUSE")
+            && h.lifecycle_stages()
+                .iter()
+                .any(|s| s.as_str() == "POST_TEST_TRAFFIC_SHIFT")),
+        "{config:?}"
+    );
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", BLUE_GREEN))
+        .await
+        .unwrap();
+    (env, first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_test_traffic_job_passes_and_the_deployment_continues() {
+    let (env, _) = paused_deployment_runs_the_job("dep-ptt-pass", "smoke-sleep-5").await;
+    let job: berth::api::MigrationJob = env
+        .wait_for(
+            "smoke",
+            "Succeeded",
+            TIMEOUT,
+            |j: &berth::api::MigrationJob| {
+                j.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == Some(berth::api::migration_job::Phase::Succeeded))
+            },
+        )
+        .await;
+    let status = job.status.unwrap();
+    assert_eq!(status.exit_code, Some(0));
+    let checked = status.service_deployment.clone().unwrap();
+    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+    let calls = continue_calls(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].0, "CONTINUE");
+    // The continue came after the job's task stopped with exit 0.
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let task = ecs
+        .describe_tasks()
+        .cluster("shop")
+        .tasks(status.task_arn.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    let stopped = task.stopped_at().unwrap().as_secs_f64();
+    assert!(
+        calls[0].1 >= stopped,
+        "continue at {} before the task stopped at {stopped}",
+        calls[0].1
+    );
+    assert_eq!(
+        record_of(&env).await.service_deployment_arn(),
+        Some(checked.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_test_traffic_job_fails_and_the_deployment_rolls_back() {
+    let (env, first) = paused_deployment_runs_the_job("dep-ptt-fail", "smoke-exit-1").await;
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/PostTestTrafficCheckFailed",
+            TIMEOUT,
+            degraded("PostTestTrafficCheckFailed"),
+        )
+        .await;
+    let message = degraded_message(&svc);
+    assert!(
+        message.contains("PostTestTraffic MigrationJob smoke failed with exit code 1"),
+        "{message}"
+    );
+    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
+        s.status
+            .as_ref()
+            .and_then(|st| st.rollout.as_ref())
+            .and_then(|r| r.service_deployment.as_ref())
+            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
+    })
+    .await;
+    let calls = continue_calls(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].0, "ROLLBACK");
+    assert_eq!(
+        ecs_service(&env).await.task_definition(),
+        Some(first.as_str())
+    );
+    let svc: EcsService = env.api().get("api").await.unwrap();
+    assert_eq!(
+        condition(&svc.status.unwrap().conditions, "Degraded")
+            .unwrap()
+            .1,
+        "PostTestTrafficCheckFailed"
+    );
 }

@@ -273,7 +273,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         }
         None => None,
     };
-    act::create_service(clients, svc, &td, registry.as_deref())
+    act::create_service(clients, svc, &td, registry.as_deref(), false)
         .await
         .unwrap();
     let every_field = act::ServiceUpdate {
@@ -281,6 +281,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         rollback: false,
         desired_count: spec.desired_count.or(Some(1)),
         deployment: Some(spec.deployment.clone()),
+        pause_post_test: false,
         network: spec.network_configuration.clone(),
         registries: Some(act::wanted_registries(svc, registry.as_deref())),
         load_balancers: Some(spec.load_balancers.clone()),

@@ -28,6 +28,8 @@ pub struct ServiceUpdate {
     pub rollback: bool,
     pub desired_count: Option<i32>,
     pub deployment: Option<DeploymentSpec>,
+    /// With `deployment`: add the PAUSE hook of PostTestTraffic jobs.
+    pub pause_post_test: bool,
     pub network: Option<Network>,
     /// An empty list removes the registries, as the API documents.
     pub registries: Option<Vec<RegistryView>>,
@@ -72,6 +74,7 @@ pub async fn create_service(
     obj: &EcsService,
     task_definition: &str,
     registry: Option<&str>,
+    pause_post_test: bool,
 ) -> Result<ServiceView, AwsFailure> {
     let spec = &obj.spec;
     let mut req = clients
@@ -81,7 +84,7 @@ pub async fn create_service(
         .service_name(obj.service_name())
         .task_definition(task_definition)
         .desired_count(spec.desired_count.unwrap_or(INITIAL_DESIRED_COUNT))
-        .deployment_configuration(convert::deployment(&spec.deployment))
+        .deployment_configuration(convert::deployment(&spec.deployment, pause_post_test))
         .enable_execute_command(spec.enable_execute_command)
         .enable_ecs_managed_tags(true)
         .propagate_tags(PropagateTags::Service)
@@ -134,7 +137,11 @@ pub async fn update_service(
         .service(obj.service_name())
         .set_task_definition(u.task_definition.clone())
         .set_desired_count(u.desired_count)
-        .set_deployment_configuration(u.deployment.as_ref().map(convert::deployment))
+        .set_deployment_configuration(
+            u.deployment
+                .as_ref()
+                .map(|d| convert::deployment(d, u.pause_post_test)),
+        )
         .set_network_configuration(u.network.as_ref().map(convert::network))
         .set_service_registries(u.registries.as_deref().map(convert::registries))
         .set_load_balancers(u.load_balancers.as_deref().map(convert::load_balancers))

@@ -38,6 +38,8 @@ pub struct RunTarget {
     pub container: String,
     /// The EcsService's `status.specHash` (serviceRef only).
     pub service_hash: Option<String>,
+    /// PostTestTraffic: the paused service deployment the run checks.
+    pub service_deployment: Option<String>,
     pub user_tags: Tags,
 }
 

@@ -45,6 +45,17 @@ pub struct DeploymentConfigView {
     pub maximum_percent: Option<i32>,
     /// (enable, rollback) of the deployment circuit breaker.
     pub circuit_breaker: Option<(bool, bool)>,
+    /// ROLLING, BLUE_GREEN, LINEAR, CANARY (absent: ROLLING).
+    pub strategy: Option<String>,
+    pub bake_time_in_minutes: Option<i32>,
+    /// (stepPercent, stepBakeTimeInMinutes).
+    pub linear: Option<(Option<f64>, Option<i32>)>,
+    /// (canaryPercent, canaryBakeTimeInMinutes).
+    pub canary: Option<(Option<f64>, Option<i32>)>,
+    /// (alarm names, enable, rollback).
+    pub alarms: Option<(Vec<String>, bool, bool)>,
+    /// The lifecycle hooks as (target type, stages).
+    pub hooks: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -66,6 +77,8 @@ pub struct LoadBalancerView {
     pub target_group_arn: String,
     pub container_name: String,
     pub container_port: i32,
+    /// (alternateTargetGroupArn, productionListenerRule, testListenerRule, roleArn).
+    pub advanced: Option<(String, String, Option<String>, String)>,
 }
 
 /// One of the service's deployments (PRIMARY, ACTIVE, ...).
@@ -136,6 +149,32 @@ impl From<&Service> for ServiceView {
                 circuit_breaker: d
                     .deployment_circuit_breaker()
                     .map(|b| (b.enable(), b.rollback())),
+                strategy: d.strategy().map(|s| s.as_str().to_string()),
+                bake_time_in_minutes: d.bake_time_in_minutes(),
+                linear: d
+                    .linear_configuration()
+                    .map(|l| (l.step_percent(), l.step_bake_time_in_minutes())),
+                canary: d
+                    .canary_configuration()
+                    .map(|c| (c.canary_percent(), c.canary_bake_time_in_minutes())),
+                alarms: d
+                    .alarms()
+                    .map(|a| (a.alarm_names().to_vec(), a.enable(), a.rollback())),
+                hooks: d
+                    .lifecycle_hooks()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.target_type()
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
+                            h.lifecycle_stages()
+                                .iter()
+                                .map(|s| s.as_str().to_string())
+                                .collect(),
+                        )
+                    })
+                    .collect(),
             }),
             network: s
                 .network_configuration()
@@ -161,6 +200,16 @@ impl From<&Service> for ServiceView {
                     target_group_arn: l.target_group_arn().unwrap_or_default().to_string(),
                     container_name: l.container_name().unwrap_or_default().to_string(),
                     container_port: l.container_port().unwrap_or_default(),
+                    advanced: l.advanced_configuration().map(|a| {
+                        (
+                            a.alternate_target_group_arn()
+                                .unwrap_or_default()
+                                .to_string(),
+                            a.production_listener_rule().unwrap_or_default().to_string(),
+                            a.test_listener_rule().map(str::to_string),
+                            a.role_arn().unwrap_or_default().to_string(),
+                        )
+                    }),
                 })
                 .collect(),
             health_check_grace_period_seconds: s.health_check_grace_period_seconds(),

@@ -4,12 +4,114 @@
 //! from the record's fields rather than from the service's event text,
 //! which is only the fallback when a service has no record.
 
+use std::collections::BTreeSet;
+
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED};
-use crate::api::ecs_service::{CircuitBreakerStatus, EcsServiceStatus, ServiceDeploymentStatus};
+use crate::api::ecs_service::{
+    CircuitBreakerStatus, DeploymentStrategy, EcsService, EcsServiceStatus, ServiceDeploymentStatus,
+};
+use crate::api::migration_job::{Hook, MigrationJob, Phase};
 use crate::aws::ecs::deployments::CircuitBreakerView;
 use crate::aws::ecs::{ServiceDeploymentView, ServiceView};
+
+/// Whether the service's deployment configuration differs from the spec:
+/// the rolling bounds and circuit breaker always; strategy settings the
+/// spec leaves to ECS's defaults are not compared.
+pub fn config_differs(obj: &EcsService, svc: &ServiceView, pause_post_test: bool) -> bool {
+    let d = &obj.spec.deployment;
+    let want_pause = pause_post_test && d.strategy != DeploymentStrategy::Rolling;
+    if want_pause != has_post_test_pause(svc) {
+        return true;
+    }
+    let Some(have) = &svc.deployment else {
+        return true;
+    };
+    let strategy = have.strategy.as_deref().unwrap_or("ROLLING");
+    let linear = d.linear.as_ref().is_some_and(|l| {
+        let (p, b) = have.linear.unwrap_or_default();
+        l.step_percent.is_some_and(|w| p != Some(w))
+            || l.step_bake_time_in_minutes.is_some_and(|w| b != Some(w))
+    });
+    let canary = d.canary.as_ref().is_some_and(|c| {
+        let (p, b) = have.canary.unwrap_or_default();
+        c.canary_percent.is_some_and(|w| p != Some(w))
+            || c.canary_bake_time_in_minutes.is_some_and(|w| b != Some(w))
+    });
+    let alarms = match (&d.alarms, &have.alarms) {
+        (None, None) => false,
+        (None, Some((_, enable, _))) => *enable,
+        (Some(_), None) => true,
+        (Some(w), Some((names, enable, rollback))) => {
+            let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+            set(&w.names) != set(names) || !enable || w.rollback != *rollback
+        }
+    };
+    have.minimum_healthy_percent != Some(d.minimum_healthy_percent)
+        || have.maximum_percent != Some(d.maximum_percent)
+        || have.circuit_breaker != Some((d.circuit_breaker.enable, d.circuit_breaker.rollback))
+        || strategy != d.strategy.as_aws()
+        || d.bake_time_in_minutes
+            .is_some_and(|b| have.bake_time_in_minutes != Some(b))
+        || linear
+        || canary
+        || alarms
+}
+
+type LbKey = (
+    String,
+    String,
+    i32,
+    Option<(String, String, Option<String>, String)>,
+);
+
+/// Whether the service has the PAUSE hook at POST_TEST_TRAFFIC_SHIFT.
+pub fn has_post_test_pause(svc: &ServiceView) -> bool {
+    svc.deployment.as_ref().is_some_and(|d| {
+        d.hooks.iter().any(|(target, stages)| {
+            target == "PAUSE" && stages.iter().any(|s| s == "POST_TEST_TRAFFIC_SHIFT")
+        })
+    })
+}
+
+/// Whether the service's load balancers (with their advanced
+/// configuration) differ from the spec.
+pub fn load_balancers_differ(obj: &EcsService, svc: &ServiceView) -> bool {
+    let have: BTreeSet<LbKey> = svc
+        .load_balancers
+        .iter()
+        .map(|l| {
+            (
+                l.target_group_arn.clone(),
+                l.container_name.clone(),
+                l.container_port,
+                l.advanced.clone(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<LbKey> = obj
+        .spec
+        .load_balancers
+        .iter()
+        .map(|l| {
+            (
+                l.target_group_arn.clone(),
+                l.container_name.clone(),
+                l.container_port,
+                l.advanced_configuration.as_ref().map(|a| {
+                    (
+                        a.alternate_target_group_arn.clone(),
+                        a.production_listener_rule.clone(),
+                        a.test_listener_rule.clone(),
+                        a.role_arn.clone(),
+                    )
+                }),
+            )
+        })
+        .collect();
+    have != want
+}
 
 /// The record as status shows it.
 pub fn record_status(r: &ServiceDeploymentView) -> ServiceDeploymentStatus {
@@ -26,6 +128,7 @@ pub fn record_status(r: &ServiceDeploymentView) -> ServiceDeploymentStatus {
         triggered_alarms: r.triggered_alarms.clone(),
         rollback_reason: r.rollback_reason.clone(),
         target_revision_arn: r.target_revision_arn.clone(),
+        awaiting_hook: r.awaiting_hook().map(|h| h.hook_id.clone()),
     }
 }
 
@@ -93,8 +196,105 @@ pub fn rolled_back(
         .any(|e| e.message.contains("rolling back to deployment") && e.created_at >= since)
 }
 
+/// The PostTestTraffic MigrationJobs naming service `service`.
+pub fn post_test_jobs<'a>(jobs: &'a [MigrationJob], service: &str) -> Vec<&'a MigrationJob> {
+    jobs.iter()
+        .filter(|j| {
+            j.spec.hook == Hook::PostTestTraffic
+                && j.spec
+                    .service_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == service)
+                && j.metadata.deletion_timestamp.is_none()
+        })
+        .collect()
+}
+
+/// The failure of a PostTestTraffic job for deployment `arn`, if one failed.
+pub fn post_test_failure(jobs: &[&MigrationJob], arn: &str) -> Option<String> {
+    jobs.iter().find_map(|j| {
+        let st = j.status.as_ref()?;
+        (st.phase == Some(Phase::Failed) && st.service_deployment.as_deref() == Some(arn)).then(
+            || {
+                format!(
+                    "PostTestTraffic MigrationJob {} failed{} while deployment {arn} paused after test traffic; \
+                     berth asked ECS to roll it back and the previous revision keeps serving",
+                    j.metadata.name.as_deref().unwrap_or_default(),
+                    st.exit_code
+                        .map(|c| format!(" with exit code {c}"))
+                        .unwrap_or_default()
+                )
+            },
+        )
+    })
+}
+
+/// What to answer a PAUSE hook awaiting action: `Some(true)` continue
+/// (every PostTestTraffic job succeeded for this deployment), `Some(false)`
+/// roll back (one failed), `None` wait. Without jobs (one was deleted
+/// while the deployment paused) the deployment continues.
+pub fn post_test_answer(jobs: &[&MigrationJob], record: &ServiceDeploymentView) -> Option<bool> {
+    record.awaiting_hook()?;
+    if post_test_failure(jobs, &record.arn).is_some() {
+        return Some(false);
+    }
+    let done = jobs.iter().all(|j| {
+        j.status.as_ref().is_some_and(|st| {
+            st.phase == Some(Phase::Succeeded)
+                && st.service_deployment.as_deref() == Some(record.arn.as_str())
+        })
+    });
+    done.then_some(true)
+}
+
+/// The annotation that asks berth to roll back the current deployment.
+pub const ROLLBACK_ANNOTATION: &str = "berth.dev/rollback";
+
+/// What to do about the `berth.dev/rollback` annotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManualRollback {
+    /// No new value.
+    Nothing,
+    /// StopServiceDeployment(ROLLBACK) on deployment `arn` for `value`.
+    Stop { arn: String, value: String },
+    /// A new value with no deployment to roll back: say why, once.
+    NotPossible { value: String, why: String },
+}
+
+/// A new `berth.dev/rollback` value (one berth has not handled yet, as
+/// status remembers) rolls back the current deployment while it is
+/// ongoing; once ECS finished it, StopServiceDeployment cannot.
+pub fn manual_rollback(
+    value: Option<&str>,
+    handled: Option<&str>,
+    record: Option<&ServiceDeploymentView>,
+) -> ManualRollback {
+    let Some(value) = value.filter(|v| !v.is_empty() && Some(*v) != handled) else {
+        return ManualRollback::Nothing;
+    };
+    let value = value.to_string();
+    match record {
+        Some(r) if r.ongoing() => ManualRollback::Stop {
+            arn: r.arn.clone(),
+            value,
+        },
+        Some(r) => ManualRollback::NotPossible {
+            value,
+            why: format!(
+                "the current deployment is {}, not in progress: only a deployment in progress can be rolled back; \
+                 to return to an older revision, change the spec",
+                r.status
+            ),
+        },
+        None => ManualRollback::NotPossible {
+            value,
+            why: "the service has no deployment in progress".into(),
+        },
+    }
+}
+
 /// What made ECS roll back, from the record.
-fn cause(r: &ServiceDeploymentView) -> String {
+fn cause(r: &ServiceDeploymentView, requested: Option<&str>) -> String {
     if let Some(c) = r
         .circuit_breaker
         .as_ref()
@@ -110,6 +310,9 @@ fn cause(r: &ServiceDeploymentView) -> String {
             "ECS rolled back because deployment alarm {} went into ALARM",
             r.triggered_alarms.join(", ")
         );
+    }
+    if let Some(v) = requested {
+        return format!("rolled back as requested by {ROLLBACK_ANNOTATION}: {v:?}");
     }
     format!(
         "ECS rolled back the deployment ({})",
@@ -127,6 +330,7 @@ pub fn rolled_back_conditions(
     record: Option<&ServiceDeploymentView>,
     revision: i64,
     summary: Option<String>,
+    requested: Option<&str>,
 ) -> Vec<Desired> {
     let summary = summary.map(|f| format!(": {f}")).unwrap_or_default();
     let message = match record.filter(|r| r.rolling_back()) {
@@ -138,7 +342,7 @@ pub fn rolled_back_conditions(
             };
             format!(
                 "{}; revision {revision} is not serving and {where_}{summary}",
-                cause(r)
+                cause(r, requested)
             )
         }
         None => format!(
@@ -197,7 +401,7 @@ mod tests {
             failure_count: 3,
             threshold: 3,
         });
-        let (reason, m) = degraded_message(&rolled_back_conditions(Some(&r), 2, None));
+        let (reason, m) = degraded_message(&rolled_back_conditions(Some(&r), 2, None, None));
         assert_eq!(reason, Reason::RolledBack);
         assert!(
             m.contains(
@@ -213,8 +417,36 @@ mod tests {
     fn alarm_rollback_names_the_alarm() {
         let mut r = record("ROLLBACK_IN_PROGRESS");
         r.triggered_alarms = vec!["api-5xx".into()];
-        let (_, m) = degraded_message(&rolled_back_conditions(Some(&r), 2, None));
+        let (_, m) = degraded_message(&rolled_back_conditions(Some(&r), 2, None, None));
         assert!(m.contains("api-5xx") && m.contains("returning"), "{m}");
+    }
+
+    #[test]
+    fn a_new_rollback_value_stops_the_ongoing_deployment_once() {
+        let r = record("IN_PROGRESS");
+        assert_eq!(
+            manual_rollback(Some("1"), None, Some(&r)),
+            ManualRollback::Stop {
+                arn: r.arn.clone(),
+                value: "1".into()
+            }
+        );
+        assert_eq!(
+            manual_rollback(Some("1"), Some("1"), Some(&r)),
+            ManualRollback::Nothing
+        );
+        assert_eq!(
+            manual_rollback(None, None, Some(&r)),
+            ManualRollback::Nothing
+        );
+        assert!(matches!(
+            manual_rollback(Some("2"), Some("1"), Some(&record("SUCCESSFUL"))),
+            ManualRollback::NotPossible { why, .. } if why.contains("SUCCESSFUL")
+        ));
+        let mut done = record("ROLLBACK_SUCCESSFUL");
+        done.rollback_reason = Some("Service deployment stopped by StopServiceDeployment.".into());
+        let (_, m) = degraded_message(&rolled_back_conditions(Some(&done), 2, None, Some("1")));
+        assert!(m.contains("berth.dev/rollback"), "{m}");
     }
 
     #[test]

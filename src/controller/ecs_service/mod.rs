@@ -2,6 +2,7 @@
 //! the task definition (register only on a new hash), plan the one service
 //! mutation, act, and write status by server-side apply.
 
+mod act_deployment;
 pub mod deployment;
 pub mod plan;
 #[cfg(test)]
@@ -22,7 +23,7 @@ use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, ServiceDeploymentStatus};
 use crate::aws::cloudmap;
-use crate::aws::ecs::{services as act, ServiceDeploymentView, ServiceView};
+use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
 use plan::ServiceAction;
@@ -126,7 +127,8 @@ async fn converge(
         .services
         .get(clients, &spec.cluster, &name)
         .await?;
-    let record = current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
+    let record =
+        act_deployment::current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
 
     let Some((desired_arn, revision)) =
         desired_revision(obj, ctx, clients, prev, &rendered, paused).await?
@@ -158,6 +160,10 @@ async fn converge(
     // The pre-rollout gate: MigrationJobs of this namespace naming us.
     let job_list = ctx.jobs_in(&obj.namespace().unwrap_or_default());
     let post_check = plan::post_check(&job_list, &obj.name_any(), &hash);
+    let post_test = deployment::post_test_jobs(&job_list, &obj.name_any());
+    let post_test_failed = record
+        .as_ref()
+        .and_then(|r| deployment::post_test_failure(&post_test, &r.arn));
     let gate = plan::gate(&job_list, &obj.name_any(), &hash);
 
     // Plan.
@@ -174,6 +180,8 @@ async fn converge(
         gate,
         post_check,
         paused,
+        pause_post_test: !post_test.is_empty(),
+        post_test_failed,
         now,
     });
 
@@ -194,6 +202,16 @@ async fn converge(
     let mut p = p;
     for c in &mut p.conditions {
         c.message = super::pull_through::explain(&c.message, serving.as_ref());
+    }
+
+    let rollback_requested = if paused {
+        prev.rollback_requested.clone()
+    } else {
+        act_deployment::manual_rollback(obj, ctx, clients, prev, record.as_ref()).await?
+    };
+
+    if let (Some(r), false) = (record.as_ref(), paused) {
+        act_deployment::answer_hook(obj, ctx, clients, &post_test, r).await?;
     }
 
     let current = act_on(
@@ -256,6 +274,7 @@ async fn converge(
         cloud_map_service_arn: registry.clone(),
         previous_task_definition_arn: p.previous_arn.clone(),
         pull_through_cache: serving.and_then(|s| s.object),
+        rollback_requested,
     };
     announce_transitions(obj, ctx, prev, &next).await;
     let ready = conditions::is_true(&next.conditions, READY);
@@ -290,34 +309,6 @@ async fn converge(
         Action::requeue(poll::aligned(ctx.resync, &obj.spec.cluster))
     })
 }
-/// The service's current deployment record, described in the cluster's
-/// batch (20 per call). A record status already shows as finished is not
-/// described again: a finished record does not change, so a steady
-/// service costs no DescribeServiceDeployments per poll.
-async fn current_record(
-    clients: &Clients,
-    cluster: &str,
-    service: Option<&ServiceView>,
-    prev: &EcsServiceStatus,
-) -> Result<Option<ServiceDeploymentView>> {
-    let Some(arn) = service.and_then(|s| s.current_service_deployment.as_deref()) else {
-        return Ok(None);
-    };
-    let known = prev
-        .rollout
-        .as_ref()
-        .and_then(|r| r.service_deployment.as_ref())
-        .filter(|d| d.arn == arn);
-    if let Some(finished) = known.and_then(deployment::finished_view) {
-        return Ok(Some(finished));
-    }
-    Ok(clients
-        .batches
-        .service_deployments
-        .get(clients, cluster, arn)
-        .await?)
-}
-
 /// The revision for the rendering's hash: known from status (survives
 /// restarts), or found by its hash tag, or registered now. `None` while
 /// paused and not registered yet.
@@ -487,7 +478,12 @@ async fn act_on(
     match &p.action {
         ServiceAction::Nothing => {}
         ServiceAction::Create => {
-            let svc = act::create_service(clients, obj, desired_arn, registry).await?;
+            let pause = !deployment::post_test_jobs(
+                &ctx.jobs_in(&obj.namespace().unwrap_or_default()),
+                &obj.name_any(),
+            )
+            .is_empty();
+            let svc = act::create_service(clients, obj, desired_arn, registry, pause).await?;
             ctx.event(
                 obj,
                 EventType::Normal,

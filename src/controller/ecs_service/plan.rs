@@ -141,6 +141,11 @@ pub struct Inputs<'a> {
     /// A failed PostRollout check for this revision: (message, roll back?).
     pub post_check: Option<(String, bool)>,
     pub paused: bool,
+    /// A PostTestTraffic MigrationJob names the service: its deployments
+    /// pause after test traffic shifts.
+    pub pause_post_test: bool,
+    /// A PostTestTraffic MigrationJob failed for the current deployment.
+    pub post_test_failed: Option<String>,
     pub now: Timestamp,
 }
 
@@ -300,8 +305,9 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         update.desired_count = Some(n);
         changed("desiredCount", &mut drift);
     }
-    if deployment_differs(i.obj, svc) {
+    if deployment::config_differs(i.obj, svc, i.pause_post_test) {
         update.deployment = Some(spec.deployment.clone());
+        update.pause_post_test = i.pause_post_test;
         changed("deploymentConfiguration", &mut drift);
     }
     if network_differs(i.obj, svc) {
@@ -313,7 +319,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         update.registries = Some(registries);
         changed("serviceRegistries", &mut drift);
     }
-    if load_balancers_differ(i.obj, svc) {
+    if deployment::load_balancers_differ(i.obj, svc) {
         update.load_balancers = Some(spec.load_balancers.clone());
         changed("loadBalancers", &mut drift);
     }
@@ -391,11 +397,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             )
         };
         conditions::failed(Reason::PostRolloutCheckFailed, message)
+    } else if let Some(message) = &i.post_test_failed {
+        conditions::failed(Reason::PostTestTrafficCheckFailed, message.clone())
     } else if rolled_back {
         deployment::rolled_back_conditions(
             i.record,
             i.desired_revision,
             failure_summary(&last_stopped, None),
+            prev.rollback_requested.as_deref(),
         )
     } else if !serving_desired && !pushing_revision {
         match &i.gate {
@@ -649,16 +658,6 @@ fn is_failure(t: &StoppedTask) -> bool {
                 .any(|c| c.exit_code.is_some_and(|e| e != 0)))
 }
 
-fn deployment_differs(obj: &EcsService, svc: &ServiceView) -> bool {
-    let d = &obj.spec.deployment;
-    let Some(have) = &svc.deployment else {
-        return true;
-    };
-    have.minimum_healthy_percent != Some(d.minimum_healthy_percent)
-        || have.maximum_percent != Some(d.maximum_percent)
-        || have.circuit_breaker != Some((d.circuit_breaker.enable, d.circuit_breaker.rollback))
-}
-
 fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
     let want = obj.spec.network_configuration.as_ref();
     let have = svc.network.as_ref();
@@ -672,33 +671,6 @@ fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
                 || w.assign_public_ip != h.assign_public_ip
         }
     }
-}
-
-fn load_balancers_differ(obj: &EcsService, svc: &ServiceView) -> bool {
-    let have: BTreeSet<(String, String, i32)> = svc
-        .load_balancers
-        .iter()
-        .map(|l| {
-            (
-                l.target_group_arn.clone(),
-                l.container_name.clone(),
-                l.container_port,
-            )
-        })
-        .collect();
-    let want: BTreeSet<(String, String, i32)> = obj
-        .spec
-        .load_balancers
-        .iter()
-        .map(|l| {
-            (
-                l.target_group_arn.clone(),
-                l.container_name.clone(),
-                l.container_port,
-            )
-        })
-        .collect();
-    have != want
 }
 
 fn capacity_differs(obj: &EcsService, svc: &ServiceView) -> bool {

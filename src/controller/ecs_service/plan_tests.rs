@@ -67,6 +67,7 @@ fn service(td: &str, state: &str, running: i32) -> ServiceView {
             minimum_healthy_percent: Some(50),
             maximum_percent: Some(200),
             circuit_breaker: Some((true, true)),
+            ..Default::default()
         }),
         network: Some(NetworkView {
             subnets: net.subnets,
@@ -104,6 +105,8 @@ fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[Stopp
         gate,
         post_check: None,
         paused: false,
+        pause_post_test: false,
+        post_test_failed: None,
         now: Timestamp::from_second(NOW).unwrap(),
     })
 }
@@ -321,6 +324,8 @@ fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
             true,
         )),
         paused: false,
+        pause_post_test: false,
+        post_test_failed: None,
         now: Timestamp::from_second(NOW).unwrap(),
     });
     match &p.action {
@@ -353,6 +358,8 @@ fn paused_changes_nothing() {
         gate: Gate::Open,
         post_check: None,
         paused: true,
+        pause_post_test: false,
+        post_test_failed: None,
         now: Timestamp::from_second(NOW).unwrap(),
     });
     assert_eq!(p.action, ServiceAction::Nothing);

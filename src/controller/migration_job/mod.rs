@@ -5,6 +5,8 @@
 //! run's tasks by `startedBy`, so a restart adopts what a crash left behind.
 
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,7 +267,15 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
     };
 
     // Which run: a new hash starts over from attempt 1.
-    let run_hash = plan::run_hash(obj, &owner, target.service_hash.as_deref());
+    // A PostTestTraffic run is one per paused deployment.
+    let key = match &target.service_deployment {
+        Some(d) => Some(format!(
+            "{}@{d}",
+            target.service_hash.as_deref().unwrap_or_default()
+        )),
+        None => target.service_hash.clone(),
+    };
+    let run_hash = plan::run_hash(obj, &owner, key.as_deref());
     // The watch has not caught up with this process's own last status
     // write (a reconcile triggered by another object's change): acting on
     // it would look for, and adopt, the task this process just started.
@@ -289,6 +299,7 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         MigrationJobStatus {
             run_hash: Some(run_hash.clone()),
             service_hash: target.service_hash.clone(),
+            service_deployment: target.service_deployment.clone(),
             ..Default::default()
         }
     };
