@@ -485,3 +485,68 @@ async fn post_test_traffic_job_fails_and_the_deployment_rolls_back() {
         "PostTestTrafficCheckFailed"
     );
 }
+
+/// A PreRollout migration gates a BLUE_GREEN, LINEAR or CANARY rollout as it
+/// gates a rolling one: the new revision's migration runs and succeeds
+/// before berth starts the deployment (UpdateService).
+async fn pre_rollout_migration_gates(name: &str, settings: &str) {
+    let env = Env::new(name).await;
+    env.apply_yaml(&berth_e2e::examples::migration()).await.unwrap();
+    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    let mark = env.awsim.call_log(Some("berth")).as_array().unwrap().len();
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
+        .await
+        .unwrap();
+    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+    let job = env
+        .api::<berth::api::MigrationJob>()
+        .get("api-migrate")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    let finished: f64 = job
+        .finished_at
+        .as_deref()
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
+        .expect("the migration's finishedAt");
+    let calls = env.awsim.call_log(Some("berth")).as_array().unwrap()[mark..].to_vec();
+    let time_of = |action: &str| {
+        calls
+            .iter()
+            .find(|c| c["action"] == action && c["outcome"] == "ok")
+            .and_then(|c| c["time"].as_f64())
+            .unwrap_or_else(|| panic!("no {action} after the image bump"))
+    };
+    let (run, update) = (time_of("RunTask"), time_of("UpdateService"));
+    assert!(run < update, "the deployment started before the migration ran");
+    assert!(
+        finished <= update + 0.001,
+        "the deployment started at {update} before the migration finished at {finished}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_rollout_migration_gates_blue_green() {
+    pre_rollout_migration_gates("dep-gate-bg", BLUE_GREEN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_rollout_migration_gates_linear_and_canary() {
+    pre_rollout_migration_gates(
+        "dep-gate-linear",
+        "    strategy: LINEAR\n    bakeTimeInMinutes: 1\n    linear: {stepPercent: 50, stepBakeTimeInMinutes: 1}\n",
+    )
+    .await;
+    pre_rollout_migration_gates(
+        "dep-gate-canary",
+        "    strategy: CANARY\n    bakeTimeInMinutes: 1\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 1}\n",
+    )
+    .await;
+}

@@ -64,6 +64,12 @@ fn responses(
         json!({"taskArns": [task_arn(cluster)]}),
     );
     r.insert("ecs:DescribeTasks".into(), json!({"tasks": [task.clone()]}));
+    r.insert(
+        "ecs:DescribeServiceDeployments".into(),
+        json!({"serviceDeployments": [], "failures": []}),
+    );
+    r.insert("ecs:StopServiceDeployment".into(), json!({}));
+    r.insert("ecs:ContinueServiceDeployment".into(), json!({}));
     r.insert("ecs:RunTask".into(), json!({"tasks": [task]}));
     r.insert(
         "secretsmanager:DescribeSecret".into(),
@@ -247,6 +253,25 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         .await
         .unwrap();
     act::stopped_tasks(clients, &spec.cluster, &svc.service_name(), 5)
+        .await
+        .unwrap();
+    // The rollout's service deployment: described (batched), rolled back
+    // (berth.dev/rollback), its PAUSE hook answered (PostTestTraffic).
+    let deployment = format!(
+        "arn:aws:ecs:us-east-1:{ACCOUNT}:service-deployment/{}/{}/0a1b2c3d",
+        spec.cluster,
+        svc.service_name()
+    );
+    clients
+        .batches
+        .service_deployments
+        .get(clients, &spec.cluster, &deployment)
+        .await
+        .unwrap();
+    berth::aws::ecs::deployments::roll_back(clients, &deployment)
+        .await
+        .unwrap();
+    berth::aws::ecs::deployments::continue_hook(clients, &deployment, "ecs-pause-0a1b2c3d", false)
         .await
         .unwrap();
     let registry = match &spec.service_discovery {

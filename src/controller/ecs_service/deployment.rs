@@ -355,14 +355,18 @@ pub fn rolled_back_conditions(
 /// `Degraded/RolloutFailed` when the record says the rollout of
 /// `revision` failed without returning to the previous revision: the
 /// rollback failed, or alarms stopped it (alarms without rollback).
+/// `failing` says why the revision's tasks stopped, if they did (the
+/// record only says that they did).
 pub fn failed_conditions(
     record: Option<&ServiceDeploymentView>,
     revision: i64,
+    failing: Option<&str>,
 ) -> Option<Vec<Desired>> {
     let r = record?;
+    let failing = failing.map(|f| format!("; {f}")).unwrap_or_default();
     let message = match r.status.as_str() {
         "ROLLBACK_FAILED" => format!(
-            "the rollout of revision {revision} failed and ECS could not roll back: {}",
+            "the rollout of revision {revision} failed and ECS could not roll back: {}{failing}",
             r.status_reason.as_deref().unwrap_or("no reason given")
         ),
         "STOPPED" if !r.triggered_alarms.is_empty() => format!(
@@ -453,10 +457,10 @@ mod tests {
     fn rollback_failed_is_rollout_failed() {
         let mut r = record("ROLLBACK_FAILED");
         r.status_reason = Some("nothing to roll back to".into());
-        let (reason, m) = degraded_message(&failed_conditions(Some(&r), 2).unwrap());
+        let (reason, m) = degraded_message(&failed_conditions(Some(&r), 2, None).unwrap());
         assert_eq!(reason, Reason::RolloutFailed);
         assert!(m.contains("nothing to roll back to"), "{m}");
-        assert!(failed_conditions(Some(&record("IN_PROGRESS")), 2).is_none());
+        assert!(failed_conditions(Some(&record("IN_PROGRESS")), 2, None).is_none());
     }
 
     #[test]

@@ -298,7 +298,22 @@ async fn converge(
         status::apply(api, obj, &next).await?;
     }
 
+    // An ECS deployment still moving (also one berth asked to roll back
+    // after a failed check, which leaves Progressing false) is followed at
+    // the poll interval until it ends.
+    let deployment_ongoing = next
+        .rollout
+        .as_ref()
+        .and_then(|r| r.service_deployment.as_ref())
+        .and_then(|d| d.status.as_deref())
+        .is_some_and(|s| {
+            matches!(
+                s,
+                "PENDING" | "IN_PROGRESS" | "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS"
+            )
+        });
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
+        || deployment_ongoing
         || conditions::find(&next.conditions, DEGRADED)
             .is_some_and(|c| c.status == "True" && c.reason == "TasksFailing");
     Ok(if busy {

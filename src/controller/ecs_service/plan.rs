@@ -489,7 +489,9 @@ fn rollout_conditions(
     let running = svc.running_count;
     let state = primary.and_then(|d| d.rollout_state.clone());
     let failing = failure_summary(stopped, Some(i.desired_arn));
-    if let Some(failed) = deployment::failed_conditions(i.record, i.desired_revision) {
+    if let Some(failed) =
+        deployment::failed_conditions(i.record, i.desired_revision, failing.as_deref())
+    {
         return failed;
     }
     match state.as_deref() {
