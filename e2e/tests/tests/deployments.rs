@@ -491,7 +491,9 @@ async fn post_test_traffic_job_fails_and_the_deployment_rolls_back() {
 /// before berth starts the deployment (UpdateService).
 async fn pre_rollout_migration_gates(name: &str, settings: &str) {
     let env = Env::new(name).await;
-    env.apply_yaml(&berth_e2e::examples::migration()).await.unwrap();
+    env.apply_yaml(&berth_e2e::examples::migration())
+        .await
+        .unwrap();
     env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
         .await
         .unwrap();
@@ -525,7 +527,10 @@ async fn pre_rollout_migration_gates(name: &str, settings: &str) {
             .unwrap_or_else(|| panic!("no {action} after the image bump"))
     };
     let (run, update) = (time_of("RunTask"), time_of("UpdateService"));
-    assert!(run < update, "the deployment started before the migration ran");
+    assert!(
+        run < update,
+        "the deployment started before the migration ran"
+    );
     assert!(
         finished <= update + 0.001,
         "the deployment started at {update} before the migration finished at {finished}"

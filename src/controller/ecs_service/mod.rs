@@ -309,7 +309,11 @@ async fn converge(
         .is_some_and(|s| {
             matches!(
                 s,
-                "PENDING" | "IN_PROGRESS" | "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS"
+                "PENDING"
+                    | "IN_PROGRESS"
+                    | "STOP_REQUESTED"
+                    | "ROLLBACK_REQUESTED"
+                    | "ROLLBACK_IN_PROGRESS"
             )
         });
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
