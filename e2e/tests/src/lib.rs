@@ -53,6 +53,38 @@ pub fn berth_bin() -> PathBuf {
         .unwrap_or_else(|| target_dir().join("debug/berth"))
 }
 
+/// `berth run` with what every test's berth shares: test AWS credentials,
+/// exit with the test process, the log level, output appended to `log`.
+/// Callers add the flags and environment of their own.
+fn berth_command(log: &Path) -> Command {
+    let bin = berth_bin();
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --bin berth)",
+        bin.display()
+    );
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("opening berth's log");
+    let mut command = Command::new(bin);
+    command
+        .arg("run")
+        .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
+        .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("BERTH_EXIT_WITH_PARENT", "1")
+        .env(
+            "RUST_LOG",
+            std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log);
+    command
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -194,49 +226,23 @@ impl Env {
     /// Starts `berth run` for this namespace (its log: target/e2e-logs/NS.berth.log).
     pub fn start_berth(&mut self) {
         assert!(self.berth.is_none(), "berth is already running");
-        let bin = berth_bin();
-        assert!(
-            bin.exists(),
-            "{} is missing: build it first (cargo build --bin berth)",
-            bin.display()
-        );
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .expect("opening berth's log");
-        let child = Command::new(bin)
+        let leader_election = if self.options.leader_election {
+            "true"
+        } else {
+            "false"
+        };
+        let child = berth_command(&self.log_path)
+            .args(["--namespace", &self.ns])
             .args([
-                "run",
-                "--namespace",
-                &self.ns,
                 "--aws-endpoint-url",
                 &self.awsim.endpoint(),
                 "--aws-region",
                 REGION,
-                "--resync-interval",
-                &self.options.resync_interval,
-                "--admin-addr",
-                &format!("127.0.0.1:{}", self.admin_port),
-                "--leader-election",
-                if self.options.leader_election {
-                    "true"
-                } else {
-                    "false"
-                },
             ])
-            .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
-            .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("BERTH_EXIT_WITH_PARENT", "1")
-            .env(
-                "RUST_LOG",
-                std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
-            )
+            .args(["--resync-interval", &self.options.resync_interval])
+            .args(["--admin-addr", &format!("127.0.0.1:{}", self.admin_port)])
+            .args(["--leader-election", leader_election])
             .envs(self.options.berth_env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
             .spawn()
             .expect("starting berth");
         self.berth = Some(child);

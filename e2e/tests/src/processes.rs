@@ -6,7 +6,7 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
 
-use super::{berth_bin, free_port, http_get, tail, target_dir, Env, REGION};
+use super::{berth_command, free_port, http_get, tail, target_dir, Env, REGION};
 
 /// How to start one more berth.
 #[derive(Clone, Debug, Default)]
@@ -41,41 +41,23 @@ impl Env {
     /// Lease identity) for this namespace, electing a leader through the
     /// Lease in this namespace. Its log: target/e2e-logs/NS.NAME.log.
     pub fn spawn_berth(&self, name: &str, spawn: Spawn) -> Berth {
-        let bin = berth_bin();
-        assert!(bin.exists(), "{} is missing: build it first", bin.display());
         let log_path = target_dir()
             .join("e2e-logs")
             .join(format!("{}.{name}.log", self.ns));
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .expect("opening berth's log");
         let admin_port = free_port();
         let endpoint = spawn
             .aws_endpoint
             .clone()
             .unwrap_or_else(|| self.awsim.endpoint());
         let ns = spawn.namespace.as_deref().unwrap_or(&self.ns);
-        let child = Command::new(bin)
-            .args(["run", "--namespace", ns, "--lease-namespace", ns])
+        let child = berth_command(&log_path)
+            .args(["--namespace", ns, "--lease-namespace", ns])
             .args(["--aws-endpoint-url", &endpoint, "--aws-region", REGION])
             .args(["--resync-interval", &self.options.resync_interval])
             .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
             .args(["--leader-election", "true"])
             .env("POD_NAME", name)
-            .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
-            .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("BERTH_EXIT_WITH_PARENT", "1")
-            .env(
-                "RUST_LOG",
-                std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
-            )
             .envs(spawn.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
             .spawn()
             .expect("starting berth");
         Berth {
