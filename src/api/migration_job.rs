@@ -193,7 +193,9 @@ pub struct MigrationJobStatus {
     /// ran the command, so they do not count against `backoffLimit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub start_failures: Vec<i32>,
-    /// The `berth.dev/refresh` value that restarted the run last.
+    /// The `berth.dev/refresh` value the run has seen: the object's value
+    /// while the run was not Failed, or the one that restarted it. Only a
+    /// different value starts a new try of a Failed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -97,6 +97,13 @@ pub struct PullThroughCacheSpec {
     /// (ECR rules carry no tags, so nothing else can mark it as berth's).
     #[serde(default)]
     pub adopt: bool,
+    /// Delete the rule and create it again when a field ECR cannot update in
+    /// place changes (ecrRepositoryPrefix, upstreamRegistry,
+    /// upstreamRegistryUrl, upstreamRepositoryPrefix). Pulls of images the
+    /// cache does not hold yet fail until the new rule exists. Default
+    /// false: such a change is refused with Degraded/ImmutableFieldChanged.
+    #[serde(default)]
+    pub replace_on_immutable_change: bool,
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -168,6 +175,12 @@ pub struct PullThroughCacheStatus {
     /// a lost response): the rule this object owns and deletes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecr_repository_prefix: Option<String>,
+    /// When the first rule this object created or took over for
+    /// ecrRepositoryPrefix was created (RFC 3339), kept when the rule is
+    /// deleted and created again: repositories under the prefix created
+    /// since then count as the cache's, older ones as made by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_rule_created_at: Option<String>,
     /// ValidatePullThroughCacheRule's verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid: Option<bool>,

@@ -9,6 +9,8 @@ use aws_sdk_ecr::types::UpstreamRegistry;
 pub struct RuleView {
     pub prefix: String,
     pub upstream_url: String,
+    /// ECR's `upstreamRegistry` (`docker-hub`, `quay`, ...), when reported.
+    pub upstream_registry: Option<String>,
     pub upstream_repository_prefix: Option<String>,
     pub credential_arn: Option<String>,
     pub custom_role_arn: Option<String>,
@@ -22,14 +24,19 @@ pub struct RuleView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RepositoryView {
     pub name: String,
-    /// ECR does not say who created a repository; one older than the rule
-    /// cannot have come from it, so it counts as made by hand.
+    /// ECR does not say who created a repository: one created before any
+    /// rule berth knows for the prefix cannot have come from the cache.
     pub created_by_cache: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TemplateView {
     pub prefix: String,
+    /// `appliedFor` includes PULL_THROUGH_CACHE: the template shapes the
+    /// repositories the cache creates. One only for REPLICATION or
+    /// CREATE_ON_PUSH does not
+    /// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepositoryCreationTemplate.html).
+    pub for_cache: bool,
 }
 
 /// What berth sends to create a rule.
@@ -76,6 +83,7 @@ pub async fn rules(
         out.extend(page.pull_through_cache_rules().iter().map(|r| RuleView {
             prefix: r.ecr_repository_prefix().unwrap_or_default().to_string(),
             upstream_url: r.upstream_registry_url().unwrap_or_default().to_string(),
+            upstream_registry: r.upstream_registry().map(|u| u.as_str().to_string()),
             upstream_repository_prefix: r.upstream_repository_prefix().map(str::to_string),
             credential_arn: r.credential_arn().map(str::to_string),
             custom_role_arn: r.custom_role_arn().map(str::to_string),
@@ -174,12 +182,14 @@ pub async fn validate_rule(
 }
 
 /// Repositories named `prefix/...` (DescribeRepositories has no prefix
-/// filter, so every page is read).
+/// filter, so every page is read). `cache_since` is when the first rule
+/// berth knows for the prefix was created (seconds since the epoch):
+/// repositories created since then count as the cache's.
 pub async fn repositories_under(
     clients: &Clients,
     prefix: &str,
     registry_id: Option<&str>,
-    rule_created_at: Option<f64>,
+    cache_since: Option<f64>,
 ) -> Result<Vec<RepositoryView>, AwsFailure> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -201,7 +211,7 @@ pub async fn repositories_under(
                 let created = secs(r.created_at());
                 out.push(RepositoryView {
                     name: name.to_string(),
-                    created_by_cache: matches!((created, rule_created_at), (Some(c), Some(t)) if c >= t),
+                    created_by_cache: matches!((created, cache_since), (Some(c), Some(t)) if c >= t),
                 });
             }
         }
@@ -227,14 +237,14 @@ pub async fn templates(clients: &Clients) -> Result<Vec<TemplateView>, AwsFailur
                     .send()
             })
             .await?;
-        out.extend(
-            page.repository_creation_templates()
-                .iter()
-                .filter_map(|t| t.prefix())
-                .map(|p| TemplateView {
-                    prefix: p.to_string(),
-                }),
-        );
+        out.extend(page.repository_creation_templates().iter().filter_map(|t| {
+            Some(TemplateView {
+                prefix: t.prefix()?.to_string(),
+                for_cache: t
+                    .applied_for()
+                    .contains(&aws_sdk_ecr::types::RctAppliedFor::PullThroughCache),
+            })
+        }));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(out);

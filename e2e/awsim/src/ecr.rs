@@ -160,7 +160,17 @@ impl EcrState {
     ///   `ecr:CreateRepository`) and fetches tags it lacks from upstream
     ///   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html);
     /// - a repository created by hand is not a cache repository: a tag it
-    ///   does not hold is not found, whatever rule covers its name;
+    ///   does not hold is not found, whatever rule covers its name. The
+    ///   documentation does not say this. Its troubleshooting page
+    ///   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/error-pullthroughcache.html)
+    ///   blames "Requested image not found" on an image missing upstream or
+    ///   on a missing ecr:BatchImportUpstreamImage permission where the
+    ///   repository already exists, and offers creating the repository
+    ///   before the pull as a fix when ecr:CreateRepository is missing. What
+    ///   awsim models instead is the incident of berth's issue 12: with
+    ///   hand-made repositories under the prefix every task failed with
+    ///   `CannotPullContainerError ... not found`, and pulls worked once
+    ///   those repositories were deleted and the cache created them;
     /// - the repository creation template matching the new repository
     ///   applies to it, and one with resource tags or KMS encryption needs
     ///   a repository creation role (customRoleArn) to create it
@@ -212,26 +222,31 @@ impl EcrState {
     }
 
     /// Whether the template that applies to a repository the cache creates
-    /// (longest matching prefix, else `ROOT`) cannot be applied.
+    /// (longest matching prefix, else `ROOT`) cannot be applied. Only
+    /// templates whose `appliedFor` lists PULL_THROUGH_CACHE apply to the
+    /// cache's repositories; REPLICATION and CREATE_ON_PUSH are the other
+    /// scenarios
+    /// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepositoryCreationTemplate.html).
     fn template_blocks_creation(&self, repository: &str) -> bool {
-        let template = self
-            .creation_templates
-            .iter()
+        let for_cache = |t: &Value| {
+            t["appliedFor"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "PULL_THROUGH_CACHE"))
+        };
+        let templates = || self.creation_templates.iter().filter(|(_, t)| for_cache(t));
+        let template = templates()
             .filter(|(p, _)| repository.starts_with(&format!("{p}/")))
             .max_by_key(|(p, _)| p.len())
-            .or_else(|| self.creation_templates.get_key_value("ROOT"))
+            .or_else(|| templates().find(|(p, _)| *p == "ROOT"))
             .map(|(_, t)| t);
         let Some(t) = template else {
             return false;
         };
-        let for_cache = t["appliedFor"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|v| v == "PULL_THROUGH_CACHE"));
         let tags = t["resourceTags"].as_array().is_some_and(|a| !a.is_empty());
         let kms = t["encryptionConfiguration"]["encryptionType"]
             .as_str()
             .is_some_and(|e| e.starts_with("KMS"));
-        for_cache && (tags || kms) && t["customRoleArn"].as_str().is_none()
+        (tags || kms) && t["customRoleArn"].as_str().is_none()
     }
 
     fn rule_json(r: &CacheRule, registry: &str, with_updated: bool) -> Value {
@@ -671,6 +686,24 @@ mod tests {
             .is_err());
         s.creation_templates.get_mut("docker-hub").unwrap()["customRoleArn"] =
             json!("arn:aws:iam::000000000000:role/ecr-templates");
+        s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1"))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_template_not_applied_for_the_cache_does_not_block_it() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        // A longer prefix, but for replication only: the cache's template
+        // is the PULL_THROUGH_CACHE one, which needs no role.
+        s.creation_templates.insert(
+            "docker-hub/library".into(),
+            json!({"prefix": "docker-hub/library", "appliedFor": ["REPLICATION"],
+                   "resourceTags": [{"Key": "team", "Value": "chips"}]}),
+        );
+        s.creation_templates.insert(
+            "docker-hub".into(),
+            json!({"prefix": "docker-hub", "appliedFor": ["PULL_THROUGH_CACHE"]}),
+        );
         s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1"))
             .unwrap();
     }

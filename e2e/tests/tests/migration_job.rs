@@ -167,6 +167,39 @@ async fn failing_job_is_retried_backoff_limit_times_then_fails() {
     assert_eq!(env.berth_calls("ecs", "RunTask"), 6);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_value_the_job_already_carried_never_reruns_it() {
+    let env = Env::new("mj-stale-refresh").await;
+    // Applied with the annotation (left by an earlier rerun, or in the
+    // manifest): it asks for nothing.
+    let annotated = "  name: migrate\n  annotations:\n    berth.dev/refresh: \"before\"\n";
+    let manifest = inline_job("migrate", "shop/migrate:exit-1", "  backoffLimit: 0\n")
+        .replace("  name: migrate\n", annotated);
+    env.apply_yaml(&manifest).await.unwrap();
+    env.wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+        .await;
+    // Reconciled again after it failed, the old value still runs nothing.
+    look_again(&env, "look-1").await;
+    env.apply_yaml(&manifest).await.unwrap();
+    look_again(&env, "look-2").await;
+    let job: MigrationJob = env.api().get("migrate").await.unwrap();
+    assert_eq!(job.status.unwrap().phase, Some(Phase::Failed));
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1, "backoffLimit + 1");
+
+    // A new value after Failed: exactly one more try.
+    env.apply_yaml(&manifest.replace("\"before\"", "\"after\""))
+        .await
+        .unwrap();
+    env.wait_for("migrate", "Failed again", TIMEOUT, |j: &MigrationJob| {
+        j.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(Phase::Failed) && s.attempts == 2)
+    })
+    .await;
+    look_again(&env, "look-3").await;
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+}
+
 /// Makes berth reconcile the job without asking for anything (the paused
 /// annotation set to a value other than "true"), and waits until it did.
 async fn look_again(env: &Env, value: &str) {

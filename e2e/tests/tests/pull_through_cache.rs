@@ -270,16 +270,20 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
     use berth::api::EcsService;
     let env = Env::new("ptc-web").await;
     env.apply_yaml(&file("web.yaml")).await.unwrap();
-    // Without a rule nothing serves docker-hub/...: the pull fails.
+    // Without a rule nothing serves docker-hub/...: the pull fails, and the
+    // failure says there is no rule.
     env.wait_for(
         "web",
-        "a failed pull in status",
+        "a failed pull naming the missing rule",
         TIMEOUT,
         |s: &EcsService| {
             s.status.as_ref().is_some_and(|st| {
-                st.conditions
-                    .iter()
-                    .any(|c| c.message.contains("CannotPullContainerError"))
+                st.conditions.iter().any(|c| {
+                    c.message.contains("CannotPullContainerError")
+                        && c.message.contains(
+                            "no PullThroughCache covers repository docker-hub/library/nginx",
+                        )
+                })
             })
         },
     )
@@ -629,4 +633,110 @@ async fn someone_elses_rule_is_taken_over_only_with_adopt() {
     assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 0);
     assert_eq!(env.berth_calls("ecr", "UpdatePullThroughCacheRule"), 1);
     assert_eq!(rule_prefixes(&env).await, vec!["docker-hub".to_string()]);
+}
+
+fn cache(prefix: &str, upstream: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: berth.dev/v1alpha1\nkind: PullThroughCache\nmetadata:\n  name: cache\nspec:\n  ecrRepositoryPrefix: {prefix}\n  upstreamRegistry: {upstream}\n{extra}"
+    )
+}
+
+/// Create, Update and Delete calls of pull-through cache rules by berth.
+fn rule_mutations(env: &Env) -> [u64; 3] {
+    ["Create", "Update", "Delete"]
+        .map(|a| env.berth_calls("ecr", &format!("{a}PullThroughCacheRule")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immutable_change_is_refused_unless_the_rule_may_be_replaced() {
+    use berth::api::migration_job::{MigrationJob, Phase};
+    let env = Env::new("ptc-replace").await;
+    const FLAG: &str = "  replaceOnImmutableChange: true\n";
+    env.apply_yaml(&cache("quay", "quay", "")).await.unwrap();
+    env.wait_for("cache", "Ready", TIMEOUT, ready_because("RuleReady"))
+        .await;
+    // A first pull: the cache creates the repository.
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/quay/org/app:1";
+    env.apply_yaml(&berth_e2e::examples::inline_job("pull", image, ""))
+        .await
+        .unwrap();
+    env.wait_for("pull", "Succeeded", TIMEOUT, |j: &MigrationJob| {
+        j.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
+    })
+    .await;
+
+    // Another upstream without the flag: refused, and ECR is left alone.
+    env.apply_yaml(&cache("quay", "ecr-public", ""))
+        .await
+        .unwrap();
+    let p = env
+        .wait_for(
+            "cache",
+            "Degraded/ImmutableFieldChanged",
+            TIMEOUT,
+            failed_because("ImmutableFieldChanged"),
+        )
+        .await;
+    let message = condition(&p.status.unwrap().conditions, "Degraded")
+        .unwrap()
+        .2;
+    assert!(message.contains("replaceOnImmutableChange"), "{message}");
+    assert_eq!(rule_mutations(&env), [1, 0, 0]);
+
+    // With the flag the rule is deleted and created again. The repository
+    // the first rule's cache created is still the cache's: no
+    // UnmanagedRepositories warning although it is older than the rule.
+    env.apply_yaml(&cache("quay", "ecr-public", FLAG))
+        .await
+        .unwrap();
+    env.wait_for(
+        "cache",
+        "Ready (RuleReady) after the replace",
+        TIMEOUT,
+        ready_because("RuleReady"),
+    )
+    .await;
+    assert_eq!(rule_mutations(&env), [2, 0, 1]);
+    let ecr = ecr(&env).await;
+    let rules = ecr
+        .describe_pull_through_cache_rules()
+        .send()
+        .await
+        .unwrap();
+    let rule = &rules.pull_through_cache_rules()[0];
+    assert_eq!(rule.upstream_registry_url(), Some("public.ecr.aws"));
+    let repos = ecr
+        .describe_repositories()
+        .repository_names("quay/org/app")
+        .send()
+        .await
+        .unwrap();
+    assert!(repos.repositories()[0].created_at() < rule.created_at());
+    let events = env.events_for("cache").await;
+    assert!(
+        events.iter().any(|e| e.contains("RuleReplaced")),
+        "{events:?}"
+    );
+
+    // A new prefix with the flag: the old rule goes, the new one exists.
+    env.apply_yaml(&cache("mirror", "ecr-public", FLAG))
+        .await
+        .unwrap();
+    env.wait_for(
+        "cache",
+        "Ready on the new prefix",
+        TIMEOUT,
+        |p: &PullThroughCache| {
+            ready_because("RuleReady")(p)
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.ecr_repository_prefix.as_deref())
+                    == Some("mirror")
+        },
+    )
+    .await;
+    assert_eq!(rule_prefixes(&env).await, ["mirror"]);
+    assert_eq!(rule_mutations(&env), [3, 0, 2]);
 }

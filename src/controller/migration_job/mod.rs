@@ -309,6 +309,7 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         .annotations()
         .get(crate::controller::context::REFRESH_ANNOTATION)
         .map(String::as_str);
+    cur.refreshed_by = plan::seen_refresh(&cur, refresh);
     if is_finished(&cur) && !plan::refresh_requested(&cur, refresh) {
         // No AWS call for a finished run; only the TTL is left.
         let p = plan::plan(&plan::Inputs {

@@ -261,6 +261,9 @@ pub struct Plan {
 
 impl Plan {
     fn new(step: Step, phase: Phase, reason: Reason, message: String) -> Self {
+        // Checked and recorded like a condition's (`Desired::new`).
+        #[cfg(test)]
+        crate::api::reasons::coverage::check(reason, &message);
         Self {
             step,
             phase,
@@ -320,6 +323,17 @@ pub const MAX_START_FAILURES: usize = 10;
 /// the documented lever after a human fixed what made it fail.
 pub fn refresh_requested(s: &MigrationJobStatus, refresh: Option<&str>) -> bool {
     s.phase == Some(Phase::Failed) && refresh.is_some_and(|r| s.refreshed_by.as_deref() != Some(r))
+}
+
+/// The `berth.dev/refresh` value the run has accounted for. Until the run
+/// is Failed, whatever value the object carries (left by an earlier rerun, a
+/// "reconcile now", or the manifest) asks for nothing and is taken as seen;
+/// once Failed, only a value other than the last seen starts a new try.
+pub fn seen_refresh(s: &MigrationJobStatus, refresh: Option<&str>) -> Option<String> {
+    match s.phase {
+        Some(Phase::Failed) => s.refreshed_by.clone(),
+        _ => refresh.map(str::to_string),
+    }
 }
 
 pub fn plan(i: &Inputs<'_>) -> Plan {

@@ -339,6 +339,44 @@ fn a_refresh_restarts_a_failed_run_once() {
 }
 
 #[test]
+fn a_refresh_value_present_before_the_failure_never_reruns_it() {
+    // The job arrives carrying berth.dev/refresh (an earlier rerun, a
+    // "reconcile now", or the manifest): the new run takes it as seen.
+    let mut s = status(0);
+    s.refreshed_by = seen_refresh(&s, Some("before"));
+    assert_eq!(s.refreshed_by.as_deref(), Some("before"));
+    // Attempt 1 exits 1 with backoffLimit 0: Failed.
+    let mut s = seen_stopped(MigrationJobStatus { attempts: 1, ..s }, 10);
+    let p = run_refreshed(
+        0,
+        None,
+        &s,
+        Some(&task(1, "STOPPED", Some(1), Some(10))),
+        11,
+        Some("before"),
+    );
+    assert_eq!(
+        (p.phase, p.reason),
+        (Phase::Failed, Reason::BackoffLimitExceeded)
+    );
+    s.phase = Some(Phase::Failed);
+    // Every later reconcile keeps what was seen, and runs nothing.
+    assert_eq!(seen_refresh(&s, Some("before")).as_deref(), Some("before"));
+    assert_eq!(seen_refresh(&s, None).as_deref(), Some("before"));
+    let p = run_refreshed(0, None, &s, None, 100, Some("before"));
+    assert_eq!(p.step, Step::Wait(None));
+    // Only a new value after Failed starts one new try.
+    let p = run_refreshed(0, None, &s, None, 100, Some("after"));
+    assert_eq!(p.step, Step::Run { attempt: 2 });
+    assert_eq!(p.refresh.as_deref(), Some("after"));
+    // A value set while the run was still going is taken as seen too.
+    let mut running = status(1);
+    running.phase = Some(Phase::Running);
+    running.refreshed_by = Some("before".into());
+    assert_eq!(seen_refresh(&running, Some("mid")).as_deref(), Some("mid"));
+}
+
+#[test]
 fn derived_families_are_valid_ecs_families() {
     assert_eq!(
         derived_family("shop-api", "api-migrate"),

@@ -116,6 +116,31 @@ async fn converge(
             )
             .await;
         }
+        RuleAction::Replace {
+            delete,
+            create,
+            changed,
+        } => {
+            ecr::delete_rule(clients, delete, registry).await?;
+            if let Some(r) = create {
+                ecr::create_rule(clients, r).await?;
+            }
+            let created = match create {
+                Some(r) => format!(" and created {} -> {}", r.prefix, r.upstream_url),
+                None => String::new(),
+            };
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "RuleReplaced",
+                "DeletePullThroughCacheRule",
+                format!(
+                    "{} cannot be updated in place and spec.replaceOnImmutableChange is true: deleted the pull-through cache rule {delete}{created}",
+                    changed.join(" and ")
+                ),
+            )
+            .await;
+        }
         RuleAction::Update(r) => {
             ecr::update_rule(clients, r).await?;
             ctx.event(
@@ -138,10 +163,9 @@ async fn converge(
         _ => ecr::rules(clients, registry).await?,
     };
     let rule = rules.iter().find(|r| r.prefix == prefix);
+    let first_rule = plan::first_rule_created_at(prev, &prefix, rule);
     let templates = ecr::templates(clients).await?;
-    let repositories =
-        ecr::repositories_under(clients, &prefix, registry, rule.and_then(|r| r.created_at))
-            .await?;
+    let repositories = ecr::repositories_under(clients, &prefix, registry, first_rule).await?;
     let diagnosis = plan::diagnose(&prefix, &rules, &templates, &repositories);
     let desired = plan::conditions(&prefix, &verdict, &diagnosis);
 
@@ -176,6 +200,7 @@ async fn converge(
         ),
         registry_id: rule.and_then(|r| r.registry_id.clone()),
         ecr_repository_prefix: Some(prefix.clone()),
+        first_rule_created_at: first_rule.and_then(plan::timestamp),
         valid: Some(verdict.valid),
         validation_failure: verdict.failure.clone(),
         conflicts: diagnosis.conflicts(),

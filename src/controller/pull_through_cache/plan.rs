@@ -2,7 +2,11 @@
 //! reports and the last status to the one rule mutation and the conditions.
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheSpec};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use crate::api::pull_through_cache::{
+    PullThroughCache, PullThroughCacheSpec, PullThroughCacheStatus,
+};
 use crate::aws::ecr::{RepositoryView, RuleRequest, RuleView, TemplateView, Verdict};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +15,14 @@ pub enum RuleAction {
     Create(RuleRequest),
     /// credentialArn / customRoleArn, the only fields ECR updates in place.
     Update(RuleRequest),
+    /// `replaceOnImmutableChange`: delete berth's rule of prefix `delete`
+    /// (gone already counts as deleted), then create `create`, if any.
+    Replace {
+        delete: String,
+        create: Option<RuleRequest>,
+        /// The fields that forced it, for the Event.
+        changed: Vec<&'static str>,
+    },
 }
 
 /// What to do, or why nothing may be done (a failure for a human).
@@ -43,6 +55,13 @@ pub fn request(spec: &PullThroughCacheSpec) -> RuleRequest {
 /// The fields UpdatePullThroughCacheRule cannot change that differ.
 fn immutable_changes(spec: &PullThroughCacheSpec, rule: &RuleView) -> Vec<&'static str> {
     let mut out = Vec::new();
+    if rule
+        .upstream_registry
+        .as_deref()
+        .is_some_and(|u| u != spec.upstream_registry.as_aws())
+    {
+        out.push("upstreamRegistry");
+    }
     let url = spec.upstream_url().unwrap_or_default();
     if rule
         .upstream_url
@@ -64,6 +83,25 @@ fn matches_spec(spec: &PullThroughCacheSpec, rule: &RuleView) -> bool {
         && rule.custom_role_arn == spec.custom_role_arn
 }
 
+/// Whether UpdatePullThroughCacheRule would change the rule: it sets the
+/// fields it is given and cannot remove one, so a credential or role the
+/// spec leaves out stays as it is (sending it again every resync would
+/// change nothing).
+fn needs_update(spec: &PullThroughCacheSpec, rule: &RuleView) -> bool {
+    let differs = |want: &Option<String>, have: &Option<String>| want.is_some() && want != have;
+    differs(&spec.credential_arn, &rule.credential_arn)
+        || differs(&spec.custom_role_arn, &rule.custom_role_arn)
+}
+
+fn immutable(what: &str) -> Decision {
+    Decision::Blocked(
+        Reason::ImmutableFieldChanged,
+        format!(
+            "{what}, which ECR cannot update in place; set it back, or set spec.replaceOnImmutableChange: true to delete the rule and create it again"
+        ),
+    )
+}
+
 /// The rule of the spec's prefix, if it is berth's: recorded in status, or
 /// identical to the spec and created after the object (a create whose
 /// response was lost).
@@ -71,20 +109,32 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     let spec = &i.obj.spec;
     let prev = i.obj.status.clone().unwrap_or_default();
     let prefix = &spec.ecr_repository_prefix;
-    if let Some(old) = prev.ecr_repository_prefix.as_ref().filter(|p| *p != prefix) {
-        return Decision::Blocked(
-            Reason::ImmutableFieldChanged,
-            format!(
-                "spec.ecrRepositoryPrefix changed from {old} to {prefix}, which ECR cannot update in place; set it back, or delete this PullThroughCache and create it again"
-            ),
-        );
+    // berth's rule of a former prefix: replaced, or the change is refused.
+    let moved_from = prev.ecr_repository_prefix.as_ref().filter(|p| *p != prefix);
+    if let Some(old) = moved_from {
+        if !spec.replace_on_immutable_change {
+            return immutable(&format!(
+                "spec.ecrRepositoryPrefix changed from {old} to {prefix}"
+            ));
+        }
     }
+    // Still in ECR (a replace that stopped after the delete left none).
+    let old_rule = moved_from
+        .filter(|old| i.rules.iter().any(|r| &&r.prefix == old))
+        .cloned();
     let rule = i.rules.iter().find(|r| &r.prefix == prefix);
     let Some(rule) = rule else {
         if i.paused {
             return Decision::Paused;
         }
-        return Decision::Act(RuleAction::Create(request(spec)));
+        return Decision::Act(match old_rule {
+            Some(old) => RuleAction::Replace {
+                delete: old,
+                create: Some(request(spec)),
+                changed: vec!["ecrRepositoryPrefix"],
+            },
+            None => RuleAction::Create(request(spec)),
+        });
     };
     let created_after = |r: &RuleView| {
         let born = i
@@ -108,22 +158,64 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         );
     }
     let changed = immutable_changes(spec, rule);
-    if !changed.is_empty() {
-        return Decision::Blocked(
-            Reason::ImmutableFieldChanged,
-            format!(
-                "spec changes {} of the rule for prefix {prefix}, which ECR cannot update in place; set it back, or delete this PullThroughCache and create it again",
-                changed.join(" and ")
-            ),
-        );
+    if !changed.is_empty() && !spec.replace_on_immutable_change {
+        return immutable(&format!(
+            "spec changes {} of the rule for prefix {prefix}",
+            changed.join(" and ")
+        ));
     }
     if i.paused {
         return Decision::Paused;
     }
-    if rule.credential_arn != spec.credential_arn || rule.custom_role_arn != spec.custom_role_arn {
+    if let Some(old) = old_rule {
+        // The new prefix's rule exists already (a create whose response
+        // was lost, or one adopted): the old one goes first, the next
+        // reconcile brings the new one to the spec.
+        return Decision::Act(RuleAction::Replace {
+            delete: old,
+            create: None,
+            changed: vec!["ecrRepositoryPrefix"],
+        });
+    }
+    if !changed.is_empty() {
+        return Decision::Act(RuleAction::Replace {
+            delete: prefix.clone(),
+            create: Some(request(spec)),
+            changed,
+        });
+    }
+    if needs_update(spec, rule) {
         return Decision::Act(RuleAction::Update(request(spec)));
     }
     Decision::Act(RuleAction::Nothing)
+}
+
+/// When the first rule this object managed for `prefix` was created
+/// (seconds since the epoch): the earliest seen, kept while the prefix
+/// stays (a re-created rule serves the repositories the earlier one's
+/// cache created), and started again from `rule` for a new prefix.
+pub fn first_rule_created_at(
+    prev: &PullThroughCacheStatus,
+    prefix: &str,
+    rule: Option<&RuleView>,
+) -> Option<f64> {
+    let known = prev
+        .first_rule_created_at
+        .as_deref()
+        .filter(|_| prev.ecr_repository_prefix.as_deref() == Some(prefix))
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .map(|t| t.as_duration().as_secs_f64());
+    let now = rule.and_then(|r| r.created_at);
+    match (known, now) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// [`first_rule_created_at`] as status writes it (RFC 3339).
+pub fn timestamp(secs: f64) -> Option<String> {
+    let d = SignedDuration::try_from_secs_f64(secs).ok()?;
+    Timestamp::from_duration(d).ok().map(|t| t.to_string())
 }
 
 /// Whether two repository prefixes cover a common repository.
@@ -157,7 +249,7 @@ pub fn diagnose(
             .collect(),
         templates: templates
             .iter()
-            .filter(|t| overlaps(&t.prefix, prefix))
+            .filter(|t| t.for_cache && overlaps(&t.prefix, prefix))
             .map(|t| t.prefix.clone())
             .collect(),
         unmanaged: repositories
@@ -200,7 +292,7 @@ impl Diagnosis {
         if !self.unmanaged.is_empty() {
             reason.get_or_insert(Reason::UnmanagedRepositories);
             parts.push(format!(
-                "repositories under the prefix were not created by the cache, so ECR never fetches into them and tags they lack fail to pull with CannotPullContainerError not found ({}); delete them",
+                "repositories under the prefix were created before the cache rule existed ({}): ECR does not fetch into repositories it did not create, so tags they lack fail to pull with CannotPullContainerError not found; delete them if they were made by hand",
                 named("repository", &self.unmanaged)
             ));
         }

@@ -6,10 +6,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{
-    conditions, decide, diagnose, overlaps, paused_conditions, Decision, Inputs, RuleAction,
+    conditions, decide, diagnose, first_rule_created_at, overlaps, paused_conditions, request,
+    timestamp, Decision, Inputs, RuleAction,
 };
 use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
-use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus, UpstreamRegistry};
 use crate::aws::ecr::{RepositoryView, RuleView, TemplateView, Verdict};
 
 const BORN: i64 = 1_800_000_000;
@@ -226,13 +227,16 @@ fn the_incident_is_diagnosed() {
         rule("docker-hub/tonys-chips/api", BORN),
         rule("quay", BORN),
     ];
+    let template = |prefix: &str, for_cache| TemplateView {
+        prefix: prefix.into(),
+        for_cache,
+    };
+    // A template only for replication or create-on-push never shapes the
+    // cache's repositories.
     let templates = [
-        TemplateView {
-            prefix: "docker-hub".into(),
-        },
-        TemplateView {
-            prefix: "other".into(),
-        },
+        template("docker-hub", true),
+        template("other", true),
+        template("docker-hub/mirror", false),
     ];
     let repos = [
         RepositoryView {
@@ -269,6 +273,124 @@ fn the_incident_is_diagnosed() {
     let only_repos = diagnose("docker-hub", &rules[..1], &[], &repos);
     let c = conditions("docker-hub", &VALID, &only_repos);
     assert_eq!(reason_of(&c, READY), (true, Reason::UnmanagedRepositories));
+    // What berth knows, not more: the repository is older than the rule.
+    for says in [
+        "created before the cache rule existed",
+        "delete them if they were made by hand",
+    ] {
+        assert!(c[0].message.contains(says), "{says}: {}", c[0].message);
+    }
+}
+
+#[test]
+fn replace_on_immutable_change_deletes_then_creates() {
+    let mut obj = example(true);
+    obj.spec.replace_on_immutable_change = true;
+    let mut r = rule("docker-hub", BORN);
+    r.upstream_url = "quay.io".into();
+    r.upstream_registry = Some("quay".into());
+    let Decision::Act(RuleAction::Replace {
+        delete,
+        create,
+        changed,
+    }) = run(&obj, &[r])
+    else {
+        panic!("expected a replace");
+    };
+    assert_eq!(delete, "docker-hub");
+    assert_eq!(create, Some(request(&obj.spec)));
+    assert_eq!(changed, ["upstreamRegistry", "upstreamRegistryUrl"]);
+    // Without the flag the same change is refused, naming the flag.
+    obj.spec.replace_on_immutable_change = false;
+    let mut r = rule("docker-hub", BORN);
+    r.upstream_repository_prefix = Some("library".into());
+    let Decision::Blocked(Reason::ImmutableFieldChanged, message) = run(&obj, &[r]) else {
+        panic!("expected ImmutableFieldChanged");
+    };
+    assert!(message.contains("replaceOnImmutableChange"), "{message}");
+}
+
+#[test]
+fn a_new_prefix_replaces_the_old_rule() {
+    let mut moved = example(true);
+    moved.spec.ecr_repository_prefix = "hub".into();
+    moved.spec.replace_on_immutable_change = true;
+    let old = rule("docker-hub", BORN);
+    assert_eq!(
+        run(&moved, std::slice::from_ref(&old)),
+        Decision::Act(RuleAction::Replace {
+            delete: "docker-hub".into(),
+            create: Some(request(&moved.spec)),
+            changed: vec!["ecrRepositoryPrefix"],
+        })
+    );
+    // Stopped after the delete: the create is all that is left.
+    assert!(matches!(
+        run(&moved, &[]),
+        Decision::Act(RuleAction::Create(_))
+    ));
+    // Created, but the response was lost: the old rule is all that is left.
+    assert_eq!(
+        run(&moved, &[old, rule("hub", BORN + 5)]),
+        Decision::Act(RuleAction::Replace {
+            delete: "docker-hub".into(),
+            create: None,
+            changed: vec!["ecrRepositoryPrefix"],
+        })
+    );
+    assert_eq!(
+        run(&moved, &[rule("hub", BORN + 5)]),
+        Decision::Act(RuleAction::Nothing)
+    );
+}
+
+#[test]
+fn an_adopted_credential_the_spec_leaves_out_is_not_updated_every_resync() {
+    // UpdatePullThroughCacheRule cannot remove a credential: sending the
+    // spec's none would change nothing, on every resync.
+    let mut obj = example(false);
+    obj.spec.upstream_registry = UpstreamRegistry::Quay;
+    obj.spec.credential_arn = None;
+    obj.spec.adopt = true;
+    let mut r = rule("docker-hub", BORN - 100);
+    r.upstream_url = "quay.io".into();
+    assert_eq!(run(&obj, &[r.clone()]), Decision::Act(RuleAction::Nothing));
+    // A credential the spec names and the rule lacks is set in place.
+    obj.spec.credential_arn = Some(CRED.into());
+    r.credential_arn = None;
+    assert!(matches!(
+        run(&obj, &[r]),
+        Decision::Act(RuleAction::Update(_))
+    ));
+}
+
+#[test]
+fn the_first_rules_creation_time_outlives_a_re_created_rule() {
+    let mut prev = PullThroughCacheStatus {
+        ecr_repository_prefix: Some("docker-hub".into()),
+        ..Default::default()
+    };
+    let first = rule("docker-hub", BORN);
+    let at = first_rule_created_at(&prev, "docker-hub", Some(&first)).unwrap();
+    assert_eq!(at, BORN as f64);
+    prev.first_rule_created_at = timestamp(at);
+    // Deleted and created again later: repositories the first rule's cache
+    // created since BORN stay the cache's.
+    let again = rule("docker-hub", BORN + 600);
+    assert_eq!(
+        first_rule_created_at(&prev, "docker-hub", Some(&again)),
+        Some(BORN as f64)
+    );
+    assert_eq!(
+        first_rule_created_at(&prev, "docker-hub", None),
+        Some(BORN as f64)
+    );
+    // A new prefix starts again from its own rule.
+    let hub = rule("hub", BORN + 900);
+    assert_eq!(
+        first_rule_created_at(&prev, "hub", Some(&hub)),
+        Some((BORN + 900) as f64)
+    );
 }
 
 #[test]
