@@ -19,6 +19,12 @@ pub enum Category {
     EcsTaskDefinitionModify,
     EcsClusterResourceRead,
     EcsClusterResourceModify,
+    /// "Service deployment actions": the deployment records berth follows
+    /// and answers (lifecycle hooks, rollbacks).
+    EcsServiceDeployment,
+    /// "Cluster service resource read actions" (ListServicesByNamespace).
+    EcsClusterServiceResourceRead,
+    EcsTaskDefinitionDelete,
     /// RunTask on Fargate is also charged to Fargate's own RunTask bucket,
     /// the tighter of the two.
     EcsRunTask,
@@ -58,6 +64,9 @@ impl Category {
             Category::EcsTaskDefinitionModify => rate(20.0, 1.0),
             Category::EcsClusterResourceRead => rate(100.0, 20.0),
             Category::EcsClusterResourceModify => rate(100.0, 40.0),
+            Category::EcsServiceDeployment => rate(50.0, 20.0),
+            Category::EcsClusterServiceResourceRead => rate(10.0, 1.0),
+            Category::EcsTaskDefinitionDelete => rate(5.0, 1.0),
             // "Amazon ECS Fargate throttling quotas": RunTask 20 burst, 20/s.
             // <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html>
             Category::EcsRunTask => rate(20.0, 20.0),
@@ -80,13 +89,21 @@ impl Category {
         let (service, op) = action.split_once(':').unwrap_or(("", action));
         match service {
             "ecs" => match op {
-                "DescribeServices" | "ListServices" | "ListServicesByNamespace" => {
-                    Category::EcsServiceRead
-                }
+                "DescribeServices" | "ListServices" => Category::EcsServiceRead,
+                "ListServicesByNamespace" => Category::EcsClusterServiceResourceRead,
                 "CreateService" | "UpdateService" | "DeleteService" => Category::EcsServiceModify,
-                "RegisterTaskDefinition" | "DeregisterTaskDefinition" | "DeleteTaskDefinitions" => {
+                // AWS lists only Describe and List in this bucket and publishes
+                // no bucket for Stop and Continue: they act on the same
+                // deployment records, so berth charges them here rather than
+                // to the unrelated (and larger) cluster resource read bucket.
+                "DescribeServiceDeployments"
+                | "ListServiceDeployments"
+                | "StopServiceDeployment"
+                | "ContinueServiceDeployment" => Category::EcsServiceDeployment,
+                "RegisterTaskDefinition" | "DeregisterTaskDefinition" => {
                     Category::EcsTaskDefinitionModify
                 }
+                "DeleteTaskDefinitions" => Category::EcsTaskDefinitionDelete,
                 "DescribeTaskDefinition" | "ListTaskDefinitions" | "ListTaskDefinitionFamilies" => {
                     Category::EcsTaskDefinitionRead
                 }
@@ -264,5 +281,26 @@ mod tests {
             Category::EcsClusterResourceModify
         );
         assert_eq!(Category::of("rds:CreateDBCluster"), Category::Rds);
+        for action in [
+            "ecs:DescribeServiceDeployments",
+            "ecs:ListServiceDeployments",
+            "ecs:StopServiceDeployment",
+            "ecs:ContinueServiceDeployment",
+        ] {
+            assert_eq!(
+                Category::of(action),
+                Category::EcsServiceDeployment,
+                "{action}"
+            );
+        }
+        assert_eq!(Category::EcsServiceDeployment.aws_rate(), rate(50.0, 20.0));
+        assert_eq!(
+            Category::of("ecs:ListServicesByNamespace"),
+            Category::EcsClusterServiceResourceRead
+        );
+        assert_eq!(
+            Category::of("ecs:DeleteTaskDefinitions"),
+            Category::EcsTaskDefinitionDelete
+        );
     }
 }

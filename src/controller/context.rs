@@ -50,15 +50,51 @@ pub struct Context {
     /// Reconciles started and finished per object: the evidence tests wait on.
     pub reconciles: Arc<crate::runtime::reconciles::ReconcileLog>,
     pub stores: Stores,
-    /// The task definition revision this process registered or found for
-    /// an EcsService (by uid): (hash, ARN, revision). Until the status write
-    /// that records it lands (it may fail on a stale read), the next
-    /// reconcile knows it without asking ECS again.
-    pub revisions: std::sync::Mutex<std::collections::HashMap<String, (String, String, i64)>>,
-    /// The run hash and attempts of the last status this process wrote for
-    /// a MigrationJob (by uid): a reconcile that reads an older status from
-    /// the watch waits for it instead of acting on it.
-    pub job_writes: std::sync::Mutex<std::collections::HashMap<String, (String, i32)>>,
+    /// What a kind remembers about one of its objects until the status
+    /// write that records it is visible in the watch (see [`Memos`]).
+    pub memos: Memos,
+}
+
+/// Per-object values a kind keeps in this process, keyed by the object's
+/// uid and typed by the kind's own memo type: a status write may fail on a
+/// stale read, or the watch may not show it yet, and the next reconcile
+/// must not act as if it had never happened. Kept kind-agnostic so that
+/// the shared context names no kind's state.
+#[derive(Default)]
+pub struct Memos {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
+    >,
+}
+
+impl Memos {
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
+    > {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get<T: Clone + Send + 'static>(&self, uid: &str) -> Option<T> {
+        self.entries()
+            .get(&(std::any::TypeId::of::<T>(), uid.to_string()))
+            .and_then(|v| v.downcast_ref::<T>())
+            .cloned()
+    }
+
+    pub fn set<T: Send + 'static>(&self, uid: &str, value: T) {
+        self.entries().insert(
+            (std::any::TypeId::of::<T>(), uid.to_string()),
+            Box::new(value),
+        );
+    }
+
+    /// Forgets what any kind remembered about `uid` (its object is gone).
+    pub fn forget(&self, uid: &str) {
+        self.entries().retain(|(_, k), _| k != uid);
+    }
 }
 
 impl Context {
@@ -83,8 +119,7 @@ impl Context {
             poll: Duration::from_secs(5),
             reconciles,
             stores,
-            revisions: Default::default(),
-            job_writes: Default::default(),
+            memos: Memos::default(),
         }
     }
 
@@ -104,13 +139,22 @@ impl Context {
         Ok(self.aws.clients(&target).await)
     }
 
-    /// The MigrationJobs of `namespace` from the watch store.
-    pub fn jobs_in(&self, namespace: &str) -> Vec<MigrationJob> {
+    /// The MigrationJobs of `namespace` whose `serviceRef` names `service`,
+    /// from the watch store.
+    pub fn jobs_for(&self, namespace: &str, service: &str) -> Vec<MigrationJob> {
+        // Only the jobs naming the service are cloned: a namespace of
+        // thousands of jobs made every service resync clone all of them.
         self.stores
             .jobs
             .state()
             .iter()
-            .filter(|j| j.metadata.namespace.as_deref() == Some(namespace))
+            .filter(|j| {
+                j.metadata.namespace.as_deref() == Some(namespace)
+                    && j.spec
+                        .service_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == service)
+            })
             .map(|j| j.as_ref().clone())
             .collect()
     }

@@ -298,7 +298,8 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         }
         None => None,
     };
-    act::create_service(clients, svc, &td, registry.as_deref(), false)
+    let registries = act::wanted_registries(svc, registry.as_deref());
+    act::create_service(clients, svc, &td, &registries, false)
         .await
         .unwrap();
     let every_field = act::ServiceUpdate {

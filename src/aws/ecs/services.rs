@@ -73,7 +73,7 @@ pub async fn create_service(
     clients: &Clients,
     obj: &EcsService,
     task_definition: &str,
-    registry: Option<&str>,
+    registries: &[RegistryView],
     pause_post_test: bool,
 ) -> Result<ServiceView, AwsFailure> {
     let spec = &obj.spec;
@@ -93,9 +93,7 @@ pub async fn create_service(
         .set_load_balancers(
             Some(convert::load_balancers(&spec.load_balancers)).filter(|l| !l.is_empty()),
         )
-        .set_service_registries(
-            Some(convert::registries(&wanted_registries(obj, registry))).filter(|r| !r.is_empty()),
-        )
+        .set_service_registries(Some(convert::registries(registries)).filter(|r| !r.is_empty()))
         .set_health_check_grace_period_seconds(spec.health_check_grace_period_seconds)
         .set_platform_version(spec.platform_version.clone())
         // Idempotent when a crash or a lost response hits between create

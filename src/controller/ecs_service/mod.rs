@@ -3,6 +3,7 @@
 //! mutation, act, and write status by server-side apply.
 
 mod act_deployment;
+mod act_service;
 pub mod deployment;
 pub mod plan;
 #[cfg(test)]
@@ -21,7 +22,9 @@ use super::error::{Error, Result};
 use super::{poll, status};
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::ecs_service::{EcsService, EcsServiceStatus, ServiceDeploymentStatus};
+use crate::api::ecs_service::{
+    EcsService, EcsServiceStatus, RolloutStatus, ServiceDeploymentStatus, StoppedTask,
+};
 use crate::aws::cloudmap;
 use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
@@ -105,37 +108,22 @@ async fn converge(
 ) -> Result<Action> {
     let spec = &obj.spec;
     let paused = is_paused(obj.annotations());
-    let owner = owner_of(obj);
-    let uid = obj.metadata.uid.clone().unwrap_or_default();
 
     // Observe.
-    let secret_arns = taskdef::secret_arns(&spec.task_definition);
-    let versions = crate::aws::secrets::secret_versions(clients, &secret_arns).await?;
-    let rendered = taskdef::register_request(&taskdef::RenderInput {
-        spec: &spec.task_definition,
-        family: obj.family(),
-        region: clients.target.region.clone(),
-        owner: owner.clone(),
-        uid: uid.clone(),
-        user_tags: &spec.tags,
-        secret_versions: &versions,
-    });
+    let rendered = render(obj, clients).await?;
     let hash = rendered.hash.clone();
-    let name = obj.service_name();
     let service = clients
         .batches
         .services
-        .get(clients, &spec.cluster, &name)
+        .get(clients, &spec.cluster, &obj.service_name())
         .await?;
     let record =
         act_deployment::current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
-
     let Some((desired_arn, revision)) =
         desired_revision(obj, ctx, clients, prev, &rendered, paused).await?
     else {
         return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
     };
-
     // Cloud Map: reuse what status knows while the service points at it.
     let registry = match registry(obj, ctx, clients, prev, service.as_ref(), paused).await? {
         Ok(registry) => registry,
@@ -144,31 +132,15 @@ async fn converge(
             return Ok(Action::requeue(ctx.resync));
         }
     };
-
-    let stopped = match &service {
-        // Also after a rollback: ECS is settled on the old revision, and the
-        // stopped tasks of the new one say why.
-        Some(svc)
-            if needs_stopped_tasks(svc)
-                || svc.task_definition.as_deref() != Some(desired_arn.as_str()) =>
-        {
-            act::stopped_tasks(clients, &spec.cluster, &name, STOPPED_IN_STATUS).await?
-        }
-        _ => Vec::new(),
-    };
-
-    // The pre-rollout gate: MigrationJobs of this namespace naming us.
-    let job_list = ctx.jobs_in(&obj.namespace().unwrap_or_default());
-    let post_check = plan::post_check(&job_list, &obj.name_any(), &hash);
-    let post_test = deployment::post_test_jobs(&job_list, &obj.name_any());
-    let post_test_failed = record
-        .as_ref()
-        .and_then(|r| deployment::post_test_failure(&post_test, &r.arn));
-    let gate = plan::gate(&job_list, &obj.name_any(), &hash);
+    let pushed = prev.rollout.as_ref().and_then(|r| r.revision) == Some(revision);
+    let stopped = stopped_tasks(obj, clients, service.as_ref(), &desired_arn, pushed).await?;
+    // The MigrationJobs naming us: the pre-rollout gate and the checks.
+    let jobs = ctx.jobs_for(&obj.namespace().unwrap_or_default(), &obj.name_any());
+    let post_test = deployment::post_test_jobs(&jobs, &obj.name_any());
 
     // Plan.
     let now = Timestamp::now();
-    let p = plan::plan(&plan::Inputs {
+    let mut p = plan::plan(&plan::Inputs {
         obj,
         hash: &hash,
         desired_arn: &desired_arn,
@@ -177,76 +149,29 @@ async fn converge(
         record: record.as_ref(),
         registry_arn: registry.as_deref(),
         stopped: &stopped,
-        gate,
-        post_check,
+        gate: plan::gate(&jobs, &obj.name_any(), &hash),
+        post_check: plan::post_check(&jobs, &obj.name_any(), &hash),
         paused,
         pause_post_test: !post_test.is_empty(),
-        post_test_failed,
+        post_test_failed: record
+            .as_ref()
+            .and_then(|r| deployment::post_test_failure(&post_test, &r.arn)),
         now,
     });
+    let serving = explain_pull_through(obj, ctx, clients, &stopped, &mut p);
 
-    // The PullThroughCache serving an image in this account's ECR; a failed
-    // pull says what state its rule is in.
-    let failure = stopped.iter().find_map(|t| {
-        t.stopped_reason
-            .as_deref()
-            .filter(|r| r.contains("CannotPullContainerError"))
-    });
-    let serving = super::pull_through::for_task_definition(
-        ctx,
-        &obj.namespace().unwrap_or_default(),
-        &clients.target.region,
-        &spec.task_definition,
-        failure,
-    );
-    let mut p = p;
-    for c in &mut p.conditions {
-        c.message = super::pull_through::explain(&c.message, serving.as_ref());
-    }
-
+    // Act.
     let rollback_requested = if paused {
         prev.rollback_requested.clone()
     } else {
         act_deployment::manual_rollback(obj, ctx, clients, prev, record.as_ref()).await?
     };
-
     if let (Some(r), false) = (record.as_ref(), paused) {
         act_deployment::answer_hook(obj, ctx, clients, &post_test, r).await?;
     }
-
-    let current = act_on(
-        obj,
-        ctx,
-        clients,
-        &p,
-        service,
-        &desired_arn,
-        revision,
-        registry.as_deref(),
-    )
-    .await?;
+    let current = act_service::act_on(obj, ctx, clients, &p, service, revision).await?;
 
     // Status.
-    let mut rollout = p.rollout.clone();
-    if let (Some(r), Some(svc)) = (rollout.as_mut(), &current) {
-        // A new deployment's id is known from the create/update response.
-        if p.action != ServiceAction::Nothing {
-            if let Some(d) = svc.primary() {
-                r.deployment_id = d.id.clone();
-            }
-            let known = r.service_deployment.as_ref().map(|d| d.arn.as_str());
-            if let Some(arn) = svc
-                .current_service_deployment
-                .as_deref()
-                .filter(|a| Some(*a) != known)
-            {
-                r.service_deployment = Some(ServiceDeploymentStatus {
-                    arn: arn.to_string(),
-                    ..ServiceDeploymentStatus::default()
-                });
-            }
-        }
-    }
     let next = EcsServiceStatus {
         observed_generation: obj.metadata.generation,
         conditions: conditions::merge(
@@ -265,42 +190,137 @@ async fn converge(
         desired_count: current.as_ref().map(|s| s.desired_count),
         running_count: current.as_ref().map(|s| s.running_count),
         pending_count: current.as_ref().map(|s| s.pending_count),
-        rollout,
+        rollout: rollout_after(&p, current.as_ref()),
         last_stopped_tasks: if p.last_stopped.is_empty() {
             prev.last_stopped_tasks.clone()
         } else {
             p.last_stopped.clone()
         },
-        cloud_map_service_arn: registry.clone(),
+        cloud_map_service_arn: registry,
         previous_task_definition_arn: p.previous_arn.clone(),
         pull_through_cache: serving.and_then(|s| s.object),
         rollback_requested,
     };
     announce_transitions(obj, ctx, prev, &next).await;
-    let ready = conditions::is_true(&next.conditions, READY);
     let was_ready = conditions::is_true(&prev.conditions, READY)
         && prev.task_definition_arn.as_deref() == Some(desired_arn.as_str());
     // Prune before reporting Ready: a user who sees Ready sees the history
     // as it will stay.
-    if ready && !was_ready && !paused {
-        prune_revisions(
-            obj,
-            ctx,
-            clients,
-            &desired_arn,
-            p.previous_arn.as_deref(),
-            current.as_ref(),
-        )
-        .await?;
+    if conditions::is_true(&next.conditions, READY) && !was_ready && !paused {
+        let previous = p.previous_arn.as_deref();
+        act_service::prune_revisions(obj, ctx, clients, &desired_arn, previous, current.as_ref())
+            .await?;
     }
     // A poll that learned nothing writes nothing.
     if next != *prev {
         status::apply(api, obj, &next).await?;
     }
+    Ok(requeue(obj, ctx, &next))
+}
 
-    // An ECS deployment still moving (also one berth asked to roll back
-    // after a failed check, which leaves Progressing false) is followed at
-    // the poll interval until it ends.
+/// The task definition berth registers for the spec, with the current
+/// versions of the secrets it references in its hash.
+async fn render(obj: &EcsService, clients: &Clients) -> Result<taskdef::RenderedTaskDefinition> {
+    let spec = &obj.spec;
+    let secret_arns = taskdef::secret_arns(&spec.task_definition);
+    let versions = crate::aws::secrets::secret_versions(clients, &secret_arns).await?;
+    Ok(taskdef::register_request(&taskdef::RenderInput {
+        spec: &spec.task_definition,
+        family: obj.family(),
+        region: clients.target.region.clone(),
+        owner: owner_of(obj),
+        uid: obj.metadata.uid.clone().unwrap_or_default(),
+        user_tags: &spec.tags,
+        secret_versions: &versions,
+    }))
+}
+
+/// The service's recently stopped tasks, read only when they can explain
+/// something: a failure, or a service berth pushed the desired revision to
+/// that is no longer on it (after a rollback ECS settles on the old one
+/// while the stopped tasks of the new one say why).
+async fn stopped_tasks(
+    obj: &EcsService,
+    clients: &Clients,
+    service: Option<&ServiceView>,
+    desired_arn: &str,
+    pushed: bool,
+) -> Result<Vec<StoppedTask>> {
+    // A service waiting for its migrations is on the old revision because
+    // berth has not pushed the new one yet: nothing to explain (listing on
+    // every poll made a release of N gated services cost ~3N ListTasks).
+    let reverted =
+        pushed && service.is_some_and(|s| s.task_definition.as_deref() != Some(desired_arn));
+    match service {
+        Some(svc) if needs_stopped_tasks(svc) || reverted => Ok(act::stopped_tasks(
+            clients,
+            &obj.spec.cluster,
+            &obj.service_name(),
+            STOPPED_IN_STATUS,
+        )
+        .await?),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The PullThroughCache serving an image in this account's ECR; a failed
+/// pull says in the plan's conditions what state its rule is in.
+fn explain_pull_through(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    stopped: &[StoppedTask],
+    p: &mut plan::Plan,
+) -> Option<super::pull_through::Serving> {
+    let failure = stopped.iter().find_map(|t| {
+        t.stopped_reason
+            .as_deref()
+            .filter(|r| r.contains("CannotPullContainerError"))
+    });
+    let serving = super::pull_through::for_task_definition(
+        ctx,
+        &obj.namespace().unwrap_or_default(),
+        &clients.target.region,
+        &obj.spec.task_definition,
+        failure,
+    );
+    for c in &mut p.conditions {
+        c.message = super::pull_through::explain(&c.message, serving.as_ref());
+    }
+    serving
+}
+
+/// The plan's rollout, with the new deployment's id and record as the
+/// create or update answered them.
+fn rollout_after(p: &plan::Plan, current: Option<&ServiceView>) -> Option<RolloutStatus> {
+    let mut rollout = p.rollout.clone();
+    let (Some(r), Some(svc)) = (rollout.as_mut(), current) else {
+        return rollout;
+    };
+    if p.action == ServiceAction::Nothing {
+        return rollout;
+    }
+    if let Some(d) = svc.primary() {
+        r.deployment_id = d.id.clone();
+    }
+    let known = r.service_deployment.as_ref().map(|d| d.arn.as_str());
+    if let Some(arn) = svc
+        .current_service_deployment
+        .as_deref()
+        .filter(|a| Some(*a) != known)
+    {
+        r.service_deployment = Some(ServiceDeploymentStatus {
+            arn: arn.to_string(),
+            ..ServiceDeploymentStatus::default()
+        });
+    }
+    rollout
+}
+
+/// An ECS deployment still moving (also one berth asked to roll back after
+/// a failed check, which leaves Progressing false) is followed at the poll
+/// interval until it ends; a settled service waits for the next resync.
+fn requeue(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus) -> Action {
     let deployment_ongoing = next
         .rollout
         .as_ref()
@@ -320,14 +340,15 @@ async fn converge(
         || deployment_ongoing
         || conditions::find(&next.conditions, DEGRADED)
             .is_some_and(|c| c.status == "True" && c.reason == "TasksFailing");
-    Ok(if busy {
+    if busy {
         Action::requeue(poll::aligned(ctx.poll, &obj.spec.cluster))
     } else {
         // Resyncs on the grid too: a steady state of N services costs
         // ceil(N / 10) DescribeServices per cluster and resync.
         Action::requeue(poll::aligned(ctx.resync, &obj.spec.cluster))
-    })
+    }
 }
+
 /// The revision for the rendering's hash: known from status (survives
 /// restarts), or found by its hash tag, or registered now. `None` while
 /// paused and not registered yet.
@@ -347,20 +368,22 @@ async fn desired_revision(
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
     let remembered = ctx
-        .revisions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&uid)
-        .filter(|(h, _, _)| h == hash)
-        .map(|(_, arn, revision)| (arn.clone(), *revision));
+        .memos
+        .get::<Registered>(&uid)
+        .filter(|r| r.hash == *hash)
+        .map(|r| (r.arn, r.revision));
     if let Some(known) = remembered {
         return Ok(Some(known));
     }
     let remember = |arn: &str, revision: i64| {
-        ctx.revisions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.clone(), (hash.clone(), arn.to_string(), revision));
+        ctx.memos.set(
+            &uid,
+            Registered {
+                hash: hash.clone(),
+                arn: arn.to_string(),
+                revision,
+            },
+        );
     };
     if let Some((arn, revision)) = taskdef::latest_with_hash(clients, &obj.family(), hash).await? {
         remember(&arn, revision);
@@ -449,107 +472,6 @@ async fn registry(
     Ok(Ok(Some(arn)))
 }
 
-/// Executes the plan: tags first (an adopted service gets berth's tags
-/// before any other change, so ownership is visible in AWS and survives the
-/// loss of this object's status), then the one service mutation; an Event
-/// for each. Returns the service as AWS last reported it.
-#[allow(clippy::too_many_arguments)]
-async fn act_on(
-    obj: &EcsService,
-    ctx: &Context,
-    clients: &Clients,
-    p: &plan::Plan,
-    service: Option<ServiceView>,
-    desired_arn: &str,
-    revision: i64,
-    registry: Option<&str>,
-) -> Result<Option<ServiceView>> {
-    let spec = &obj.spec;
-    let name = obj.service_name();
-    if let (Some(change), Some(svc)) = (&p.tags, service.as_ref()) {
-        let arn = svc.arn.as_str();
-        act::set_tags(clients, arn, change).await?;
-        let (kind, reason, note) = if change.set.contains_key(crate::aws::tags::TAG_OWNER) {
-            (
-                EventType::Normal,
-                "Adopted",
-                format!("adopted the existing ECS service {name} (spec.adopt: true)"),
-            )
-        } else if p.tags_drifted {
-            (
-                EventType::Warning,
-                "DriftCorrected",
-                format!(
-                    "changed outside berth, set back: tags ({})",
-                    change.describe()
-                ),
-            )
-        } else {
-            (
-                EventType::Normal,
-                "TagsUpdated",
-                format!("updated the service's tags: {}", change.describe()),
-            )
-        };
-        ctx.event(obj, kind, reason, "TagResource", note).await;
-    }
-    let mut current = service;
-    match &p.action {
-        ServiceAction::Nothing => {}
-        ServiceAction::Create => {
-            let pause = !deployment::post_test_jobs(
-                &ctx.jobs_in(&obj.namespace().unwrap_or_default()),
-                &obj.name_any(),
-            )
-            .is_empty();
-            let svc = act::create_service(clients, obj, desired_arn, registry, pause).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "ServiceCreated",
-                "CreateService",
-                format!(
-                    "created ECS service {name} in cluster {} with revision {revision}",
-                    spec.cluster
-                ),
-            )
-            .await;
-            current = Some(svc);
-        }
-        ServiceAction::Update { update, drift } => {
-            if !drift.is_empty() {
-                ctx.event(
-                    obj,
-                    EventType::Warning,
-                    "DriftCorrected",
-                    "UpdateService",
-                    format!("changed outside berth, set back: {}", drift.join(", ")),
-                )
-                .await;
-            }
-            let svc = act::update_service(clients, obj, update).await?;
-            // Distinct reasons: the Event recorder folds events with the same
-            // reason into one series and keeps the first note.
-            let (reason, what) =
-                if let Some(target) = update.task_definition.as_ref().filter(|_| update.rollback) {
-                    (
-                        "RollingBack",
-                        format!("rolling back to {target} after a failed post-rollout check"),
-                    )
-                } else if update.pushes_revision() {
-                    ("RolloutStarted", format!("rolling out revision {revision}"))
-                } else {
-                    ("ServiceUpdated", "updated service settings".to_string())
-                };
-            ctx.event(obj, EventType::Normal, reason, "UpdateService", what)
-                .await;
-            current = Some(svc);
-        }
-    }
-
-    Ok(current)
-}
-
 async fn write_paused_without_revision(
     obj: &EcsService,
     ctx: &Context,
@@ -610,65 +532,19 @@ async fn announce_transitions(
     }
 }
 
-/// Deregisters berth's revisions beyond `revisionHistoryLimit`, never the
-/// one in use nor the rollback target (the revision of the newest other
-/// deployment, or the newest older revision).
-async fn prune_revisions(
-    obj: &EcsService,
-    ctx: &Context,
-    clients: &Clients,
-    in_use: &str,
-    previous: Option<&str>,
-    service: Option<&ServiceView>,
-) -> Result<()> {
-    let limit = obj.spec.revision_history_limit.max(1) as usize;
-    // ECS numbers a family's revisions from 1: up to revision `limit` there
-    // cannot be more than `limit` of them, so nothing is listed.
-    let in_use_revision = in_use
-        .rsplit_once(':')
-        .and_then(|(_, r)| r.parse::<usize>().ok());
-    if in_use_revision.is_some_and(|r| r <= limit) {
-        return Ok(());
-    }
-    let owned = taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await?;
-    let mut protected: Vec<String> = vec![in_use.to_string()];
-    protected.extend(previous.map(str::to_string));
-    if let Some(svc) = service {
-        protected.extend(
-            svc.deployments
-                .iter()
-                .filter_map(|d| d.task_definition.clone()),
-        );
-    }
-    // The newest revision other than the one in use is the rollback target.
-    if let Some(previous) = owned.iter().find(|a| a.as_str() != in_use) {
-        protected.push(previous.clone());
-    }
-    let mut kept = 0;
-    for arn in &owned {
-        if protected.contains(arn) || kept < limit {
-            kept += 1;
-            continue;
-        }
-        act::deregister(clients, arn).await?;
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "TaskDefinitionDeregistered",
-            "DeregisterTaskDefinition",
-            format!("deregistered {arn} (beyond revisionHistoryLimit {limit})"),
-        )
-        .await;
-    }
-    Ok(())
+/// The task definition revision this process registered or found for an
+/// EcsService: until the status write that records it lands (it may fail on
+/// a stale read), the next reconcile knows it without asking ECS again.
+#[derive(Clone)]
+struct Registered {
+    hash: String,
+    arn: String,
+    revision: i64,
 }
 
 async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
     if let Some(uid) = &obj.metadata.uid {
-        ctx.revisions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        ctx.memos.forget(uid);
     }
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(

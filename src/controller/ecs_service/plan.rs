@@ -11,6 +11,7 @@ use crate::api::ecs_service::{EcsService, RolloutStatus, StoppedTask};
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
 use crate::aws::ecs::service_tags::{self as tags, TagChange};
 use crate::aws::ecs::services::{wanted_registries, ServiceUpdate};
+use crate::aws::ecs::views::RegistryView;
 use crate::aws::ecs::{DeploymentView, ServiceDeploymentView, ServiceView};
 
 use super::deployment;
@@ -116,12 +117,60 @@ pub fn post_check(jobs: &[MigrationJob], service: &str, hash: &str) -> Option<(S
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServiceAction {
     Nothing,
-    Create,
+    /// The CreateService to send, with everything the plan decided for it.
+    Create {
+        task_definition: String,
+        /// The Cloud Map registries (none without serviceDiscovery).
+        registries: Vec<RegistryView>,
+        /// A PostTestTraffic MigrationJob names the service: its first
+        /// deployment already pauses after test traffic shifts.
+        pause_post_test: bool,
+    },
     /// The UpdateService to send; `drift` names the fields changed outside berth.
     Update {
         update: Box<ServiceUpdate>,
         drift: Vec<String>,
     },
+}
+
+/// The names of the fields `u` sets, as the plan names drift.
+pub fn fields_of(u: &ServiceUpdate) -> Vec<&'static str> {
+    // Destructured whole: a new field does not compile until it is named.
+    let ServiceUpdate {
+        task_definition,
+        rollback: _,
+        desired_count,
+        deployment,
+        pause_post_test: _,
+        network,
+        registries,
+        load_balancers,
+        health_check_grace_period_seconds,
+        enable_execute_command,
+        platform_version,
+        capacity_provider_strategy,
+    } = u;
+    [
+        (task_definition.is_some(), "taskDefinition"),
+        (desired_count.is_some(), "desiredCount"),
+        (deployment.is_some(), "deploymentConfiguration"),
+        (network.is_some(), "networkConfiguration"),
+        (registries.is_some(), "serviceRegistries"),
+        (load_balancers.is_some(), "loadBalancers"),
+        (
+            health_check_grace_period_seconds.is_some(),
+            "healthCheckGracePeriodSeconds",
+        ),
+        (enable_execute_command.is_some(), "enableExecuteCommand"),
+        (platform_version.is_some(), "platformVersion"),
+        (
+            capacity_provider_strategy.is_some(),
+            "capacityProviderStrategy",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
 }
 
 pub struct Inputs<'a> {
@@ -182,7 +231,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 Gate::Waiting(m) => (ServiceAction::Nothing, waiting(m)),
                 Gate::Failed(m) => (ServiceAction::Nothing, migration_failed(m)),
                 Gate::Open => (
-                    ServiceAction::Create,
+                    ServiceAction::Create {
+                        task_definition: i.desired_arn.to_string(),
+                        registries: wanted_registries(i.obj, i.registry_arn),
+                        pause_post_test: i.pause_post_test,
+                    },
                     vec![
                         Desired::new(READY, false, Reason::Creating, "creating the ECS service"),
                         Desired::new(
@@ -196,7 +249,8 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 ),
             }
         };
-        let rollout = (action == ServiceAction::Create).then(|| RolloutStatus {
+        let creating = matches!(action, ServiceAction::Create { .. });
+        let rollout = creating.then(|| RolloutStatus {
             state: Some("IN_PROGRESS".into()),
             reason: Some("creating the service".into()),
             started_at: Some(i.now.to_string()),
@@ -445,6 +499,54 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     }
 }
 
+/// Whether revisions may be pruned at all: ECS numbers a family's
+/// revisions from 1, so up to revision `limit` there cannot be more than
+/// `limit` of them (and nothing needs listing).
+pub fn may_prune(desired_arn: &str, revision_history_limit: i32) -> bool {
+    let limit = revision_history_limit.max(1) as i64;
+    revision_of(desired_arn).is_none_or(|r| r > limit)
+}
+
+/// berth's revisions to deregister, oldest first: the newest
+/// `revisionHistoryLimit` of `owned` stay, and so do the desired revision,
+/// the rollback target (`previous`, and the newest owned revision other
+/// than the desired one) and every revision a deployment of the service
+/// runs (`in_use`), wherever they are in the history.
+pub fn revisions_to_prune(
+    owned: &[String],
+    desired_arn: &str,
+    previous: Option<&str>,
+    in_use: &[String],
+    revision_history_limit: i32,
+) -> Vec<String> {
+    let limit = revision_history_limit.max(1) as usize;
+    let mut newest_first: Vec<&String> = owned.iter().collect();
+    newest_first.sort_by_key(|arn| std::cmp::Reverse(revision_of(arn)));
+    let rollback_target = newest_first
+        .iter()
+        .find(|a| a.as_str() != desired_arn)
+        .map(|a| a.as_str());
+    let protected = |arn: &str| {
+        arn == desired_arn
+            || Some(arn) == previous
+            || Some(arn) == rollback_target
+            || in_use.iter().any(|u| u == arn)
+    };
+    let mut prune: Vec<String> = newest_first
+        .iter()
+        .enumerate()
+        .filter(|(kept, arn)| *kept >= limit && !protected(arn))
+        .map(|(_, arn)| arn.to_string())
+        .collect();
+    prune.reverse();
+    prune
+}
+
+/// `...:task-definition/FAMILY:REV` -> `REV`.
+fn revision_of(arn: &str) -> Option<i64> {
+    arn.rsplit_once(':').and_then(|(_, r)| r.parse().ok())
+}
+
 fn is_complete(primary: Option<&DeploymentView>) -> bool {
     primary.is_some_and(|d| d.is("COMPLETED"))
 }
@@ -691,64 +793,4 @@ fn capacity_differs(obj: &EcsService, svc: &ServiceView) -> bool {
         })
         .collect();
     have != want
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(yaml: &str) -> MigrationJob {
-        serde_yaml::from_str(yaml).unwrap()
-    }
-
-    const MIGRATE: &str = r#"
-apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata: {name: migrate, namespace: shop}
-spec: {serviceRef: {name: api}, hook: PreRollout}
-"#;
-
-    fn with_status(yaml: &str, status: &str) -> MigrationJob {
-        job(&format!("{yaml}status: {status}\n"))
-    }
-
-    #[test]
-    fn no_pre_rollout_jobs_means_open() {
-        let smoke = job(&MIGRATE.replace("PreRollout", "PostRollout"));
-        let other = job(&MIGRATE.replace("name: api", "name: web"));
-        assert_eq!(gate(&[smoke, other], "api", "h1"), Gate::Open);
-    }
-
-    #[test]
-    fn waits_until_the_job_succeeded_for_this_hash() {
-        assert!(matches!(
-            gate(&[job(MIGRATE)], "api", "h1"),
-            Gate::Waiting(_)
-        ));
-        let old = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h0}");
-        assert!(matches!(gate(&[old], "api", "h1"), Gate::Waiting(_)));
-        let done = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h1}");
-        assert_eq!(gate(&[done], "api", "h1"), Gate::Open);
-    }
-
-    #[test]
-    fn every_job_must_succeed_and_a_failure_closes_the_gate() {
-        let a = with_status(MIGRATE, "{phase: Succeeded, serviceHash: h1}");
-        let b = with_status(
-            &MIGRATE.replace("name: migrate", "name: tenant-b"),
-            "{phase: Running, serviceHash: h1}",
-        );
-        match gate(&[a.clone(), b], "api", "h1") {
-            Gate::Waiting(m) => assert!(m.contains("tenant-b"), "{m}"),
-            other => panic!("{other:?}"),
-        }
-        let failed = with_status(
-            &MIGRATE.replace("name: migrate", "name: tenant-b"),
-            "{phase: Failed, serviceHash: h1, exitCode: 1}",
-        );
-        match gate(&[a, failed], "api", "h1") {
-            Gate::Failed(m) => assert!(m.contains("tenant-b") && m.contains("exit code 1"), "{m}"),
-            other => panic!("{other:?}"),
-        }
-    }
 }

@@ -35,6 +35,15 @@ use plan::{Step, Unresolved};
 /// trigger a reconcile through the watch; AuroraClusters are polled).
 const WAIT_REQUEUE: Duration = Duration::from_secs(5);
 
+/// The run hash and attempts of the last status this process wrote for a
+/// MigrationJob: a reconcile that reads an older status from the watch
+/// waits for it instead of acting on it.
+#[derive(Clone)]
+struct LastWrite {
+    run_hash: String,
+    attempts: i32,
+}
+
 pub async fn reconcile(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<MigrationJob> = Api::namespaced(ctx.client.clone(), &ns);
@@ -103,10 +112,13 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
             status.pull_through_cache = serving.and_then(|s| s.object);
             let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
             if let (Some(uid), Some(hash)) = (&obj.metadata.uid, &written.run_hash) {
-                ctx.job_writes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(uid.clone(), (hash.clone(), written.attempts));
+                ctx.memos.set(
+                    uid,
+                    LastWrite {
+                        run_hash: hash.clone(),
+                        attempts: written.attempts,
+                    },
+                );
             }
             match then {
                 Then::Requeue(d) => Ok(Action::requeue(d)),
@@ -279,14 +291,9 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
     // The watch has not caught up with this process's own last status
     // write (a reconcile triggered by another object's change): acting on
     // it would look for, and adopt, the task this process just started.
-    let written = ctx
-        .job_writes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&uid)
-        .cloned();
-    if let Some((hash, attempts)) = written.filter(|(h, _)| *h == run_hash) {
-        if prev.run_hash.as_deref() != Some(hash.as_str()) || prev.attempts < attempts {
+    let written = ctx.memos.get::<LastWrite>(&uid);
+    if let Some(w) = written.filter(|w| w.run_hash == run_hash) {
+        if prev.run_hash.as_deref() != Some(w.run_hash.as_str()) || prev.attempts < w.attempts {
             return Ok(Outcome::Quiet(Action::requeue(Duration::from_millis(300))));
         }
     }
@@ -601,10 +608,7 @@ async fn database_env(
 /// definitions berth derived stay (ECS keeps inactive ones visible anyway).
 async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
     if let Some(uid) = &obj.metadata.uid {
-        ctx.job_writes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        ctx.memos.forget(uid);
     }
     let status = obj.status.clone().unwrap_or_default();
     let Some(arn) = status.task_arn.as_deref() else {

@@ -33,6 +33,15 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<fs::File> {
     Ok(fs::File::create(dir.join(name))?)
 }
 
+/// Extra command-line arguments from the environment, split on whitespace
+/// (profiling runs, e.g. `BENCH_AWSIM_ARGS=--no-throttle`); figures from
+/// such a run are not the benchmark's.
+fn extra_args(var: &str) -> Vec<String> {
+    std::env::var(var)
+        .map(|v| v.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
 /// `target/release/awsim` on a free port with AWS's token buckets and
 /// `latency` per call; returns it and its endpoint.
 pub fn start_awsim(
@@ -52,6 +61,7 @@ pub fn start_awsim(
         .args(["--region", berth_e2e::REGION, "--throttle-profile", "aws"])
         .args(["--latency-ms", latency])
         .args(["--time-scale", &time_scale.to_string()])
+        .args(extra_args("BENCH_AWSIM_ARGS"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -95,6 +105,7 @@ pub fn start_berth(
         .args(["--resync-interval", &format!("{resync}s")])
         .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
         .args(["--leader-election", "false"])
+        .args(extra_args("BENCH_BERTH_ARGS"))
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
         .env("AWS_EC2_METADATA_DISABLED", "true")

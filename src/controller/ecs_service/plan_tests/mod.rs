@@ -2,7 +2,13 @@
 //! reason it can produce, from the example service and ECS views built the
 //! way DescribeServices reports them. `Desired::new` checks each message
 //! it is given (readable, no debug formatting, nothing repeated), so these
-//! tests also walk the messages of every reason.
+//! tests also walk the messages of every reason. `update` changes each
+//! UpdateService field, `prune` the revision history, `gate` the
+//! pre-rollout gate.
+
+mod gate;
+mod prune;
+mod update;
 
 use k8s_openapi::jiff::Timestamp;
 
@@ -15,6 +21,7 @@ use crate::aws::ecs::services::ServiceUpdate;
 use crate::aws::ecs::views::{
     DeploymentConfigView, DeploymentView, NetworkView, RegistryView, ServiceView,
 };
+use crate::aws::ecs::ServiceDeploymentView;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
@@ -116,12 +123,78 @@ fn reason_of(p: &Plan, type_: &str) -> (bool, Reason) {
     (c.status, c.reason)
 }
 
+/// Every input of the plan, from the example serving `td` as recorded at
+/// generation 2 with hash h1; tests change what they are about.
+struct World {
+    obj: EcsService,
+    svc: Option<ServiceView>,
+    hash: &'static str,
+    registry: Option<&'static str>,
+    record: Option<ServiceDeploymentView>,
+    gate: Gate,
+    post_check: Option<(String, bool)>,
+    paused: bool,
+    pause_post_test: bool,
+    post_test_failed: Option<String>,
+}
+
+impl World {
+    fn serving(td: &str) -> World {
+        World {
+            obj: example(Some(recorded(td))),
+            svc: Some(service(td, "COMPLETED", 2)),
+            hash: "h1",
+            registry: Some(REGISTRY),
+            record: None,
+            gate: Gate::Open,
+            post_check: None,
+            paused: false,
+            pause_post_test: false,
+            post_test_failed: None,
+        }
+    }
+
+    fn svc(&mut self) -> &mut ServiceView {
+        self.svc.as_mut().unwrap()
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&Inputs {
+            obj: &self.obj,
+            hash: self.hash,
+            desired_arn: NEW_TD,
+            desired_revision: 2,
+            service: self.svc.as_ref(),
+            record: self.record.as_ref(),
+            registry_arn: self.registry,
+            stopped: &[],
+            gate: self.gate.clone(),
+            post_check: self.post_check.clone(),
+            paused: self.paused,
+            pause_post_test: self.pause_post_test,
+            post_test_failed: self.post_test_failed.clone(),
+            now: Timestamp::from_second(NOW).unwrap(),
+        })
+    }
+}
+
 #[test]
 fn a_missing_service_is_created_once_the_gate_opens() {
     let obj = example(None);
     let p = run(&obj, None, Gate::Open, &[]);
-    assert_eq!(p.action, ServiceAction::Create);
+    assert_eq!(
+        p.action,
+        ServiceAction::Create {
+            task_definition: NEW_TD.into(),
+            registries: vec![RegistryView {
+                registry_arn: Some(REGISTRY.into()),
+                ..Default::default()
+            }],
+            pause_post_test: false,
+        }
+    );
     assert_eq!(reason_of(&p, READY), (false, Reason::Creating));
+    assert_eq!(p.rollout.and_then(|r| r.revision), Some(2));
 
     let p = run(&obj, None, Gate::Waiting("waiting for migrate".into()), &[]);
     assert_eq!(p.action, ServiceAction::Nothing);
@@ -305,64 +378,108 @@ fn a_circuit_breaker_rollback_stays_reported() {
 
 #[test]
 fn a_failed_smoke_test_rolls_back_to_the_previous_revision() {
-    let mut st = recorded(NEW_TD);
-    st.previous_task_definition_arn = Some(OLD_TD.into());
-    let obj = example(Some(st));
-    let svc = service(NEW_TD, "COMPLETED", 2);
-    let p = plan(&Inputs {
-        obj: &obj,
-        hash: "h1",
-        desired_arn: NEW_TD,
-        desired_revision: 2,
-        service: Some(&svc),
-        record: None,
-        registry_arn: Some(REGISTRY),
-        stopped: &[],
-        gate: Gate::Open,
-        post_check: Some((
-            "PostRollout MigrationJob smoke failed with exit code 1".into(),
-            true,
-        )),
-        paused: false,
-        pause_post_test: false,
-        post_test_failed: None,
-        now: Timestamp::from_second(NOW).unwrap(),
-    });
-    match &p.action {
-        ServiceAction::Update { update, .. } => {
-            assert_eq!(update.task_definition.as_deref(), Some(OLD_TD));
-            assert!(update.rollback && !update.pushes_revision());
+    let mut w = World::serving(NEW_TD);
+    w.obj.status.as_mut().unwrap().previous_task_definition_arn = Some(OLD_TD.into());
+    w.post_check = Some((
+        "PostRollout MigrationJob smoke failed with exit code 1".into(),
+        true,
+    ));
+    let p = w.plan();
+    assert_eq!(
+        p.action,
+        ServiceAction::Update {
+            update: Box::new(ServiceUpdate {
+                task_definition: Some(OLD_TD.into()),
+                rollback: true,
+                ..Default::default()
+            }),
+            drift: vec![],
         }
-        other => panic!("{other:?}"),
-    }
+    );
     assert_eq!(
         reason_of(&p, DEGRADED),
         (true, Reason::PostRolloutCheckFailed)
+    );
+
+    // rollbackOnFailure off: the revision keeps serving, the check reports.
+    w.post_check = Some((
+        "PostRollout MigrationJob smoke failed with exit code 1".into(),
+        false,
+    ));
+    let p = w.plan();
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(
+        reason_of(&p, DEGRADED),
+        (true, Reason::PostRolloutCheckFailed)
+    );
+    assert!(
+        p.conditions[0].message.contains("rollbackOnFailure is off"),
+        "{}",
+        p.conditions[0].message
+    );
+}
+
+#[test]
+fn a_failed_post_test_traffic_check_is_reported() {
+    let mut w = World::serving(NEW_TD);
+    w.post_test_failed =
+        Some("PostTestTraffic MigrationJob smoke failed with exit code 1; ECS rolls back".into());
+    let p = w.plan();
+    // berth answers the hook (act_deployment), not UpdateService.
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(
+        reason_of(&p, DEGRADED),
+        (true, Reason::PostTestTrafficCheckFailed)
+    );
+}
+
+#[test]
+fn a_rollback_ecs_could_not_finish_is_a_failed_rollout() {
+    let mut w = World::serving(NEW_TD);
+    w.svc().deployments[0].rollout_state = Some("IN_PROGRESS".into());
+    w.record = Some(ServiceDeploymentView {
+        arn: "arn:aws:ecs:us-east-1:123456789012:service-deployment/shop/shop-api/1".into(),
+        status: "ROLLBACK_FAILED".into(),
+        status_reason: Some("the previous revision failed to start".into()),
+        ..Default::default()
+    });
+    let p = w.plan();
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, DEGRADED), (true, Reason::RolloutFailed));
+}
+
+#[test]
+fn the_first_deployment_pauses_for_post_test_traffic_jobs() {
+    let mut w = World::serving(NEW_TD);
+    w.obj = example(None);
+    w.svc = None;
+    w.pause_post_test = true;
+    w.obj.spec.service_discovery = None;
+    w.registry = None;
+    assert_eq!(
+        w.plan().action,
+        ServiceAction::Create {
+            task_definition: NEW_TD.into(),
+            registries: vec![],
+            pause_post_test: true,
+        }
     );
 }
 
 #[test]
 fn paused_changes_nothing() {
-    let obj = example(Some(recorded(OLD_TD)));
-    let mut svc = service(OLD_TD, "COMPLETED", 2);
-    svc.desired_count = 7;
-    let p = plan(&Inputs {
-        obj: &obj,
-        hash: "h1",
-        desired_arn: NEW_TD,
-        desired_revision: 2,
-        service: Some(&svc),
-        record: None,
-        registry_arn: Some(REGISTRY),
-        stopped: &[],
-        gate: Gate::Open,
-        post_check: None,
-        paused: true,
-        pause_post_test: false,
-        post_test_failed: None,
-        now: Timestamp::from_second(NOW).unwrap(),
-    });
+    let mut w = World::serving(OLD_TD);
+    w.svc().desired_count = 7;
+    w.paused = true;
+    let p = w.plan();
     assert_eq!(p.action, ServiceAction::Nothing);
     assert_eq!(p.tags, None);
     assert_eq!(reason_of(&p, READY).1, Reason::Paused);
+
+    // Not created while paused either.
+    w.obj = example(None);
+    w.svc = None;
+    let p = w.plan();
+    assert_eq!(p.action, ServiceAction::Nothing);
+    assert_eq!(reason_of(&p, READY), (false, Reason::Paused));
 }
