@@ -11,7 +11,8 @@
 # Env: BERTH_DEMO_DIR (state, logs, kubeconfig; default ~/.cache/berth/demo),
 #      BERTH_USE_EXISTING_KUBECONFIG=1 (use your cluster from KUBECONFIG instead
 #      of starting a local API server), AWSIM_TIME_SCALE (default 10: AWS waits
-#      pass ten times faster).
+#      pass ten times faster), BERTH_DEMO_TIMEOUT (default 300 s: `up` exits 1
+#      unless every example is Ready by then; everything stays running).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,16 +128,27 @@ cmd_up() {
   # migration against it, the api rollout, the smoke test; web pulls through
   # the cache rule. Wait for every Ready condition (a few minutes of AWS time
   # at AWSIM_TIME_SCALE), showing the reasons while it goes.
-  say "Waiting for every example to be Ready (up to ${BERTH_DEMO_TIMEOUT:-300}s)"
+  local timeout="${BERTH_DEMO_TIMEOUT:-300}"
+  say "Waiting for every example to be Ready (up to ${timeout}s)"
   kinds=ecsservices,migrationjobs,auroraclusters,pullthroughcaches
-  deadline=$((SECONDS + ${BERTH_DEMO_TIMEOUT:-300}))
+  local want started=$SECONDS deadline=$((SECONDS + timeout)) all_ready=0 states not_ready
+  want=$(cat "$ROOT"/examples/*.yaml | grep -c -E '^kind: (EcsService|MigrationJob|AuroraCluster|PullThroughCache)$' || true)
   while true; do
-    not_ready="$(kubectl get "$kinds" -n "$NS" \
-      -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}{"\n"}{end}' \
-      | grep -v '=True/' || true)"
-    [[ -z "$not_ready" ]] && { echo "all Ready after $((SECONDS - deadline + ${BERTH_DEMO_TIMEOUT:-300}))s"; break; }
+    # A failed kubectl or a missing object is "not Ready", never "all Ready".
+    if states="$(kubectl get "$kinds" -n "$NS" \
+      -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}{"\n"}{end}' 2>&1)"; then
+      not_ready="$(grep -v '=True/' <<<"$states" | grep -v '^$' || true)"
+      if [[ -z "$not_ready" ]] && (( $(grep -c '=True/' <<<"$states" || true) >= want )); then
+        all_ready=1
+        echo "all $want Ready after $((SECONDS - started))s"
+        break
+      fi
+      [[ -z "$not_ready" ]] && not_ready="only $(grep -c '=True/' <<<"$states" || true) of $want objects exist"
+    else
+      not_ready="kubectl get failed: $states"
+    fi
     if (( SECONDS > deadline )); then
-      echo "not Ready yet: $(echo "$not_ready" | tr '\n' ' ')"
+      echo "not Ready after ${timeout}s: $(echo "$not_ready" | tr '\n' ' ')"
       break
     fi
     echo "  waiting: $(echo "$not_ready" | tr '\n' ' ')"
@@ -158,6 +170,10 @@ berth is running. Use kubectl against it:
 Logs: $DIR/berth.log, $DIR/awsim.log (AWS calls: curl $(cat "$DIR/awsim.endpoint")/_awsim/calls)
 Stop everything: $ROOT/e2e/demo.sh down
 MSG
+  if (( ! all_ready )); then
+    echo "demo: not every example became Ready within ${timeout}s (BERTH_DEMO_TIMEOUT); see the reasons above and $DIR/berth.log" >&2
+    exit 1
+  fi
 }
 
 case "${1:-up}" in

@@ -59,16 +59,31 @@ use super::validation::{is_arn_of, is_rds_identifier, validate_tags, Errors, Inv
         "rule": "!has(self.proxy) || !self.proxy.enabled || !has(self.manageMasterUserPassword) || self.manageMasterUserPassword",
         "message": "an RDS Proxy needs manageMasterUserPassword (it reads the Secrets Manager secret)",
         "fieldPath": ".proxy"
+    },
+    {
+        "rule": "!has(self.clusterIdentifier) || !has(self.proxy) || !self.proxy.enabled || size(self.clusterIdentifier) <= 57",
+        "message": "with a proxy, clusterIdentifier is at most 57 characters (the proxy is named {clusterIdentifier}-proxy, at most 63)",
+        "fieldPath": ".clusterIdentifier"
+    },
+    {
+        "rule": "!has(self.proxy) || !self.proxy.enabled || (self.proxy.iamAuth == 'Required') == self.iamAuthentication",
+        "message": "proxy.iamAuth Required goes with iamAuthentication true, Disabled with false (the connection Secret's iamAuth describes both host and proxyHost)",
+        "fieldPath": ".proxy.iamAuth"
     }
 ]))]
 pub struct AuroraClusterSpec {
-    /// RDS DB cluster identifier; defaults to `metadata.name`. Lowercase.
+    /// RDS DB cluster identifier; defaults to `metadata.name`. Lowercase,
+    /// at most 60 characters so that the instance identifiers
+    /// (`{clusterIdentifier}-N`, N up to 16) fit RDS's 63; at most 57 with a
+    /// proxy (`{clusterIdentifier}-proxy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z](-?[a-z0-9])*$"), length(max = 63))]
+    #[schemars(regex(pattern = r"^[a-z](-?[a-z0-9])*$"), length(max = 60))]
     pub cluster_identifier: Option<String>,
     #[serde(default)]
     pub engine: Engine,
-    /// e.g. `16.4`. Minor upgrades AWS applies itself are not reverted.
+    /// e.g. `16.4`. A newer version here is an upgrade (ModifyDBCluster,
+    /// with AllowMajorVersionUpgrade across majors); a newer minor version
+    /// AWS applied itself is kept, never reverted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)*$"))]
     pub engine_version: Option<String>,
@@ -179,10 +194,13 @@ pub struct ServerlessV2 {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Instances {
+    /// Lowered, berth deletes the highest-numbered instance first, one at a
+    /// time, never the writer while readers remain.
     #[serde(default = "default_instance_count")]
     #[schemars(range(min = 0, max = 16))]
     pub count: i32,
     /// `db.serverless` or a provisioned class such as `db.r6g.large`.
+    /// Changed, berth modifies one instance at a time, readers first.
     #[serde(default = "default_instance_class")]
     #[schemars(regex(pattern = r"^db\.[a-z0-9]+(\.[a-z0-9]+)?$"))]
     pub class: String,
@@ -220,7 +238,8 @@ pub struct ProxySpec {
     /// IAM role the proxy uses to read the master user secret.
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: String,
-    /// Defaults to the cluster's subnets.
+    /// Defaults to the cluster's subnets. RDS cannot change the subnets of
+    /// an existing proxy (the other proxy settings berth modifies in place).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(regex(pattern = r"^subnet-[0-9a-f]{8,17}$")))]
     pub subnet_ids: Vec<String>,
@@ -234,6 +253,8 @@ fn default_idle_timeout() -> i32 {
     1800
 }
 
+/// IAM authentication of client connections to the proxy; the proxy itself
+/// logs in to the database with the master user secret.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ProxyIamAuth {
     #[default]
@@ -287,7 +308,33 @@ pub struct AuroraClusterStatus {
     pub cluster_arn: Option<String>,
     #[serde(default)]
     pub instances_ready: i32,
+    /// The RDS Proxy berth manages (created or adopted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_arn: Option<String>,
+    /// The health of the cluster as the proxy's target
+    /// (DescribeDBProxyTargets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_target_health: Option<ProxyTargetHealth>,
 }
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyTargetHealth {
+    /// REGISTERING, AVAILABLE or UNAVAILABLE.
+    pub state: String,
+    /// Why the target is not AVAILABLE (UNREACHABLE, CONNECTION_FAILED,
+    /// AUTH_FAILURE, PENDING_PROXY_CAPACITY, INVALID_REPLICATION_STATE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// RDS identifiers: "1 to 63 letters, numbers, or hyphens"
+/// (CreateDBCluster, CreateDBInstance; DBProxyName 1-63 too). The
+/// instances (`{id}-N`, N <= 16) and the proxy (`{id}-proxy`) must fit.
+pub const MAX_IDENTIFIER: usize = 60;
+pub const MAX_IDENTIFIER_WITH_PROXY: usize = 57;
 
 impl AuroraCluster {
     /// The RDS identifier: `spec.clusterIdentifier` or `metadata.name`.
@@ -307,19 +354,36 @@ impl AuroraCluster {
         } else {
             "metadata.name"
         };
+        let hint = if field == "metadata.name" {
+            " (set spec.clusterIdentifier)"
+        } else {
+            ""
+        };
         e.check(
             is_rds_identifier(&id),
             field,
             format!(
                 "{id:?} is not a valid RDS identifier: 1-63 lowercase letters, digits and \
-                 hyphens, starting with a letter, no trailing or double hyphen{}",
-                if field == "metadata.name" {
-                    " (set spec.clusterIdentifier)"
-                } else {
-                    ""
-                }
+                 hyphens, starting with a letter, no trailing or double hyphen{hint}"
             ),
         );
+        let proxy = self.spec.proxy.as_ref().is_some_and(|p| p.enabled);
+        let (max, what) = if proxy {
+            (MAX_IDENTIFIER_WITH_PROXY, format!("the proxy {id}-proxy"))
+        } else {
+            (MAX_IDENTIFIER, format!("the instances {id}-1 to {id}-16"))
+        };
+        if is_rds_identifier(&id) {
+            e.check(
+                id.len() <= max,
+                field,
+                format!(
+                    "{id:?} has {} characters; at most {max} so that {what} fits RDS's \
+                     63-character identifiers{hint}",
+                    id.len()
+                ),
+            );
+        }
         self.spec.validate_fields(&mut e);
         e.finish()
     }
@@ -415,6 +479,24 @@ impl AuroraClusterSpec {
                     p.subnet_ids.is_empty() || p.subnet_ids.len() >= 2,
                     "spec.proxy.subnetIds",
                     "an RDS Proxy needs subnets in at least two availability zones",
+                );
+                // RDS itself does not tie them: the proxy's IAM auth covers
+                // client-to-proxy connections only and the proxy logs in
+                // with the secret ("The connection from RDS Proxy to the
+                // underlying database doesn't go through IAM",
+                // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connecting.html).
+                // The connection Secret has one iamAuth for host and
+                // proxyHost, so berth keeps the two consistent.
+                let required = p.iam_auth == ProxyIamAuth::Required;
+                e.check(
+                    required == self.iam_authentication,
+                    "spec.proxy.iamAuth",
+                    format!(
+                        "{:?} with spec.iamAuthentication {}: applications read one iamAuth \
+                         from the connection Secret for host and proxyHost alike; use Required \
+                         with iamAuthentication true, or Disabled with false",
+                        p.iam_auth, self.iam_authentication
+                    ),
                 );
             }
         }

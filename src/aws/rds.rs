@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_rds::types::{
-    AuthScheme, EngineFamily, IamAuthMode, ServerlessV2ScalingConfiguration, Tag, UserAuthConfig,
-};
+use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
 
 use super::tags::TAG_OWNER;
 use super::{AwsFailure, Clients};
+
+mod proxy;
+pub use proxy::*;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClusterView {
@@ -33,24 +34,20 @@ pub struct ClusterView {
     pub security_group_ids: Vec<String>,
     /// Modifications RDS accepted and has not applied yet.
     pub pending_modifications: bool,
+    /// The member DBClusterMembers marks IsClusterWriter.
+    pub writer: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InstanceView {
     pub id: String,
-    pub status: String,
-    pub class: String,
-    pub tags: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProxyView {
-    pub name: String,
     pub arn: String,
     pub status: String,
-    pub endpoint: Option<String>,
-    pub subnet_ids: Vec<String>,
+    pub class: String,
+    /// The class a ModifyDBInstance asked for and RDS has not applied yet.
+    pub pending_class: Option<String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,15 +55,8 @@ pub struct SubnetGroupView {
     pub name: String,
     pub arn: String,
     pub subnet_ids: Vec<String>,
-}
-
-/// The health of the cluster registered as a proxy's target.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TargetView {
-    pub cluster_id: String,
-    /// REGISTERING, AVAILABLE, UNAVAILABLE.
-    pub state: String,
-    pub description: Option<String>,
+    /// Listed only before deleting it (DescribeDBSubnetGroups has no tags).
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// What CreateDBCluster sends.
@@ -96,6 +86,12 @@ pub struct ClusterModify {
     pub deletion_protection: Option<bool>,
     pub iam_auth: Option<bool>,
     pub security_group_ids: Option<Vec<String>>,
+    pub engine_version: Option<String>,
+    /// "You must allow major version upgrades when you specify a value for
+    /// the EngineVersion parameter that is a different major version than
+    /// the DB cluster's current version."
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html>
+    pub allow_major_version_upgrade: bool,
 }
 
 impl ClusterModify {
@@ -121,23 +117,16 @@ impl ClusterModify {
         if let Some(sgs) = &self.security_group_ids {
             parts.push(format!("security groups {}", sgs.join(", ")));
         }
+        if let Some(v) = &self.engine_version {
+            let major = if self.allow_major_version_upgrade {
+                " (major version upgrade)"
+            } else {
+                ""
+            };
+            parts.push(format!("engine version {v}{major}"));
+        }
         parts.join(", ")
     }
-}
-
-/// What CreateDBProxy sends.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProxyCreate {
-    pub name: String,
-    pub engine_family: String,
-    pub require_tls: bool,
-    pub iam_auth_required: bool,
-    pub idle_client_timeout: i32,
-    pub role_arn: String,
-    pub subnet_ids: Vec<String>,
-    pub security_group_ids: Vec<String>,
-    pub secret_arn: String,
-    pub tags: BTreeMap<String, String>,
 }
 
 /// The outcome of a create that may have been sent before.
@@ -229,6 +218,12 @@ pub async fn describe_cluster(
             .iter()
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect(),
+        writer: c
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))
+            .and_then(|m| m.db_instance_identifier())
+            .map(str::to_string),
         pending_modifications: c.pending_modified_values().is_some_and(|p| {
             p.pending_cloudwatch_logs_exports().is_some()
                 || p.db_cluster_identifier().is_some()
@@ -267,74 +262,16 @@ pub async fn describe_instances(
         .iter()
         .map(|i| InstanceView {
             id: i.db_instance_identifier().unwrap_or_default().to_string(),
+            arn: i.db_instance_arn().unwrap_or_default().to_string(),
             status: i.db_instance_status().unwrap_or_default().to_string(),
             class: i.db_instance_class().unwrap_or_default().to_string(),
+            pending_class: i
+                .pending_modified_values()
+                .and_then(|p| p.db_instance_class())
+                .map(str::to_string),
             tags: tag_map(i.tag_list()),
         })
         .collect())
-}
-
-pub async fn describe_proxy(
-    clients: &Clients,
-    name: &str,
-) -> Result<Option<ProxyView>, AwsFailure> {
-    let out = match clients
-        .call("rds:DescribeDBProxies", || {
-            clients.rds.describe_db_proxies().db_proxy_name(name).send()
-        })
-        .await
-    {
-        Ok(out) => out,
-        Err(f) if not_found(&f) => return Ok(None),
-        Err(f) => return Err(f),
-    };
-    Ok(out.db_proxies().first().map(|p| ProxyView {
-        name: p.db_proxy_name().unwrap_or_default().to_string(),
-        arn: p.db_proxy_arn().unwrap_or_default().to_string(),
-        status: p
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        endpoint: p.endpoint().map(str::to_string),
-        subnet_ids: p.vpc_subnet_ids().to_vec(),
-    }))
-}
-
-/// The registered cluster of the proxy's default target group, if any.
-pub async fn describe_proxy_target(
-    clients: &Clients,
-    proxy: &str,
-) -> Result<Option<TargetView>, AwsFailure> {
-    let out = match clients
-        .call("rds:DescribeDBProxyTargets", || {
-            clients
-                .rds
-                .describe_db_proxy_targets()
-                .db_proxy_name(proxy)
-                .send()
-        })
-        .await
-    {
-        Ok(out) => out,
-        Err(f) if not_found(&f) => return Ok(None),
-        Err(f) => return Err(f),
-    };
-    Ok(out
-        .targets()
-        .iter()
-        .find(|t| t.r#type().is_some_and(|t| t.as_str() == "TRACKED_CLUSTER"))
-        .map(|t| TargetView {
-            cluster_id: t.tracked_cluster_id().unwrap_or_default().to_string(),
-            state: t
-                .target_health()
-                .and_then(|h| h.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            description: t
-                .target_health()
-                .and_then(|h| h.description())
-                .map(str::to_string),
-        }))
 }
 
 pub async fn describe_subnet_group(
@@ -363,6 +300,7 @@ pub async fn describe_subnet_group(
             .iter()
             .filter_map(|s| s.subnet_identifier().map(str::to_string))
             .collect(),
+        tags: None,
     }))
 }
 
@@ -533,77 +471,6 @@ pub async fn create_instance(
     }
 }
 
-pub async fn create_proxy(clients: &Clients, p: &ProxyCreate) -> Result<Created, AwsFailure> {
-    let list = tag_list(&p.tags);
-    let auth = UserAuthConfig::builder()
-        .auth_scheme(AuthScheme::Secrets)
-        .secret_arn(&p.secret_arn)
-        .iam_auth(if p.iam_auth_required {
-            IamAuthMode::Required
-        } else {
-            IamAuthMode::Disabled
-        })
-        .build();
-    match clients
-        .call_once("rds:CreateDBProxy", || {
-            clients
-                .rds
-                .create_db_proxy()
-                .db_proxy_name(&p.name)
-                .engine_family(EngineFamily::from(p.engine_family.as_str()))
-                .auth(auth.clone())
-                .role_arn(&p.role_arn)
-                .set_vpc_subnet_ids(Some(p.subnet_ids.clone()))
-                .set_vpc_security_group_ids(
-                    Some(p.security_group_ids.clone()).filter(|s| !s.is_empty()),
-                )
-                .require_tls(p.require_tls)
-                .idle_client_timeout(p.idle_client_timeout)
-                .set_tags(Some(list.clone()))
-                .send()
-        })
-        .await
-    {
-        Ok(_) => Ok(Created::Created),
-        Err(f) if already_exists(&f) => {
-            let Some(existing) = describe_proxy(clients, &p.name).await? else {
-                return Err(f);
-            };
-            let owner = p
-                .tags
-                .get(TAG_OWNER)
-                .map(String::as_str)
-                .unwrap_or_default();
-            Ok(ours(&list_tags(clients, &existing.arn).await?, owner))
-        }
-        Err(f) => Err(f),
-    }
-}
-
-/// Registers the cluster as the proxy's target; registering it twice is
-/// not an error (the state berth wanted).
-pub async fn register_proxy_target(
-    clients: &Clients,
-    proxy: &str,
-    cluster_id: &str,
-) -> Result<(), AwsFailure> {
-    match clients
-        .call("rds:RegisterDBProxyTargets", || {
-            clients
-                .rds
-                .register_db_proxy_targets()
-                .db_proxy_name(proxy)
-                .db_cluster_identifiers(cluster_id)
-                .send()
-        })
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(f) if f.is_code("DBProxyTargetAlreadyRegisteredFault") => Ok(()),
-        Err(f) => Err(f),
-    }
-}
-
 /// ApplyImmediately: a change the user made is wanted now, not in the next
 /// maintenance window.
 pub async fn modify_cluster(
@@ -629,6 +496,27 @@ pub async fn modify_cluster(
                 .set_deletion_protection(m.deletion_protection)
                 .set_enable_iam_database_authentication(m.iam_auth)
                 .set_vpc_security_group_ids(m.security_group_ids.clone())
+                .set_engine_version(m.engine_version.clone())
+                .set_allow_major_version_upgrade(
+                    Some(true).filter(|_| m.allow_major_version_upgrade),
+                )
+                .send()
+        })
+        .await?;
+    Ok(())
+}
+
+/// A new instance class, applied now (ApplyImmediately) rather than in
+/// the next maintenance window; RDS restarts the instance to apply it.
+pub async fn modify_instance(clients: &Clients, id: &str, class: &str) -> Result<(), AwsFailure> {
+    clients
+        .call("rds:ModifyDBInstance", || {
+            clients
+                .rds
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .db_instance_class(class)
+                .apply_immediately(true)
                 .send()
         })
         .await?;
@@ -636,16 +524,6 @@ pub async fn modify_cluster(
 }
 
 /// Deletes; `false` when it was gone already.
-pub async fn delete_proxy(clients: &Clients, name: &str) -> Result<bool, AwsFailure> {
-    gone_is_ok(
-        clients
-            .call("rds:DeleteDBProxy", || {
-                clients.rds.delete_db_proxy().db_proxy_name(name).send()
-            })
-            .await,
-    )
-}
-
 pub async fn delete_instance(clients: &Clients, id: &str) -> Result<bool, AwsFailure> {
     gone_is_ok(
         clients

@@ -1,9 +1,17 @@
 //! AuroraCluster end to end against awsim's RDS: the example reaches Ready
 //! with its proxy, a spec change is one ModifyDBCluster, Retain leaves AWS
-//! alone, and an invalid spec makes no RDS call.
+//! alone, Snapshot deletes in order, and an invalid spec makes no RDS call.
+//! Instance and proxy changes: `aurora/changes.rs`; adoption:
+//! `aurora/adoption.rs`.
+
+#[path = "aurora/adoption.rs"]
+mod adoption;
+#[path = "aurora/changes.rs"]
+mod changes;
 
 use std::time::{Duration, Instant};
 
+use berth::api::aurora_cluster::ProxyTargetHealth;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
@@ -69,6 +77,35 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
         "no password in the Secret: {:?}",
         data.keys()
     );
+    // The master password RDS generated (in Secrets Manager) appears in no
+    // key or value of the Secret, nor in the status or berth's log.
+    let password = master_password(&env, st.master_user_secret_arn.as_deref().unwrap()).await;
+    assert!(password.len() >= 8, "awsim generated a password");
+    for (k, v) in &data {
+        let v = String::from_utf8_lossy(&v.0);
+        assert!(
+            !k.contains(&password) && !v.contains(&password),
+            "the master password is in the Secret's {k}"
+        );
+    }
+    let status_json = serde_json::to_string(&st).unwrap();
+    assert!(
+        !status_json.contains(&password),
+        "the password is in the status"
+    );
+    assert!(
+        !env.berth_log().contains(&password),
+        "the password is in berth's log"
+    );
+    assert_eq!(
+        st.proxy_target_health,
+        Some(ProxyTargetHealth {
+            state: "AVAILABLE".into(),
+            reason: None,
+            description: None,
+        })
+    );
+    assert!(st.proxy_arn.is_some());
     let owner = &secret.metadata.owner_references.unwrap()[0];
     assert_eq!(
         (owner.kind.as_str(), owner.name.as_str()),
@@ -215,6 +252,41 @@ async fn invalid_identifier_is_invalid_spec_without_rds_calls() {
         .await;
     let (_, _, message) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
     assert!(message.contains("metadata.name"), "{message}");
+    // A proxy name ({id}-proxy) over RDS's 63 characters, and proxy IAM
+    // auth the cluster does not match: refused by the CRD's CEL rules
+    // where the API server evaluates them (1.25+), else by berth.
+    let long = format!("o{}", "a".repeat(57));
+    let too_long = file("orders-db.yaml")
+        .replace("name: orders-db\n", "name: orders-long\n")
+        .replace(
+            "  engine: aurora-postgresql\n",
+            &format!("  engine: aurora-postgresql\n  clusterIdentifier: {long}\n"),
+        );
+    let mismatch = file("orders-db.yaml")
+        .replace("name: orders-db\n", "name: orders-iam\n")
+        .replace("iamAuthentication: true", "iamAuthentication: false");
+    for (name, manifest, field) in [
+        ("orders-long", too_long, "spec.clusterIdentifier"),
+        ("orders-iam", mismatch, "spec.proxy.iamAuth"),
+    ] {
+        let message = match env.apply_yaml(&manifest).await {
+            Err(e) => e.to_string(),
+            Ok(_) => {
+                let db: AuroraCluster = env
+                    .wait_for(
+                        name,
+                        "Degraded InvalidSpec",
+                        TIMEOUT,
+                        degraded("InvalidSpec"),
+                    )
+                    .await;
+                condition(&db.status.unwrap().conditions, "Degraded")
+                    .unwrap()
+                    .2
+            }
+        };
+        assert!(message.contains(field), "{name}: {message}");
+    }
     assert_eq!(rds_calls(&env), 0);
 }
 
@@ -312,8 +384,68 @@ async fn snapshot_policy_waits_for_deletion_protection_then_deletes_in_order() {
 
     env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"deletionProtection": false}}))
         .await;
-    env.wait_gone::<AuroraCluster>("orders-db", Duration::from_secs(180))
-        .await;
+    // When the object was last seen (real epoch seconds, as awsim logs).
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut last_seen = 0.0;
+    while env
+        .api::<AuroraCluster>()
+        .get_opt("orders-db")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        last_seen = epoch_seconds();
+        assert!(
+            Instant::now() < deadline,
+            "orders-db was never released\n--- berth log (tail) ---\n{}",
+            berth_e2e::tail(&env.berth_log(), 25)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Proxy, instances, cluster (with its final snapshot), subnet group:
+    // each sent only after the previous was gone, the object released
+    // only after the last.
+    let deletes: Vec<serde_json::Value> = env
+        .awsim
+        .call_log(Some("berth"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "rds" && c["outcome"] == "ok")
+        .filter(|c| {
+            c["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("Delete"))
+        })
+        .cloned()
+        .collect();
+    let order: Vec<&str> = deletes
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "DeleteDBProxy",
+            "DeleteDBInstance",
+            "DeleteDBCluster",
+            "DeleteDBSubnetGroup"
+        ],
+        "{deletes:#?}"
+    );
+    let final_snapshot = deletes[2]["params"]["FinalDBSnapshotIdentifier"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        final_snapshot.starts_with("orders-db-final-"),
+        "{:?}",
+        deletes[2]
+    );
+    let last_delete = deletes[3]["time"].as_f64().unwrap();
+    assert!(
+        last_seen > last_delete,
+        "released at {last_seen}, before DeleteDBSubnetGroup at {last_delete}"
+    );
     let rds = rds(&env).await;
     assert!(rds
         .describe_db_clusters()
@@ -560,74 +692,6 @@ async fn min_above_max_capacity_is_invalid_spec_without_rds_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn existing_cluster_needs_adopt_then_is_adopted_without_recreation() {
-    let env = Env::new("aurora-adopt").await;
-    let rds = rds(&env).await;
-    let created = rds
-        .create_db_cluster()
-        .db_cluster_identifier("orders-db")
-        .engine("aurora-postgresql")
-        .engine_version("16.4")
-        .master_username("orders_admin")
-        .manage_master_user_password(true)
-        .send()
-        .await
-        .unwrap()
-        .db_cluster()
-        .cloned()
-        .unwrap();
-    let resource_id = created.db_cluster_resource_id().unwrap().to_string();
-
-    env.apply_yaml(&without_proxy()).await.unwrap();
-    let db: AuroraCluster = env
-        .wait_for(
-            "orders-db",
-            "Degraded AdoptionRequired",
-            TIMEOUT,
-            degraded("AdoptionRequired"),
-        )
-        .await;
-    let db_status = db.status;
-    let (_, _, message) = condition(&db_status.as_ref().unwrap().conditions, "Degraded").unwrap();
-    assert!(message.contains("spec.adopt"), "{message}");
-    assert!(
-        rds_mutations(&env).is_empty(),
-        "nothing modified: {:?}",
-        rds_mutations(&env)
-    );
-    let c = describe(&rds, "orders-db").await.unwrap();
-    assert!(c.tag_list().is_empty(), "{:?}", c.tag_list());
-    // Nor does the object lend out a database it does not manage.
-    let st = db_status.unwrap();
-    assert_eq!((st.endpoint, st.master_user_secret_arn), (None, None));
-    assert!(env
-        .api::<Secret>()
-        .get_opt("orders-db-connection")
-        .await
-        .unwrap()
-        .is_none());
-
-    env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"adopt": true}}))
-        .await;
-    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
-    assert_eq!(env.berth_calls("rds", "CreateDBCluster"), 0);
-    let clusters = rds.describe_db_clusters().send().await.unwrap();
-    assert_eq!(clusters.db_clusters().len(), 1);
-    let c = &clusters.db_clusters()[0];
-    assert_eq!(
-        c.db_cluster_resource_id(),
-        Some(resource_id.as_str()),
-        "the same cluster, not a re-created one"
-    );
-    assert!(c
-        .tag_list()
-        .iter()
-        .any(|t| t.key() == Some("berth.dev/owner")
-            && t.value() == Some(format!("{}/orders-db", env.ns).as_str())));
-    assert_eq!(max_capacity(c), Some(8.0));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_creation_creates_nothing_twice() {
     let mut env = Env::new("aurora-restart").await;
     // Real time while berth is killed: the cluster stays `creating` for a minute.
@@ -671,4 +735,24 @@ async fn restart_mid_creation_creates_nothing_twice() {
             .len(),
         1
     );
+}
+
+/// The master password RDS keeps in Secrets Manager (read as a user could).
+async fn master_password(env: &Env, secret_arn: &str) -> String {
+    let sm = aws_sdk_secretsmanager::Client::new(&env.aws().await);
+    let value = sm
+        .get_secret_value()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    json["password"].as_str().unwrap().to_string()
+}
+
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }

@@ -5,6 +5,10 @@
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod plan_tests_instances;
+#[cfg(test)]
+mod plan_tests_proxy;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +25,9 @@ use kube::{Api, Resource, ResourceExt};
 use super::context::{is_paused, Context, FINALIZER, MANAGER};
 use super::error::{Error, Result};
 use super::status;
-use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
+use crate::api::aurora_cluster::{
+    AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy, ProxyTargetHealth,
+};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::{owner_of, TAG_OWNER};
@@ -69,7 +75,13 @@ async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> 
         // the next look waits for it.
         Err(Error::Aws(f))
             if f.code.as_deref().is_some_and(|c| {
-                c == "InvalidDBClusterStateFault" || c == "InvalidDBProxyStateFault"
+                matches!(
+                    c,
+                    "InvalidDBClusterStateFault"
+                        | "InvalidDBInstanceState"
+                        | "InvalidDBInstanceStateFault"
+                        | "InvalidDBProxyStateFault"
+                )
             }) =>
         {
             tracing::info!(error = %f, "RDS is busy; looking again");
@@ -84,9 +96,16 @@ async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> 
 }
 
 /// Reads what RDS has for the object; each describe only when the plan
-/// can use it.
-async fn observe(obj: &AuroraCluster, clients: &Clients, deleting: bool) -> Result<Observed> {
+/// can use it. `known_proxy`: the proxy ARN status records as berth's,
+/// whose tags need no listing; deleting, every tag is listed.
+async fn observe(
+    obj: &AuroraCluster,
+    clients: &Clients,
+    deleting: bool,
+    known_proxy: Option<&str>,
+) -> Result<Observed> {
     let id = obj.cluster_identifier();
+    let owner = owner_of(obj);
     let mut o = Observed {
         cluster: rds::describe_cluster(clients, &id).await?,
         ..Default::default()
@@ -95,9 +114,16 @@ async fn observe(obj: &AuroraCluster, clients: &Clients, deleting: bool) -> Resu
         o.instances = rds::describe_instances(clients, &id).await?;
     }
     if plan::proxy_enabled(obj) || deleting {
-        o.proxy = rds::describe_proxy(clients, &plan::proxy_name(obj)).await?;
+        o.proxy = rds::describe_proxy(clients, &plan::proxy_name(obj), |arn| {
+            deleting || known_proxy != Some(arn)
+        })
+        .await?;
     }
-    if o.proxy.as_ref().is_some_and(|p| p.status == "available") && !deleting {
+    if o.proxy
+        .as_ref()
+        .is_some_and(|p| p.status == "available" && plan::proxy_is_ours(p, &owner))
+        && !deleting
+    {
         o.target = rds::describe_proxy_target(clients, &plan::proxy_name(obj)).await?;
     }
     // Before the cluster exists (berth creates it first), or when the proxy
@@ -115,6 +141,12 @@ async fn observe(obj: &AuroraCluster, clients: &Clients, deleting: bool) -> Resu
             o.subnet_group = rds::describe_subnet_group(clients, &name).await?;
         }
     }
+    // Only a group carrying berth's owner tag is deleted.
+    if deleting {
+        if let Some(g) = o.subnet_group.as_mut() {
+            g.tags = Some(rds::list_tags(clients, &g.arn).await?);
+        }
+    }
     Ok(o)
 }
 
@@ -127,7 +159,7 @@ async fn converge(
 ) -> Result<Action> {
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
-    let observed = observe(obj, clients, false).await?;
+    let observed = observe(obj, clients, false, prev.proxy_arn.as_deref()).await?;
     let mut p = plan::plan(&plan::Inputs {
         obj,
         owner: &owner,
@@ -152,6 +184,10 @@ async fn converge(
     let c = observed.cluster.as_ref().filter(|c| {
         obj.spec.adopt || c.tags.get(TAG_OWNER).map(String::as_str) == Some(owner.as_str())
     });
+    let proxy = observed
+        .proxy
+        .as_ref()
+        .filter(|p| plan::proxy_is_ours(p, &owner));
     let next = AuroraClusterStatus {
         observed_generation: obj.metadata.generation,
         conditions: conditions::merge(
@@ -163,12 +199,18 @@ async fn converge(
         status: c.map(|c| c.status.clone()),
         endpoint: c.and_then(|c| c.endpoint.clone()),
         reader_endpoint: c.and_then(|c| c.reader_endpoint.clone()),
-        proxy_endpoint: observed.proxy.as_ref().and_then(|p| p.endpoint.clone()),
+        proxy_endpoint: proxy.and_then(|p| p.endpoint.clone()),
         port: c.and_then(|c| c.port),
         master_user_secret_arn: c.and_then(|c| c.master_user_secret_arn.clone()),
         cluster_resource_id: c.and_then(|c| c.resource_id.clone()),
         cluster_arn: c.map(|c| c.arn.clone()),
         instances_ready: plan::instances_ready(&observed),
+        proxy_arn: proxy.map(|p| p.arn.clone()),
+        proxy_target_health: observed.target.as_ref().map(|t| ProxyTargetHealth {
+            state: t.state.clone(),
+            reason: t.reason.clone(),
+            description: t.description.clone(),
+        }),
     };
     announce(obj, ctx, prev, &next).await;
     if c.is_some() && (next != *prev || prev.observed_generation != obj.metadata.generation) {
@@ -252,12 +294,60 @@ async fn act(
             format!("created DB instance {iid} ({class}) in cluster {id}"),
             rds::create_instance(clients, iid, &id, engine, class, tags).await?,
         ),
+        RdsAction::AdoptInstance { id: iid, arn, tags } => {
+            rds::add_tags(clients, arn, tags).await?;
+            (
+                "Adopted",
+                "AddTagsToResource",
+                format!("adopted DB instance {iid} of cluster {id} (spec.adopt: true)"),
+                Created::Created,
+            )
+        }
+        RdsAction::ModifyInstance { id: iid, class } => {
+            rds::modify_instance(clients, iid, class).await?;
+            (
+                "InstanceModified",
+                "ModifyDBInstance",
+                format!("changing the class of DB instance {iid} to {class}"),
+                Created::Created,
+            )
+        }
+        RdsAction::DeleteInstance { id: iid } => {
+            rds::delete_instance(clients, iid).await?;
+            (
+                "InstanceDeleted",
+                "DeleteDBInstance",
+                format!(
+                    "deleting DB instance {iid} (spec.instances.count {})",
+                    obj.spec.instances.count
+                ),
+                Created::Created,
+            )
+        }
         RdsAction::CreateProxy(p) => (
             "ProxyCreated",
             "CreateDBProxy",
             format!("created RDS Proxy {}", p.name),
             rds::create_proxy(clients, p).await?,
         ),
+        RdsAction::AdoptProxy { name, arn, tags } => {
+            rds::add_tags(clients, arn, tags).await?;
+            (
+                "Adopted",
+                "AddTagsToResource",
+                format!("adopted the existing RDS Proxy {name} (spec.adopt: true)"),
+                Created::Created,
+            )
+        }
+        RdsAction::ModifyProxy { name, modify } => {
+            rds::modify_proxy(clients, name, modify).await?;
+            (
+                "ProxyModified",
+                "ModifyDBProxy",
+                format!("modified RDS Proxy {name}: {}", modify.describe()),
+                Created::Created,
+            )
+        }
         RdsAction::RegisterTarget { proxy, cluster } => {
             rds::register_proxy_target(clients, proxy, cluster).await?;
             (
@@ -384,10 +474,21 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -
         ));
     }
     let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
-    let observed = observe(obj, &clients, true).await?;
+    let observed = observe(obj, &clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
     let (reason, action, note) = match &step {
         DeleteStep::Done => return Ok(Action::await_change()),
+        DeleteStep::Leave(message) => {
+            ctx.event(
+                obj,
+                EventType::Warning,
+                "LeftInAws",
+                "Delete",
+                message.clone(),
+            )
+            .await;
+            return Ok(Action::await_change());
+        }
         DeleteStep::Wait(_) => return Err(still_deleting(&step)),
         DeleteStep::DeletionProtected => {
             let prev = obj.status.clone().unwrap_or_default();

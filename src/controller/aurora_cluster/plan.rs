@@ -1,16 +1,25 @@
 //! The AuroraCluster plan: from the spec and what RDS reports to the one
 //! next mutation (with its values) and the conditions. Pure: every branch
-//! is a table test in `plan_tests.rs`.
+//! is a table test in `plan_tests*.rs`. The instance and proxy steps and
+//! the deletion order are submodules.
+
+mod delete;
+mod instances;
+mod proxy;
 
 use std::collections::BTreeMap;
 
-use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy, ProxyIamAuth};
+use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
 use crate::api::conditions::{not_degraded, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::{
-    ClusterCreate, ClusterModify, ClusterView, InstanceView, ProxyCreate, ProxyView,
+    ClusterCreate, ClusterModify, ClusterView, InstanceView, ProxyCreate, ProxyModify, ProxyView,
     SubnetGroupView, TargetView,
 };
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
+
+pub use delete::{delete_step, DeleteStep};
+pub use instances::instance_number;
+pub use proxy::{proxy_is_ours, proxy_modify};
 
 /// What RDS reported for the object's resources.
 #[derive(Clone, Debug, Default)]
@@ -47,7 +56,32 @@ pub enum RdsAction {
         class: String,
         tags: BTreeMap<String, String>,
     },
+    /// spec.adopt: put berth's tags on an instance of the adopted cluster.
+    AdoptInstance {
+        id: String,
+        arn: String,
+        tags: BTreeMap<String, String>,
+    },
+    /// A new `spec.instances.class`, one instance at a time.
+    ModifyInstance {
+        id: String,
+        class: String,
+    },
+    /// `spec.instances.count` lowered: one instance per step.
+    DeleteInstance {
+        id: String,
+    },
     CreateProxy(Box<ProxyCreate>),
+    /// spec.adopt: put berth's tags on an existing proxy of berth's name.
+    AdoptProxy {
+        name: String,
+        arn: String,
+        tags: BTreeMap<String, String>,
+    },
+    ModifyProxy {
+        name: String,
+        modify: ProxyModify,
+    },
     RegisterTarget {
         proxy: String,
         cluster: String,
@@ -251,101 +285,16 @@ fn plan_resources(i: &Inputs) -> Plan {
         );
     }
 
-    for n in 1..=spec.instances.count {
-        let iid = instance_id(obj, n);
-        if !o.instances.iter().any(|x| x.id == iid) {
-            return step(
-                RdsAction::CreateInstance {
-                    id: iid.clone(),
-                    class: spec.instances.class.clone(),
-                    tags,
-                },
-                Reason::Creating,
-                format!("creating DB instance {iid} ({})", spec.instances.class),
-            );
-        }
+    if let Some(p) = instances::plan_instances(i, &id, cluster, &tags) {
+        return p;
     }
-    let ready = instances_ready(o);
-    if ready < spec.instances.count {
-        return wait(
-            Reason::Creating,
-            format!("{ready} of {} DB instances available", spec.instances.count),
-        );
-    }
-
     if let Some(ps) = spec.proxy.as_ref().filter(|p| p.enabled) {
-        let name = proxy_name(obj);
-        let Some(proxy) = &o.proxy else {
-            let Some(secret_arn) = cluster.master_user_secret_arn.clone() else {
-                return wait(
-                    Reason::Creating,
-                    format!("waiting for RDS to report the master user secret of {id}"),
-                );
-            };
-            let subnet_ids = if !ps.subnet_ids.is_empty() {
-                ps.subnet_ids.clone()
-            } else if !spec.subnet_ids.is_empty() {
-                spec.subnet_ids.clone()
-            } else {
-                o.subnet_group
-                    .as_ref()
-                    .map(|g| g.subnet_ids.clone())
-                    .unwrap_or_default()
-            };
-            let security_group_ids = if ps.security_group_ids.is_empty() {
-                spec.security_group_ids.clone()
-            } else {
-                ps.security_group_ids.clone()
-            };
-            return step(
-                RdsAction::CreateProxy(Box::new(ProxyCreate {
-                    name: name.clone(),
-                    engine_family: spec.engine.proxy_family().into(),
-                    require_tls: ps.require_tls,
-                    iam_auth_required: ps.iam_auth == ProxyIamAuth::Required,
-                    idle_client_timeout: ps.idle_client_timeout,
-                    role_arn: ps.role_arn.clone(),
-                    subnet_ids,
-                    security_group_ids,
-                    secret_arn,
-                    tags,
-                })),
-                Reason::Creating,
-                format!("creating RDS Proxy {name}"),
-            );
-        };
-        if proxy.status != "available" {
-            return wait(
-                Reason::Creating,
-                format!("RDS Proxy {name} is {}", proxy.status),
-            );
-        }
-        let Some(target) = &o.target else {
-            return step(
-                RdsAction::RegisterTarget {
-                    proxy: name.clone(),
-                    cluster: id.clone(),
-                },
-                Reason::Creating,
-                format!("registering cluster {id} as the target of RDS Proxy {name}"),
-            );
-        };
-        if target.state != "AVAILABLE" {
-            let why = target
-                .description
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            return wait(
-                Reason::Creating,
-                format!(
-                    "RDS Proxy {name}: target {} is {}{why}",
-                    target.cluster_id, target.state
-                ),
-            );
+        if let Some(p) = proxy::plan_proxy(i, ps, cluster, tags) {
+            return p;
         }
     }
 
+    let ready = instances_ready(o);
     let message = if proxy_enabled(obj) {
         format!(
             "cluster {id}, {ready} instance(s) and RDS Proxy {} are available",
@@ -395,12 +344,26 @@ fn cluster_create(obj: &AuroraCluster, tags: BTreeMap<String, String>) -> Cluste
     }
 }
 
-/// The settings that differ from the spec. The engine version is not
-/// among them: AWS applies minor upgrades itself and berth never reverts
-/// them.
+/// The numeric components of an engine version up to the first other one:
+/// `16.4` is `[16, 4]`, AWS's `8.0.mysql_aurora.3.08.0` is `[8, 0]`.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map_while(|p| p.parse().ok()).collect()
+}
+
+/// The settings that differ from the spec. The engine version only when
+/// the spec asks for a newer one than RDS reports: AWS applies minor
+/// upgrades itself (a version newer than the spec) and berth never
+/// reverts them, which RDS could not do anyway.
 pub fn cluster_modify(obj: &AuroraCluster, c: &ClusterView) -> ClusterModify {
     let spec = &obj.spec;
     let mut m = ClusterModify::default();
+    if let Some(want) = &spec.engine_version {
+        let (w, have) = (version_key(want), version_key(&c.engine_version));
+        if !have.is_empty() && w > have {
+            m.allow_major_version_upgrade = w.first() != have.first();
+            m.engine_version = Some(want.clone());
+        }
+    }
     let want = spec
         .serverless_v2
         .as_ref()
@@ -429,122 +392,4 @@ pub fn cluster_modify(obj: &AuroraCluster, c: &ClusterView) -> ClusterModify {
         }
     }
     m
-}
-
-/// One deletion step (policy Snapshot/Delete): proxy, instances, cluster,
-/// subnet group, each only after the previous is gone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DeleteStep {
-    /// Everything is gone: release the finalizer.
-    Done,
-    /// Something is being deleted: look again later.
-    Wait(String),
-    DeletionProtected,
-    /// The spec no longer asks for deletion protection: lift it in RDS
-    /// so that the cluster can be deleted.
-    LiftDeletionProtection(String),
-    DeleteProxy(String),
-    DeleteInstances(Vec<String>),
-    DeleteCluster {
-        id: String,
-        final_snapshot: Option<String>,
-    },
-    DeleteSubnetGroup(String),
-}
-
-impl DeleteStep {
-    /// What berth waits for after this step, for logs.
-    pub fn waiting_for(&self) -> String {
-        match self {
-            DeleteStep::Done => "nothing".into(),
-            DeleteStep::Wait(what) => what.clone(),
-            DeleteStep::DeletionProtected => {
-                "spec.deletionProtection: false before deleting the cluster".into()
-            }
-            DeleteStep::LiftDeletionProtection(id) => {
-                format!("RDS to lift deletion protection of cluster {id}")
-            }
-            DeleteStep::DeleteProxy(name) => format!("RDS Proxy {name} to be deleted"),
-            DeleteStep::DeleteInstances(ids) => {
-                format!("DB instance(s) {} to be deleted", ids.join(", "))
-            }
-            DeleteStep::DeleteCluster { id, .. } => format!("cluster {id} to be deleted"),
-            DeleteStep::DeleteSubnetGroup(name) => format!("DB subnet group {name} to be deleted"),
-        }
-    }
-}
-
-pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep {
-    let id = obj.cluster_identifier();
-    let ours = |c: &ClusterView| c.tags.get(TAG_OWNER).map(String::as_str) == Some(owner);
-    // Before anything is deleted: a half-deleted database (proxy gone,
-    // cluster protected) would serve no one.
-    if let Some(c) = o
-        .cluster
-        .as_ref()
-        .filter(|c| ours(c) && c.deletion_protection)
-    {
-        if obj.spec.deletion_protection {
-            return DeleteStep::DeletionProtected;
-        }
-        if c.status == "available" {
-            return DeleteStep::LiftDeletionProtection(id);
-        }
-        return DeleteStep::Wait(format!("cluster {id} is {}", c.status));
-    }
-    if let Some(p) = &o.proxy {
-        if p.status == "deleting" {
-            return DeleteStep::Wait(format!("RDS Proxy {} is being deleted", p.name));
-        }
-        return DeleteStep::DeleteProxy(p.name.clone());
-    }
-    let Some(cluster) = &o.cluster else {
-        return match (&o.subnet_group, obj.spec.subnet_ids.is_empty()) {
-            (Some(g), false) => DeleteStep::DeleteSubnetGroup(g.name.clone()),
-            _ => DeleteStep::Done,
-        };
-    };
-    // Never delete someone else's cluster.
-    if !ours(cluster) {
-        return DeleteStep::Done;
-    }
-    let live: Vec<String> = o
-        .instances
-        .iter()
-        .filter(|i| i.status != "deleting")
-        .map(|i| i.id.clone())
-        .collect();
-    if !live.is_empty() {
-        return DeleteStep::DeleteInstances(live);
-    }
-    if !o.instances.is_empty() {
-        return DeleteStep::Wait(format!(
-            "{} DB instance(s) of {id} are being deleted",
-            o.instances.len()
-        ));
-    }
-    match cluster.status.as_str() {
-        "deleting" => return DeleteStep::Wait(format!("cluster {id} is being deleted")),
-        // RDS refuses to delete a cluster in the middle of a change.
-        s @ ("creating" | "modifying" | "upgrading" | "backing-up") => {
-            return DeleteStep::Wait(format!("cluster {id} is {s}"))
-        }
-        _ => {}
-    }
-    let final_snapshot = (obj.spec.deletion_policy == AuroraDeletionPolicy::Snapshot)
-        .then(|| format!("{id}-final-{}", short_uid(obj)));
-    DeleteStep::DeleteCluster { id, final_snapshot }
-}
-
-/// Distinguishes the final snapshots of clusters re-created under one name.
-fn short_uid(obj: &AuroraCluster) -> String {
-    obj.metadata
-        .uid
-        .as_deref()
-        .unwrap_or("0")
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect::<String>()
-        .to_ascii_lowercase()
 }

@@ -8,15 +8,16 @@ use super::plan::{cluster_modify, delete_step, plan, DeleteStep, Inputs, Observe
 use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
 use crate::api::conditions::{Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::{
-    ClusterModify, ClusterView, InstanceView, ProxyView, SubnetGroupView, TargetView,
+    ClusterModify, ClusterView, InstanceView, ProxyAuth, ProxyView, SubnetGroupView, TargetView,
 };
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
-const OWNER: &str = "shop/orders-db";
-const UID: &str = "0b6a1f3e-6a4f-4d2b-9c1e-2f6f0a1b2c3d";
-const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1";
+pub(super) const OWNER: &str = "shop/orders-db";
+pub(super) const UID: &str = "0b6a1f3e-6a4f-4d2b-9c1e-2f6f0a1b2c3d";
+pub(super) const SECRET: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1";
 
-fn example() -> AuroraCluster {
+pub(super) fn example() -> AuroraCluster {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/orders-db.yaml"
@@ -29,7 +30,7 @@ fn example() -> AuroraCluster {
     obj
 }
 
-fn owned_tags() -> BTreeMap<String, String> {
+pub(super) fn owned_tags() -> BTreeMap<String, String> {
     BTreeMap::from([
         (TAG_OWNER.to_string(), OWNER.to_string()),
         (TAG_UID.to_string(), UID.to_string()),
@@ -38,7 +39,7 @@ fn owned_tags() -> BTreeMap<String, String> {
 }
 
 /// The example's cluster as DescribeDBClusters reports it.
-fn cluster(status: &str) -> ClusterView {
+pub(super) fn cluster(status: &str) -> ClusterView {
     ClusterView {
         id: "orders-db".into(),
         arn: "arn:aws:rds:us-east-1:123456789012:cluster:orders-db".into(),
@@ -55,39 +56,54 @@ fn cluster(status: &str) -> ClusterView {
         iam_auth: true,
         security_group_ids: vec!["sg-0a1b2c3d4e5f60db1".into()],
         pending_modifications: false,
+        writer: Some("orders-db-1".into()),
         tags: owned_tags(),
     }
 }
 
-fn instance(status: &str) -> InstanceView {
+pub(super) fn instance(status: &str) -> InstanceView {
     InstanceView {
         id: "orders-db-1".into(),
+        arn: "arn:aws:rds:us-east-1:123456789012:db:orders-db-1".into(),
         status: status.into(),
         class: "db.serverless".into(),
+        pending_class: None,
         tags: owned_tags(),
     }
 }
 
-fn proxy(status: &str) -> ProxyView {
+pub(super) fn proxy(status: &str) -> ProxyView {
     ProxyView {
         name: "orders-db-proxy".into(),
         arn: "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-1".into(),
         status: status.into(),
         endpoint: Some("orders-db-proxy.proxy-abc.us-east-1.rds.amazonaws.com".into()),
         subnet_ids: vec![],
+        security_group_ids: vec!["sg-0a1b2c3d4e5f60db1".into()],
+        require_tls: true,
+        idle_client_timeout: Some(1800),
+        role_arn: "arn:aws:iam::123456789012:role/orders-db-proxy".into(),
+        auth: vec![ProxyAuth {
+            secret_arn: Some(SECRET.into()),
+            iam_auth: "REQUIRED".into(),
+            client_password_auth_type: Some("POSTGRES_SCRAM_SHA_256".into()),
+            ..Default::default()
+        }],
+        tags: Some(owned_tags()),
     }
 }
 
-fn target(state: &str) -> TargetView {
+pub(super) fn target(state: &str) -> TargetView {
     TargetView {
         cluster_id: "orders-db".into(),
         state: state.into(),
+        reason: None,
         description: None,
     }
 }
 
 /// Everything up and healthy.
-fn all_up() -> Observed {
+pub(super) fn all_up() -> Observed {
     Observed {
         subnet_group: None,
         cluster: Some(cluster("available")),
@@ -97,7 +113,7 @@ fn all_up() -> Observed {
     }
 }
 
-fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
+pub(super) fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
     plan(&Inputs {
         obj,
         owner: OWNER,
@@ -106,7 +122,7 @@ fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
     })
 }
 
-fn reason_of(conditions: &[Desired], type_: &str) -> (bool, Reason) {
+pub(super) fn reason_of(conditions: &[Desired], type_: &str) -> (bool, Reason) {
     let c = conditions.iter().find(|c| c.type_ == type_).unwrap();
     (c.status, c.reason)
 }
@@ -118,6 +134,7 @@ fn creates_in_order_and_waits_on_each() {
         name: "orders-db".into(),
         arn: "arn:aws:rds:us-east-1:123456789012:subgrp:orders-db".into(),
         subnet_ids: obj.spec.subnet_ids.clone(),
+        tags: None,
     };
     let with = |f: &dyn Fn(&mut Observed)| {
         let mut o = all_up();
@@ -306,6 +323,50 @@ fn an_engine_minor_upgrade_by_aws_is_not_drift() {
 }
 
 #[test]
+fn a_newer_engine_version_in_the_spec_is_one_upgrade() {
+    // (spec, RDS reports, expected ModifyDBCluster: version, major?)
+    type Case = (&'static str, &'static str, Option<(&'static str, bool)>);
+    let cases: &[Case] = &[
+        ("16.6", "16.4", Some(("16.6", false))),
+        ("17.2", "16.4", Some(("17.2", true))),
+        ("16", "16.4", None),
+        ("16.4", "16.4", None),
+        // AWS upgraded the minor version itself: kept, never reverted.
+        ("16.4", "16.8", None),
+        // Older than RDS across majors: RDS cannot downgrade; left alone.
+        ("15.8", "16.4", None),
+        ("8.0", "8.0.mysql_aurora.3.08.0", None),
+    ];
+    for (spec, have, want) in cases {
+        let mut obj = example();
+        obj.spec.engine_version = Some(spec.to_string());
+        let mut c = cluster("available");
+        c.engine_version = have.to_string();
+        let m = cluster_modify(&obj, &c);
+        let got = m
+            .engine_version
+            .as_deref()
+            .map(|v| (v, m.allow_major_version_upgrade));
+        assert_eq!(got, *want, "spec {spec}, RDS {have}");
+    }
+    let mut obj = example();
+    obj.spec.engine_version = Some("17.2".into());
+    let p = run(&obj, &all_up());
+    assert_eq!(
+        p.action,
+        RdsAction::ModifyCluster(ClusterModify {
+            engine_version: Some("17.2".into()),
+            allow_major_version_upgrade: true,
+            ..Default::default()
+        })
+    );
+    // Upgrading: waited on, not asked for again.
+    let mut o = all_up();
+    o.cluster.as_mut().unwrap().status = "upgrading".into();
+    assert_eq!(run(&obj, &o).action, RdsAction::Nothing);
+}
+
+#[test]
 fn drifted_settings_are_set_back_in_one_modify() {
     let obj = example();
     let mut c = cluster("available");
@@ -402,7 +463,7 @@ fn deletion_protection_with_a_deleting_policy_is_degraded() {
     );
 }
 
-fn all_up_without_proxy() -> Observed {
+pub(super) fn all_up_without_proxy() -> Observed {
     let mut o = all_up();
     o.proxy = None;
     o.target = None;
@@ -422,6 +483,7 @@ fn deletes_proxy_instances_cluster_subnet_group_in_order() {
     };
     let group = SubnetGroupView {
         name: "orders-db".into(),
+        tags: Some(owned_tags()),
         ..Default::default()
     };
     let cases: Vec<(&str, Observed, DeleteStep)> = vec![
@@ -492,4 +554,48 @@ fn deletes_proxy_instances_cluster_subnet_group_in_order() {
     let mut foreign = o.clone();
     foreign.cluster.as_mut().unwrap().tags.clear();
     assert_eq!(delete_step(&obj, &foreign, OWNER), DeleteStep::Done);
+}
+
+#[test]
+fn deletion_never_touches_what_is_not_berths() {
+    let mut obj = example();
+    obj.spec.deletion_policy = AuroraDeletionPolicy::Delete;
+    obj.spec.deletion_protection = false;
+    let mut o = all_up();
+    o.cluster.as_mut().unwrap().deletion_protection = false;
+    // A proxy of berth's name without berth's tags stays; the instances
+    // are next.
+    o.proxy.as_mut().unwrap().tags = Some(BTreeMap::new());
+    assert_eq!(
+        delete_step(&obj, &o, OWNER),
+        DeleteStep::DeleteInstances(vec!["orders-db-1".into()])
+    );
+    // An instance without berth's tags stays, and with it the cluster
+    // (RDS deletes no cluster that has instances): berth lets go.
+    let mut foreign = instance("available");
+    foreign.id = "orders-db-manual".into();
+    foreign.tags.clear();
+    o.instances = vec![instance("available"), foreign.clone()];
+    assert_eq!(
+        delete_step(&obj, &o, OWNER),
+        DeleteStep::DeleteInstances(vec!["orders-db-1".into()])
+    );
+    o.instances = vec![foreign];
+    match delete_step(&obj, &o, OWNER) {
+        DeleteStep::Leave(message) => {
+            assert!(message.contains("orders-db-manual"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A subnet group of the cluster's name that berth did not create.
+    let group = SubnetGroupView {
+        name: "orders-db".into(),
+        tags: Some(BTreeMap::new()),
+        ..Default::default()
+    };
+    let gone = Observed {
+        subnet_group: Some(group),
+        ..Default::default()
+    };
+    assert_eq!(delete_step(&obj, &gone, OWNER), DeleteStep::Done);
 }

@@ -219,6 +219,11 @@ impl RdsState {
         let port = p.int("Port")?;
 
         let c = self.clusters.get(&id).expect("looked up above");
+        // A change on top of one RDS is still applying is refused, never
+        // queued: "InvalidDBClusterStateFault: The requested operation
+        // can't be performed while the cluster is in this state." (HTTP
+        // 400, ModifyDBCluster "Errors",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html#API_ModifyDBCluster_Errors).
         if c.status != "available" {
             return Err(AwsError::client(
                 "InvalidDBClusterStateFault",

@@ -126,6 +126,10 @@ impl RdsState {
         let tier = p.int("PromotionTier")?;
         let public = p.bool("PubliclyAccessible")?;
         let i = &self.instances[&id];
+        // "InvalidDBInstanceState: The DB instance isn't in a valid state."
+        // (HTTP 400, ModifyDBInstance "Errors",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html#API_ModifyDBInstance_Errors):
+        // the error code lacks the Fault suffix of the shape's name.
         if i.status != "available" {
             return Err(AwsError::client(
                 "InvalidDBInstanceState",

@@ -111,6 +111,10 @@ impl RdsState {
             .name
             .to_ascii_lowercase();
         let proxy = &self.proxies[&key];
+        // "InvalidDBProxyStateFault: The requested operation can't be
+        // performed while the proxy is in this state." (HTTP 400,
+        // ModifyDBProxy "Errors",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBProxy.html#API_ModifyDBProxy_Errors).
         if proxy.status != "available" {
             return Err(proxy_state_error(proxy));
         }
@@ -514,6 +518,8 @@ pub(super) fn render_target_group(x: &mut Xml, tag: &str, p: &Proxy) {
         .close(tag);
 }
 
+/// The error of every proxy operation its state forbids (the "Errors" of
+/// ModifyDBProxy, DeleteDBProxy and RegisterDBProxyTargets).
 pub(super) fn proxy_state_error(p: &Proxy) -> AwsError {
     AwsError::client(
         "InvalidDBProxyStateFault",

@@ -164,3 +164,130 @@ fn xml_text_is_escaped() {
     .unwrap();
     assert!(out.contains("a&lt;b &amp; &quot;c&quot;"));
 }
+
+/// A cluster with one db.serverless instance and a proxy, all available.
+fn available_stack(rds: &mut RdsState, secrets: &mut Secrets) {
+    let up = |rds: &mut RdsState, secrets: &mut Secrets, action: &str, pairs: &[(&str, &str)]| {
+        call(rds, secrets, 0.0, action, pairs).unwrap_or_else(|e| panic!("{action}: {e:?}"));
+    };
+    up(
+        rds,
+        secrets,
+        "CreateDBCluster",
+        &[
+            ("DBClusterIdentifier", "app"),
+            ("Engine", "aurora-postgresql"),
+            ("MasterUsername", "admin_user"),
+            ("ManageMasterUserPassword", "true"),
+            ("ServerlessV2ScalingConfiguration.MinCapacity", "0.5"),
+            ("ServerlessV2ScalingConfiguration.MaxCapacity", "4"),
+        ],
+    );
+    up(
+        rds,
+        secrets,
+        "CreateDBInstance",
+        &[
+            ("DBInstanceIdentifier", "app-1"),
+            ("DBClusterIdentifier", "app"),
+            ("Engine", "aurora-postgresql"),
+            ("DBInstanceClass", "db.serverless"),
+        ],
+    );
+    let secret = rds.clusters["app"].master_secret.clone().unwrap().arn;
+    up(
+        rds,
+        secrets,
+        "CreateDBProxy",
+        &[
+            ("DBProxyName", "app-proxy"),
+            ("EngineFamily", "POSTGRESQL"),
+            ("RoleArn", "arn:aws:iam::123456789012:role/proxy"),
+            ("VpcSubnetIds.member.1", "subnet-1"),
+            ("VpcSubnetIds.member.2", "subnet-2"),
+            ("Auth.member.1.SecretArn", &secret),
+            ("Auth.member.1.IAMAuth", "REQUIRED"),
+        ],
+    );
+    rds.tick(&ctx(1000.0), secrets);
+    assert_eq!(rds.clusters["app"].status, "available");
+    assert_eq!(rds.instances["app-1"].status, "available");
+    assert_eq!(rds.proxies["app-proxy"].status, "available");
+}
+
+/// The busy states refuse a second modification with RDS's error (the
+/// "Errors" of ModifyDBCluster, ModifyDBInstance and ModifyDBProxy) until
+/// the first one is applied; nothing is queued.
+#[test]
+fn a_second_modification_while_modifying_is_refused_until_applied() {
+    let mut rds = RdsState::default();
+    let mut secrets = Secrets::default();
+    available_stack(&mut rds, &mut secrets);
+    let t = 2000.0;
+    // (action, first change, second change, error code)
+    let cluster_16 = [
+        ("DBClusterIdentifier", "app"),
+        ("ServerlessV2ScalingConfiguration.MinCapacity", "0.5"),
+        ("ServerlessV2ScalingConfiguration.MaxCapacity", "16"),
+        ("ApplyImmediately", "true"),
+    ];
+    let cluster_32 = [
+        ("DBClusterIdentifier", "app"),
+        ("ServerlessV2ScalingConfiguration.MinCapacity", "0.5"),
+        ("ServerlessV2ScalingConfiguration.MaxCapacity", "32"),
+        ("ApplyImmediately", "true"),
+    ];
+    let instance_large = [
+        ("DBInstanceIdentifier", "app-1"),
+        ("DBInstanceClass", "db.r6g.large"),
+        ("ApplyImmediately", "true"),
+    ];
+    let instance_xlarge = [
+        ("DBInstanceIdentifier", "app-1"),
+        ("DBInstanceClass", "db.r6g.xlarge"),
+        ("ApplyImmediately", "true"),
+    ];
+    let proxy_900 = [("DBProxyName", "app-proxy"), ("IdleClientTimeout", "900")];
+    let proxy_60 = [("DBProxyName", "app-proxy"), ("IdleClientTimeout", "60")];
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Pairs, Pairs, &str); 3] = [
+        (
+            "ModifyDBCluster",
+            &cluster_16,
+            &cluster_32,
+            "InvalidDBClusterStateFault",
+        ),
+        (
+            "ModifyDBInstance",
+            &instance_large,
+            &instance_xlarge,
+            "InvalidDBInstanceState",
+        ),
+        (
+            "ModifyDBProxy",
+            &proxy_900,
+            &proxy_60,
+            "InvalidDBProxyStateFault",
+        ),
+    ];
+    for (k, (action, first, second, code)) in cases.into_iter().enumerate() {
+        let t = t + 100.0 * k as f64;
+        let out = call(&mut rds, &mut secrets, t, action, first).unwrap();
+        assert!(out.contains("modifying</"), "{action}: {out}");
+        let err = call(&mut rds, &mut secrets, t + 1.0, action, second).unwrap_err();
+        assert_eq!(err.code, code, "{action}");
+        assert!(
+            err.message.contains("modifying"),
+            "{action}: {}",
+            err.message
+        );
+        // Applied once RDS is done; then a change is accepted again.
+        rds.tick(&ctx(t + MODIFY_SECS), &mut secrets);
+        call(&mut rds, &mut secrets, t + MODIFY_SECS, action, second)
+            .unwrap_or_else(|e| panic!("{action} once available: {e:?}"));
+        rds.tick(&ctx(t + 2.0 * MODIFY_SECS), &mut secrets);
+    }
+    assert_eq!(rds.clusters["app"].scaling, Some((0.5, 32.0)));
+    assert_eq!(rds.instances["app-1"].class, "db.r6g.xlarge");
+    assert_eq!(rds.proxies["app-proxy"].idle_client_timeout, 60);
+}

@@ -1,13 +1,17 @@
 //! Drives every RDS and ECR request berth builds: the AuroraCluster plan is
 //! walked from nothing to a cluster with its instances and proxy (each
 //! action sent through the adapter, the views updated as RDS would report
-//! them), then a modification, tags and the deletions; the PullThroughCache
-//! rule through create, update, validate, diagnosis and delete.
+//! them), then the modifications of every field (cluster, engine upgrade,
+//! instance class, proxy settings), adoption tags, a scale-down and the
+//! deletions; the PullThroughCache rule through create, update, validate,
+//! diagnosis and delete.
 
 use std::sync::Arc;
 
 use berth::api::{AuroraCluster, PullThroughCache};
-use berth::aws::rds::{ClusterView, InstanceView, ProxyView, SubnetGroupView, TargetView};
+use berth::aws::rds::{
+    ClusterView, InstanceView, ProxyAuth, ProxyView, SubnetGroupView, TargetView,
+};
 use berth::aws::{ecr, rds, Clients};
 use berth::controller::aurora_cluster::plan::{self as aurora, Observed, RdsAction};
 use berth::controller::pull_through_cache::plan as ptc;
@@ -40,6 +44,7 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                     name,
                     arn: format!("arn:aws:rds:us-east-1:{ACCOUNT}:subgrp:x"),
                     subnet_ids,
+                    tags: None,
                 });
             }
             RdsAction::CreateCluster(c) => {
@@ -65,6 +70,7 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                     iam_auth: c.iam_auth,
                     security_group_ids: c.security_group_ids.clone(),
                     pending_modifications: false,
+                    writer: None,
                     tags: c.tags.clone(),
                 });
             }
@@ -79,10 +85,15 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                 )
                 .await
                 .unwrap();
+                if let Some(c) = o.cluster.as_mut() {
+                    c.writer.get_or_insert(id.clone());
+                }
                 o.instances.push(InstanceView {
+                    arn: format!("arn:aws:rds:us-east-1:{ACCOUNT}:db:{id}"),
                     id,
                     status: "available".into(),
                     class,
+                    pending_class: None,
                     tags,
                 });
             }
@@ -94,6 +105,22 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                     status: "available".into(),
                     endpoint: Some(format!("{}.proxy-x.us-east-1.rds.amazonaws.com", p.name)),
                     subnet_ids: p.subnet_ids.clone(),
+                    security_group_ids: p.security_group_ids.clone(),
+                    require_tls: p.require_tls,
+                    idle_client_timeout: Some(p.idle_client_timeout),
+                    role_arn: p.role_arn.clone(),
+                    auth: vec![ProxyAuth {
+                        secret_arn: Some(p.secret_arn.clone()),
+                        iam_auth: if p.iam_auth_required {
+                            "REQUIRED"
+                        } else {
+                            "DISABLED"
+                        }
+                        .into(),
+                        client_password_auth_type: Some("POSTGRES_SCRAM_SHA_256".into()),
+                        ..Default::default()
+                    }],
+                    tags: Some(p.tags.clone()),
                 });
             }
             RdsAction::RegisterTarget { proxy, cluster } => {
@@ -103,6 +130,7 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                 o.target = Some(TargetView {
                     cluster_id: cluster,
                     state: "AVAILABLE".into(),
+                    reason: None,
                     description: None,
                 });
             }
@@ -112,8 +140,25 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
                     c.tags.extend(tags);
                 }
             }
+            RdsAction::AdoptInstance { arn, tags, .. }
+            | RdsAction::AdoptProxy { arn, tags, .. } => {
+                rds::add_tags(clients, &arn, &tags).await.unwrap();
+                break;
+            }
             RdsAction::ModifyCluster(m) => {
                 rds::modify_cluster(clients, &id, &m).await.unwrap();
+                break;
+            }
+            RdsAction::ModifyInstance { id, class } => {
+                rds::modify_instance(clients, &id, &class).await.unwrap();
+                break;
+            }
+            RdsAction::DeleteInstance { id } => {
+                rds::delete_instance(clients, &id).await.unwrap();
+                break;
+            }
+            RdsAction::ModifyProxy { name, modify } => {
+                rds::modify_proxy(clients, &name, &modify).await.unwrap();
                 break;
             }
         }
@@ -130,14 +175,53 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
         };
         let m = aurora::cluster_modify(obj, &drifted);
         rds::modify_cluster(clients, &id, &m).await.unwrap();
+        // An engine upgrade across majors (AllowMajorVersionUpgrade).
+        let older = ClusterView {
+            engine_version: "1.0".into(),
+            ..c.clone()
+        };
+        let mut upgrade = obj.clone();
+        upgrade.spec.engine_version = Some("17.2".into());
+        let m = aurora::cluster_modify(&upgrade, &older);
+        assert!(m.allow_major_version_upgrade, "{m:?}");
+        rds::modify_cluster(clients, &id, &m).await.unwrap();
         rds::list_tags(clients, &c.arn).await.unwrap();
         rds::add_tags(clients, &c.arn, &c.tags).await.unwrap();
+    }
+    // A class change of every instance.
+    for i in &o.instances {
+        rds::modify_instance(clients, &i.id, "db.r6g.large")
+            .await
+            .unwrap();
+    }
+    // A modification of every proxy setting the plan can change.
+    if let (Some(ps), Some(p)) = (obj.spec.proxy.as_ref(), o.proxy.as_ref()) {
+        let drifted = ProxyView {
+            require_tls: !ps.require_tls,
+            idle_client_timeout: Some(ps.idle_client_timeout + 1),
+            role_arn: format!("arn:aws:iam::{ACCOUNT}:role/other"),
+            security_group_ids: vec!["sg-0a1b2c3d4e5f6ffff".into()],
+            auth: p
+                .auth
+                .iter()
+                .map(|a| ProxyAuth {
+                    iam_auth: "ENABLED".into(),
+                    ..a.clone()
+                })
+                .collect(),
+            ..p.clone()
+        };
+        let m = aurora::proxy_modify(obj, ps, &drifted);
+        assert!(m.require_tls.is_some() && m.auth.is_some(), "{m:?}");
+        rds::modify_proxy(clients, &p.name, &m).await.unwrap();
     }
     // What observe and cleanup send.
     rds::describe_cluster(clients, &id).await.unwrap();
     rds::describe_instances(clients, &id).await.unwrap();
     let proxy = aurora::proxy_name(obj);
-    rds::describe_proxy(clients, &proxy).await.unwrap();
+    rds::describe_proxy(clients, &proxy, |_| true)
+        .await
+        .unwrap();
     rds::describe_proxy_target(clients, &proxy).await.unwrap();
     rds::delete_proxy(clients, &proxy).await.unwrap();
     for i in &o.instances {

@@ -1,0 +1,157 @@
+//! Deletion (policy Snapshot/Delete): proxy, instances, cluster, subnet
+//! group, each only after RDS reports the previous gone, and only what
+//! carries berth's owner tag.
+
+use super::{proxy_is_ours, Observed};
+use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
+use crate::aws::rds::ClusterView;
+use crate::aws::tags::TAG_OWNER;
+
+/// One deletion step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteStep {
+    /// Everything is gone: release the finalizer.
+    Done,
+    /// berth deleted what is its own; the rest (named in the message)
+    /// stays in AWS. Release the finalizer with a warning.
+    Leave(String),
+    /// Something is being deleted: look again later.
+    Wait(String),
+    DeletionProtected,
+    /// The spec no longer asks for deletion protection: lift it in RDS
+    /// so that the cluster can be deleted.
+    LiftDeletionProtection(String),
+    DeleteProxy(String),
+    DeleteInstances(Vec<String>),
+    DeleteCluster {
+        id: String,
+        final_snapshot: Option<String>,
+    },
+    DeleteSubnetGroup(String),
+}
+
+impl DeleteStep {
+    /// What berth waits for after this step, for logs.
+    pub fn waiting_for(&self) -> String {
+        match self {
+            DeleteStep::Done | DeleteStep::Leave(_) => "nothing".into(),
+            DeleteStep::Wait(what) => what.clone(),
+            DeleteStep::DeletionProtected => {
+                "spec.deletionProtection: false before deleting the cluster".into()
+            }
+            DeleteStep::LiftDeletionProtection(id) => {
+                format!("RDS to lift deletion protection of cluster {id}")
+            }
+            DeleteStep::DeleteProxy(name) => format!("RDS Proxy {name} to be deleted"),
+            DeleteStep::DeleteInstances(ids) => {
+                format!("DB instance(s) {} to be deleted", ids.join(", "))
+            }
+            DeleteStep::DeleteCluster { id, .. } => format!("cluster {id} to be deleted"),
+            DeleteStep::DeleteSubnetGroup(name) => format!("DB subnet group {name} to be deleted"),
+        }
+    }
+}
+
+fn owned(tags: &std::collections::BTreeMap<String, String>, owner: &str) -> bool {
+    tags.get(TAG_OWNER).map(String::as_str) == Some(owner)
+}
+
+pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep {
+    let id = obj.cluster_identifier();
+    let ours = |c: &ClusterView| owned(&c.tags, owner);
+    // Before anything is deleted: a half-deleted database (proxy gone,
+    // cluster protected) would serve no one.
+    if let Some(c) = o
+        .cluster
+        .as_ref()
+        .filter(|c| ours(c) && c.deletion_protection)
+    {
+        if obj.spec.deletion_protection {
+            return DeleteStep::DeletionProtected;
+        }
+        if c.status == "available" {
+            return DeleteStep::LiftDeletionProtection(id);
+        }
+        return DeleteStep::Wait(format!("cluster {id} is {}", c.status));
+    }
+    // Never someone else's proxy, whatever the policy.
+    if let Some(p) = o.proxy.as_ref().filter(|p| proxy_is_ours(p, owner)) {
+        if p.status == "deleting" {
+            return DeleteStep::Wait(format!("RDS Proxy {} is being deleted", p.name));
+        }
+        return DeleteStep::DeleteProxy(p.name.clone());
+    }
+    let Some(cluster) = &o.cluster else {
+        return match &o.subnet_group {
+            Some(g)
+                if !obj.spec.subnet_ids.is_empty()
+                    && g.tags.as_ref().is_some_and(|t| owned(t, owner)) =>
+            {
+                DeleteStep::DeleteSubnetGroup(g.name.clone())
+            }
+            _ => DeleteStep::Done,
+        };
+    };
+    // Never delete someone else's cluster.
+    if !ours(cluster) {
+        return DeleteStep::Done;
+    }
+    let (mine, foreign): (Vec<_>, Vec<_>) = o.instances.iter().partition(|i| owned(&i.tags, owner));
+    let live: Vec<String> = mine
+        .iter()
+        .filter(|i| i.status != "deleting")
+        .map(|i| i.id.clone())
+        .collect();
+    if !live.is_empty() {
+        return DeleteStep::DeleteInstances(live);
+    }
+    if !mine.is_empty() {
+        return DeleteStep::Wait(format!(
+            "{} DB instance(s) of {id} are being deleted",
+            mine.len()
+        ));
+    }
+    // RDS refuses to delete a cluster that still has instances.
+    let kept: Vec<&str> = foreign
+        .iter()
+        .filter(|i| i.status != "deleting")
+        .map(|i| i.id.as_str())
+        .collect();
+    if !kept.is_empty() {
+        return DeleteStep::Leave(format!(
+            "cluster {id} keeps DB instance(s) {} that berth does not manage, so berth leaves \
+             the cluster and its subnet group in AWS",
+            kept.join(", ")
+        ));
+    }
+    if !foreign.is_empty() {
+        return DeleteStep::Wait(format!(
+            "{} DB instance(s) of {id} are being deleted",
+            foreign.len()
+        ));
+    }
+    match cluster.status.as_str() {
+        "deleting" => return DeleteStep::Wait(format!("cluster {id} is being deleted")),
+        // RDS refuses to delete a cluster in the middle of a change.
+        s @ ("creating" | "modifying" | "upgrading" | "backing-up") => {
+            return DeleteStep::Wait(format!("cluster {id} is {s}"))
+        }
+        _ => {}
+    }
+    let final_snapshot = (obj.spec.deletion_policy == AuroraDeletionPolicy::Snapshot)
+        .then(|| format!("{id}-final-{}", short_uid(obj)));
+    DeleteStep::DeleteCluster { id, final_snapshot }
+}
+
+/// Distinguishes the final snapshots of clusters re-created under one name.
+fn short_uid(obj: &AuroraCluster) -> String {
+    obj.metadata
+        .uid
+        .as_deref()
+        .unwrap_or("0")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
