@@ -1,5 +1,5 @@
-//! The documentation stands alone: the generated pages under docs/ match
-//! the code they are generated from, and no Markdown file links to a
+//! The documentation stands alone: the generated pages under docs/ and the
+//! README's reason table match the code they are generated from, and no Markdown file links to a
 //! relative path that leaves the repository or does not exist (readers
 //! have the repository, not the authors' machines).
 //!
@@ -37,22 +37,69 @@ fn api_reference_is_generated_from_the_crds() {
     );
 }
 
-#[test]
-fn conditions_page_lists_every_reason() {
-    let path = root().join("docs/conditions.md");
-    let page = fs::read_to_string(&path).expect("docs/conditions.md exists");
-    let (begin, end) = ("<!-- reasons:begin -->\n", "<!-- reasons:end -->");
-    let start = page.find(begin).expect("the reasons:begin marker") + begin.len();
-    let stop = page[start..].find(end).expect("the reasons:end marker") + start;
+const BEGIN: &str = "<!-- reasons:begin -->\n";
+const END: &str = "<!-- reasons:end -->";
+
+/// `text` with the reason table between its markers replaced by `table`;
+/// None without the markers.
+fn with_reason_table(text: &str, table: &str) -> Option<String> {
+    let start = text.find(BEGIN)? + BEGIN.len();
+    let stop = text[start..].find(END)? + start;
+    Some(format!("{}{table}{}", &text[..start], &text[stop..]))
+}
+
+/// The table between the markers of the file at `rel`, the same in every
+/// copy: generated from src/api/reasons.rs.
+fn check_reason_table(rel: &str, text: &str) {
     let want = Reason::markdown_table();
+    let Some(generated) = with_reason_table(text, &want) else {
+        panic!("{rel} has no {BEGIN:?} ... {END:?} markers around its reason table");
+    };
     if updating() {
-        fs::write(&path, format!("{}{want}{}", &page[..start], &page[stop..])).unwrap();
+        if generated != text {
+            fs::write(root().join(rel), generated).unwrap();
+        }
         return;
     }
     assert!(
-        page[start..stop] == want,
-        "docs/conditions.md's reason table differs from src/api/reasons.rs: {UPDATE}"
+        generated == text,
+        "{rel}'s reason table differs from src/api/reasons.rs: {UPDATE}"
     );
+}
+
+#[test]
+fn conditions_page_lists_every_reason() {
+    let page = fs::read_to_string(root().join("docs/conditions.md")).unwrap();
+    check_reason_table("docs/conditions.md", &page);
+}
+
+/// The README carries the table too (reason, meaning, what to do), in its
+/// `## Condition reasons` section. Updating puts the markers at the end of
+/// that section when they are missing.
+#[test]
+fn readme_lists_every_reason() {
+    let mut readme = fs::read_to_string(root().join("README.md")).unwrap();
+    if updating() && !readme.contains(BEGIN) {
+        let section = readme
+            .find("\n## Condition reasons\n")
+            .expect("README has a `## Condition reasons` section")
+            + 1;
+        let end = readme[section..]
+            .find("\n## ")
+            .map_or(readme.len(), |i| section + i + 1);
+        readme.insert_str(end, &format!("{BEGIN}{END}\n\n"));
+    }
+    check_reason_table("README.md", &readme);
+}
+
+#[test]
+fn the_reason_table_goes_between_the_markers() {
+    let text = format!("intro\n{BEGIN}old\n{END}\noutro\n");
+    assert_eq!(
+        with_reason_table(&text, "| new |\n").unwrap(),
+        format!("intro\n{BEGIN}| new |\n{END}\noutro\n")
+    );
+    assert_eq!(with_reason_table("no markers", "x"), None);
 }
 
 /// The set-up a newcomer reads is the two scripts CI runs, nothing more.

@@ -58,6 +58,8 @@ impl Desired {
         if let Some(problem) = super::reasons::message_problem(reason, &message) {
             panic!("{type_}/{reason}: {problem}: {message:?}");
         }
+        #[cfg(test)]
+        super::reasons::coverage::record(reason);
         Self {
             type_,
             status,

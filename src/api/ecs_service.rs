@@ -605,8 +605,9 @@ impl EcsServiceSpec {
                 None => e.push(
                     format!("{at}.containerName"),
                     format!(
-                        "{:?} is not a container of the task definition (have {containers:?})",
-                        lb.container_name
+                        "{:?} is not a container of the task definition (have {})",
+                        lb.container_name,
+                        containers.join(", ")
                     ),
                 ),
                 Some(c) => e.check(

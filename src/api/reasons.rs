@@ -2,7 +2,8 @@
 //! `Degraded` condition berth writes carries one of these; an AWS error code
 //! goes into the message, never into the reason, so alerts and Argo CD
 //! health checks can match on a reason without knowing AWS's vocabulary.
-//! The README's reason table is generated from this list (a test checks it).
+//! The reason tables in the README and docs/conditions.md are generated
+//! from this list (`tests/docs.rs` checks both copies).
 
 macro_rules! reasons {
     ($($name:ident [$kinds:literal] $meaning:literal => $todo:literal;)*) => {
@@ -13,7 +14,7 @@ macro_rules! reasons {
         }
 
         impl Reason {
-            /// Every reason, in the README's order.
+            /// Every reason, in the order of the generated tables.
             pub const ALL: &'static [Reason] = &[$(Reason::$name),*];
 
             pub fn as_str(self) -> &'static str {
@@ -29,14 +30,14 @@ macro_rules! reasons {
                 }
             }
 
-            /// What it means, for the README.
+            /// What it means, for the generated tables.
             pub fn meaning(self) -> &'static str {
                 match self {
                     $(Reason::$name => $meaning),*
                 }
             }
 
-            /// What to do about it, for the README.
+            /// What to do about it, for the generated tables.
             pub fn what_to_do(self) -> &'static str {
                 match self {
                     $(Reason::$name => $todo),*
@@ -51,7 +52,7 @@ reasons! {
     InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules); the message names the field. No AWS call was made." => "Fix the named field.";
     AwsConfiguration ["all"] "berth cannot tell where to call AWS: no region for the namespace." => "Annotate the namespace with berth.dev/aws-region, or start berth with --aws-region.";
     AwsError ["all"] "AWS refused a request for a reason berth cannot fix by retrying; the message carries the action, AWS's error code and message." => "Read the message; fix the spec, IAM permissions or the AWS account, then edit the spec or set berth.dev/refresh.";
-    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";
+    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, instance or proxy, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";
     Paused ["all"] "The berth.dev/paused annotation is \"true\": berth makes no AWS changes for this object." => "Remove the annotation (or set it to \"false\") to resume.";
     Creating ["EcsService"] "The ECS service is being created." => "Wait.";
     RollingOut ["EcsService"] "A new revision is rolling out (or settings are being applied)." => "Wait; the message shows running/desired tasks.";
@@ -60,7 +61,7 @@ reasons! {
     RolloutFailed ["EcsService"] "ECS marked the rollout FAILED (circuit breaker without rollback)." => "Fix the cause in the message and change the spec to roll out again.";
     RolledBack ["EcsService"] "The deployment circuit breaker rolled the new revision back; ECS serves the previous revision and reports itself stable." => "Fix the cause in the message and change the spec to roll out again.";
     ProgressDeadlineExceeded ["EcsService"] "The rollout did not complete within spec.deployment.progressDeadlineSeconds." => "Read why tasks are not becoming healthy (status.lastStoppedTasks, Events); fix, or raise the deadline.";
-    ImmutableFieldChanged ["EcsService, PullThroughCache"] "The spec changes a field AWS cannot update in place (an ECS service's launch type; a cache rule's prefix or upstream)." => "Set the field back, or delete the object and create it again.";
+    ImmutableFieldChanged ["EcsService, PullThroughCache"] "The spec changes a field AWS cannot update in place (an ECS service's launch type; a cache rule's prefix or upstream)." => "Set the field back, or delete the object and create it again; a PullThroughCache replaces its rule itself with spec.replaceOnImmutableChange: true.";
     ClusterNotFound ["EcsService"] "spec.cluster names no ECS cluster (names are case-sensitive; berth never creates clusters)." => "Fix spec.cluster or create the cluster.";
     NamespaceNotFound ["EcsService"] "spec.serviceDiscovery names a Cloud Map namespace that does not exist." => "Fix the namespace name or id, or create the namespace.";
     SecretNotFound ["EcsService"] "A secret referenced by the task definition does not exist in Secrets Manager." => "Create the secret or fix the ARN.";
@@ -83,9 +84,9 @@ reasons! {
     RuleInvalid ["PullThroughCache"] "ValidatePullThroughCacheRule finds the rule not valid (upstream unreachable, credential secret missing or wrong); the message carries ECR's failure." => "Fix the credential secret, role or upstream named in the message.";
     PrefixOverlap ["PullThroughCache"] "The rule is valid, but another pull-through cache rule's prefix overlaps it (a per-repository rule): pulls may fail with CannotPullContainerError not found." => "Delete the overlapping rules named in the message; one prefix rule serves every repository under it.";
     TemplateOverlap ["PullThroughCache"] "The rule is valid, but a repository creation template applies to repositories under its prefix: pulls may fail with CannotPullContainerError not found." => "Delete the templates named in the message.";
-    UnmanagedRepositories ["PullThroughCache"] "The rule is valid, but repositories under its prefix were not created by the cache; ECR never fetches into them, so tags they lack fail to pull." => "Delete the repositories named in the message; the cache creates them again on the next pull.";
+    UnmanagedRepositories ["PullThroughCache"] "The rule is valid, but repositories under its prefix were created before the first cache rule berth knows for it; ECR does not fetch into repositories it did not create, so tags they lack fail to pull." => "Delete the repositories named in the message if they were made by hand; the cache creates them again on the next pull.";
     Available ["AuroraCluster"] "The cluster, every instance and (with spec.proxy) the RDS Proxy with a healthy target are available." => "Nothing.";
-    Modifying ["AuroraCluster"] "RDS is applying a change to the cluster (berth's ModifyDBCluster or one of AWS's own); berth sends the next change only once the cluster is available again." => "Wait.";
+    Modifying ["AuroraCluster"] "RDS is applying a change to the cluster, an instance or the proxy (berth's ModifyDBCluster, ModifyDBInstance or ModifyDBProxy, or one of AWS's own); berth sends the next change only once that resource is available again." => "Wait.";
     DeletionProtected ["AuroraCluster"] "deletionPolicy Snapshot or Delete cannot delete the cluster while deletionProtection is true; on deletion berth keeps the finalizer and deletes nothing." => "Set spec.deletionProtection: false (berth lifts it in RDS), or set deletionPolicy: Retain.";
 }
 
@@ -95,7 +96,8 @@ impl Reason {
         Reason::ALL.iter().copied().find(|r| r.as_str() == s)
     }
 
-    /// The README's table (reason, kinds, meaning, what to do).
+    /// The reason table of the README and docs/conditions.md (reason,
+    /// kinds, meaning, what to do).
     pub fn markdown_table() -> String {
         let mut out =
             String::from("| reason | kinds | meaning | what to do |\n|---|---|---|---|\n");
@@ -121,10 +123,18 @@ impl std::fmt::Display for Reason {
 /// Why a condition message is not fit for a person to read, if it is not:
 /// empty, the reason echoed, Rust debug formatting, or a part repeated.
 pub fn message_problem(reason: Reason, message: &str) -> Option<String> {
+    text_problem(reason.as_str(), message)
+}
+
+/// [`message_problem`] for text whose reason is not a condition reason:
+/// the note of an Event (`DriftCorrected`, `CloudMapServiceCreated`, …) is
+/// read by the same people in `kubectl describe`, so it follows the same
+/// rules.
+pub fn text_problem(reason: &str, message: &str) -> Option<String> {
     if message.trim().is_empty() {
         return Some("empty message".into());
     }
-    if message == reason.as_str() {
+    if message == reason {
         return Some("the reason echoed as the message".into());
     }
     for debug in ["Some(", "None", "\\\"", "{ ", "[\""] {
@@ -144,6 +154,43 @@ pub fn message_problem(reason: Reason, message: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Which reasons the unit tests' conditions carry, for the coverage test
+/// below: [`Desired::new`](super::conditions::Desired::new) records every
+/// reason it is given when `BERTH_REASONS_LOG` names a file.
+#[cfg(test)]
+pub(crate) mod coverage {
+    use std::io::Write;
+
+    use super::Reason;
+
+    pub const LOG_ENV: &str = "BERTH_REASONS_LOG";
+
+    /// What `Desired::new` does under test, for a plan that carries its
+    /// reason and message before they become conditions (a MigrationJob's
+    /// plan): the message must be fit to read, and the reason is recorded.
+    pub fn check(reason: Reason, message: &str) {
+        if let Some(problem) = super::message_problem(reason, message) {
+            panic!("{reason}: {problem}: {message:?}");
+        }
+        record(reason);
+    }
+
+    pub fn record(reason: Reason) {
+        let Some(path) = std::env::var_os(LOG_ENV) else {
+            return;
+        };
+        // One write per line to a file opened for appending: the lines of
+        // tests running in parallel do not interleave.
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = log.write_all(format!("{reason}\n").as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -174,5 +221,106 @@ mod tests {
         assert!(
             message_problem(r, "1 task(s) stopped: Essential container in task exited").is_none()
         );
+    }
+
+    #[test]
+    fn event_notes_follow_the_same_rules() {
+        assert!(text_problem("DriftCorrected", "DriftCorrected").is_some());
+        assert!(text_problem("Created", "image Some(\"x\")").is_some());
+        assert!(
+            text_problem("DriftCorrected", "set back tags (set team; removed rogue)").is_none()
+        );
+    }
+
+    /// Reasons no controller unit test produces, with who sets them: the
+    /// reconcilers write them from what AWS or the cluster answered, outside
+    /// the plans (end-to-end tests and the e2e readability check cover them).
+    /// A reason a plan test does produce must not be listed here.
+    const OUTSIDE_PLANS: &[(Reason, &str)] = &[
+        (
+            Reason::InvalidSpec,
+            "every reconciler, from the spec's validation before it plans",
+        ),
+        (
+            Reason::AwsConfiguration,
+            "every reconciler, when no region resolves for the namespace",
+        ),
+        (
+            Reason::AwsError,
+            "every reconciler, from a terminal AwsFailure (AWS's code and message)",
+        ),
+        (
+            Reason::ClusterNotFound,
+            "the EcsService reconciler, when ECS answers that spec.cluster does not exist",
+        ),
+        (
+            Reason::NamespaceNotFound,
+            "the EcsService reconciler, when Cloud Map has no such namespace",
+        ),
+        (
+            Reason::SecretNotFound,
+            "the EcsService reconciler, when Secrets Manager has no such secret",
+        ),
+        (
+            Reason::WaitingForService,
+            "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
+        ),
+        (
+            Reason::WaitingForRollout,
+            "the MigrationJob reconciler, resolving a PostRollout job's service before it plans",
+        ),
+        (
+            Reason::WaitingForDatabase,
+            "the MigrationJob reconciler, resolving spec.databaseRef before it plans",
+        ),
+    ];
+
+    /// Every reason is produced by at least one controller unit test (where
+    /// `Desired::new` checks its message), or is listed in [`OUTSIDE_PLANS`]:
+    /// a new reason without a scenario fails here. The controller tests run
+    /// again in a child process of this test binary, which logs every reason
+    /// it builds, so the answer does not depend on the order tests run in.
+    #[test]
+    fn every_reason_has_a_plan_scenario_or_is_set_outside_plans() {
+        if std::env::var_os(coverage::LOG_ENV).is_some() {
+            return; // the child run: only the controller tests matter
+        }
+        let log = std::env::temp_dir().join(format!(
+            "berth-reasons-{}-{}.log",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["controller::", "--quiet"])
+            .env(coverage::LOG_ENV, &log)
+            .output()
+            .expect("running the controller tests in a child process");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        assert!(
+            out.status.success(),
+            "the controller tests failed in the child run:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: std::collections::BTreeSet<Reason> =
+            text.lines().filter_map(Reason::parse).collect();
+        let mut problems = Vec::new();
+        for r in Reason::ALL {
+            match (seen.contains(r), OUTSIDE_PLANS.iter().any(|(o, _)| o == r)) {
+                (false, false) => problems.push(format!(
+                    "{r}: no controller unit test produces it; add a plan test scenario \
+                     that does, or list it in OUTSIDE_PLANS saying who sets it"
+                )),
+                (true, true) => problems.push(format!(
+                    "{r}: a controller unit test produces it; remove it from OUTSIDE_PLANS"
+                )),
+                _ => {}
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -385,7 +385,10 @@ impl TaskDefinitionSpec {
                 (Some(cpu), Some(memory)) => match fargate_memory_options(cpu) {
                     None => errors.push(
                         format!("{at}.cpu"),
-                        format!("{cpu} is not a Fargate CPU size; allowed: {FARGATE_CPU:?}"),
+                        format!(
+                            "{cpu} is not a Fargate CPU size; allowed: {}",
+                            FARGATE_CPU.map(|c| c.to_string()).join(", ")
+                        ),
                     ),
                     Some(options) => errors.check(
                         options.contains(&memory),
@@ -541,6 +544,10 @@ fn describe_sizes(options: &[i32]) -> String {
             let step = options[1] - options[0];
             format!("{first} to {last} in steps of {step}")
         }
-        _ => format!("{options:?}"),
+        _ => options
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }

@@ -107,11 +107,14 @@ where
                 message,
             }
         }
+        // The SDK could not build the request (a missing required member,
+        // an invalid endpoint): its error chain says what, in words; its
+        // Debug text would reach Degraded/AwsError as Rust syntax.
         SdkError::ConstructionFailure(_) => AwsFailure {
             kind: FailureKind::Terminal,
             action,
             code: None,
-            message: format!("{err:?}"),
+            message: error_chain(&err),
         },
         _ => AwsFailure {
             kind: FailureKind::Transient,
@@ -131,4 +134,25 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::operation::create_service::CreateServiceError;
+    use aws_smithy_types::error::operation::BuildError;
+
+    use super::*;
+    use crate::api::reasons::{message_problem, Reason};
+
+    #[test]
+    fn a_request_the_sdk_cannot_build_is_described_in_words() {
+        let err: SdkError<CreateServiceError, HttpResponse> = SdkError::construction_failure(
+            BuildError::missing_field("cluster", "a cluster is required"),
+        );
+        let f = classify("ecs:CreateService", err);
+        assert_eq!(f.kind, FailureKind::Terminal);
+        assert!(f.message.contains("cluster"), "{}", f.message);
+        let status = f.to_string();
+        assert_eq!(message_problem(Reason::AwsError, &status), None, "{status}");
+    }
 }

@@ -32,6 +32,10 @@ pub use berth;
 
 pub mod measure;
 pub mod processes;
+mod readable;
+
+use readable::event_lines;
+pub use readable::{assert_conditions_readable, assert_events_readable};
 
 /// Field manager of everything the tests apply (as a user's kubectl would).
 pub const MANAGER: &str = "e2e-user";
@@ -361,7 +365,7 @@ impl Env {
                     "timed out after {timeout:?} waiting for {} {name}: {what}\n\
                      --- object ---\n{dump}\n--- events ---\n{}\n--- berth log (tail) ---\n{}",
                     K::kind(&()),
-                    self.events_for(name).await.join("\n"),
+                    self.events_dump(name).await.join("\n"),
                     tail(&self.berth_log(), 25)
                 );
             }
@@ -369,26 +373,31 @@ impl Env {
         }
     }
 
-    /// `reason: note` of the events.k8s.io/v1 Events about `name`, oldest first.
+    /// `type reason: note` of the events.k8s.io/v1 Events about `name`,
+    /// oldest first. Every Event note in the namespace is checked as
+    /// condition messages are ([`assert_events_readable`]): a test that
+    /// reads Events also walks the notes real reconciles wrote.
     pub async fn events_for(&self, name: &str) -> Vec<String> {
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        let mut events = match api.list(&ListParams::default()).await {
-            Ok(list) => list.items,
+        let events = match self.events().await {
+            Ok(events) => events,
             Err(e) => return vec![format!("(listing events failed: {e})")],
         };
-        events.retain(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name));
-        events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-        events
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {}: {}",
-                    e.type_.as_deref().unwrap_or("?"),
-                    e.reason.as_deref().unwrap_or("?"),
-                    e.note.as_deref().unwrap_or("")
-                )
-            })
-            .collect()
+        assert_events_readable(&events);
+        event_lines(events, name)
+    }
+
+    /// [`Env::events_for`] without the readability check, for the dump of
+    /// a failure message (a second panic there would hide the first).
+    async fn events_dump(&self, name: &str) -> Vec<String> {
+        match self.events().await {
+            Ok(events) => event_lines(events, name),
+            Err(e) => vec![format!("(listing events failed: {e})")],
+        }
+    }
+
+    async fn events(&self) -> kube::Result<Vec<Event>> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        Ok(api.list(&ListParams::default()).await?.items)
     }
 
     /// Runs kubectl against this cluster with `-n NS` appended.
@@ -421,26 +430,6 @@ impl Drop for Env {
         self.kill_berth();
         // A namespace is never deleted: without a kube-controller-manager
         // it would stay Terminating, and a fresh name per test isolates anyway.
-    }
-}
-
-/// Every condition berth writes carries a reason of the closed set and a
-/// message a person can read (not empty, not the reason echoed, no Rust
-/// debug formatting, nothing said twice): checked on every object a test
-/// waits on, so the whole suite walks the reasons real reconciles produce.
-pub fn assert_conditions_readable<K: Serialize>(obj: &K) {
-    let value = serde_json::to_value(obj).unwrap_or_default();
-    let Some(conditions) = value["status"]["conditions"].as_array() else {
-        return;
-    };
-    for c in conditions {
-        let reason = c["reason"].as_str().unwrap_or_default();
-        let message = c["message"].as_str().unwrap_or_default();
-        let parsed = berth::api::reasons::Reason::parse(reason)
-            .unwrap_or_else(|| panic!("condition reason {reason:?} is not in the closed set"));
-        if let Some(problem) = berth::api::reasons::message_problem(parsed, message) {
-            panic!("condition {}/{reason}: {problem}: {message:?}", c["type"]);
-        }
     }
 }
 
@@ -619,7 +608,7 @@ impl Env {
                     "timed out after {timeout:?} waiting for berth to reconcile {kind} {name} \
                      (finished > {started_before}); last read: {last:?}\n\
                      --- events ---\n{}\n--- berth log (tail) ---\n{}",
-                    self.events_for(name).await.join("\n"),
+                    self.events_dump(name).await.join("\n"),
                     tail(&self.berth_log(), 25)
                 );
             }

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth::api::conditions::{is_true, READY};
+use berth::api::conditions::{is_true, PROGRESSING, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
 use berth_e2e::examples::{degraded, degraded_message, file, migration, ready_on};
-use berth_e2e::Env;
+use berth_e2e::{Env, Options};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(150);
@@ -260,9 +260,30 @@ async fn cloud_map_service_of_someone_else_needs_adopt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_past_its_deadline_is_degraded() {
-    let env = Env::new("deadline").await;
+    // berth measures progressDeadlineSeconds from the ECS deployment's
+    // `createdAt` to its own clock. On AWS both are UTC wall clocks, which is
+    // right; awsim's clock runs 30 times faster by default, so `createdAt`
+    // would lie minutes ahead of berth's clock and the deadline would pass
+    // only once real time caught up, after a load-dependent wait. At time
+    // scale 1 awsim's clock is the wall clock, as AWS's is, and the deadline
+    // passes 30 real seconds after the deployment started. (Advancing
+    // awsim's clock would not help: it moves `createdAt` further ahead of
+    // the clock berth reads.)
+    let env = Env::with_options(
+        "deadline",
+        Options {
+            time_scale: 1.0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let skew = env.awsim.now() - unix_now();
+    assert!(
+        skew.abs() < 2.0,
+        "awsim's clock is {skew}s off the wall clock"
+    );
     // Tasks that never pass their health checks, no circuit breaker to
-    // end the rollout: only the deadline does.
+    // end the rollout: only the deadline does (30 s, the least allowed).
     let manifest = file("api.yaml")
         .replace("shop/api:1.4.2", "shop/api:1.4.2-unhealthy")
         .replace(
@@ -278,7 +299,7 @@ async fn rollout_past_its_deadline_is_degraded() {
         .wait_for(
             "api",
             "Degraded/ProgressDeadlineExceeded",
-            Duration::from_secs(180),
+            TIMEOUT,
             degraded("ProgressDeadlineExceeded"),
         )
         .await;
@@ -287,7 +308,61 @@ async fn rollout_past_its_deadline_is_degraded() {
         message.contains("progressDeadlineSeconds (30s)") && message.contains("health checks"),
         "{message}"
     );
-    assert!(!is_true(&svc.status.unwrap().conditions, READY));
+    let conditions = svc.status.unwrap().conditions;
+    assert!(!is_true(&conditions, READY));
+
+    // Not before the deadline: ECS's deployment started at least 30 s
+    // before berth gave up on it. Progressing turned False then (Degraded
+    // may have been True since TasksFailing, keeping its older time).
+    let gave_up_at = berth::api::conditions::find(&conditions, PROGRESSING)
+        .unwrap()
+        .last_transition_time
+        .0
+        .as_second() as f64;
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
+    let described = ecs
+        .describe_services()
+        .cluster("shop")
+        .services("shop-api")
+        .send()
+        .await
+        .unwrap();
+    let deployment = described.services()[0]
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        deployment.rollout_state(),
+        Some(&aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+    );
+    let created = deployment.created_at().unwrap().as_secs_f64();
+    assert!(
+        gave_up_at - created >= 30.0,
+        "ProgressDeadlineExceeded {:.1}s after the deployment was created",
+        gave_up_at - created
+    );
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Calls berth sent to `service:action` that AWS acted on or lost the
+/// answer of, oldest first, as their outcomes: throttled attempts never
+/// reach the operation, so they do not count.
+fn sent(log: &serde_json::Value, service: &str, action: &str) -> Vec<String> {
+    log.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == service && c["action"] == action)
+        .map(|c| c["outcome"].as_str().unwrap_or_default().to_string())
+        .filter(|outcome| outcome != "throttled")
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,6 +401,24 @@ async fn lost_responses_create_nothing_twice() {
         })
         .collect();
     assert_eq!(lost.len(), 4, "every fault fired once: {lost:?}");
+
+    // What berth sent. A create with an idempotency token is sent again
+    // right away with the same token, and AWS answers with what the lost
+    // call made: the lost call and one retry. RegisterTaskDefinition has no
+    // token, so it is sent once and never retried; the next reconcile finds
+    // the revision by its hash tag instead of registering a second one.
+    for (service, action, want) in [
+        ("ecs", "CreateService", &["lost", "ok"][..]),
+        ("ecs", "RunTask", &["lost", "ok"][..]),
+        ("servicediscovery", "CreateService", &["lost", "ok"][..]),
+        ("ecs", "RegisterTaskDefinition", &["lost"][..]),
+    ] {
+        assert_eq!(
+            sent(&calls, service, action),
+            want,
+            "{service}:{action} calls berth sent"
+        );
+    }
 
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
     // One service.
@@ -437,4 +530,39 @@ async fn replace_on_immutable_change_is_not_offered() {
         format!("{err:#}").contains("replaceOnImmutableChange"),
         "{err:#}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_map_lookups_are_not_repeated_on_every_reconcile() {
+    let env = Env::new("cloudmap-lookups").await;
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    // A reconcile that began before Ready may still be looking the registry
+    // up: one whole reconcile after it, and every earlier one has finished.
+    env.refresh_and_wait::<EcsService>("api", TIMEOUT).await;
+    let lookups = |env: &Env| {
+        ["ListNamespaces", "ListServices", "GetNamespace"]
+            .map(|action| (action, env.berth_calls("servicediscovery", action)))
+    };
+    let before = lookups(&env);
+    assert!(
+        before.iter().any(|(_, n)| *n > 0),
+        "creating the registry looked its namespace up: {before:?}"
+    );
+    let describes = env.berth_calls("ecs", "DescribeServices");
+
+    // The ids are in status: reconciles that change nothing do not look
+    // them up again.
+    for _ in 0..2 {
+        env.refresh_and_wait::<EcsService>("api", TIMEOUT).await;
+    }
+    assert!(
+        env.berth_calls("ecs", "DescribeServices") > describes,
+        "the reconciles read the service from ECS"
+    );
+    assert_eq!(lookups(&env), before);
+    let svc = env.api::<EcsService>().get("api").await.unwrap();
+    assert!(ready_on(1)(&svc));
+    assert!(svc.status.unwrap().cloud_map_service_arn.is_some());
 }

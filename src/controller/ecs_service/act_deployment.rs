@@ -78,7 +78,7 @@ pub async fn manual_rollback(
             "RollbackNotPossible",
             "StopServiceDeployment",
             format!(
-                "{} {value:?}: not rolled back: {why}",
+                "{} \"{value}\": not rolled back: {why}",
                 deployment::ROLLBACK_ANNOTATION
             ),
         )
@@ -103,7 +103,7 @@ pub async fn manual_rollback(
                 "RollbackRequested",
                 "StopServiceDeployment",
                 format!(
-                    "{} {value:?}: asked ECS to roll back deployment {arn} to the previous revision",
+                    "{} \"{value}\": asked ECS to roll back deployment {arn} to the previous revision",
                     deployment::ROLLBACK_ANNOTATION
                 ),
             )

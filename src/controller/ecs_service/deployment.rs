@@ -312,7 +312,7 @@ fn cause(r: &ServiceDeploymentView, requested: Option<&str>) -> String {
         );
     }
     if let Some(v) = requested {
-        return format!("rolled back as requested by {ROLLBACK_ANNOTATION}: {v:?}");
+        return format!("rolled back as requested by {ROLLBACK_ANNOTATION}: \"{v}\"");
     }
     format!(
         "ECS rolled back the deployment ({})",
