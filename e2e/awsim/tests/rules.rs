@@ -547,12 +547,26 @@ async fn lost_responses_commit_then_fail() {
         .task_definition(&td)
         .launch_type(LaunchType::Fargate)
         .network_configuration(network())
+        .started_by("lost-run")
         .send()
         .await
         .unwrap();
     assert_eq!(ran.tasks().len(), 1);
-    let listed = once.list_tasks().cluster(CLUSTER).send().await.unwrap();
-    assert_eq!(listed.task_arns().len(), 1);
+    // By startedBy (the service created above launches tasks of its own in
+    // the same cluster), running or already stopped.
+    let mut listed = Vec::new();
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let page = once
+            .list_tasks()
+            .cluster(CLUSTER)
+            .started_by("lost-run")
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        listed.extend(page.task_arns().to_vec());
+    }
+    assert_eq!(listed.len(), 1, "{listed:?}");
 
     // awsQuery too: RDS answers InternalFailure, the subnet group exists.
     h.lose_responses("rds:CreateDBSubnetGroup", 1);

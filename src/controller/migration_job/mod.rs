@@ -4,6 +4,7 @@
 //! A run hash is never run twice: before any RunTask, ECS is asked for the
 //! run's tasks by `startedBy`, so a restart adopts what a crash left behind.
 
+mod act;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
@@ -25,10 +26,11 @@ use super::status;
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
 use crate::api::conditions::{self, Reason};
+use crate::api::ecs_service::EcsService;
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
-use crate::aws::ecs::tasks;
+use crate::aws::ecs::tasks::{self, RunTarget, TaskView};
 use crate::aws::tags::owner_of;
-use crate::aws::FailureKind;
+use crate::aws::{Clients, FailureKind};
 use plan::{Step, Unresolved};
 
 /// Requeue while waiting on another object (EcsService changes also
@@ -145,12 +147,7 @@ async fn serving(
     status: &MigrationJobStatus,
 ) -> Option<super::pull_through::Serving> {
     let ns = obj.namespace().unwrap_or_default();
-    let service = obj.spec.service_ref.as_ref().and_then(|r| {
-        ctx.stores
-            .services
-            .get(&ObjectRef::new(&r.name).within(&ns))
-            .map(|s| s.as_ref().clone())
-    });
+    let service = borrowed_service(obj, ctx);
     let target = plan::resolve(obj, service.as_ref()).ok()?;
     let region = ctx.aws_for(&ns).await.ok()?.target.region.clone();
     super::pull_through::for_task_definition(
@@ -234,82 +231,16 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
 
-    // What runs.
-    let service = match &obj.spec.service_ref {
-        Some(r) => ctx
-            .stores
-            .services
-            .get(&ObjectRef::new(&r.name).within(&ns))
-            .map(|s| s.as_ref().clone()),
-        None => None,
-    };
-    let target = match plan::resolve(obj, service.as_ref()) {
+    // Observe what runs, and which run.
+    let target = match what_runs(obj, ctx, prev) {
         Ok(t) => t,
-        Err(waiting @ (Unresolved::WaitingForService(_) | Unresolved::WaitingForRollout(_))) => {
-            let (reason, message) = match waiting {
-                Unresolved::WaitingForRollout(m) => (Reason::WaitingForRollout, m),
-                Unresolved::WaitingForService(m) | Unresolved::Invalid(m) => {
-                    (Reason::WaitingForService, m)
-                }
-            };
-            if is_finished(prev) {
-                // A finished run stays reported until there is a new one.
-                return Ok(Outcome::Quiet(Action::requeue(ctx.resync)));
-            }
-            let phase = if prev.attempts > 0 {
-                Phase::Running
-            } else {
-                Phase::Pending
-            };
-            return Ok(report(
-                prev.clone(),
-                phase,
-                reason,
-                message,
-                Then::Requeue(WAIT_REQUEUE),
-            ));
-        }
-        Err(Unresolved::Invalid(message)) => {
-            return Ok(Outcome::Failed {
-                reason: Reason::InvalidSpec,
-                message,
-                then: Action::await_change(),
-            });
-        }
+        Err(outcome) => return Ok(outcome),
     };
-
-    // Which run: a new hash starts over from attempt 1.
-    // A PostTestTraffic run is one per paused deployment.
-    let key = match &target.service_deployment {
-        Some(d) => Some(format!(
-            "{}@{d}",
-            target.service_hash.as_deref().unwrap_or_default()
-        )),
-        None => target.service_hash.clone(),
-    };
-    let run_hash = plan::run_hash(obj, &owner, key.as_deref());
-    // The watch has not caught up with this process's own last status
-    // write (a reconcile triggered by another object's change): acting on
-    // it would look for, and adopt, the task this process just started.
-    let written = ctx.memos.get::<LastWrite>(&uid);
-    if let Some(w) = written.filter(|w| w.run_hash == run_hash) {
-        if prev.run_hash.as_deref() != Some(w.run_hash.as_str()) || prev.attempts < w.attempts {
-            return Ok(Outcome::Quiet(Action::requeue(Duration::from_millis(300))));
-        }
+    let run_hash = which_run(obj, &owner, &target);
+    if behind_own_write(ctx, &uid, prev, &run_hash) {
+        return Ok(Outcome::Quiet(Action::requeue(Duration::from_millis(300))));
     }
-    let mut cur = if prev.run_hash.as_deref() == Some(run_hash.as_str()) {
-        prev.clone()
-    } else {
-        if prev.run_hash.is_some() {
-            tracing::info!(job = %owner, run_hash, "new run");
-        }
-        MigrationJobStatus {
-            run_hash: Some(run_hash.clone()),
-            service_hash: target.service_hash.clone(),
-            service_deployment: target.service_deployment.clone(),
-            ..Default::default()
-        }
-    };
+    let mut cur = status_of_run(prev, &run_hash, &target, &owner);
     let now = Timestamp::now();
 
     let refresh = obj
@@ -319,238 +250,261 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
     cur.refreshed_by = plan::seen_refresh(&cur, refresh);
     if is_finished(&cur) && !plan::refresh_requested(&cur, refresh) {
         // No AWS call for a finished run; only the TTL is left.
-        let p = plan::plan(&plan::Inputs {
-            backoff_limit: obj.spec.backoff_limit,
-            active_deadline_seconds: obj.spec.active_deadline_seconds,
-            status: &cur,
-            task: None,
-            refresh,
-            now,
-        });
+        let p = plan_for(obj, &cur, None, refresh, now);
         return Ok(report(cur, p.phase, p.reason, p.message, Then::Expire));
     }
 
     let clients = ctx.aws_for(&ns).await?;
-    // Two runs of one job never overlap (two migrations at once): a new run
-    // starts once the previous run's task has stopped. Deleting the job
-    // stops it, when waiting is not what the user wants.
-    let superseded = prev.run_hash.is_some() && prev.run_hash != cur.run_hash;
-    if let Some(old) = prev
-        .task_arn
-        .as_deref()
-        .filter(|_| superseded && !is_finished(prev))
-    {
-        let old_task = tasks::task(&clients, &target.cluster, old, &target.container).await?;
-        if old_task.is_some_and(|t| !t.stopped()) {
-            let message = format!(
-                "the spec or the service revision changed: the new run starts once task {old} of the previous run has stopped"
-            );
-            return Ok(report(
-                prev.clone(),
-                Phase::Running,
-                Reason::Running,
-                message,
-                Then::Requeue(poll(&target.cluster)),
-            ));
-        }
+    if let Some(waiting) = wait_for_previous_run(&clients, prev, &cur, &target).await? {
+        return Ok(waiting);
     }
     let task = match &cur.task_arn {
         Some(arn) => tasks::task(&clients, &target.cluster, arn, &target.container).await?,
         None => None,
     };
-    let p = plan::plan(&plan::Inputs {
-        backoff_limit: obj.spec.backoff_limit,
-        active_deadline_seconds: obj.spec.active_deadline_seconds,
-        status: &cur,
-        task: task.as_ref(),
-        refresh,
-        now,
-    });
-    let max = obj.spec.backoff_limit + 1;
-    if let Some(value) = &p.refresh {
-        // A new try of a Failed run: a fresh backoffLimit; attempts keep
-        // counting, so no attempt's task or token is ever reused.
-        cur.refreshed_by = Some(value.clone());
-        cur.try_started_after = cur.attempts;
-        cur.start_failures.clear();
-        cur.exit_code = None;
-        cur.stopped_reason = None;
-        cur.finished_at = None;
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "RunRefreshed",
-            "Refresh",
-            format!("berth.dev/refresh is \"{value}\": the failed run starts a new try"),
-        )
-        .await;
-    }
 
+    // Plan.
+    let p = plan_for(obj, &cur, task.as_ref(), refresh, now);
+
+    // Act.
+    let run = Run {
+        obj,
+        ctx,
+        ns: &ns,
+        clients: &clients,
+        target: &target,
+        run_hash: &run_hash,
+        owner: &owner,
+        uid: &uid,
+        now,
+    };
+    if let Some(value) = &p.refresh {
+        act::start_new_try(obj, ctx, &mut cur, value).await;
+    }
     match &p.step {
         Step::Wait(_) => {}
-        Step::Stop { task_arn } => {
-            if !is_paused(obj.annotations()) {
-                tasks::stop_task(&clients, task_arn, "berth: activeDeadlineSeconds exceeded")
-                    .await?;
-            }
-        }
-        Step::Run { attempt } => {
-            let attempt = *attempt;
-            if is_paused(obj.annotations()) {
-                let message = format!(
-                    "berth.dev/paused is \"true\": attempt {attempt} of {max} is not started"
-                );
-                let phase = p.phase;
-                return Ok(report(
-                    cur,
-                    phase,
-                    Reason::Paused,
-                    message,
-                    Then::Requeue(ctx.resync),
-                ));
-            }
-            let mut environment = obj.spec.environment.clone();
-            match database_env(obj, ctx, &ns).await? {
-                Ok(vars) => environment.extend(vars),
-                Err(message) => {
-                    let phase = if cur.attempts > 0 {
-                        Phase::Running
-                    } else {
-                        Phase::Pending
-                    };
-                    return Ok(report(
-                        cur,
-                        phase,
-                        Reason::WaitingForDatabase,
-                        message,
-                        Then::Requeue(WAIT_REQUEUE),
-                    ));
-                }
-            }
-
-            // ECS may know a task of this attempt that status does not (a
-            // crash between RunTask and the status write): adopt it.
-            let started_by = plan::started_by(&run_hash);
-            let known =
-                tasks::run_tasks(&clients, &target.cluster, &started_by, &target.container).await?;
-            if let Some(found) = known.into_iter().find(|t| t.attempt >= attempt) {
-                cur.attempts = found.attempt;
-                cur.task_arn = Some(found.arn.clone());
-                cur.exit_code = None;
-                cur.stopped_reason = None;
-                cur.finished_at = None;
-                cur.started_at
-                    .get_or_insert_with(|| found.created_at.unwrap_or(now).to_string());
-                let message = format!(
-                    "attempt {} of {max}: adopted task {} started before a restart",
-                    found.attempt, found.arn
-                );
-                ctx.event(
-                    obj,
-                    EventType::Normal,
-                    "TaskAdopted",
-                    "RunTask",
-                    message.clone(),
-                )
-                .await;
-                return Ok(report(
-                    cur,
-                    Phase::Running,
-                    Reason::Running,
-                    message,
-                    Then::Requeue(Duration::from_millis(500)),
-                ));
-            }
-
-            let (td_arn, registered) =
-                tasks::task_definition(&clients, &target, &owner, &uid).await?;
-            if registered {
-                ctx.event(
-                    obj,
-                    EventType::Normal,
-                    "TaskDefinitionRegistered",
-                    "RegisterTaskDefinition",
-                    match &obj.spec.image {
-                        Some(image) => format!("registered {td_arn} for image {image}"),
-                        None => format!("registered {td_arn}"),
-                    },
-                )
-                .await;
-            }
-            let started = tasks::run_task(
-                &clients,
-                &tasks::RunRequest {
-                    target: &target,
-                    task_definition: &td_arn,
-                    run_hash: &run_hash,
-                    attempt,
-                    owner: &owner,
-                    uid: &uid,
-                    command: &obj.spec.command,
-                    environment: &environment,
-                },
-            )
-            .await?;
-            cur.attempts = attempt;
-            cur.task_arn = Some(started.arn.clone());
-            cur.started_at.get_or_insert_with(|| now.to_string());
-            cur.exit_code = None;
-            cur.stopped_reason = None;
-            cur.finished_at = None;
-            let message = format!(
-                "attempt {attempt} of {max}: started task {} ({td_arn})",
-                started.arn
-            );
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "TaskStarted",
-                "RunTask",
-                message.clone(),
-            )
-            .await;
-            return Ok(report(
-                cur,
-                Phase::Running,
-                Reason::Running,
-                message,
-                Then::Requeue(poll(&target.cluster)),
-            ));
-        }
+        Step::Stop { task_arn } => act::stop_past_deadline(obj, &clients, task_arn).await?,
+        Step::Run { attempt } => return act::run_attempt(&run, cur, *attempt, p.phase).await,
     }
 
-    // Status from what the task reported. finishedAt is when berth saw the
-    // newest attempt stop (the backoff counts from it); a new attempt clears it.
-    if let Some(t) = task.as_ref().filter(|t| t.stopped()) {
+    // Status.
+    record_task_result(&run, &mut cur, task.as_ref(), &p).await;
+    let then = then_after(&p.step, &cur, &target.cluster);
+    Ok(report(cur, p.phase, p.reason, p.message, then))
+}
+
+/// The run this reconcile acts on, once it needs AWS.
+struct Run<'a> {
+    obj: &'a MigrationJob,
+    ctx: &'a Context,
+    ns: &'a str,
+    clients: &'a Clients,
+    target: &'a RunTarget,
+    run_hash: &'a str,
+    owner: &'a str,
+    uid: &'a str,
+    now: Timestamp,
+}
+
+impl Run<'_> {
+    fn max_attempts(&self) -> i32 {
+        self.obj.spec.backoff_limit + 1
+    }
+}
+
+/// The EcsService named in `serviceRef`, from the watch store.
+fn borrowed_service(obj: &MigrationJob, ctx: &Context) -> Option<EcsService> {
+    let ns = obj.namespace().unwrap_or_default();
+    obj.spec.service_ref.as_ref().and_then(|r| {
+        ctx.stores
+            .services
+            .get(&ObjectRef::new(&r.name).within(&ns))
+            .map(|s| s.as_ref().clone())
+    })
+}
+
+/// What runs; `Err` is what to report while there is nothing to run yet
+/// (or cannot be).
+fn what_runs(
+    obj: &MigrationJob,
+    ctx: &Context,
+    prev: &MigrationJobStatus,
+) -> std::result::Result<RunTarget, Outcome> {
+    let service = borrowed_service(obj, ctx);
+    match plan::resolve(obj, service.as_ref()) {
+        Ok(t) => Ok(t),
+        Err(waiting @ (Unresolved::WaitingForService(_) | Unresolved::WaitingForRollout(_))) => {
+            let (reason, message) = match waiting {
+                Unresolved::WaitingForRollout(m) => (Reason::WaitingForRollout, m),
+                Unresolved::WaitingForService(m) | Unresolved::Invalid(m) => {
+                    (Reason::WaitingForService, m)
+                }
+            };
+            if is_finished(prev) {
+                // A finished run stays reported until there is a new one.
+                return Err(Outcome::Quiet(Action::requeue(ctx.resync)));
+            }
+            let phase = if prev.attempts > 0 {
+                Phase::Running
+            } else {
+                Phase::Pending
+            };
+            Err(report(
+                prev.clone(),
+                phase,
+                reason,
+                message,
+                Then::Requeue(WAIT_REQUEUE),
+            ))
+        }
+        Err(Unresolved::Invalid(message)) => Err(Outcome::Failed {
+            reason: Reason::InvalidSpec,
+            message,
+            then: Action::await_change(),
+        }),
+    }
+}
+
+/// Which run: a new hash starts over from attempt 1.
+fn which_run(obj: &MigrationJob, owner: &str, target: &RunTarget) -> String {
+    // A PostTestTraffic run is one per paused deployment.
+    let key = match &target.service_deployment {
+        Some(d) => Some(format!(
+            "{}@{d}",
+            target.service_hash.as_deref().unwrap_or_default()
+        )),
+        None => target.service_hash.clone(),
+    };
+    plan::run_hash(obj, owner, key.as_deref())
+}
+
+/// The watch has not caught up with this process's own last status
+/// write (a reconcile triggered by another object's change): acting on
+/// it would look for, and adopt, the task this process just started.
+fn behind_own_write(ctx: &Context, uid: &str, prev: &MigrationJobStatus, run_hash: &str) -> bool {
+    let written = ctx.memos.get::<LastWrite>(uid);
+    written.filter(|w| w.run_hash == run_hash).is_some_and(|w| {
+        prev.run_hash.as_deref() != Some(w.run_hash.as_str()) || prev.attempts < w.attempts
+    })
+}
+
+/// The status the run starts from: the previous one for the same run,
+/// an empty one for a new run.
+fn status_of_run(
+    prev: &MigrationJobStatus,
+    run_hash: &str,
+    target: &RunTarget,
+    owner: &str,
+) -> MigrationJobStatus {
+    if prev.run_hash.as_deref() == Some(run_hash) {
+        return prev.clone();
+    }
+    if prev.run_hash.is_some() {
+        tracing::info!(job = %owner, run_hash, "new run");
+    }
+    MigrationJobStatus {
+        run_hash: Some(run_hash.to_string()),
+        service_hash: target.service_hash.clone(),
+        service_deployment: target.service_deployment.clone(),
+        ..Default::default()
+    }
+}
+
+fn plan_for(
+    obj: &MigrationJob,
+    cur: &MigrationJobStatus,
+    task: Option<&TaskView>,
+    refresh: Option<&str>,
+    now: Timestamp,
+) -> plan::Plan {
+    plan::plan(&plan::Inputs {
+        backoff_limit: obj.spec.backoff_limit,
+        active_deadline_seconds: obj.spec.active_deadline_seconds,
+        status: cur,
+        task,
+        refresh,
+        now,
+    })
+}
+
+/// Two runs of one job never overlap (two migrations at once): a new run
+/// starts once the previous run's task has stopped. Deleting the job
+/// stops it, when waiting is not what the user wants. `Some` while the
+/// previous run's task still runs.
+async fn wait_for_previous_run(
+    clients: &Clients,
+    prev: &MigrationJobStatus,
+    cur: &MigrationJobStatus,
+    target: &RunTarget,
+) -> Result<Option<Outcome>> {
+    let superseded = prev.run_hash.is_some() && prev.run_hash != cur.run_hash;
+    let Some(old) = prev
+        .task_arn
+        .as_deref()
+        .filter(|_| superseded && !is_finished(prev))
+    else {
+        return Ok(None);
+    };
+    let old_task = tasks::task(clients, &target.cluster, old, &target.container).await?;
+    let still_running = old_task.is_some_and(|t| !t.stopped());
+    if !still_running {
+        return Ok(None);
+    }
+    let message = format!(
+        "the spec or the service revision changed: the new run starts once task {old} of the previous run has stopped"
+    );
+    Ok(Some(report(
+        prev.clone(),
+        Phase::Running,
+        Reason::Running,
+        message,
+        Then::Requeue(poll(&target.cluster)),
+    )))
+}
+
+/// Status from what the task reported. finishedAt is when berth saw the
+/// newest attempt stop (the backoff counts from it); a new attempt clears it.
+async fn record_task_result(
+    run: &Run<'_>,
+    cur: &mut MigrationJobStatus,
+    task: Option<&TaskView>,
+    p: &plan::Plan,
+) {
+    let now = run.now;
+    if let Some(t) = task.filter(|t| t.stopped()) {
         cur.exit_code = t.exit_code;
         cur.stopped_reason = t.stopped_reason.clone();
         cur.finished_at.get_or_insert_with(|| now.to_string());
     }
     cur.start_failures.extend(p.start_failure);
-    if p.finished {
-        cur.finished_at.get_or_insert_with(|| now.to_string());
-        if let Some(t) = task.as_ref().filter(|t| t.stopped()) {
-            let id = tasks::cluster_and_id(&t.arn).map(|(_, id)| id);
-            if let Some((group, stream)) = id.and_then(|id| target.log_stream(id)) {
-                cur.log_tail = crate::aws::logs::log_tail(&clients, &group, &stream).await;
-            }
-        }
-        let kind = if p.phase == Phase::Succeeded {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        };
-        ctx.event(obj, kind, p.reason.as_str(), "Run", p.message.clone())
-            .await;
+    if !p.finished {
+        return;
     }
-    let then = match p.step {
-        // A running task is polled on the grid, with the other jobs' tasks.
-        Step::Wait(Some(d)) if d == plan::POLL => Then::Requeue(poll(&target.cluster)),
-        Step::Wait(Some(d)) => Then::Requeue(d),
-        _ if is_finished(&cur) => Then::Expire,
-        _ => Then::Requeue(poll(&target.cluster)),
+    cur.finished_at.get_or_insert_with(|| now.to_string());
+    if let Some(t) = task.filter(|t| t.stopped()) {
+        let id = tasks::cluster_and_id(&t.arn).map(|(_, id)| id);
+        if let Some((group, stream)) = id.and_then(|id| run.target.log_stream(id)) {
+            cur.log_tail = crate::aws::logs::log_tail(run.clients, &group, &stream).await;
+        }
+    }
+    let kind = if p.phase == Phase::Succeeded {
+        EventType::Normal
+    } else {
+        EventType::Warning
     };
-    Ok(report(cur, p.phase, p.reason, p.message, then))
+    run.ctx
+        .event(run.obj, kind, p.reason.as_str(), "Run", p.message.clone())
+        .await;
+}
+
+fn then_after(step: &Step, cur: &MigrationJobStatus, cluster: &str) -> Then {
+    match step {
+        // A running task is polled on the grid, with the other jobs' tasks.
+        Step::Wait(Some(d)) if *d == plan::POLL => Then::Requeue(poll(cluster)),
+        Step::Wait(Some(d)) => Then::Requeue(*d),
+        _ if is_finished(cur) => Then::Expire,
+        _ => Then::Requeue(poll(cluster)),
+    }
 }
 
 /// `ttlSecondsAfterFinished` (standalone jobs): delete the object once it is due.
