@@ -260,6 +260,18 @@ pub struct RolloutStatus {
     /// (DescribeServiceDeployments), what berth reads its outcome from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<ServiceDeploymentStatus>,
+    /// The `berth.dev/refresh` value this rollout has seen: the object's
+    /// value while the rollout had not failed, or the one that retried it.
+    /// Only a different value retries a rollout ECS failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_by: Option<String>,
+    /// Why berth retried this rollout after ECS failed it (one UpdateService
+    /// with forceNewDeployment): `berth.dev/refresh=VALUE`, or
+    /// `PullThroughCache NAME Ready at TIME` when the rule serving an image
+    /// that could not be pulled became Ready after the rollout started (once
+    /// per such transition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_for: Option<String>,
 }
 
 /// An ECS service deployment as DescribeServiceDeployments reports it.

@@ -224,6 +224,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Some(reflector::ObjectRef::new(&service).within(&ns))
         },
     );
+    // A PullThroughCache that became Ready may let a rollout that failed to
+    // pull be retried (ECS never retries a FAILED deployment).
+    let failed_pulls = ecs_store.clone();
+    let ecs = ecs.watches(
+        scoped::<PullThroughCache>(client.clone(), ns),
+        watcher::Config::default(),
+        move |cache| ecs_service::retry::waiting_for_cache(&failed_pulls.state(), &cache),
+    );
     let bounded =
         || kube::runtime::controller::Config::default().concurrency(args.max_concurrent_reconciles);
     let ecs_run = ecs

@@ -38,6 +38,8 @@ const KEY_PARAMS: &[&str] = &[
     "service",
     "serviceName",
     "taskDefinition",
+    // UpdateService: a new deployment asked for with nothing else changed.
+    "forceNewDeployment",
     "startedBy",
     "family",
     "familyPrefix",

@@ -38,7 +38,7 @@ async fn ecs_service(env: &Env) -> aws_sdk_ecs::types::Service {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_healthy_image_is_rolled_back_and_reported() {
-    let env = Env::new("ecs-rollback").await;
+    let mut env = Env::new("ecs-rollback").await;
     env.apply_yaml(&example()).await.unwrap();
     let first = env
         .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
@@ -78,13 +78,119 @@ async fn never_healthy_image_is_rolled_back_and_reported() {
             .is_some_and(|r| r.contains("health checks"))),
         "lastStoppedTasks: {stopped:?}"
     );
-    // berth does not push the failed revision again and again.
+    // berth does not push the failed revision again by itself (a new
+    // berth.dev/refresh value would: see a_refresh_retries_a_failed_rollout_once_per_value).
     let updates = env.berth_calls("ecs", "UpdateService");
-    let (started, _) = env.reconciles("EcsService", "api").await;
-    refresh(&env, "1").await;
-    env.wait_reconciled_since("EcsService", "api", started, TIMEOUT)
+    env.kill_berth();
+    env.start_berth();
+    env.wait_reconciled_since("EcsService", "api", 0, TIMEOUT)
         .await;
     assert_eq!(env.berth_calls("ecs", "UpdateService"), updates);
+}
+
+/// The revisions of berth's UpdateService calls that asked for a new
+/// deployment with nothing else to change: retries of a failed rollout.
+fn retries(env: &Env) -> Vec<String> {
+    let log = env.awsim.call_log(Some("berth"));
+    log.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "UpdateService" && c["params"]["forceNewDeployment"] == "true")
+        .map(|c| {
+            c["params"]["taskDefinition"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn image_rule(image: &str, unhealthy: bool) -> awsim::images::ImageRule {
+    awsim::images::ImageRule {
+        image: image.into(),
+        prefix: false,
+        behavior: awsim::images::ImageBehavior {
+            unhealthy,
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_retries_a_failed_rollout_once_per_value() {
+    let mut env = Env::new("ecs-retry").await;
+    env.apply_yaml(&example()).await.unwrap();
+    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .await;
+    // Revision 2's image never passes its health checks until someone fixes
+    // it outside the spec (an awsim image rule; a later rule wins).
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:1.5.0";
+    env.awsim.add_image_rule(image_rule(image, true));
+    env.apply_yaml(&example().replace("shop/api:1.4.2", "shop/api:1.5.0"))
+        .await
+        .unwrap();
+    let svc = env
+        .wait_for(
+            "api",
+            "Degraded/RolledBack",
+            TIMEOUT,
+            degraded("RolledBack"),
+        )
+        .await;
+    let generation = svc.metadata.generation;
+    assert!(retries(&env).is_empty());
+
+    // A new value retries the rollout once; still broken, it fails again.
+    refresh(&env, "retry-1").await;
+    let retried_for = |value: &'static str| {
+        move |s: &EcsService| {
+            degraded("RolledBack")(s)
+                && s.status
+                    .as_ref()
+                    .and_then(|st| st.rollout.as_ref())
+                    .is_some_and(|r| {
+                        r.retried_for.as_deref() == Some(&format!("berth.dev/refresh={value}"))
+                    })
+        }
+    };
+    env.wait_for(
+        "api",
+        "retried for retry-1 and rolled back again",
+        TIMEOUT,
+        retried_for("retry-1"),
+    )
+    .await;
+    assert_eq!(retries(&env).len(), 1, "{:?}", retries(&env));
+    let events = env.events_for("api").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("RolloutRetried") && e.contains("retry-1")),
+        "{events:?}"
+    );
+
+    // The value it acted on never retries again, after a restart too.
+    env.kill_berth();
+    env.start_berth();
+    env.wait_reconciled_since("EcsService", "api", 0, TIMEOUT)
+        .await;
+    assert_eq!(retries(&env).len(), 1, "{:?}", retries(&env));
+
+    // Fixed outside the spec: the next value rolls revision 2 out.
+    env.awsim.add_image_rule(image_rule(image, false));
+    refresh(&env, "retry-2").await;
+    let svc = env
+        .wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
+        .await;
+    assert_eq!(svc.metadata.generation, generation);
+    let retried = retries(&env);
+    assert_eq!(retried.len(), 2, "one retry per value: {retried:?}");
+    assert!(
+        retried
+            .iter()
+            .all(|t| t.ends_with("task-definition/shop-api:2")),
+        "{retried:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

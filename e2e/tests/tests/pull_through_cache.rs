@@ -265,49 +265,88 @@ async fn a_lost_create_response_creates_the_rule_once() {
     assert_eq!(rule_prefixes(&env).await, ["docker-hub"]);
 }
 
+/// The task definitions of berth's UpdateService calls that asked for a
+/// new deployment with nothing else to change: retries of a failed rollout.
+fn retries(env: &Env) -> Vec<String> {
+    let log = env.awsim.call_log(Some("berth"));
+    log.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "UpdateService" && c["params"]["forceNewDeployment"] == "true")
+        .map(|c| {
+            c["params"]["taskDefinition"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
     use berth::api::EcsService;
     let env = Env::new("ptc-web").await;
     env.apply_yaml(&file("web.yaml")).await.unwrap();
-    // Without a rule nothing serves docker-hub/...: the pull fails, and the
-    // failure says there is no rule.
-    env.wait_for(
-        "web",
-        "a failed pull naming the missing rule",
-        TIMEOUT,
-        |s: &EcsService| {
-            s.status.as_ref().is_some_and(|st| {
-                st.conditions.iter().any(|c| {
-                    c.message.contains("CannotPullContainerError")
-                        && c.message.contains(
-                            "no PullThroughCache covers repository docker-hub/library/nginx",
-                        )
-                })
-            })
-        },
-    )
-    .await;
+    // Without a rule nothing serves docker-hub/...: the circuit breaker
+    // fails the first rollout, and the failure says there is no rule.
+    let s = env
+        .wait_for(
+            "web",
+            "RolloutFailed naming the missing rule",
+            TIMEOUT,
+            |s: &EcsService| {
+                berth_e2e::examples::degraded("RolloutFailed")(s)
+                    && any_message(s, "CannotPullContainerError")
+                    && any_message(
+                        s,
+                        "no PullThroughCache covers repository docker-hub/library/nginx",
+                    )
+            },
+        )
+        .await;
+    let generation = s.metadata.generation;
+    assert!(retries(&env).is_empty());
+
+    // ECS never retries a FAILED deployment: once the rule is Ready, berth
+    // retries the rollout once by itself, with no spec edit and no refresh.
     env.apply_yaml(&file("pull-through-cache.yaml"))
         .await
         .unwrap();
-    env.wait_for("docker-hub", "Ready", TIMEOUT, ready_because("RuleReady"))
+    let s = env
+        .wait_for(
+            "web",
+            "Ready on revision 1",
+            Duration::from_secs(150),
+            berth_e2e::examples::ready_on(1),
+        )
         .await;
-    // The circuit breaker failed revision 1 meanwhile (RolloutFailed asks
-    // for a spec change); the next revision pulls through the cache.
-    env.apply_yaml(&file("web.yaml").replace(
-        "http://api.shop.internal:8080",
-        "http://api.shop.internal:8081",
-    ))
-    .await
-    .unwrap();
-    env.wait_for(
-        "web",
-        "Ready on revision 2",
-        Duration::from_secs(150),
-        berth_e2e::examples::ready_on(2),
-    )
-    .await;
+    assert_eq!(s.metadata.generation, generation);
+    assert!(!s
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .contains_key("berth.dev/refresh"));
+    let retried = retries(&env);
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert!(
+        retried[0].ends_with("task-definition/shop-web:1"),
+        "{retried:?}"
+    );
+    let rollout = s.status.unwrap().rollout.unwrap();
+    assert!(
+        rollout
+            .retried_for
+            .as_deref()
+            .is_some_and(|r| r.starts_with("PullThroughCache docker-hub Ready at ")),
+        "{rollout:?}"
+    );
+    let events = env.events_for("web").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("RolloutRetried") && e.contains("PullThroughCache docker-hub")),
+        "{events:?}"
+    );
     let repos = ecr(&env)
         .await
         .describe_repositories()

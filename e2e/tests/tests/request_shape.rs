@@ -316,6 +316,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         platform_version: spec.platform_version.clone(),
         capacity_provider_strategy: Some(spec.capacity_provider_strategy.clone())
             .filter(|c| !c.is_empty()),
+        force_new_deployment: true,
     };
     act::update_service(clients, svc, &every_field)
         .await

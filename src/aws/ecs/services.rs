@@ -39,6 +39,9 @@ pub struct ServiceUpdate {
     pub platform_version: Option<String>,
     /// Changing the strategy needs a new deployment (forceNewDeployment).
     pub capacity_provider_strategy: Option<Vec<CapacityItem>>,
+    /// A new deployment even when nothing else changes: the retry of a
+    /// rollout ECS failed (ECS never retries a FAILED deployment itself).
+    pub force_new_deployment: bool,
 }
 
 impl ServiceUpdate {
@@ -147,9 +150,10 @@ pub async fn update_service(
         .set_enable_execute_command(u.enable_execute_command)
         .set_platform_version(u.platform_version.clone());
     if let Some(c) = &u.capacity_provider_strategy {
-        req = req
-            .set_capacity_provider_strategy(Some(convert::capacity(c)))
-            .force_new_deployment(true);
+        req = req.set_capacity_provider_strategy(Some(convert::capacity(c)));
+    }
+    if u.force_new_deployment || u.capacity_provider_strategy.is_some() {
+        req = req.force_new_deployment(true);
     }
     let out = clients
         .call("ecs:UpdateService", || req.clone().send())

@@ -79,7 +79,10 @@ pub async fn act_on(
         }
         ServiceAction::Update { update, drift } => {
             let svc = act::update_service(clients, obj, update).await?;
-            let (kind, reason, note) = update_event(update, drift, revision);
+            let (kind, reason, note) = match &p.retry {
+                Some(why) => super::retry::event(why, update, drift, revision),
+                None => update_event(update, drift, revision),
+            };
             ctx.event(obj, kind, reason, "UpdateService", note).await;
             Ok(Some(svc))
         }

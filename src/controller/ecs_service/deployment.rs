@@ -59,6 +59,41 @@ pub fn config_differs(obj: &EcsService, svc: &ServiceView, pause_post_test: bool
         || alarms
 }
 
+/// Whether the service's network configuration differs from the spec.
+pub fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
+    let want = obj.spec.network_configuration.as_ref();
+    let have = svc.network.as_ref();
+    match (want, have) {
+        (None, None) => false,
+        (None, Some(_)) | (Some(_), None) => true,
+        (Some(w), Some(h)) => {
+            let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+            set(&w.subnets) != set(&h.subnets)
+                || set(&w.security_groups) != set(&h.security_groups)
+                || w.assign_public_ip != h.assign_public_ip
+        }
+    }
+}
+
+/// Whether the service's capacity provider strategy differs from the spec.
+pub fn capacity_differs(obj: &EcsService, svc: &ServiceView) -> bool {
+    let have: BTreeSet<(String, i32, i32)> =
+        svc.capacity_provider_strategy.iter().cloned().collect();
+    let want: BTreeSet<(String, i32, i32)> = obj
+        .spec
+        .capacity_provider_strategy
+        .iter()
+        .map(|c| {
+            (
+                c.capacity_provider.clone(),
+                c.weight.unwrap_or(0),
+                c.base.unwrap_or(0),
+            )
+        })
+        .collect();
+    have != want
+}
+
 type LbKey = (
     String,
     String,

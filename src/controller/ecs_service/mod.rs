@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod retry;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::{Api, ResourceExt};
 
-use super::context::{is_paused, Context, FINALIZER};
+use super::context::{is_paused, Context, FINALIZER, REFRESH_ANNOTATION};
 use super::error::{Error, Result};
 use super::{poll, status};
 use crate::api::common::DeletionPolicy;
@@ -137,6 +138,14 @@ async fn converge(
     // The MigrationJobs naming us: the pre-rollout gate and the checks.
     let jobs = ctx.jobs_for(&obj.namespace().unwrap_or_default(), &obj.name_any());
     let post_test = deployment::post_test_jobs(&jobs, &obj.name_any());
+    let serving = pull_through(obj, ctx, clients, &stopped);
+    let cache = retry::cache_ready(
+        &ctx.stores.caches.state(),
+        &obj.namespace().unwrap_or_default(),
+        serving.as_ref(),
+        &stopped,
+        &desired_arn,
+    );
 
     // Plan.
     let now = Timestamp::now();
@@ -156,9 +165,16 @@ async fn converge(
         post_test_failed: record
             .as_ref()
             .and_then(|r| deployment::post_test_failure(&post_test, &r.arn)),
+        refresh: obj
+            .annotations()
+            .get(REFRESH_ANNOTATION)
+            .map(String::as_str),
+        cache,
         now,
     });
-    let serving = explain_pull_through(obj, ctx, clients, &stopped, &mut p);
+    for c in &mut p.conditions {
+        c.message = super::pull_through::explain(&c.message, serving.as_ref());
+    }
 
     // Act.
     let rollback_requested = if paused {
@@ -263,31 +279,27 @@ async fn stopped_tasks(
     }
 }
 
-/// The PullThroughCache serving an image in this account's ECR; a failed
-/// pull says in the plan's conditions what state its rule is in.
-fn explain_pull_through(
+/// The PullThroughCache serving an image in this account's ECR (an image
+/// a stopped task could not pull first): a failed pull says in the
+/// conditions what state its rule is in.
+fn pull_through(
     obj: &EcsService,
     ctx: &Context,
     clients: &Clients,
     stopped: &[StoppedTask],
-    p: &mut plan::Plan,
 ) -> Option<super::pull_through::Serving> {
     let failure = stopped.iter().find_map(|t| {
         t.stopped_reason
             .as_deref()
             .filter(|r| r.contains("CannotPullContainerError"))
     });
-    let serving = super::pull_through::for_task_definition(
+    super::pull_through::for_task_definition(
         ctx,
         &obj.namespace().unwrap_or_default(),
         &clients.target.region,
         &obj.spec.task_definition,
         failure,
-    );
-    for c in &mut p.conditions {
-        c.message = super::pull_through::explain(&c.message, serving.as_ref());
-    }
-    serving
+    )
 }
 
 /// The plan's rollout, with the new deployment's id and record as the

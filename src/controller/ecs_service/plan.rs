@@ -2,8 +2,6 @@
 //! reports and what berth recorded last time, decide the one service
 //! mutation to make (if any) and the conditions to report.
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
@@ -15,6 +13,7 @@ use crate::aws::ecs::views::RegistryView;
 use crate::aws::ecs::{DeploymentView, ServiceDeploymentView, ServiceView};
 
 use super::deployment;
+use super::retry;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
@@ -149,6 +148,7 @@ pub fn fields_of(u: &ServiceUpdate) -> Vec<&'static str> {
         enable_execute_command,
         platform_version,
         capacity_provider_strategy,
+        force_new_deployment: _,
     } = u;
     [
         (task_definition.is_some(), "taskDefinition"),
@@ -195,6 +195,11 @@ pub struct Inputs<'a> {
     pub pause_post_test: bool,
     /// A PostTestTraffic MigrationJob failed for the current deployment.
     pub post_test_failed: Option<String>,
+    /// The object's `berth.dev/refresh` annotation.
+    pub refresh: Option<&'a str>,
+    /// The Ready PullThroughCache serving an image the desired revision's
+    /// stopped tasks could not pull.
+    pub cache: Option<retry::CacheReady>,
     pub now: Timestamp,
 }
 
@@ -214,6 +219,8 @@ pub struct Plan {
     /// changed outside berth (the spec did not change).
     pub tags: Option<TagChange>,
     pub tags_drifted: bool,
+    /// The action retries a rollout ECS failed, for this reason.
+    pub retry: Option<retry::Why>,
 }
 
 pub fn plan(i: &Inputs<'_>) -> Plan {
@@ -255,6 +262,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             reason: Some("creating the service".into()),
             started_at: Some(i.now.to_string()),
             revision: Some(i.desired_revision),
+            refreshed_by: i.refresh.map(str::to_string),
             ..RolloutStatus::default()
         });
         return Plan {
@@ -267,6 +275,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             previous_arn: prev.previous_task_definition_arn.clone(),
             tags: None,
             tags_drifted: false,
+            retry: None,
         };
     };
 
@@ -292,6 +301,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
             previous_arn: prev.previous_task_definition_arn.clone(),
             tags: None,
             tags_drifted: false,
+            retry: None,
         };
     }
 
@@ -313,6 +323,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
                 previous_arn: prev.previous_task_definition_arn.clone(),
                 tags: None,
                 tags_drifted: false,
+                retry: None,
             };
         }
     }
@@ -364,7 +375,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         update.pause_post_test = i.pause_post_test;
         changed("deploymentConfiguration", &mut drift);
     }
-    if network_differs(i.obj, svc) {
+    if deployment::network_differs(i.obj, svc) {
         update.network = spec.network_configuration.clone();
         changed("networkConfiguration", &mut drift);
     }
@@ -396,9 +407,14 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         update.platform_version = Some(p.clone());
         changed("platformVersion", &mut drift);
     }
-    if !spec.capacity_provider_strategy.is_empty() && capacity_differs(i.obj, svc) {
+    if !spec.capacity_provider_strategy.is_empty() && deployment::capacity_differs(i.obj, svc) {
         update.capacity_provider_strategy = Some(spec.capacity_provider_strategy.clone());
         changed("capacityProviderStrategy", &mut drift);
+    }
+    let failed = retry::failed(i, svc, serving_desired, rolled_back, &prev);
+    let retry = retry::decide(i, failed, prev.rollout.as_ref());
+    if retry.is_some() {
+        retry::apply(&mut update, i.desired_arn);
     }
 
     let tag_change = if i.paused {
@@ -421,17 +437,27 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     let primary = svc.primary();
     let pushing_revision =
         matches!(&action, ServiceAction::Update { update, .. } if update.pushes_revision());
-    // Remember what served before a new revision, for a post-rollout rollback.
-    let previous_arn = if pushing_revision {
+    // Remember what served before a new revision, for a post-rollout
+    // rollback (a retry pushes no new revision).
+    let previous_arn = if pushing_revision && retry.is_none() {
         svc.task_definition.clone().or(previous)
     } else {
         previous
     };
     let mut rollout = rollout_status(primary, &prev.rollout);
     rollout.service_deployment = i.record.map(deployment::record_status);
+    rollout.refreshed_by = retry::seen_refresh(i, failed, retry.as_ref(), prev.rollout.as_ref());
+    let rolling = match &retry {
+        Some(_) => format!(
+            "retrying the failed rollout of revision {}",
+            i.desired_revision
+        ),
+        None => format!("rolling out revision {}", i.desired_revision),
+    };
     if pushing_revision {
         rollout.state = Some("IN_PROGRESS".into());
-        rollout.reason = Some(format!("rolling out revision {}", i.desired_revision));
+        rollout.reason = Some(rolling.clone());
+        rollout.retried_for = retry.as_ref().map(retry::Why::record);
         rollout.started_at = Some(i.now.to_string());
         rollout.failed_tasks = 0;
         rollout.revision = Some(i.desired_revision);
@@ -453,7 +479,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         conditions::failed(Reason::PostRolloutCheckFailed, message)
     } else if let Some(message) = &i.post_test_failed {
         conditions::failed(Reason::PostTestTrafficCheckFailed, message.clone())
-    } else if rolled_back {
+    } else if rolled_back && retry.is_none() {
         deployment::rolled_back_conditions(
             i.record,
             i.desired_revision,
@@ -468,18 +494,8 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         }
     } else if pushing_revision {
         vec![
-            Desired::new(
-                READY,
-                false,
-                Reason::RollingOut,
-                format!("rolling out revision {}", i.desired_revision),
-            ),
-            Desired::new(
-                PROGRESSING,
-                true,
-                Reason::RollingOut,
-                format!("rolling out revision {}", i.desired_revision),
-            ),
+            Desired::new(READY, false, Reason::RollingOut, rolling.clone()),
+            Desired::new(PROGRESSING, true, Reason::RollingOut, rolling),
             conditions::not_degraded(),
         ]
     } else {
@@ -496,6 +512,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         previous_arn,
         tags: tag_change,
         tags_drifted,
+        retry,
     }
 }
 
@@ -574,6 +591,8 @@ fn rollout_status(primary: Option<&DeploymentView>, prev: &Option<RolloutStatus>
                 },
                 revision: prev.revision,
                 service_deployment: prev.service_deployment,
+                refreshed_by: prev.refreshed_by,
+                retried_for: prev.retried_for,
             }
         }
     }
@@ -760,37 +779,4 @@ fn is_failure(t: &StoppedTask) -> bool {
             || t.containers
                 .iter()
                 .any(|c| c.exit_code.is_some_and(|e| e != 0)))
-}
-
-fn network_differs(obj: &EcsService, svc: &ServiceView) -> bool {
-    let want = obj.spec.network_configuration.as_ref();
-    let have = svc.network.as_ref();
-    match (want, have) {
-        (None, None) => false,
-        (None, Some(_)) | (Some(_), None) => true,
-        (Some(w), Some(h)) => {
-            let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
-            set(&w.subnets) != set(&h.subnets)
-                || set(&w.security_groups) != set(&h.security_groups)
-                || w.assign_public_ip != h.assign_public_ip
-        }
-    }
-}
-
-fn capacity_differs(obj: &EcsService, svc: &ServiceView) -> bool {
-    let have: BTreeSet<(String, i32, i32)> =
-        svc.capacity_provider_strategy.iter().cloned().collect();
-    let want: BTreeSet<(String, i32, i32)> = obj
-        .spec
-        .capacity_provider_strategy
-        .iter()
-        .map(|c| {
-            (
-                c.capacity_provider.clone(),
-                c.weight.unwrap_or(0),
-                c.base.unwrap_or(0),
-            )
-        })
-        .collect();
-    have != want
 }

@@ -4,15 +4,17 @@
 //! it is given (readable, no debug formatting, nothing repeated), so these
 //! tests also walk the messages of every reason. `update` changes each
 //! UpdateService field, `prune` the revision history, `gate` the
-//! pre-rollout gate.
+//! pre-rollout gate, `retry` the retry of a rollout ECS failed.
 
 mod gate;
 mod prune;
+mod retry;
 mod update;
 
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{plan, Gate, Inputs, Plan, ServiceAction};
+use super::retry::CacheReady;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
 use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
@@ -114,6 +116,8 @@ fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[Stopp
         paused: false,
         pause_post_test: false,
         post_test_failed: None,
+        refresh: None,
+        cache: None,
         now: Timestamp::from_second(NOW).unwrap(),
     })
 }
@@ -136,6 +140,8 @@ struct World {
     paused: bool,
     pause_post_test: bool,
     post_test_failed: Option<String>,
+    refresh: Option<&'static str>,
+    cache: Option<CacheReady>,
 }
 
 impl World {
@@ -151,6 +157,8 @@ impl World {
             paused: false,
             pause_post_test: false,
             post_test_failed: None,
+            refresh: None,
+            cache: None,
         }
     }
 
@@ -173,6 +181,8 @@ impl World {
             paused: self.paused,
             pause_post_test: self.pause_post_test,
             post_test_failed: self.post_test_failed.clone(),
+            refresh: self.refresh,
+            cache: self.cache.clone(),
             now: Timestamp::from_second(NOW).unwrap(),
         })
     }

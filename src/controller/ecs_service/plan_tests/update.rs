@@ -347,7 +347,7 @@ fn each_field_is_sent_with_the_spec_value_and_drift_is_named() {
 
 #[test]
 fn every_update_field_has_a_case() {
-    // Each field of ServiceUpdate (as `fields_of` names them, plus the two
+    // Each field of ServiceUpdate (as `fields_of` names them, plus the
     // flags) is sent by some case above; `everything` names every field, so
     // a new one does not compile until it is here.
     let sent: Vec<ServiceUpdate> = CASES
@@ -371,6 +371,8 @@ fn every_update_field_has_a_case() {
         capacity_provider_strategy: Some(vec![]),
         rollback: true,
         pause_post_test: true,
+        // Sent by a retry (plan_tests/retry.rs).
+        force_new_deployment: true,
     };
     for field in fields_of(&everything) {
         assert!(

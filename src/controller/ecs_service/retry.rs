@@ -1,0 +1,243 @@
+//! Trying a rollout ECS failed once more. ECS never retries a FAILED
+//! deployment by itself, so a cause fixed outside the spec (a pull-through
+//! cache rule created, an image pushed, IAM fixed) needs one UpdateService
+//! with forceNewDeployment: asked for with a new `berth.dev/refresh` value,
+//! or made by berth once when the PullThroughCache serving an image the
+//! rollout could not pull became Ready after the rollout started.
+
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+
+use super::deployment;
+use super::plan::{self, Gate, Inputs};
+use crate::api::conditions::{self, DEGRADED, READY};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus, StoppedTask};
+use crate::api::pull_through_cache::PullThroughCache;
+use crate::aws::ecs::services::ServiceUpdate;
+use crate::aws::ecs::ServiceView;
+use crate::controller::context::REFRESH_ANNOTATION;
+use crate::controller::pull_through::Serving;
+
+/// The reason of the Event of a retry.
+pub const EVENT_REASON: &str = "RolloutRetried";
+
+const PULL_ERROR: &str = "CannotPullContainerError";
+
+/// A PullThroughCache serving an image the failed rollout could not pull,
+/// Ready since `since`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheReady {
+    pub object: String,
+    pub since: Timestamp,
+}
+
+/// Why berth retries a failed rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// `berth.dev/refresh` has a value the rollout has not seen.
+    Refresh(String),
+    /// The cache serving the image that failed to pull became Ready after
+    /// the rollout started.
+    Cache(CacheReady),
+}
+
+impl Why {
+    /// As `status.rollout.retriedFor` records it.
+    pub fn record(&self) -> String {
+        match self {
+            Why::Refresh(v) => format!("{REFRESH_ANNOTATION}={v}"),
+            Why::Cache(c) => format!("PullThroughCache {} Ready at {}", c.object, c.since),
+        }
+    }
+}
+
+/// Whether ECS failed the rollout of the desired revision, so that only a
+/// new deployment tries it again: the PRIMARY deployment of the desired
+/// revision is FAILED (a circuit breaker with nothing to roll back to or
+/// without rollback), its record says the rollout failed (ROLLBACK_FAILED,
+/// stopped by alarms), or ECS rolled it back (circuit breaker, alarms). A
+/// rollback asked for with `berth.dev/rollback`, a failed check of a
+/// MigrationJob and a closed gate are decisions, not failures to retry.
+pub fn failed(
+    i: &Inputs<'_>,
+    svc: &ServiceView,
+    serving_desired: bool,
+    rolled_back: bool,
+    prev: &EcsServiceStatus,
+) -> bool {
+    if i.gate != Gate::Open || i.post_check.is_some() || i.post_test_failed.is_some() {
+        return false;
+    }
+    if rolled_back {
+        let by_ecs = i.record.is_none_or(|r| {
+            r.circuit_breaker
+                .as_ref()
+                .is_some_and(|c| c.status.as_deref() == Some("TRIGGERED"))
+                || !r.triggered_alarms.is_empty()
+        });
+        return by_ecs || prev.rollback_requested.is_none();
+    }
+    serving_desired
+        && (svc.primary().is_some_and(|d| d.is("FAILED"))
+            || deployment::failed_conditions(i.record, i.desired_revision, None).is_some())
+}
+
+/// The retry to make now, if any (never while paused): a
+/// `berth.dev/refresh` value the rollout has not seen, else a Ready
+/// transition of the cache later than the rollout's start, once.
+pub fn decide(i: &Inputs<'_>, failed: bool, prev: Option<&RolloutStatus>) -> Option<Why> {
+    if !failed || i.paused {
+        return None;
+    }
+    let seen = prev.and_then(|r| r.refreshed_by.as_deref());
+    if let Some(v) = i.refresh.filter(|v| !v.is_empty() && Some(*v) != seen) {
+        return Some(Why::Refresh(v.to_string()));
+    }
+    let cache = i.cache.as_ref()?;
+    let prev = prev?;
+    let started = prev.started_at.as_deref()?.parse::<Timestamp>().ok()?;
+    let why = Why::Cache(cache.clone());
+    let done = prev.retried_for.as_deref() == Some(why.record().as_str());
+    (cache.since > started && !done).then_some(why)
+}
+
+/// The `berth.dev/refresh` value the rollout has seen after this
+/// reconcile. Until the rollout failed, whatever value the object carries
+/// (a "reconcile now", or the manifest's) asks for nothing and is taken as
+/// seen; once failed, only a retry takes a new value.
+pub fn seen_refresh(
+    i: &Inputs<'_>,
+    failed: bool,
+    retry: Option<&Why>,
+    prev: Option<&RolloutStatus>,
+) -> Option<String> {
+    if failed && retry.is_none() {
+        prev.and_then(|r| r.refreshed_by.clone())
+    } else {
+        i.refresh.map(str::to_string)
+    }
+}
+
+/// The update that retries: the desired revision in a new deployment.
+pub fn apply(update: &mut ServiceUpdate, desired_arn: &str) {
+    update.task_definition = Some(desired_arn.to_string());
+    update.rollback = false;
+    update.force_new_deployment = true;
+}
+
+/// The PullThroughCache serving an image a stopped task of the desired
+/// revision could not pull, when its rule is Ready. `serving` is what
+/// `pull_through::for_task_definition` found for the task definition.
+pub fn cache_ready(
+    caches: &[Arc<PullThroughCache>],
+    namespace: &str,
+    serving: Option<&Serving>,
+    stopped: &[StoppedTask],
+    desired_arn: &str,
+) -> Option<CacheReady> {
+    let pull_failed = stopped.iter().any(|t| {
+        t.task_definition_arn.as_deref() == Some(desired_arn)
+            && t.stopped_reason
+                .as_deref()
+                .is_some_and(|r| r.contains(PULL_ERROR))
+    });
+    if !pull_failed {
+        return None;
+    }
+    let object = serving?.object.clone()?;
+    let (ns, name) = object.split_once('/').unwrap_or((namespace, &object));
+    let cache = caches.iter().find(|c| {
+        c.metadata.name.as_deref() == Some(name)
+            && c.metadata.namespace.as_deref() == Some(ns)
+            && c.metadata.deletion_timestamp.is_none()
+    })?;
+    let conds = cache
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let ready = conditions::find(conds, READY).filter(|c| c.status == "True")?;
+    Some(CacheReady {
+        since: ready.last_transition_time.0,
+        object,
+    })
+}
+
+/// The EcsServices to look at again when `cache` changes: once it is Ready,
+/// those whose rollout ECS failed on an image pull, in every namespace (a
+/// rule serves its whole registry). The reconcile decides whether the
+/// cache serves their image.
+pub fn waiting_for_cache(
+    services: &[Arc<EcsService>],
+    cache: &PullThroughCache,
+) -> Vec<ObjectRef<EcsService>> {
+    let ready = cache
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true(&s.conditions, READY));
+    if !ready {
+        return Vec::new();
+    }
+    services
+        .iter()
+        .filter(|s| {
+            s.status.as_ref().is_some_and(|st| {
+                conditions::find(&st.conditions, DEGRADED).is_some_and(|c| {
+                    c.status == "True"
+                        && matches!(c.reason.as_str(), "RolloutFailed" | "RolledBack")
+                        && c.message.contains(PULL_ERROR)
+                })
+            })
+        })
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+/// The one Event of a retry's UpdateService, naming what else the same
+/// call changed.
+pub fn event(
+    why: &Why,
+    update: &ServiceUpdate,
+    drift: &[String],
+    revision: i64,
+) -> (EventType, &'static str, String) {
+    let what = match why {
+        Why::Refresh(v) => format!(
+            "{REFRESH_ANNOTATION} is \"{v}\": retrying the failed rollout of revision {revision} \
+             in a new deployment"
+        ),
+        Why::Cache(c) => format!(
+            "PullThroughCache {} became Ready at {} after the rollout of revision {revision} \
+             failed to pull its image: retrying the rollout once in a new deployment",
+            c.object, c.since
+        ),
+    };
+    let drifted: Vec<&str> = drift
+        .iter()
+        .map(String::as_str)
+        .filter(|f| *f != "taskDefinition")
+        .collect();
+    let settings: Vec<&str> = plan::fields_of(update)
+        .into_iter()
+        .filter(|f| *f != "taskDefinition" && !drifted.contains(f))
+        .collect();
+    let mut also = Vec::new();
+    if !drifted.is_empty() {
+        also.push(format!(
+            "changed outside berth, set back: {}",
+            drifted.join(", ")
+        ));
+    }
+    if !settings.is_empty() {
+        also.push(format!("updated {}", settings.join(", ")));
+    }
+    let note = if also.is_empty() {
+        what
+    } else {
+        format!("{what}; in the same update: {}", also.join("; "))
+    };
+    (EventType::Normal, EVENT_REASON, note)
+}
