@@ -91,6 +91,11 @@ impl Memos {
         );
     }
 
+    pub fn forget_one<T: 'static>(&self, uid: &str) {
+        self.entries()
+            .remove(&(std::any::TypeId::of::<T>(), uid.to_string()));
+    }
+
     /// Forgets what any kind remembered about `uid` (its object is gone).
     pub fn forget(&self, uid: &str) {
         self.entries().retain(|(_, k), _| k != uid);

@@ -113,6 +113,9 @@ async fn converge(
     // Observe.
     let rendered = render(obj, clients).await?;
     let hash = rendered.hash.clone();
+    if !paused && still_waiting(obj, ctx, prev, &hash) {
+        return Ok(Action::requeue(poll::aligned(ctx.poll, &spec.cluster)));
+    }
     let service = clients
         .batches
         .services
@@ -227,6 +230,7 @@ async fn converge(
         act_service::prune_revisions(obj, ctx, clients, &desired_arn, previous, current.as_ref())
             .await?;
     }
+    remember_waiting(obj, ctx, &next);
     // A poll that learned nothing writes nothing.
     if next != *prev {
         status::apply(api, obj, &next).await?;
@@ -327,6 +331,60 @@ fn rollout_after(p: &plan::Plan, current: Option<&ServiceView>) -> Option<Rollou
         });
     }
     rollout
+}
+
+/// When this process last observed AWS for a service that was waiting for
+/// its migrations, and the refresh value it had then.
+#[derive(Clone)]
+struct Waiting {
+    at: std::time::Instant,
+    refresh: Option<String>,
+}
+
+fn remember_waiting(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus) {
+    let uid = obj.metadata.uid.as_deref().unwrap_or_default();
+    if conditions::find(&next.conditions, PROGRESSING)
+        .is_some_and(|c| c.reason == Reason::WaitingForMigrations.as_str())
+    {
+        let refresh = obj.annotations().get(REFRESH_ANNOTATION).cloned();
+        ctx.memos.set(
+            uid,
+            Waiting {
+                at: std::time::Instant::now(),
+                refresh,
+            },
+        );
+    } else {
+        ctx.memos.forget_one::<Waiting>(uid);
+    }
+}
+
+/// Still waiting for the same migrations as the status says: ECS cannot
+/// open the gate (the MigrationJob watch wakes the service when a job
+/// finishes), so until the next resync or refresh a poll skips AWS. A
+/// release of N gated services otherwise cost DescribeServices for every
+/// poll of the whole wait, which grows with N (the migrations are paced by
+/// RegisterTaskDefinition).
+fn still_waiting(obj: &EcsService, ctx: &Context, prev: &EcsServiceStatus, hash: &str) -> bool {
+    let uid = obj.metadata.uid.as_deref().unwrap_or_default();
+    let Some(seen) = ctx.memos.get::<Waiting>(uid) else {
+        return false;
+    };
+    let refresh = obj.annotations().get(REFRESH_ANNOTATION);
+    let Some(progressing) = conditions::find(&prev.conditions, PROGRESSING) else {
+        return false;
+    };
+    let jobs = ctx.jobs_for(&obj.namespace().unwrap_or_default(), &obj.name_any());
+    seen.at.elapsed() < ctx.resync
+        && seen.refresh.as_ref() == refresh
+        && prev.observed_generation == obj.metadata.generation
+        && prev.spec_hash.as_deref() == Some(hash)
+        && progressing.status == "True"
+        && progressing.reason == Reason::WaitingForMigrations.as_str()
+        && matches!(
+            plan::gate(&jobs, &obj.name_any(), hash),
+            plan::Gate::Waiting(m) if m == progressing.message
+        )
 }
 
 /// An ECS deployment still moving (also one berth asked to roll back after
