@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{SecretKeyReference, Tags};
+use super::common::Tags;
 use super::validation::{is_arn_of, is_rds_identifier, validate_tags, Errors, InvalidSpec};
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -51,9 +51,9 @@ use super::validation::{is_arn_of, is_rds_identifier, validate_tags, Errors, Inv
         "fieldPath": ".serverlessV2"
     },
     {
-        "rule": "!has(self.manageMasterUserPassword) || self.manageMasterUserPassword || has(self.masterUserPasswordSecretRef)",
-        "message": "masterUserPasswordSecretRef is required when manageMasterUserPassword is false",
-        "fieldPath": ".masterUserPasswordSecretRef"
+        "rule": "!has(self.manageMasterUserPassword) || self.manageMasterUserPassword || (has(self.adopt) && self.adopt)",
+        "message": "manageMasterUserPassword: false only describes an adopted cluster (adopt: true): berth creates clusters with an RDS-managed master password and never handles a password",
+        "fieldPath": ".manageMasterUserPassword"
     },
     {
         "rule": "!has(self.proxy) || !self.proxy.enabled || !has(self.manageMasterUserPassword) || self.manageMasterUserPassword",
@@ -94,13 +94,12 @@ pub struct AuroraClusterSpec {
     #[serde(default = "default_master_username")]
     #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"))]
     pub master_username: String,
-    /// Keep the master password in Secrets Manager, managed by RDS.
+    /// Keep the master password in Secrets Manager, managed by RDS. berth
+    /// creates clusters only this way and never reads, sets or stores a
+    /// password; `false` only describes an adopted cluster (`adopt: true`)
+    /// whose password is managed elsewhere.
     #[serde(default = "default_true")]
     pub manage_master_user_password: bool,
-    /// Only when `manageMasterUserPassword` is false: the Kubernetes Secret
-    /// holding the master password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_user_password_secret_ref: Option<SecretKeyReference>,
     /// IAM database authentication (`rds-db:connect`).
     #[serde(default = "default_true")]
     pub iam_authentication: bool,
@@ -442,18 +441,13 @@ impl AuroraClusterSpec {
             "spec.backupRetentionDays",
             "must be between 1 and 35",
         );
-        if !self.manage_master_user_password {
-            e.check(
-                self.master_user_password_secret_ref.is_some(),
-                "spec.masterUserPasswordSecretRef",
-                "required when manageMasterUserPassword is false",
-            );
-        } else if self.master_user_password_secret_ref.is_some() {
-            e.push(
-                "spec.masterUserPasswordSecretRef",
-                "only valid when manageMasterUserPassword is false",
-            );
-        }
+        // A password in a Kubernetes Secret would pass through berth: it
+        // creates clusters only with RDS managing the password.
+        e.check(
+            self.manage_master_user_password || self.adopt,
+            "spec.manageMasterUserPassword",
+            "false only describes an adopted cluster (adopt: true): berth creates clusters with an RDS-managed master password and never handles a password",
+        );
         if self.engine == Engine::AuroraPostgresql {
             e.check(
                 !["postgres_", "rds"]
