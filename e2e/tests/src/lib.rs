@@ -495,6 +495,25 @@ impl Env {
             .unwrap_or(0)
     }
 
+    /// The task definitions of berth's UpdateService calls that asked for a
+    /// new deployment: retries of a failed rollout.
+    pub fn rollout_retries(&self) -> Vec<String> {
+        let log = self.awsim.call_log(Some("berth"));
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["action"] == "UpdateService" && c["params"]["forceNewDeployment"] == "true"
+            })
+            .map(|c| {
+                c["params"]["taskDefinition"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// Patches an object with a JSON merge patch, as `kubectl patch --type merge` would.
     pub async fn merge_patch<K>(&self, name: &str, patch: serde_json::Value) -> K
     where

@@ -88,23 +88,6 @@ async fn never_healthy_image_is_rolled_back_and_reported() {
     assert_eq!(env.berth_calls("ecs", "UpdateService"), updates);
 }
 
-/// The revisions of berth's UpdateService calls that asked for a new
-/// deployment with nothing else to change: retries of a failed rollout.
-fn retries(env: &Env) -> Vec<String> {
-    let log = env.awsim.call_log(Some("berth"));
-    log.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] == "UpdateService" && c["params"]["forceNewDeployment"] == "true")
-        .map(|c| {
-            c["params"]["taskDefinition"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
-}
-
 fn image_rule(image: &str, unhealthy: bool) -> awsim::images::ImageRule {
     awsim::images::ImageRule {
         image: image.into(),
@@ -138,7 +121,7 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
         )
         .await;
     let generation = svc.metadata.generation;
-    assert!(retries(&env).is_empty());
+    assert!(env.rollout_retries().is_empty());
 
     // A new value retries the rollout once; still broken, it fails again.
     refresh(&env, "retry-1").await;
@@ -160,7 +143,12 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
         retried_for("retry-1"),
     )
     .await;
-    assert_eq!(retries(&env).len(), 1, "{:?}", retries(&env));
+    assert_eq!(
+        env.rollout_retries().len(),
+        1,
+        "{:?}",
+        env.rollout_retries()
+    );
     let events = env.events_for("api").await;
     assert!(
         events
@@ -174,7 +162,12 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
     env.start_berth();
     env.wait_reconciled_since("EcsService", "api", 0, TIMEOUT)
         .await;
-    assert_eq!(retries(&env).len(), 1, "{:?}", retries(&env));
+    assert_eq!(
+        env.rollout_retries().len(),
+        1,
+        "{:?}",
+        env.rollout_retries()
+    );
 
     // Fixed outside the spec: the next value rolls revision 2 out.
     env.awsim.add_image_rule(image_rule(image, false));
@@ -183,7 +176,7 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
         .wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
         .await;
     assert_eq!(svc.metadata.generation, generation);
-    let retried = retries(&env);
+    let retried = env.rollout_retries();
     assert_eq!(retried.len(), 2, "one retry per value: {retried:?}");
     assert!(
         retried

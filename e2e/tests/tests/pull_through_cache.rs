@@ -265,23 +265,6 @@ async fn a_lost_create_response_creates_the_rule_once() {
     assert_eq!(rule_prefixes(&env).await, ["docker-hub"]);
 }
 
-/// The task definitions of berth's UpdateService calls that asked for a
-/// new deployment with nothing else to change: retries of a failed rollout.
-fn retries(env: &Env) -> Vec<String> {
-    let log = env.awsim.call_log(Some("berth"));
-    log.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] == "UpdateService" && c["params"]["forceNewDeployment"] == "true")
-        .map(|c| {
-            c["params"]["taskDefinition"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
     use berth::api::EcsService;
@@ -305,7 +288,7 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
         )
         .await;
     let generation = s.metadata.generation;
-    assert!(retries(&env).is_empty());
+    assert!(env.rollout_retries().is_empty());
 
     // ECS never retries a FAILED deployment: once the rule is Ready, berth
     // retries the rollout once by itself, with no spec edit and no refresh.
@@ -326,7 +309,7 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
         .annotations
         .unwrap_or_default()
         .contains_key("berth.dev/refresh"));
-    let retried = retries(&env);
+    let retried = env.rollout_retries();
     assert_eq!(retried.len(), 1, "{retried:?}");
     assert!(
         retried[0].ends_with("task-definition/shop-web:1"),
