@@ -65,6 +65,7 @@ reasons! {
     ClusterNotFound ["EcsService"] "spec.cluster names no ECS cluster (names are case-sensitive; berth never creates clusters)." => "Fix spec.cluster or create the cluster.";
     NamespaceNotFound ["EcsService"] "spec.serviceDiscovery names a Cloud Map namespace that does not exist." => "Fix the namespace name or id, or create the namespace.";
     SecretNotFound ["EcsService"] "A secret referenced by the task definition does not exist in Secrets Manager." => "Create the secret or fix the ARN.";
+    RegistrationQueued ["EcsService"] "The new task definition waits for its turn to be registered: AWS allows one RegisterTaskDefinition per second per account, and berth registers in arrival order within its share of that rate." => "Wait; the message says when its turn comes.";
     WaitingForMigrations ["EcsService"] "The new revision waits for its PreRollout MigrationJobs to succeed; the old revision keeps serving." => "Wait; watch the MigrationJobs named in the message.";
     MigrationFailed ["EcsService"] "A PreRollout MigrationJob failed for this revision; the old revision keeps serving." => "Fix the migration, then set berth.dev/refresh on the MigrationJob or change the spec.";
     PostTestTrafficCheckFailed ["EcsService"] "A PostTestTraffic MigrationJob failed while the deployment paused after test traffic shifted; berth asked ECS to roll the deployment back and the previous revision keeps serving." => "Fix the revision (the message names the job and its exit code) and roll out again.";

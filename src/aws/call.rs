@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -18,7 +18,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use super::error::{classify, AwsFailure, FailureKind};
-use super::limiter::Limiter;
+use super::limiter::{Limiter, Ticket};
 use super::Target;
 
 /// Attempts per call: the first and two retries.
@@ -81,12 +81,14 @@ impl Pipeline {
     /// Sends a request built by `send` (called once per attempt). A request
     /// that failed throttled or transiently is sent again unless
     /// `idempotent` is false and AWS may have executed it: a lost response
-    /// must not create a second resource.
+    /// must not create a second resource. A `prepaid` ticket pays for the
+    /// first attempt (retries take tokens of their own).
     pub async fn call<T, E, Fut>(
         &self,
         target: &Target,
         action: &'static str,
         idempotent: bool,
+        mut prepaid: Option<Ticket>,
         send: impl Fn() -> Fut,
     ) -> Result<T, AwsFailure>
     where
@@ -97,7 +99,14 @@ impl Pipeline {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let waited = self.limiter.acquire(target, action).await;
+            let waited = match prepaid.take() {
+                Some(ticket) => {
+                    let wait = ticket.at.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait).await;
+                    wait
+                }
+                None => self.limiter.acquire(target, action).await,
+            };
             self.metrics.limiter_wait.observe(waited.as_secs_f64());
             // Checked right before sending (a limiter wait can outlast the
             // leadership): a replica that is not the leader must not touch AWS.

@@ -128,6 +128,12 @@ struct Bucket {
     updated: Instant,
 }
 
+/// A token already taken from its bucket, usable from `at` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub at: Instant,
+}
+
 /// The token buckets of every target.
 pub struct Limiter {
     /// The share of AWS's rates berth takes; `None` disables the limiter.
@@ -154,6 +160,17 @@ impl Limiter {
             tokio::time::sleep(wait).await;
         }
         wait
+    }
+
+    /// Takes a token for `action` on `target` now, to be spent at the
+    /// ticket's time: a caller facing a long wait can give up its
+    /// concurrency slot and come back for the call then, keeping its place
+    /// in line.
+    pub fn ticket(&self, target: &Target, action: &str) -> Ticket {
+        let now = Instant::now();
+        Ticket {
+            at: now + self.reserve(target, Category::of(action), now),
+        }
     }
 
     fn reserve(&self, target: &Target, category: Category, now: Instant) -> Duration {
@@ -196,6 +213,21 @@ mod tests {
             region: "us-east-1".into(),
             role_arn: None,
         }
+    }
+
+    #[test]
+    fn a_ticket_keeps_its_place_in_line() {
+        // Task definition modify at 5%: 1 burst, one token every 20 s.
+        let l = Limiter::new(Some(0.05));
+        let t0 = Instant::now();
+        let first = l.ticket(&target(), "ecs:RegisterTaskDefinition");
+        let second = l.ticket(&target(), "ecs:RegisterTaskDefinition");
+        assert!(first.at <= Instant::now());
+        let ahead = second.at.duration_since(t0);
+        assert!(ahead >= Duration::from_secs(19), "{ahead:?}");
+        // A caller arriving after the ticket waits behind it.
+        let after = l.reserve(&target(), Category::EcsTaskDefinitionModify, Instant::now());
+        assert!(after >= Duration::from_secs(39), "{after:?}");
     }
 
     #[test]

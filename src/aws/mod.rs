@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 
 pub use call::{AwsMetrics, Pipeline};
 pub use error::{classify, AwsFailure, FailureKind};
-pub use limiter::Limiter;
+pub use limiter::{Limiter, Ticket};
 
 /// Namespace annotation naming the AWS region of its resources.
 pub const REGION_ANNOTATION: &str = "berth.dev/aws-region";
@@ -81,7 +81,9 @@ impl Clients {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.pipeline.call(&self.target, action, true, send).await
+        self.pipeline
+            .call(&self.target, action, true, None, send)
+            .await
     }
 
     /// Like [`Clients::call`] for a mutation without an idempotency token
@@ -96,7 +98,30 @@ impl Clients {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.pipeline.call(&self.target, action, false, send).await
+        self.call_once_prepaid(action, None, send).await
+    }
+
+    /// [`Clients::call_once`] whose first attempt spends `prepaid` (taken
+    /// with [`Clients::ticket`]) instead of waiting for a token.
+    pub async fn call_once_prepaid<T, E, Fut>(
+        &self,
+        action: &'static str,
+        prepaid: Option<Ticket>,
+        send: impl Fn() -> Fut,
+    ) -> Result<T, AwsFailure>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.pipeline
+            .call(&self.target, action, false, prepaid, send)
+            .await
+    }
+
+    /// A token for `action`, taken now for a call made at the ticket's time
+    /// (see [`limiter::Limiter::ticket`]).
+    pub fn ticket(&self, action: &str) -> Ticket {
+        self.pipeline.limiter.ticket(&self.target, action)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod pacing;
 pub mod poll;
 pub mod pull_through;
 pub mod pull_through_cache;

@@ -239,7 +239,7 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         user_tags: &spec.tags,
         secret_versions: &versions,
     });
-    let (td, _) = rendered.register(clients).await.unwrap();
+    let (td, _) = rendered.register(clients, None).await.unwrap();
     render::latest_with_hash(clients, &family, &rendered.hash)
         .await
         .unwrap();

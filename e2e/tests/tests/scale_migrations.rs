@@ -163,6 +163,11 @@ async fn two_hundred_services_with_migrations_converge_once() {
     let jobs: Api<MigrationJob> = env.api();
 
     // 1. Every service registers its revision and waits for its migration.
+    // AWS allows one RegisterTaskDefinition a second, so most services wait
+    // minutes for their turn: they wait outside berth's reconcile slots
+    // (`berth_reconciles_in_flight`), which stay free for other work. The
+    // fewest slots held at a moment 50 or more services were still waiting:
+    let fewest_held = std::cell::Cell::new(f64::MAX);
     until(
         &env,
         "every service registered",
@@ -181,6 +186,11 @@ async fn two_hundred_services_with_migrations_converge_once() {
                         .is_some_and(|st| st.task_definition_arn.is_some())
                 })
                 .count();
+            if SERVICES - registered >= 50 {
+                let m = env.berth_metrics().await.map_err(|e| e.to_string())?;
+                let held = sum(&m, "berth_reconciles_in_flight", &[("kind", "EcsService")]);
+                fewest_held.set(fewest_held.get().min(held));
+            }
             (registered == SERVICES)
                 .then_some(())
                 .ok_or(format!("{registered}/{SERVICES} registered"))
@@ -188,6 +198,12 @@ async fn two_hundred_services_with_migrations_converge_once() {
     )
     .await;
     let registered_after = started.elapsed();
+    assert!(
+        fewest_held.get() <= 8.0,
+        "while 50 or more services waited for their RegisterTaskDefinition turn, \
+         berth always held at least {} reconcile slots for them",
+        fewest_held.get()
+    );
     let creation = calls_by_action(&env);
     let registrations = creation
         .get("ecs:RegisterTaskDefinition")

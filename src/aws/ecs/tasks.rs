@@ -159,7 +159,7 @@ pub async fn task_definition(
     if let Some((arn, _)) = latest_with_hash(clients, &target.family, &rendered.hash).await? {
         return Ok((arn, false));
     }
-    let (arn, _) = rendered.register(clients).await?;
+    let (arn, _) = rendered.register(clients, None).await?;
     Ok((arn, true))
 }
 

@@ -91,9 +91,10 @@ impl RenderedTaskDefinition {
     pub async fn register(
         &self,
         clients: &crate::aws::Clients,
+        prepaid: Option<crate::aws::Ticket>,
     ) -> Result<(String, i64), crate::aws::AwsFailure> {
         let out = clients
-            .call_once("ecs:RegisterTaskDefinition", || {
+            .call_once_prepaid("ecs:RegisterTaskDefinition", prepaid, || {
                 self.apply(clients.ecs.register_task_definition()).send()
             })
             .await?;

@@ -20,7 +20,7 @@ use kube::{Api, ResourceExt};
 
 use super::context::{is_paused, Context, FINALIZER, REFRESH_ANNOTATION};
 use super::error::{Error, Result};
-use super::{poll, status};
+use super::{pacing, poll, status};
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
@@ -116,6 +116,23 @@ async fn converge(
     if !paused && still_waiting(obj, ctx, prev, &hash) {
         return Ok(Action::requeue(poll::aligned(ctx.poll, &spec.cluster)));
     }
+    // The revision first: a registration waiting for its turn observes
+    // nothing yet (see `pacing`).
+    let (desired_arn, revision) = match desired_revision(obj, ctx, clients, prev, &rendered, paused)
+        .await?
+    {
+        Revision::Known(arn, revision) => (arn, revision),
+        Revision::Later(wait) => return Ok(Action::requeue(wait)),
+        Revision::Queued(wait) => {
+            let turn = Timestamp::now()
+                .checked_add(wait)
+                .unwrap_or_else(|_| Timestamp::now());
+            let desired = plan::registration_queued(turn);
+            status::write_conditions(api, obj, prev, &desired).await?;
+            return Ok(Action::requeue(wait));
+        }
+        Revision::Paused => return write_paused_without_revision(obj, ctx, api, prev, &hash).await,
+    };
     let service = clients
         .batches
         .services
@@ -123,11 +140,6 @@ async fn converge(
         .await?;
     let record =
         act_deployment::current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
-    let Some((desired_arn, revision)) =
-        desired_revision(obj, ctx, clients, prev, &rendered, paused).await?
-    else {
-        return write_paused_without_revision(obj, ctx, api, prev, &hash).await;
-    };
     // Cloud Map: reuse what status knows while the service points at it.
     let registry = match registry(obj, ctx, clients, prev, service.as_ref(), paused).await? {
         Ok(registry) => registry,
@@ -419,9 +431,21 @@ fn requeue(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus) -> Action {
     }
 }
 
+/// The desired revision, or why there is none yet.
+enum Revision {
+    Known(String, i64),
+    /// Paused and not registered yet.
+    Paused,
+    /// Its registration's turn comes after this wait.
+    Queued(std::time::Duration),
+    /// Registered after waiting for its turn: observed at the next poll,
+    /// after this wait.
+    Later(std::time::Duration),
+}
+
 /// The revision for the rendering's hash: known from status (survives
-/// restarts), or found by its hash tag, or registered now. `None` while
-/// paused and not registered yet.
+/// restarts), or found by its hash tag, or registered now, or once its
+/// ticket for RegisterTaskDefinition is due.
 async fn desired_revision(
     obj: &EcsService,
     ctx: &Context,
@@ -429,11 +453,11 @@ async fn desired_revision(
     prev: &EcsServiceStatus,
     rendered: &taskdef::RenderedTaskDefinition,
     paused: bool,
-) -> Result<Option<(String, i64)>> {
+) -> Result<Revision> {
     let hash = &rendered.hash;
     if let (Some(h), Some(arn)) = (&prev.spec_hash, &prev.task_definition_arn) {
         if h == hash {
-            return Ok(Some((arn.clone(), prev.revision.unwrap_or(0))));
+            return Ok(Revision::Known(arn.clone(), prev.revision.unwrap_or(0)));
         }
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
@@ -442,8 +466,8 @@ async fn desired_revision(
         .get::<Registered>(&uid)
         .filter(|r| r.hash == *hash)
         .map(|r| (r.arn, r.revision));
-    if let Some(known) = remembered {
-        return Ok(Some(known));
+    if let Some((arn, revision)) = remembered {
+        return Ok(Revision::Known(arn, revision));
     }
     let remember = |arn: &str, revision: i64| {
         ctx.memos.set(
@@ -455,14 +479,24 @@ async fn desired_revision(
             },
         );
     };
-    if let Some((arn, revision)) = taskdef::latest_with_hash(clients, &obj.family(), hash).await? {
-        remember(&arn, revision);
-        return Ok(Some((arn, revision)));
+    // A service holding a ticket looked for the hash when it took it, and
+    // nothing registers its family meanwhile.
+    let held = pacing::waiting(&ctx.memos, &uid, hash);
+    if !held {
+        let found = taskdef::latest_with_hash(clients, &obj.family(), hash).await?;
+        if let Some((arn, revision)) = found {
+            remember(&arn, revision);
+            return Ok(Revision::Known(arn, revision));
+        }
     }
     if paused {
-        return Ok(None);
+        return Ok(Revision::Paused);
     }
-    let (arn, revision) = rendered.register(clients).await?;
+    let ticket = match pacing::turn(&ctx.memos, clients, &uid, hash, REGISTER) {
+        pacing::Turn::Now(ticket) => ticket,
+        pacing::Turn::Later(wait) => return Ok(Revision::Queued(wait)),
+    };
+    let (arn, revision) = rendered.register(clients, Some(ticket)).await?;
     remember(&arn, revision);
     ctx.event(
         obj,
@@ -475,8 +509,16 @@ async fn desired_revision(
         ),
     )
     .await;
-    Ok(Some((arn, revision)))
+    if held {
+        // Registrations come one a second: observing now would describe
+        // this service alone. The next poll on the cluster's grid describes
+        // it with the others (`Registered` remembers the revision).
+        return Ok(Revision::Later(poll::aligned(ctx.poll, &obj.spec.cluster)));
+    }
+    Ok(Revision::Known(arn, revision))
 }
+
+const REGISTER: &str = "ecs:RegisterTaskDefinition";
 
 /// The Cloud Map service to register in (with `serviceDiscovery`): known
 /// from status while the spec is unchanged and the ECS service (if it

@@ -715,6 +715,21 @@ fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &ServiceView) -> Vec
     ]
 }
 
+/// The new revision's registration waits for its turn (`pacing`) until
+/// `turn`; the old revision, if any, keeps serving.
+pub fn registration_queued(turn: Timestamp) -> Vec<Desired> {
+    let message = format!(
+        "the new task definition is registered at its turn, about {}: AWS allows one \
+         RegisterTaskDefinition per second per account and berth registers in arrival order",
+        turn.round(k8s_openapi::jiff::Unit::Second).unwrap_or(turn)
+    );
+    vec![
+        Desired::new(READY, false, Reason::RegistrationQueued, message.clone()),
+        Desired::new(PROGRESSING, true, Reason::RegistrationQueued, message),
+        conditions::not_degraded(),
+    ]
+}
+
 fn waiting(message: &str) -> Vec<Desired> {
     vec![
         Desired::new(READY, false, Reason::WaitingForMigrations, message),

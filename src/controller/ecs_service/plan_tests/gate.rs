@@ -57,3 +57,19 @@ fn every_job_must_succeed_and_a_failure_closes_the_gate() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_queued_registration_says_when_its_turn_comes() {
+    use crate::api::conditions::{Reason, PROGRESSING, READY};
+    let turn: k8s_openapi::jiff::Timestamp = "2026-12-01T06:10:00.4Z".parse().unwrap();
+    let desired = crate::controller::ecs_service::plan::registration_queued(turn);
+    let ready = desired.iter().find(|d| d.type_ == READY).unwrap();
+    let progressing = desired.iter().find(|d| d.type_ == PROGRESSING).unwrap();
+    assert!(!ready.status && progressing.status);
+    assert_eq!(ready.reason, Reason::RegistrationQueued);
+    assert!(
+        ready.message.contains("about 2026-12-01T06:10:00Z"),
+        "{}",
+        ready.message
+    );
+}

@@ -88,21 +88,22 @@ pub fn start_awsim(
     Ok((proc, endpoint, port))
 }
 
-/// `target/release/berth run` for `ns`, its admin server on `admin_port`.
+/// `target/release/berth run` for `ns`, its admin server on `admin_port`,
+/// at `resync` seconds or berth's default resync.
 pub fn start_berth(
     release: &Path,
     logs: &Path,
     tag: &str,
     ns: &str,
     endpoint: &str,
-    resync: u64,
+    resync: Option<u64>,
     admin_port: u16,
 ) -> anyhow::Result<Proc> {
     let log = log_file(logs, &format!("berth-{tag}.log"))?;
     let child = Command::new(release.join("berth"))
         .args(["run", "--namespace", ns, "--aws-endpoint-url", endpoint])
         .args(["--aws-region", berth_e2e::REGION])
-        .args(["--resync-interval", &format!("{resync}s")])
+        .args(resync.map(|s| format!("--resync-interval={s}s")))
         .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
         .args(["--leader-election", "false"])
         .args(extra_args("BENCH_BERTH_ARGS"))

@@ -73,6 +73,8 @@ pub struct Run {
     pub cold_kube: BTreeMap<String, f64>,
     pub cold_cpu: f64,
     pub cold_rss: f64,
+    /// Peak RSS of the berth that ran cold start and release.
+    pub cold_release_rss: f64,
     pub release_secs: f64,
     pub release_calls: Counts,
     pub release_kube: BTreeMap<String, f64>,
@@ -105,6 +107,7 @@ impl Run {
             cold_kube: BTreeMap::new(),
             cold_cpu: 0.0,
             cold_rss: 0.0,
+            cold_release_rss: 0.0,
             release_secs: 0.0,
             release_calls: Counts::default(),
             release_kube: BTreeMap::new(),
@@ -260,7 +263,7 @@ fn fmt_f(c: &BTreeMap<String, f64>, prec: usize) -> String {
 }
 
 pub fn print_run(r: &Run) {
-    println!("\n== N={} services + {} PreRollout MigrationJobs in {} clusters (awsim --throttle-profile aws --latency-ms {} --time-scale {}, resync {}s)",
+    println!("\n== N={} services + {} PreRollout MigrationJobs in {} clusters (awsim --throttle-profile aws --latency-ms {} --time-scale {}; berth at its default resync, steady state at {}s)",
         r.n, r.n, CLUSTERS.len(), r.latency, r.time_scale, r.resync);
     println!(
         "a. cold start: {:.0}s (applied in {:.1}s); lower bound {:.0}s ({}): {:.2}x",
@@ -351,12 +354,12 @@ pub fn table(args: &Args, runs: &[Run]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "Machine: {}. awsim `--throttle-profile aws --latency-ms {} --time-scale {}`, berth `--resync-interval {}s`, {} ECS clusters.\n",
+        "Machine: {}. awsim `--throttle-profile aws --latency-ms {} --time-scale {}`, {} ECS clusters; berth at its default resync (5 min) for cold start and release, restarted with `--resync-interval {}s` for the steady state.\n",
         super::procs::machine(),
         args.latency,
         args.time_scale,
-        args.resync,
-        CLUSTERS.len()
+        CLUSTERS.len(),
+        args.resync
     );
     let _ = writeln!(
         t,
