@@ -371,9 +371,20 @@ async fn job_requests(
     let owner = format!("shop/{}", job.metadata.name.as_deref().unwrap());
     let uid = job.metadata.uid.clone().unwrap();
     let run_hash = mj::plan::run_hash(job, &owner, target.service_hash.as_deref());
-    let (td, _) = tasks::task_definition(clients, &target, &owner, &uid)
-        .await
-        .unwrap();
+    // As the MigrationJob reconciler does: its own revision by its hash
+    // tag, else registered.
+    let td = match tasks::task_definition(clients, &target, &owner, &uid) {
+        tasks::ToRun::Revision(arn) => arn,
+        tasks::ToRun::Rendered(rendered) => {
+            match berth::aws::taskdef::latest_with_hash(clients, &rendered.family, &rendered.hash)
+                .await
+                .unwrap()
+            {
+                Some((arn, _)) => arn,
+                None => rendered.register(clients, None).await.unwrap().0,
+            }
+        }
+    };
     let started_by = mj::plan::started_by(&run_hash);
     tasks::run_tasks(clients, &target.cluster, &started_by, &target.container)
         .await

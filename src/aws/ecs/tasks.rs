@@ -15,7 +15,7 @@ use crate::api::common::{
 use crate::api::task_definition::{LogDriver, TaskDefinitionSpec};
 use crate::aws::tags::{TAG_ATTEMPT, TAG_RUN_HASH};
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
-use crate::aws::taskdef::{self as render, latest_with_hash};
+use crate::aws::taskdef as render;
 use crate::aws::token::{token, ECS_RUN_TASK_MAX};
 use crate::aws::{AwsFailure, Clients};
 
@@ -134,18 +134,19 @@ pub fn started_by(run_hash: &str) -> String {
     format!("berth-{}", &run_hash[..n])
 }
 
-/// The ARN to run: the service's revision as is, or the rendered task
-/// definition, reused by its hash tag or registered now. `true` when registered.
-pub async fn task_definition(
-    clients: &Clients,
-    target: &RunTarget,
-    owner: &str,
-    uid: &str,
-) -> Result<(String, bool), AwsFailure> {
+/// What a job runs.
+pub enum ToRun {
+    /// The service's revision, as is.
+    Revision(String),
+    /// The job's own task definition, found by its hash tag or registered.
+    Rendered(Box<render::RenderedTaskDefinition>),
+}
+
+pub fn task_definition(clients: &Clients, target: &RunTarget, owner: &str, uid: &str) -> ToRun {
     if let Some(arn) = &target.arn {
-        return Ok((arn.clone(), false));
+        return ToRun::Revision(arn.clone());
     }
-    let rendered = render::register_request(&render::RenderInput {
+    ToRun::Rendered(Box::new(render::register_request(&render::RenderInput {
         spec: &target.task_definition,
         family: target.family.clone(),
         region: clients.target.region.clone(),
@@ -155,12 +156,7 @@ pub async fn task_definition(
         // Secret versions only matter for service rollouts; a task reads
         // its secrets when it starts anyway.
         secret_versions: &Default::default(),
-    });
-    if let Some((arn, _)) = latest_with_hash(clients, &target.family, &rendered.hash).await? {
-        return Ok((arn, false));
-    }
-    let (arn, _) = rendered.register(clients, None).await?;
-    Ok((arn, true))
+    })))
 }
 
 pub struct RunRequest<'a> {

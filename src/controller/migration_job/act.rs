@@ -11,10 +11,12 @@ use super::{database_env, plan, poll, report, Outcome, Run, Then, WAIT_REQUEUE};
 use crate::api::common::EnvVar;
 use crate::api::conditions::Reason;
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus, Phase};
-use crate::aws::ecs::tasks::{self, TaskView};
+use crate::aws::ecs::tasks::{self, TaskView, ToRun};
+use crate::aws::taskdef::latest_with_hash;
 use crate::aws::Clients;
 use crate::controller::context::{is_paused, Context};
 use crate::controller::error::Result;
+use crate::controller::pacing;
 
 /// A new try of a Failed run: a fresh backoffLimit; attempts keep
 /// counting, so no attempt's task or token is ever reused.
@@ -92,16 +94,89 @@ pub(super) async fn run_attempt(
         }
     }
 
-    // ECS may know a task of this attempt that status does not (a
-    // crash between RunTask and the status write): adopt it.
-    let started_by = plan::started_by(run.run_hash);
-    let target = run.target;
-    let known =
-        tasks::run_tasks(run.clients, &target.cluster, &started_by, &target.container).await?;
-    if let Some(found) = known.into_iter().find(|t| t.attempt >= attempt) {
-        return Ok(adopt(run, cur, found).await);
+    let td = tasks::task_definition(run.clients, run.target, run.owner, run.uid);
+    // A job holding a registration ticket sent no RunTask since it took it.
+    let queued = matches!(&td, ToRun::Rendered(r) if pacing::waiting(&ctx.memos, run.uid, &r.hash));
+    if !queued {
+        // ECS may know a task of this attempt that status does not (a
+        // crash between RunTask and the status write): adopt it.
+        let started_by = plan::started_by(run.run_hash);
+        let target = run.target;
+        let known =
+            tasks::run_tasks(run.clients, &target.cluster, &started_by, &target.container).await?;
+        if let Some(found) = known.into_iter().find(|t| t.attempt >= attempt) {
+            return Ok(adopt(run, cur, found).await);
+        }
     }
-    start_task(run, cur, attempt, &environment).await
+    let td_arn = match registered(run, td, queued).await? {
+        Ok(arn) => arn,
+        Err(wait) => {
+            let turn = run
+                .now
+                .checked_add(wait)
+                .unwrap_or(run.now)
+                .round(k8s_openapi::jiff::Unit::Second)
+                .unwrap_or(run.now);
+            let message = format!(
+                "attempt {attempt} of {}: its task definition (spec.image) is registered at \
+                 its turn, about {turn}: AWS allows one RegisterTaskDefinition per second per \
+                 account and berth registers in arrival order",
+                run.max_attempts()
+            );
+            return Ok(report(
+                cur,
+                phase,
+                Reason::RegistrationQueued,
+                message,
+                Then::Requeue(wait),
+            ));
+        }
+    };
+    start_task(run, cur, attempt, &environment, &td_arn).await
+}
+
+/// The task definition's ARN: the service's revision, or the job's own
+/// found by its hash tag (unless `queued`: it looked when it took its
+/// ticket), or registered at its turn; `Err` with the wait until then.
+async fn registered(
+    run: &Run<'_>,
+    td: ToRun,
+    queued: bool,
+) -> Result<std::result::Result<String, Duration>> {
+    let rendered = match td {
+        ToRun::Revision(arn) => return Ok(Ok(arn)),
+        ToRun::Rendered(rendered) => rendered,
+    };
+    let family = rendered.family.clone();
+    if !queued {
+        if let Some((arn, _)) = latest_with_hash(run.clients, &family, &rendered.hash).await? {
+            return Ok(Ok(arn));
+        }
+    }
+    let ticket = match pacing::turn(
+        &run.ctx.memos,
+        run.clients,
+        run.uid,
+        &rendered.hash,
+        "ecs:RegisterTaskDefinition",
+    ) {
+        pacing::Turn::Now(ticket) => ticket,
+        pacing::Turn::Later(wait) => return Ok(Err(wait)),
+    };
+    let (arn, _) = rendered.register(run.clients, Some(ticket)).await?;
+    run.ctx
+        .event(
+            run.obj,
+            EventType::Normal,
+            "TaskDefinitionRegistered",
+            "RegisterTaskDefinition",
+            match &run.obj.spec.image {
+                Some(image) => format!("registered {arn} for image {image}"),
+                None => format!("registered {arn}"),
+            },
+        )
+        .await;
+    Ok(Ok(arn))
 }
 
 async fn adopt(run: &Run<'_>, mut cur: MigrationJobStatus, found: TaskView) -> Outcome {
@@ -136,35 +211,20 @@ async fn adopt(run: &Run<'_>, mut cur: MigrationJobStatus, found: TaskView) -> O
     )
 }
 
-/// RunTask for `attempt`, with the task definition registered first when
-/// the job's own one has no revision yet.
+/// RunTask for `attempt` of `td_arn`.
 async fn start_task(
     run: &Run<'_>,
     mut cur: MigrationJobStatus,
     attempt: i32,
     environment: &[EnvVar],
+    td_arn: &str,
 ) -> Result<Outcome> {
     let Run { obj, ctx, .. } = *run;
-    let (td_arn, registered) =
-        tasks::task_definition(run.clients, run.target, run.owner, run.uid).await?;
-    if registered {
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "TaskDefinitionRegistered",
-            "RegisterTaskDefinition",
-            match &obj.spec.image {
-                Some(image) => format!("registered {td_arn} for image {image}"),
-                None => format!("registered {td_arn}"),
-            },
-        )
-        .await;
-    }
     let started = tasks::run_task(
         run.clients,
         &tasks::RunRequest {
             target: run.target,
-            task_definition: &td_arn,
+            task_definition: td_arn,
             run_hash: run.run_hash,
             attempt,
             owner: run.owner,
