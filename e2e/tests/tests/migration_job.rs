@@ -754,3 +754,123 @@ async fn a_task_forgotten_before_berth_saw_it_stop_is_reported_not_rerun() {
     assert_eq!(job.status.unwrap().attempts, 2);
     assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
 }
+
+fn queued(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+    condition(conditions, "Progressing")
+        .is_some_and(|(_, reason, _)| reason == "RegistrationQueued")
+}
+
+fn minimal_service(name: &str) -> String {
+    format!(
+        r#"---
+apiVersion: berth.dev/v1alpha1
+kind: EcsService
+metadata:
+  name: {name}
+spec:
+  cluster: shop
+  desiredCount: 1
+  launchType: FARGATE
+  taskDefinition:
+    family: {name}
+    cpu: 256
+    memory: 512
+    containers:
+      - name: app
+        image: public.ecr.aws/nginx/nginx:1.27
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001]
+"#
+    )
+}
+
+/// AWS allows one RegisterTaskDefinition a second per account; berth at 5%
+/// of that (one every 20 s) with one reconcile slot per kind. A service or
+/// job whose turn is far off says so (RegistrationQueued, with the time)
+/// and waits out of its slot: the other service, whose registration went
+/// first, rolls out meanwhile in the only slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_waits_its_turn_out_of_the_reconcile_slot_and_says_so() {
+    let env = Env::with_options(
+        "mj-queue",
+        berth_e2e::Options {
+            berth_env: vec![
+                ("BERTH_AWS_RATE_FRACTION".into(), "0.05".into()),
+                ("BERTH_MAX_CONCURRENT_RECONCILES".into(), "1".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    env.apply_yaml(&(minimal_service("alpha") + &minimal_service("beta")))
+        .await
+        .unwrap();
+    let services: kube::Api<berth::api::EcsService> = env.api();
+    let status_of = |s: &berth::api::EcsService| s.status.clone().unwrap_or_default();
+    // The first Ready service: the other is still queued, and berth has
+    // registered only one task definition (its turn is 20 s after the first).
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let (ready, other) = loop {
+        let list = services.list(&Default::default()).await.unwrap();
+        let ready = list
+            .items
+            .iter()
+            .find(|s| is_true(&status_of(s).conditions, READY));
+        if let Some(ready) = ready {
+            let other = list
+                .items
+                .iter()
+                .find(|s| s.metadata.name != ready.metadata.name);
+            break (ready.clone(), other.unwrap().clone());
+        }
+        assert!(std::time::Instant::now() < deadline, "no service Ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, reason, message) = condition(&status_of(&other).conditions, "Progressing")
+        .unwrap_or_else(|| panic!("{:?} has no Progressing condition", other.metadata.name));
+    assert_eq!(
+        reason, "RegistrationQueued",
+        "{:?} Ready while {:?} says {message}",
+        ready.metadata.name, other.metadata.name
+    );
+    assert!(message.contains("at its turn, about 20"), "{message}");
+    assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 1);
+    let other_name = other.metadata.name.clone().unwrap();
+    env.wait_for(
+        &other_name,
+        "Ready after its turn",
+        TIMEOUT,
+        |s: &berth::api::EcsService| {
+            is_true(&s.status.clone().unwrap_or_default().conditions, READY)
+        },
+    )
+    .await;
+
+    // A job with its own image needs a registration of its own: queued too.
+    env.apply_yaml(&format!(
+        r#"apiVersion: berth.dev/v1alpha1
+kind: MigrationJob
+metadata:
+  name: smoke
+spec:
+  serviceRef:
+    name: {}
+  image: public.ecr.aws/nginx/nginx:1.28
+  command: ["smoke"]
+"#,
+        ready.metadata.name.as_deref().unwrap()
+    ))
+    .await
+    .unwrap();
+    env.wait_for(
+        "smoke",
+        "RegistrationQueued",
+        TIMEOUT,
+        |j: &MigrationJob| queued(&j.status.clone().unwrap_or_default().conditions),
+    )
+    .await;
+    env.wait_for("smoke", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
+        .await;
+    assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 3);
+    assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
+}
