@@ -116,28 +116,27 @@ async fn converge(
     if !paused && still_waiting(obj, ctx, prev, &hash) {
         return Ok(Action::requeue(poll::aligned(ctx.poll, &spec.cluster)));
     }
-    // The revision first: a registration waiting for its turn observes
-    // nothing yet (see `pacing`).
+    // A service holding a ticket for its registration (`pacing`) observed
+    // ECS when it took it (a missing cluster stops it before it registers
+    // anything): at its turn it registers and observes at the next poll.
+    let uid = obj.metadata.uid.as_deref().unwrap_or_default();
+    let observed = if pacing::waiting(&ctx.memos, uid, &hash) {
+        None
+    } else {
+        Some(observe(obj, clients).await?)
+    };
     let (desired_arn, revision) = match desired_revision(obj, ctx, clients, prev, &rendered, paused)
         .await?
     {
         Revision::Known(arn, revision) => (arn, revision),
         Revision::Later(wait) => return Ok(Action::requeue(wait)),
-        Revision::Queued(wait) => {
-            let turn = Timestamp::now()
-                .checked_add(wait)
-                .unwrap_or_else(|_| Timestamp::now());
-            let desired = plan::registration_queued(turn);
-            status::write_conditions(api, obj, prev, &desired).await?;
-            return Ok(Action::requeue(wait));
-        }
+        Revision::Queued(wait) => return write_queued(api, obj, prev, wait).await,
         Revision::Paused => return write_paused_without_revision(obj, ctx, api, prev, &hash).await,
     };
-    let service = clients
-        .batches
-        .services
-        .get(clients, &spec.cluster, &obj.service_name())
-        .await?;
+    let service = match observed {
+        Some(service) => service,
+        None => observe(obj, clients).await?,
+    };
     let record =
         act_deployment::current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
     // Cloud Map: reuse what status knows while the service points at it.
@@ -248,6 +247,14 @@ async fn converge(
         status::apply(api, obj, &next).await?;
     }
     Ok(requeue(obj, ctx, &next))
+}
+
+async fn observe(obj: &EcsService, clients: &Arc<Clients>) -> Result<Option<ServiceView>> {
+    Ok(clients
+        .batches
+        .services
+        .get(clients, &obj.spec.cluster, &obj.service_name())
+        .await?)
 }
 
 /// The task definition berth registers for the spec, with the current
@@ -582,6 +589,21 @@ async fn registry(
             .await;
     }
     Ok(Ok(Some(arn)))
+}
+
+/// The registration's turn comes after `wait`: status says when, and the
+/// service comes back then.
+async fn write_queued(
+    api: &Api<EcsService>,
+    obj: &EcsService,
+    prev: &EcsServiceStatus,
+    wait: std::time::Duration,
+) -> Result<Action> {
+    let turn = Timestamp::now()
+        .checked_add(wait)
+        .unwrap_or_else(|_| Timestamp::now());
+    status::write_conditions(api, obj, prev, &plan::registration_queued(turn)).await?;
+    Ok(Action::requeue(wait))
 }
 
 async fn write_paused_without_revision(
