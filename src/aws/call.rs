@@ -99,14 +99,14 @@ impl Pipeline {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let waited = match prepaid.take() {
-                Some(ticket) => {
-                    let wait = ticket.at.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(wait).await;
-                    wait
-                }
-                None => self.limiter.acquire(target, action).await,
+            let ticket = match prepaid.take() {
+                Some(ticket) => ticket,
+                None => self.limiter.ticket(target, action),
             };
+            let waited = ticket.at.saturating_duration_since(Instant::now());
+            if !waited.is_zero() {
+                tokio::time::sleep(waited).await;
+            }
             self.metrics.limiter_wait.observe(waited.as_secs_f64());
             // Checked right before sending (a limiter wait can outlast the
             // leadership): a replica that is not the leader must not touch AWS.

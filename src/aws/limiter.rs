@@ -150,20 +150,10 @@ impl Limiter {
         }
     }
 
-    /// Takes a token for `action` on `target`, waiting for it when the
-    /// bucket is empty; returns how long it waited. Tokens are reserved in
-    /// arrival order (the bucket may go negative), so waiters are served
-    /// first come, first served and never all retry at once.
-    pub async fn acquire(&self, target: &Target, action: &str) -> Duration {
-        let wait = self.reserve(target, Category::of(action), Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        wait
-    }
-
     /// Takes a token for `action` on `target` now, to be spent at the
-    /// ticket's time: a caller facing a long wait can give up its
+    /// ticket's time. Tokens are reserved in arrival order (the bucket may
+    /// go negative), so callers are served first come, first served and
+    /// never all retry at once; a caller facing a long wait can give up its
     /// concurrency slot and come back for the call then, keeping its place
     /// in line.
     pub fn ticket(&self, target: &Target, action: &str) -> Ticket {

@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::jiff::{Timestamp, Unit};
+
 use crate::aws::{Clients, Ticket};
 
 use super::context::Memos;
@@ -33,6 +35,17 @@ pub enum Turn {
     Now(Ticket),
     /// Later: the object holds a ticket due after this wait; requeue then.
     Later(Duration),
+}
+
+/// What a status says while `what` (e.g. "the new task definition") waits
+/// `wait` from `now` for its RegisterTaskDefinition turn.
+pub fn queued_message(what: &str, now: Timestamp, wait: Duration) -> String {
+    let turn = now.checked_add(wait).unwrap_or(now);
+    format!(
+        "{what} is registered at its turn, about {}: AWS allows one \
+         RegisterTaskDefinition per second per account and berth registers in arrival order",
+        turn.round(Unit::Second).unwrap_or(turn)
+    )
 }
 
 /// The object `uid` holds a ticket for `key` (it asked before and was told

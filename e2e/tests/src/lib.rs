@@ -707,6 +707,32 @@ pub mod examples {
             .2
     }
 
+    /// A one-task Fargate EcsService `name` (its family too) on `cluster`,
+    /// running nginx, as a YAML document.
+    pub fn fargate_service(name: &str, cluster: &str) -> String {
+        format!(
+            r#"---
+apiVersion: berth.dev/v1alpha1
+kind: EcsService
+metadata:
+  name: {name}
+spec:
+  cluster: {cluster}
+  desiredCount: 1
+  launchType: FARGATE
+  taskDefinition:
+    family: {name}
+    cpu: 256
+    memory: 512
+    containers:
+      - name: app
+        image: public.ecr.aws/nginx/nginx:1.27
+  networkConfiguration:
+    subnets: [subnet-0a1b2c3d4e5f60001]
+"#
+        )
+    }
+
     /// A standalone MigrationJob `name` with an inline task definition running
     /// `image` (logging to awslogs), plus `extra` spec lines.
     pub fn inline_job(name: &str, image: &str, extra: &str) -> String {

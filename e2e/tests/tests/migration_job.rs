@@ -7,7 +7,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
-use berth_e2e::examples::{inline_job, running_task};
+use berth_e2e::examples::{fargate_service, inline_job, running_task};
 use berth_e2e::{condition, workspace_root, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -760,30 +760,6 @@ fn queued(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Conditio
         .is_some_and(|(_, reason, _)| reason == "RegistrationQueued")
 }
 
-fn minimal_service(name: &str) -> String {
-    format!(
-        r#"---
-apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: {name}
-spec:
-  cluster: shop
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: {name}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-"#
-    )
-}
-
 /// AWS allows one RegisterTaskDefinition a second per account; berth at 5%
 /// of that (one every 20 s) with one reconcile slot per kind. A service or
 /// job whose turn is far off says so (RegistrationQueued, with the time)
@@ -802,7 +778,7 @@ async fn a_registration_waits_its_turn_out_of_the_reconcile_slot_and_says_so() {
         },
     )
     .await;
-    env.apply_yaml(&(minimal_service("alpha") + &minimal_service("beta")))
+    env.apply_yaml(&(fargate_service("alpha", "shop") + &fargate_service("beta", "shop")))
         .await
         .unwrap();
     let services: kube::Api<berth::api::EcsService> = env.api();

@@ -26,26 +26,10 @@ const RESYNC_SECONDS: u64 = 20;
 
 fn pair(i: usize) -> String {
     let cluster = CLUSTERS[i % CLUSTERS.len()];
-    format!(
-        r#"---
-apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: svc-{i:03}
-spec:
-  cluster: {cluster}
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: svc-{i:03}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
----
+    let service = berth_e2e::examples::fargate_service(&format!("svc-{i:03}"), cluster);
+    service
+        + &format!(
+            r#"---
 apiVersion: berth.dev/v1alpha1
 kind: MigrationJob
 metadata:
@@ -59,7 +43,7 @@ spec:
   command: ["./app", "migrate"]
   backoffLimit: 2
 "#
-    )
+        )
 }
 
 /// Polls `check` every half second until it returns `Ok`, or panics with

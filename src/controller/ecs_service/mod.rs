@@ -120,14 +120,14 @@ async fn converge(
     // ECS when it took it (a missing cluster stops it before it registers
     // anything): at its turn it registers and observes at the next poll.
     let uid = obj.metadata.uid.as_deref().unwrap_or_default();
-    let observed = if pacing::waiting(&ctx.memos, uid, &hash) {
+    let held = pacing::waiting(&ctx.memos, uid, &hash);
+    let observed = if held {
         None
     } else {
         Some(observe(obj, clients).await?)
     };
-    let (desired_arn, revision) = match desired_revision(obj, ctx, clients, prev, &rendered, paused)
-        .await?
-    {
+    let revision = desired_revision(obj, ctx, clients, prev, &rendered, paused, held).await?;
+    let (desired_arn, revision) = match revision {
         Revision::Known(arn, revision) => (arn, revision),
         Revision::Later(wait) => return Ok(Action::requeue(wait)),
         Revision::Queued(wait) => return write_queued(api, obj, prev, wait).await,
@@ -452,7 +452,8 @@ enum Revision {
 
 /// The revision for the rendering's hash: known from status (survives
 /// restarts), or found by its hash tag, or registered now, or once its
-/// ticket for RegisterTaskDefinition is due.
+/// ticket for RegisterTaskDefinition is due. `held`: the service holds
+/// that ticket (`pacing::waiting`).
 async fn desired_revision(
     obj: &EcsService,
     ctx: &Context,
@@ -460,6 +461,7 @@ async fn desired_revision(
     prev: &EcsServiceStatus,
     rendered: &taskdef::RenderedTaskDefinition,
     paused: bool,
+    held: bool,
 ) -> Result<Revision> {
     let hash = &rendered.hash;
     if let (Some(h), Some(arn)) = (&prev.spec_hash, &prev.task_definition_arn) {
@@ -488,7 +490,6 @@ async fn desired_revision(
     };
     // A service holding a ticket looked for the hash when it took it, and
     // nothing registers its family meanwhile.
-    let held = pacing::waiting(&ctx.memos, &uid, hash);
     if !held {
         let found = taskdef::latest_with_hash(clients, &obj.family(), hash).await?;
         if let Some((arn, revision)) = found {
@@ -599,10 +600,8 @@ async fn write_queued(
     prev: &EcsServiceStatus,
     wait: std::time::Duration,
 ) -> Result<Action> {
-    let turn = Timestamp::now()
-        .checked_add(wait)
-        .unwrap_or_else(|_| Timestamp::now());
-    status::write_conditions(api, obj, prev, &plan::registration_queued(turn)).await?;
+    let desired = plan::registration_queued(Timestamp::now(), wait);
+    status::write_conditions(api, obj, prev, &desired).await?;
     Ok(Action::requeue(wait))
 }
 

@@ -715,14 +715,10 @@ fn rolling_out(revision: i64, rollout: &RolloutStatus, svc: &ServiceView) -> Vec
     ]
 }
 
-/// The new revision's registration waits for its turn (`pacing`) until
-/// `turn`; the old revision, if any, keeps serving.
-pub fn registration_queued(turn: Timestamp) -> Vec<Desired> {
-    let message = format!(
-        "the new task definition is registered at its turn, about {}: AWS allows one \
-         RegisterTaskDefinition per second per account and berth registers in arrival order",
-        turn.round(k8s_openapi::jiff::Unit::Second).unwrap_or(turn)
-    );
+/// The new revision's registration waits `wait` from `now` for its turn
+/// (`pacing`); the old revision, if any, keeps serving.
+pub fn registration_queued(now: Timestamp, wait: std::time::Duration) -> Vec<Desired> {
+    let message = crate::controller::pacing::queued_message("the new task definition", now, wait);
     vec![
         Desired::new(READY, false, Reason::RegistrationQueued, message.clone()),
         Desired::new(PROGRESSING, true, Reason::RegistrationQueued, message),

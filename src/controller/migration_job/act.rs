@@ -111,18 +111,11 @@ pub(super) async fn run_attempt(
     let td_arn = match registered(run, td, queued).await? {
         Ok(arn) => arn,
         Err(wait) => {
-            let turn = run
-                .now
-                .checked_add(wait)
-                .unwrap_or(run.now)
-                .round(k8s_openapi::jiff::Unit::Second)
-                .unwrap_or(run.now);
-            let message = format!(
-                "attempt {attempt} of {}: its task definition (spec.image) is registered at \
-                 its turn, about {turn}: AWS allows one RegisterTaskDefinition per second per \
-                 account and berth registers in arrival order",
+            let what = format!(
+                "attempt {attempt} of {}: its task definition (spec.image)",
                 run.max_attempts()
             );
+            let message = pacing::queued_message(&what, run.now, wait);
             return Ok(report(
                 cur,
                 phase,

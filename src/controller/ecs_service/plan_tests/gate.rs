@@ -61,8 +61,9 @@ fn every_job_must_succeed_and_a_failure_closes_the_gate() {
 #[test]
 fn a_queued_registration_says_when_its_turn_comes() {
     use crate::api::conditions::{Reason, PROGRESSING, READY};
-    let turn: k8s_openapi::jiff::Timestamp = "2026-12-01T06:10:00.4Z".parse().unwrap();
-    let desired = crate::controller::ecs_service::plan::registration_queued(turn);
+    let now: k8s_openapi::jiff::Timestamp = "2026-12-01T06:09:30.4Z".parse().unwrap();
+    let wait = std::time::Duration::from_secs(30);
+    let desired = crate::controller::ecs_service::plan::registration_queued(now, wait);
     let ready = desired.iter().find(|d| d.type_ == READY).unwrap();
     let progressing = desired.iter().find(|d| d.type_ == PROGRESSING).unwrap();
     assert!(!ready.status && progressing.status);
