@@ -49,7 +49,7 @@ macro_rules! reasons {
 
 reasons! {
     AsExpected ["all"] "Degraded is False: nothing needs a human." => "Nothing.";
-    InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules); the message names the field. No AWS call was made." => "Fix the named field.";
+    InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules), or names a role the namespace's berth.dev/allowed-role-arns does not allow; the message names the field. No AWS call was made." => "Fix the named field (a role: use an allowed one, or ask the platform team to allow it).";
     AwsConfiguration ["all"] "berth cannot tell where to call AWS: no region for the namespace." => "Annotate the namespace with berth.dev/aws-region, or start berth with --aws-region.";
     AwsError ["all"] "AWS refused a request for a reason berth cannot fix by retrying; the message carries the action, AWS's error code and message." => "Read the message; fix the spec, IAM permissions or the AWS account, then edit the spec or set berth.dev/refresh.";
     AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, instance or proxy, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";

@@ -12,6 +12,7 @@ use kube::{Api, Client, Resource};
 
 use super::error::{Error, Result};
 use super::metrics::Metrics;
+use crate::api::roles::{AllowedRoles, PassedRole};
 use crate::api::{EcsService, MigrationJob, PullThroughCache};
 use crate::aws::{Clients, Factory};
 
@@ -128,20 +129,79 @@ impl Context {
         }
     }
 
+    /// The annotations of `namespace`, from the watch store.
+    async fn namespace_annotations(&self, namespace: &str) -> Result<BTreeMap<String, String>> {
+        Ok(
+            match self.stores.namespaces.get(&ObjectRef::new(namespace)) {
+                Some(ns) => ns.metadata.annotations.clone().unwrap_or_default(),
+                // Only before the namespace watch has listed (or for a namespace
+                // created a moment ago): ask once.
+                None => Api::<Namespace>::all(self.client.clone())
+                    .get_metadata_opt(namespace)
+                    .await?
+                    .and_then(|n| n.metadata.annotations)
+                    .unwrap_or_default(),
+            },
+        )
+    }
+
     /// The AWS clients for `namespace` (region and role from its annotations).
     pub async fn aws_for(&self, namespace: &str) -> Result<Arc<Clients>> {
-        let annotations = match self.stores.namespaces.get(&ObjectRef::new(namespace)) {
-            Some(ns) => ns.metadata.annotations.clone().unwrap_or_default(),
-            // Only before the namespace watch has listed (or for a namespace
-            // created a moment ago): ask once.
-            None => Api::<Namespace>::all(self.client.clone())
-                .get_metadata_opt(namespace)
-                .await?
-                .and_then(|n| n.metadata.annotations)
-                .unwrap_or_default(),
-        };
-        let target = self.aws.target(&annotations).map_err(Error::Config)?;
+        let annotations = self.namespace_annotations(namespace).await?;
+        let target = self
+            .aws
+            .target(namespace, &annotations)
+            .map_err(Error::Target)?;
         Ok(self.aws.clients(&target).await)
+    }
+
+    /// [`Context::aws_for`] for an object that hands `roles` to AWS: the
+    /// namespace's allow-list (`berth.dev/allowed-role-arns`) must allow
+    /// each of them, else `Error::InvalidSpec` naming the field. Either
+    /// refusal ([`Error::refusal`]) comes before any AWS call.
+    pub async fn aws_passing(&self, namespace: &str, roles: &[PassedRole]) -> Result<Arc<Clients>> {
+        let annotations = self.namespace_annotations(namespace).await?;
+        if let Some(allowed) = AllowedRoles::from_annotations(&annotations) {
+            allowed
+                .check(namespace, roles)
+                .map_err(Error::InvalidSpec)?;
+        }
+        let target = self
+            .aws
+            .target(namespace, &annotations)
+            .map_err(Error::Target)?;
+        Ok(self.aws.clients(&target).await)
+    }
+
+    /// The AWS clients to delete `obj`'s resources with; `None` when the
+    /// namespace has no role under `--require-namespace-role`. Then berth
+    /// has no identity it may use for the namespace, so the resources
+    /// (`left` describes them) stay in AWS, a Warning Event says so, and
+    /// the object goes: a finalizer waiting for a role that may never come
+    /// would hold the object, and its namespace, in deletion forever.
+    pub async fn aws_for_cleanup<K>(&self, obj: &K, left: &str) -> Result<Option<Arc<Clients>>>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let namespace = obj.meta().namespace.clone().unwrap_or_default();
+        match self.aws_for(&namespace).await {
+            Ok(clients) => Ok(Some(clients)),
+            Err(Error::Target(t @ crate::aws::TargetError::NoNamespaceRole { .. })) => {
+                self.event(
+                    obj,
+                    EventType::Warning,
+                    crate::api::conditions::Reason::NamespaceRoleRequired.as_str(),
+                    "Delete",
+                    format!(
+                        "{left} stay in AWS: {t}. Delete them with the account's own tools \
+                         if they are not wanted."
+                    ),
+                )
+                .await;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The MigrationJobs of `namespace` whose `serviceRef` names `service`,

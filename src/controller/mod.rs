@@ -166,6 +166,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             default_region: args.aws_region.clone(),
             default_role_arn: args.aws_role_arn.clone(),
             endpoint_url: args.aws_endpoint_url.clone(),
+            require_namespace_role: args.require_namespace_role,
         },
         pipeline,
     );

@@ -29,6 +29,7 @@ use crate::api::aurora_cluster::{
     AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy, ProxyTargetHealth,
 };
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::{owner_of, TAG_OWNER};
 use crate::aws::{Clients, FailureKind};
@@ -61,13 +62,18 @@ async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> 
         .await?;
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -473,7 +479,13 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -
             "berth.dev/paused is \"true\": not deleting AWS resources".into(),
         ));
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!(
+        "cluster {} with its instances, proxy and subnet group",
+        obj.cluster_identifier()
+    );
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     let observed = observe(obj, &clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
     let (reason, action, note) = match &step {

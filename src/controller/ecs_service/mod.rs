@@ -26,6 +26,7 @@ use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY
 use crate::api::ecs_service::{
     EcsService, EcsServiceStatus, RolloutStatus, ServiceDeploymentStatus, StoppedTask,
 };
+use crate::api::roles::PassesRoles;
 use crate::aws::cloudmap;
 use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
@@ -56,13 +57,18 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -695,7 +701,15 @@ async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
             "berth.dev/paused is \"true\": not deleting AWS resources".into(),
         ));
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!(
+        "ECS service {} in cluster {}, its task definitions (family {}) and the Cloud Map service berth created",
+        obj.service_name(),
+        obj.spec.cluster,
+        obj.family()
+    );
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     if act::delete_service(&clients, obj).await? {
         ctx.event(
             obj,

@@ -86,17 +86,20 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
     }
     let outcome = match converge(obj, ctx, &prev).await {
         Ok(outcome) => outcome,
-        Err(Error::Config(message)) => Outcome::Failed {
-            reason: Reason::AwsConfiguration,
-            message,
-            then: Action::requeue(ctx.resync),
-        },
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => Outcome::Failed {
             reason: Reason::AwsError,
             message: f.to_string(),
             then: Action::requeue(ctx.resync),
         },
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; read again at the next resync.
+            Some((reason, message)) => Outcome::Failed {
+                reason,
+                message,
+                then: Action::requeue(ctx.resync),
+            },
+            None => return Err(e),
+        },
     };
     // The one status write of the reconcile.
     match outcome {
@@ -254,7 +257,8 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         return Ok(report(cur, p.phase, p.reason, p.message, Then::Expire));
     }
 
-    let clients = ctx.aws_for(&ns).await?;
+    let roles = crate::api::roles::job_roles(obj, &target.task_definition);
+    let clients = ctx.aws_passing(&ns, &roles).await?;
     if let Some(waiting) = wait_for_previous_run(&clients, prev, &cur, &target).await? {
         return Ok(waiting);
     }
@@ -576,7 +580,10 @@ async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
             "berth.dev/paused is \"true\": not stopping the running task".into(),
         ));
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!("task {arn}, which runs until it stops by itself,");
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     match tasks::stop_task(&clients, arn, "berth: MigrationJob deleted").await {
         Ok(()) => {}
         Err(f) if f.kind == FailureKind::Terminal => {

@@ -19,6 +19,7 @@ use super::status;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Reason, DEGRADED};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::api::roles::PassesRoles;
 use crate::aws::{ecr, Clients, FailureKind};
 use plan::{Decision, RuleAction};
 
@@ -53,13 +54,18 @@ async fn apply(
         .await?;
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -229,7 +235,10 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
         .await;
         return Ok(Action::await_change());
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!("the pull-through cache rule {prefix}");
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     ecr::delete_rule(&clients, &prefix, obj.spec.registry_id.as_deref()).await?;
     ctx.event(
         obj,
