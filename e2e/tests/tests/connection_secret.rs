@@ -197,7 +197,7 @@ async fn once_the_foreign_secret_is_deleted_berth_creates_its_own() {
     let secret = env.api::<Secret>().get("payments-api-key").await.unwrap();
     let uid = db.metadata.uid.clone().unwrap();
     assert_eq!(
-        secret.metadata.labels.unwrap().get(OWNER_UID_LABEL),
+        secret.metadata.labels.clone().unwrap().get(OWNER_UID_LABEL),
         Some(&uid)
     );
     assert_eq!(text(&secret, "host"), db.status.unwrap().endpoint.unwrap());
