@@ -114,7 +114,8 @@ fn namespaced_rules() -> BTreeSet<Rule> {
             &[],
             &["update"],
         ),
-        rule(&[""], &["secrets"], &[], &["create", "patch"]),
+        rule(&[""], &["secrets"], &[], &["create"]),
+        rule(&[""], &["secrets"], &[], &["patch"]),
         rule(&["events.k8s.io"], &["events"], &[], &["create", "patch"]),
     ])
 }

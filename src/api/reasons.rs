@@ -270,10 +270,6 @@ mod tests {
             "every reconciler, resolving the namespace's AWS target before it plans",
         ),
         (
-            Reason::SecretConflict,
-            "the AuroraCluster reconciler, when the API server refuses the connection Secret write",
-        ),
-        (
             Reason::Conflict,
             "PLACEHOLDER: to be produced by plan tests",
         ),

@@ -1,7 +1,9 @@
 //! Reconciliation of `AuroraCluster`: validate, observe RDS, plan the one
-//! next mutation, act (an Event each), write the connection Secret and one
-//! status. Every step AWS takes minutes for is waited on by requeue.
+//! next mutation, act (an Event each), write the connection Secret (only
+//! into a Secret berth created for this object) and one status. Every step
+//! AWS takes minutes for is waited on by requeue.
 
+pub mod connection_secret;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
@@ -10,19 +12,15 @@ mod plan_tests_instances;
 #[cfg(test)]
 mod plan_tests_proxy;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::ByteString;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
-use super::context::{is_paused, Context, FINALIZER, MANAGER};
+use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
 use super::status;
 use crate::api::aurora_cluster::{
@@ -33,6 +31,7 @@ use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::{owner_of, TAG_OWNER};
 use crate::aws::{Clients, FailureKind};
+use connection_secret::Written;
 use plan::{DeleteStep, Observed, RdsAction};
 
 pub async fn reconcile(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action> {
@@ -194,7 +193,7 @@ async fn converge(
         .proxy
         .as_ref()
         .filter(|p| plan::proxy_is_ours(p, &owner));
-    let next = AuroraClusterStatus {
+    let mut next = AuroraClusterStatus {
         observed_generation: obj.metadata.generation,
         conditions: conditions::merge(
             &prev.conditions,
@@ -218,10 +217,22 @@ async fn converge(
             description: t.description.clone(),
         }),
     };
-    announce(obj, ctx, prev, &next).await;
+    // Written when something it holds may have changed. A Secret that was
+    // not berth's is tried again on every look (it may have been deleted
+    // since): the plan's conditions never say SecretConflict, so the
+    // status computed before the write differs from the recorded one.
     if c.is_some() && (next != *prev || prev.observed_generation != obj.metadata.generation) {
-        write_connection_secret(obj, ctx, &next).await?;
+        let written = connection_secret::write(obj, ctx, &next).await?;
+        if let (Some(Written::NotOurs), Some(cs)) = (written, &obj.spec.connection_secret) {
+            next.conditions = conditions::merge(
+                &prev.conditions,
+                &connection_secret::with_conflict(p.conditions.clone(), &cs.name),
+                obj.metadata.generation,
+                now,
+            );
+        }
     }
+    announce(obj, ctx, prev, &next).await;
     // A poll that learned nothing writes nothing.
     if next != *prev {
         status::apply(api, obj, &next).await?;
@@ -382,53 +393,6 @@ async fn act(
             }))
         }
     }
-    Ok(())
-}
-
-/// The Secret applications read: endpoints and names, never a password
-/// (that lives in Secrets Manager, named by masterUserSecretArn).
-async fn write_connection_secret(
-    obj: &AuroraCluster,
-    ctx: &Context,
-    st: &AuroraClusterStatus,
-) -> Result<()> {
-    let Some(cs) = &obj.spec.connection_secret else {
-        return Ok(());
-    };
-    let ns = obj.namespace().unwrap_or_default();
-    let mut data = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        data.insert(
-            k.to_string(),
-            ByteString(v.unwrap_or_default().into_bytes()),
-        );
-    };
-    put("host", st.endpoint.clone());
-    put("port", st.port.map(|p| p.to_string()));
-    put("dbname", obj.spec.database_name.clone());
-    put("username", Some(obj.spec.master_username.clone()));
-    put("readerHost", st.reader_endpoint.clone());
-    put("proxyHost", st.proxy_endpoint.clone());
-    put("masterUserSecretArn", st.master_user_secret_arn.clone());
-    put("iamAuth", Some(obj.spec.iam_authentication.to_string()));
-    let mut secret = Secret {
-        data: Some(data),
-        type_: Some("Opaque".into()),
-        ..Default::default()
-    };
-    secret.metadata.name = Some(cs.name.clone());
-    secret.metadata.namespace = Some(ns.clone());
-    secret.metadata.owner_references = obj.controller_owner_ref(&()).map(|r| vec![r]);
-    let mut value = serde_json::to_value(&secret).map_err(|e| Error::Config(e.to_string()))?;
-    value["apiVersion"] = "v1".into();
-    value["kind"] = "Secret".into();
-    Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-        .patch(
-            &cs.name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&value),
-        )
-        .await?;
     Ok(())
 }
 
