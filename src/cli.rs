@@ -85,6 +85,11 @@ pub struct RunArgs {
     /// Address of the admin server (/metrics, /livez, /readyz).
     #[arg(long, env = "BERTH_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     pub admin_addr: String,
+    /// Serve the debug endpoints (/debug/reconciles: reconcile counts of
+    /// every object by namespace and name, unauthenticated) on this
+    /// loopback address, e.g. 127.0.0.1:9090. Unset: nothing serves them.
+    #[arg(long, env = "BERTH_DEBUG_ADDR", value_parser = crate::runtime::admin::loopback_addr)]
+    pub debug_addr: Option<std::net::SocketAddr>,
     /// Elect a leader through a coordination.k8s.io Lease; only the leader writes.
     #[arg(long, env = "BERTH_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -152,6 +157,21 @@ mod tests {
         assert!(parsed(&["berth", "run", "--require-namespace-role"]));
         assert!(parsed(&["berth", "run", "--require-namespace-role=true"]));
         assert!(!parsed(&["berth", "run", "--require-namespace-role=false"]));
+    }
+
+    #[test]
+    fn the_debug_address_is_refused_off_loopback() {
+        let parse = |addr: &str| Cli::try_parse_from(["berth", "run", "--debug-addr", addr]);
+        let err = parse("0.0.0.0:9090").unwrap_err().to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
+        let Command::Run(args) = parse("127.0.0.1:9090").unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(args.debug_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        let Command::Run(args) = Cli::try_parse_from(["berth", "run"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(args.debug_addr, None, "off by default");
     }
 
     #[test]

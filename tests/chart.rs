@@ -189,6 +189,9 @@ fn check_deployment(docs: &[(String, Value)], sa: &str) {
         str_at(var("BERTH_ADMIN_ADDR").unwrap(), &["value"]),
         "0.0.0.0:8080"
     );
+    // The debug endpoints list every object: never served by the chart.
+    assert!(var("BERTH_DEBUG_ADDR").is_none());
+    assert!(!serde_yaml::to_string(c).unwrap().contains("debug-addr"));
 
     let ports = c["ports"].as_sequence().unwrap();
     assert!(ports

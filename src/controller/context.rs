@@ -53,29 +53,43 @@ pub struct Context {
     pub stores: Stores,
     /// What a kind remembers about one of its objects until the status
     /// write that records it is visible in the watch (see [`Memos`]).
-    pub memos: Memos,
+    pub memos: Arc<Memos>,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
 /// uid and typed by the kind's own memo type: a status write may fail on a
 /// stale read, or the watch may not show it yet, and the next reconcile
 /// must not act as if it had never happened. Kept kind-agnostic so that
-/// the shared context names no kind's state.
+/// the shared context names no kind's state. An object's memos go when it
+/// is deleted (`super::bookkeeping`).
 #[derive(Default)]
 pub struct Memos {
-    entries: std::sync::Mutex<
-        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
-    >,
+    entries: std::sync::Mutex<MemoMap>,
+    /// The number of entries, for `/metrics`.
+    size: prometheus_client::metrics::gauge::Gauge,
 }
 
+type MemoMap = std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>;
+
 impl Memos {
-    fn entries(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
-    > {
+    /// Memos whose entry count is published in `size`.
+    pub fn tracked(size: prometheus_client::metrics::gauge::Gauge) -> Self {
+        Self {
+            entries: Default::default(),
+            size,
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, MemoMap> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `change` on the entries, then publishes their count.
+    fn change<R>(&self, change: impl FnOnce(&mut MemoMap) -> R) -> R {
+        let mut entries = self.entries();
+        let out = change(&mut entries);
+        self.size.set(entries.len() as i64);
+        out
     }
 
     pub fn get<T: Clone + Send + 'static>(&self, uid: &str) -> Option<T> {
@@ -86,20 +100,35 @@ impl Memos {
     }
 
     pub fn set<T: Send + 'static>(&self, uid: &str, value: T) {
-        self.entries().insert(
-            (std::any::TypeId::of::<T>(), uid.to_string()),
-            Box::new(value),
-        );
+        self.change(|e| {
+            e.insert(
+                (std::any::TypeId::of::<T>(), uid.to_string()),
+                Box::new(value),
+            )
+        });
     }
 
     pub fn forget_one<T: 'static>(&self, uid: &str) {
-        self.entries()
-            .remove(&(std::any::TypeId::of::<T>(), uid.to_string()));
+        self.change(|e| e.remove(&(std::any::TypeId::of::<T>(), uid.to_string())));
     }
 
     /// Forgets what any kind remembered about `uid` (its object is gone).
     pub fn forget(&self, uid: &str) {
-        self.entries().retain(|(_, k), _| k != uid);
+        self.change(|e| e.retain(|(_, k), _| k != uid));
+    }
+
+    /// Keeps only the memos of objects for which `exists(uid)`.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        self.change(|e| e.retain(|(_, uid), _| exists(uid)));
+    }
+
+    /// Entries held (a few per object at most).
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -125,7 +154,7 @@ impl Context {
             poll: Duration::from_secs(5),
             reconciles,
             stores,
-            memos: Memos::default(),
+            memos: Arc::default(),
         }
     }
 

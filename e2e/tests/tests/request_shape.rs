@@ -423,7 +423,7 @@ async fn job_requests(
     )
     .await
     .unwrap();
-    berth::aws::logs::log_tail(clients, "/shop/api", "api/api/0123456789abcdef").await;
+    berth::aws::logs::log_tail(clients, "/shop/api", "api/api/0123456789abcdef", 20).await;
 }
 
 /// `service:Op` of every SDK operation berth's source calls

@@ -115,6 +115,10 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
             let serving = serving(obj, ctx, &status).await;
             let message = super::pull_through::explain(&message, serving.as_ref());
             status.pull_through_cache = serving.and_then(|s| s.object);
+            // A tail kept before `spec.logTail` was lowered or removed goes.
+            let keep = obj.spec.log_tail_lines().max(0) as usize;
+            let excess = status.log_tail.len().saturating_sub(keep);
+            status.log_tail.drain(..excess);
             let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
             if let (Some(uid), Some(hash)) = (&obj.metadata.uid, &written.run_hash) {
                 ctx.memos.set(
@@ -485,10 +489,13 @@ async fn record_task_result(
         return;
     }
     cur.finished_at.get_or_insert_with(|| now.to_string());
-    if let Some(t) = task.filter(|t| t.stopped()) {
+    // Only on request: a task's output can hold what its readers must not see.
+    let lines = run.obj.spec.log_tail_lines();
+    if let Some(t) = task.filter(|t| t.stopped() && lines > 0) {
         let id = tasks::cluster_and_id(&t.arn).map(|(_, id)| id);
         if let Some((group, stream)) = id.and_then(|id| run.target.log_stream(id)) {
-            cur.log_tail = crate::aws::logs::log_tail(run.clients, &group, &stream).await;
+            let events = crate::aws::logs::log_tail(run.clients, &group, &stream, lines).await;
+            cur.log_tail = super::bounds::log_tail(&events);
         }
     }
     let kind = if p.phase == Phase::Succeeded {
