@@ -274,10 +274,6 @@ mod tests {
             "the AuroraCluster reconciler, when the API server refuses the connection Secret write",
         ),
         (
-            Reason::Conflict,
-            "PLACEHOLDER: to be produced by plan tests",
-        ),
-        (
             Reason::WaitingForService,
             "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
         ),

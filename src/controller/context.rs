@@ -53,6 +53,8 @@ pub struct Context {
     /// What a kind remembers about one of its objects until the status
     /// write that records it is visible in the watch (see [`Memos`]).
     pub memos: Memos,
+    /// Claims of account-wide AWS names (`super::claims`).
+    pub claims: super::claims::Claims,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
@@ -125,6 +127,8 @@ impl Context {
             reconciles,
             stores,
             memos: Memos::default(),
+            // Replaced by `run` with berth's own namespace.
+            claims: super::claims::Claims::new(client.clone(), "default", None),
         }
     }
 

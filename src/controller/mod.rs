@@ -3,6 +3,7 @@
 //! election gating every write.
 
 pub mod aurora_cluster;
+pub mod claims;
 pub mod context;
 pub mod ecs_service;
 pub mod error;
@@ -125,11 +126,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
 
     let elector = if args.leader_election {
-        let ns = args
-            .lease_namespace
-            .clone()
-            .or_else(|| args.namespace.clone())
-            .unwrap_or_else(|| "default".into());
+        let ns = lease_namespace(&args);
         let identity = leader::identity(
             std::env::var("POD_NAME").ok(),
             std::env::var("HOSTNAME")
@@ -187,7 +184,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             namespaces: ns_store.clone(),
             caches: ptc_store.clone(),
         },
-    ));
+    )
+    .with_claims(claims::Claims::new(
+        client.clone(),
+        &lease_namespace(&args),
+        args.namespace.clone(),
+    )));
     let ns = args.namespace.as_deref();
 
     // Namespaces' annotations name their AWS region and role; a metadata
@@ -352,6 +354,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         e.release().await;
     }
     Ok(())
+}
+
+/// berth's own namespace: the leader election Lease's and the claims'.
+fn lease_namespace(args: &RunArgs) -> String {
+    args.lease_namespace
+        .clone()
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into())
 }
 
 /// How long a stopping leader lets in-flight reconciles finish: within the
