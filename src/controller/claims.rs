@@ -63,10 +63,7 @@ impl Key {
     pub fn new(kind: &'static str, fields: &[(&'static str, &str)]) -> Key {
         Key {
             kind,
-            fields: fields
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_string()))
-                .collect(),
+            fields: fields.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
         }
     }
 
@@ -128,7 +125,10 @@ impl Holder {
 
     /// `holderIdentity`: `Kind/namespace/name/uid`.
     pub fn identity(&self) -> String {
-        format!("{}/{}/{}/{}", self.kind, self.namespace, self.name, self.uid)
+        format!(
+            "{}/{}/{}/{}",
+            self.kind, self.namespace, self.name, self.uid
+        )
     }
 
     /// The inverse of [`Holder::identity`]; `None` for anything else.
@@ -172,7 +172,11 @@ pub enum Standing {
 /// Who holds the claim whose Lease names `holder` (`None`: no Lease), as
 /// seen by `me`. `exists` answers whether an object still exists; it must
 /// say yes when it cannot tell.
-pub fn standing(me: &Holder, holder: Option<Option<&str>>, exists: impl Fn(&Holder) -> bool) -> Standing {
+pub fn standing(
+    me: &Holder,
+    holder: Option<Option<&str>>,
+    exists: impl Fn(&Holder) -> bool,
+) -> Standing {
     let Some(identity) = holder else {
         return Standing::Free;
     };
@@ -325,7 +329,10 @@ impl Claims {
             let Some(lease) = self.api.get_opt(&name).await? else {
                 return Ok(());
             };
-            let holder = lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref());
+            let holder = lease
+                .spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.as_deref());
             if holder != Some(me.identity().as_str()) {
                 return Ok(());
             }
@@ -375,7 +382,12 @@ mod tests {
         assert_eq!(h.namespace, "shop");
         assert_eq!(Holder::parse(&h.identity()), Some(h.clone()));
         assert_eq!(h.to_string(), "PullThroughCache shop/docker-hub");
-        for bad in ["", "PullThroughCache/shop/docker-hub", "a/b/c/d/e", "K/ns//uid"] {
+        for bad in [
+            "",
+            "PullThroughCache/shop/docker-hub",
+            "a/b/c/d/e",
+            "K/ns//uid",
+        ] {
             assert_eq!(Holder::parse(bad), None, "{bad}");
         }
     }
@@ -423,7 +435,11 @@ mod tests {
         // (lease holder, does that object exist) => standing
         let cases: Vec<(Option<Option<&str>>, bool, Standing)> = vec![
             (None, true, Standing::Free),
-            (Some(Some("PullThroughCache/shop/docker-hub/uid-1")), true, Standing::Mine),
+            (
+                Some(Some("PullThroughCache/shop/docker-hub/uid-1")),
+                true,
+                Standing::Mine,
+            ),
             (
                 Some(Some(other)),
                 true,
@@ -438,7 +454,11 @@ mod tests {
                 Standing::Taken(Holder::parse("PullThroughCache/shop/docker-hub/uid-0").unwrap()),
             ),
             (Some(None), true, Standing::Stale(String::new())),
-            (Some(Some("garbage")), true, Standing::Stale("garbage".into())),
+            (
+                Some(Some("garbage")),
+                true,
+                Standing::Stale("garbage".into()),
+            ),
         ];
         for (holder, exists, want) in cases {
             let got = if exists {

@@ -119,6 +119,8 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            // Replaced by `run` with berth's own namespace.
+            claims: super::claims::Claims::new(client.clone(), "default", None),
             client,
             aws,
             metrics,
@@ -127,8 +129,6 @@ impl Context {
             reconciles,
             stores,
             memos: Memos::default(),
-            // Replaced by `run` with berth's own namespace.
-            claims: super::claims::Claims::new(client.clone(), "default", None),
         }
     }
 

@@ -172,24 +172,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (services_store, services_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
     let (ptc_store, ptc_writer) = reflector::store();
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        aws,
-        args.resync_interval,
-        metrics,
-        reconciles,
-        context::Stores {
-            services: services_store.clone(),
-            jobs: mj_store.clone(),
-            namespaces: ns_store.clone(),
-            caches: ptc_store.clone(),
-        },
-    )
-    .with_claims(claims::Claims::new(
-        client.clone(),
-        &lease_namespace(&args),
-        args.namespace.clone(),
-    )));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            aws,
+            args.resync_interval,
+            metrics,
+            reconciles,
+            context::Stores {
+                services: services_store.clone(),
+                jobs: mj_store.clone(),
+                namespaces: ns_store.clone(),
+                caches: ptc_store.clone(),
+            },
+        )
+        .with_claims(claims::Claims::new(
+            client.clone(),
+            &lease_namespace(&args),
+            args.namespace.clone(),
+        )),
+    );
     let ns = args.namespace.as_deref();
 
     // Namespaces' annotations name their AWS region and role; a metadata

@@ -141,7 +141,10 @@ async fn converge(
             changed,
         } => {
             // The old prefix's rule: claimed too while it goes.
-            if let Some(old) = old_claim.as_ref().filter(|_| old_prefix.as_ref() == Some(delete)) {
+            if let Some(old) = old_claim
+                .as_ref()
+                .filter(|_| old_prefix.as_ref() == Some(delete))
+            {
                 take_claim(obj, ctx, old, &me).await?;
             }
             ecr::delete_rule(clients, delete, registry).await?;
@@ -330,11 +333,7 @@ async fn observe_claim(
 /// The claims' kind: pull-through cache rule prefixes.
 const CLAIM_KIND: &str = "ptc";
 
-async fn claim_key(
-    obj: &PullThroughCache,
-    clients: &Clients,
-    prefix: &str,
-) -> Result<claims::Key> {
+async fn claim_key(obj: &PullThroughCache, clients: &Clients, prefix: &str) -> Result<claims::Key> {
     let account = match &obj.spec.registry_id {
         Some(id) => id.clone(),
         None => sts::account(clients).await?,

@@ -438,7 +438,11 @@ fn a_prefix_claimed_by_another_existing_object_is_a_conflict_whatever_the_spec_s
     let younger = rule("docker-hub", BORN + 5);
     let cases: Vec<(&str, &PullThroughCache, Vec<RuleView>)> = vec![
         ("no rule yet", &plain, vec![]),
-        ("a rule identical and younger", &plain, vec![younger.clone()]),
+        (
+            "a rule identical and younger",
+            &plain,
+            vec![younger.clone()],
+        ),
         ("adopt: true", &adopting, vec![older.clone()]),
         ("adopt: true, no rule", &adopting, vec![]),
         ("status records the prefix", &recorded, vec![older.clone()]),
@@ -448,7 +452,10 @@ fn a_prefix_claimed_by_another_existing_object_is_a_conflict_whatever_the_spec_s
     ];
     for (what, obj, rules) in cases {
         let paused = crate::controller::context::is_paused(
-            obj.metadata.annotations.as_ref().unwrap_or(&Default::default()),
+            obj.metadata
+                .annotations
+                .as_ref()
+                .unwrap_or(&Default::default()),
         );
         let d = decide(&Inputs {
             obj,
@@ -460,6 +467,9 @@ fn a_prefix_claimed_by_another_existing_object_is_a_conflict_whatever_the_spec_s
         let Decision::Blocked(Reason::Conflict, message) = d else {
             panic!("{what}: expected Conflict, got {d:?}");
         };
+        // As status shows it (`Desired::new` checks the message reads well).
+        let shown = crate::api::conditions::failed(Reason::Conflict, message.clone());
+        assert_eq!(reason_of(&shown, DEGRADED), (true, Reason::Conflict));
         for names in [
             "team-a/docker-hub",
             "docker-hub",
@@ -554,5 +564,8 @@ fn an_old_prefix_claimed_since_by_another_object_is_not_deleted() {
         claim: &Standing::Free,
         old_claim: Some(&Standing::Mine),
     });
-    assert!(matches!(d, Decision::Act(RuleAction::Replace { .. })), "{d:?}");
+    assert!(
+        matches!(d, Decision::Act(RuleAction::Replace { .. })),
+        "{d:?}"
+    );
 }
