@@ -130,6 +130,13 @@ fn leader_rules(lease: &str) -> BTreeSet<Rule> {
             &[lease],
             &["get", "update"],
         ),
+        // Claims of account-wide names: Leases named from a hash.
+        rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &[],
+            &["get", "update", "delete"],
+        ),
     ])
 }
 

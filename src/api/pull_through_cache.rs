@@ -94,7 +94,10 @@ pub struct PullThroughCacheSpec {
     #[schemars(regex(pattern = r"^[0-9]{12}$"))]
     pub registry_id: Option<String>,
     /// Take over an existing rule for this prefix that berth did not create
-    /// (ECR rules carry no tags, so nothing else can mark it as berth's).
+    /// (ECR rules carry no tags, so nothing else can mark it as berth's), or
+    /// one whose owning PullThroughCache was deleted with deletionPolicy
+    /// Retain. Never a prefix another existing PullThroughCache (in any
+    /// namespace) owns: that is `Conflict`.
     #[serde(default)]
     pub adopt: bool,
     /// Delete the rule and create it again when a field ECR cannot update in

@@ -270,10 +270,6 @@ mod tests {
             "every reconciler, resolving the namespace's AWS target before it plans",
         ),
         (
-            Reason::Conflict,
-            "PLACEHOLDER: to be produced by plan tests",
-        ),
-        (
             Reason::WaitingForService,
             "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
         ),

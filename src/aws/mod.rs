@@ -12,6 +12,7 @@ pub mod limiter;
 pub mod logs;
 pub mod rds;
 pub mod secrets;
+pub mod sts;
 pub mod tags;
 pub mod taskdef;
 pub mod token;
@@ -55,6 +56,7 @@ pub struct Clients {
     pub cloudmap: aws_sdk_servicediscovery::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sts: sts::Sts,
     /// Batched reads (DescribeServices, DescribeTasks) shared by every
     /// reconcile of this target.
     pub batches: ecs::Batches,
@@ -213,6 +215,7 @@ impl Factory {
             cloudmap: aws_sdk_servicediscovery::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            sts: sts::Sts::new(&config),
             batches: ecs::Batches::default(),
         });
         cache.insert(target.clone(), clients.clone());

@@ -54,6 +54,8 @@ pub struct Context {
     /// What a kind remembers about one of its objects until the status
     /// write that records it is visible in the watch (see [`Memos`]).
     pub memos: Arc<Memos>,
+    /// Claims of account-wide AWS names (`super::claims`).
+    pub claims: super::claims::Claims,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
@@ -147,6 +149,8 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            // Replaced by `run` with berth's own namespace.
+            claims: super::claims::Claims::new(client.clone(), "default", None),
             client,
             aws,
             metrics,

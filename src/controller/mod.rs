@@ -5,6 +5,7 @@
 pub mod aurora_cluster;
 pub mod bookkeeping;
 pub mod bounds;
+pub mod claims;
 pub mod context;
 pub mod ecs_service;
 pub mod error;
@@ -134,11 +135,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
 
     let elector = if args.leader_election {
-        let ns = args
-            .lease_namespace
-            .clone()
-            .or_else(|| args.namespace.clone())
-            .unwrap_or_else(|| "default".into());
+        let ns = lease_namespace(&args);
         let identity = leader::identity(
             std::env::var("POD_NAME").ok(),
             std::env::var("HOSTNAME")
@@ -200,7 +197,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     ctx.memos = memos.clone();
-    let ctx = Arc::new(ctx);
+    let ctx = Arc::new(ctx.with_claims(claims::Claims::new(
+        client.clone(),
+        &lease_namespace(&args),
+        args.namespace.clone(),
+    )));
     // Per-object bookkeeping goes with its object (each kind's own watch).
     let book = bookkeeping::Bookkeeping {
         reconciles,
@@ -379,6 +380,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         e.release().await;
     }
     Ok(())
+}
+
+/// berth's own namespace: the leader election Lease's and the claims'.
+fn lease_namespace(args: &RunArgs) -> String {
+    args.lease_namespace
+        .clone()
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into())
 }
 
 /// How long a stopping leader lets in-flight reconciles finish: within the

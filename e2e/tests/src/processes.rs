@@ -26,6 +26,9 @@ pub struct Spawn {
     pub env: Vec<(String, String)>,
     /// The namespace it watches and keeps its Lease in (default: the Env's).
     pub namespace: Option<String>,
+    /// It watches every namespace (as [`super::Options::all_namespaces`]);
+    /// `namespace` still holds its Lease.
+    pub all_namespaces: bool,
 }
 
 /// One `berth run --leader-election true` process; killed when dropped.
@@ -50,8 +53,12 @@ impl Env {
             .clone()
             .unwrap_or_else(|| self.awsim.endpoint());
         let ns = spawn.namespace.as_deref().unwrap_or(&self.ns);
-        let child = berth_command(&log_path)
-            .args(["--namespace", ns, "--lease-namespace", ns])
+        let mut command = berth_command(&log_path);
+        if !spawn.all_namespaces {
+            command.args(["--namespace", ns]);
+        }
+        let child = command
+            .args(["--lease-namespace", ns])
             .args(["--aws-endpoint-url", &endpoint, "--aws-region", REGION])
             .args(["--resync-interval", &self.options.resync_interval])
             .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])

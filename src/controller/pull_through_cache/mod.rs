@@ -13,6 +13,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::{Api, ResourceExt};
 
+use super::claims::{self, Holder, Standing};
 use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
 use super::status;
@@ -20,7 +21,7 @@ use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Reason, DEGRADED};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
 use crate::api::roles::PassesRoles;
-use crate::aws::{ecr, Clients, FailureKind};
+use crate::aws::{ecr, sts, Clients, FailureKind};
 use plan::{Decision, RuleAction};
 
 pub async fn reconcile(obj: Arc<PullThroughCache>, ctx: Arc<Context>) -> Result<Action> {
@@ -89,11 +90,29 @@ async fn converge(
     let prefix = spec.ecr_repository_prefix.clone();
     let rules = ecr::rules(clients, registry).await?;
     let paused = is_paused(obj.annotations());
+    let me = holder(obj)?;
+    let claim = observe_claim(obj, ctx, clients, &me, &prefix).await?;
+    // The prefix status records, when the spec moved away from it.
+    let old_prefix = prev
+        .ecr_repository_prefix
+        .clone()
+        .filter(|old| *old != prefix);
+    let old_claim = match &old_prefix {
+        Some(old) => Some(observe_claim(obj, ctx, clients, &me, old).await?),
+        None => None,
+    };
     let decision = plan::decide(&plan::Inputs {
         obj,
         rules: &rules,
         paused,
+        claim: &claim.standing,
+        old_claim: old_claim.as_ref().map(|c| &c.standing),
     });
+    if matches!(decision, Decision::Act(_)) {
+        // Claimed before any mutation: of two objects acting at once, one
+        // wins the claim and the other makes no call.
+        take_claim(obj, ctx, &claim, &me).await?;
+    }
     let action = match decision {
         Decision::Blocked(reason, message) => {
             status::write_failed(ctx, api, obj, prev, reason, &message).await?;
@@ -127,6 +146,13 @@ async fn converge(
             create,
             changed,
         } => {
+            // The old prefix's rule: claimed too while it goes.
+            if let Some(old) = old_claim
+                .as_ref()
+                .filter(|_| old_prefix.as_ref() == Some(delete))
+            {
+                take_claim(obj, ctx, old, &me).await?;
+            }
             ecr::delete_rule(clients, delete, registry).await?;
             if let Some(r) = create {
                 ecr::create_rule(clients, r).await?;
@@ -161,6 +187,11 @@ async fn converge(
             )
             .await;
         }
+    }
+    if let Some(old) = &old_claim {
+        // The old prefix's rule is gone (or another object's): its claim
+        // goes with it.
+        ctx.claims.release(&old.key, &me).await?;
     }
     let verdict = ecr::validate_rule(clients, &prefix, registry).await?;
     // Observed after the mutation, so a fresh rule's creation time counts.
@@ -217,13 +248,18 @@ async fn converge(
     Ok(Action::requeue(ctx.resync))
 }
 
-/// Delete removes the rule berth owns; Retain keeps it.
+/// Delete removes the rule this object owns; Retain keeps it; a rule
+/// whose prefix another existing object claims is never deleted. The
+/// claim is released last, once the rule is gone or retained.
 async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
     let prev = obj.status.clone().unwrap_or_default();
     let Some(prefix) = prev.ecr_repository_prefix.clone() else {
-        // berth never recorded a rule: nothing of ours exists.
+        // berth never recorded a rule: nothing of ours exists (a claim
+        // taken just before a failed status write is stale once this
+        // object is gone, and the next claimant takes it over).
         return Ok(Action::await_change());
     };
+    let me = holder(obj)?;
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
             obj,
@@ -233,12 +269,39 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
             format!("deletionPolicy Retain: the pull-through cache rule {prefix} stays in ECR"),
         )
         .await;
+        // Nothing in AWS changes: without AWS (no region, STS down) the
+        // claim stays behind, stale, for the next claimant to take over.
+        let released = async {
+            let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+            release_claims(obj, ctx, &clients, &me, &prefix).await
+        };
+        if let Err(e) = released.await {
+            tracing::warn!(error = %e, prefix, "releasing the claim of a retained pull-through cache rule failed; it stays until another object takes it over");
+        }
         return Ok(Action::await_change());
     }
     let left = format!("the pull-through cache rule {prefix}");
     let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
         return Ok(Action::await_change());
     };
+    let claim = observe_claim(obj, ctx, &clients, &me, &prefix).await?;
+    if let Standing::Taken(owner) = &claim.standing {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "RuleLeft",
+            "Delete",
+            format!(
+                "the pull-through cache rule {prefix} belongs to {owner}: left in ECR as it is"
+            ),
+        )
+        .await;
+        release_claims(obj, ctx, &clients, &me, &prefix).await?;
+        return Ok(Action::await_change());
+    }
+    // Unclaimed (an object from before claims) or stale: claimed for the
+    // delete, so nobody takes the prefix while the rule goes.
+    take_claim(obj, ctx, &claim, &me).await?;
     ecr::delete_rule(&clients, &prefix, obj.spec.registry_id.as_deref()).await?;
     ctx.event(
         obj,
@@ -248,5 +311,104 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
         format!("deleted the pull-through cache rule {prefix}"),
     )
     .await;
+    release_claims(obj, ctx, &clients, &me, &prefix).await?;
     Ok(Action::await_change())
+}
+
+/// The claimant: this object (it has a uid once the API server stored it).
+fn holder(obj: &PullThroughCache) -> Result<Holder> {
+    Holder::of(obj).ok_or_else(|| Error::StaleRead("the object has no uid yet".into()))
+}
+
+/// The claim of `prefix` in the registry's account and region: the
+/// account is `spec.registryId`, else the one the target's credentials
+/// act in (STS, asked once per target).
+async fn observe_claim(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    clients: &Clients,
+    me: &Holder,
+    prefix: &str,
+) -> Result<claims::Observed> {
+    let key = claim_key(obj, clients, prefix).await?;
+    let caches = &ctx.stores.caches;
+    let watched = ctx.claims.watched();
+    Ok(ctx
+        .claims
+        .observe(key, me, |h| claims::exists_in(caches, watched, h))
+        .await?)
+}
+
+/// The claims' kind: pull-through cache rule prefixes.
+const CLAIM_KIND: &str = "ptc";
+
+async fn claim_key(obj: &PullThroughCache, clients: &Clients, prefix: &str) -> Result<claims::Key> {
+    let account = match &obj.spec.registry_id {
+        Some(id) => id.clone(),
+        None => sts::account(clients).await?,
+    };
+    Ok(claims::Key::new(
+        CLAIM_KIND,
+        &[
+            ("account", &account),
+            ("region", &clients.target.region),
+            ("prefix", prefix),
+        ],
+    ))
+}
+
+/// Takes a claim observed free or stale (held already: nothing to do);
+/// another claimant winning meanwhile ends the reconcile before any AWS
+/// change, and the next one reports the Conflict.
+async fn take_claim(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    claim: &claims::Observed,
+    me: &Holder,
+) -> Result<()> {
+    match ctx.claims.take(claim, me).await? {
+        claims::Taken::Held(None) => Ok(()),
+        claims::Taken::Held(Some(former)) => {
+            let former = Holder::parse(&former)
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "no object".into());
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "ClaimTakenOver",
+                "Claim",
+                format!(
+                    "took over the claim of the pull-through cache prefix ({}) from {former}, which no longer exists",
+                    claim.key.readable()
+                ),
+            )
+            .await;
+            Ok(())
+        }
+        claims::Taken::Lost => Err(Error::StaleRead(format!(
+            "another object claimed the pull-through cache prefix ({}) meanwhile",
+            claim.key.readable()
+        ))),
+    }
+}
+
+/// Gives up the claims of `prefix` (the recorded rule's) and of the spec's
+/// prefix, if they differ, where this object holds them.
+async fn release_claims(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    clients: &Clients,
+    me: &Holder,
+    prefix: &str,
+) -> Result<()> {
+    ctx.claims
+        .release(&claim_key(obj, clients, prefix).await?, me)
+        .await?;
+    let wanted = &obj.spec.ecr_repository_prefix;
+    if wanted != prefix {
+        ctx.claims
+            .release(&claim_key(obj, clients, wanted).await?, me)
+            .await?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ use crate::api::pull_through_cache::{
     PullThroughCache, PullThroughCacheSpec, PullThroughCacheStatus,
 };
 use crate::aws::ecr::{RepositoryView, RuleRequest, RuleView, TemplateView, Verdict};
+use crate::controller::claims::Standing;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleAction {
@@ -38,6 +39,11 @@ pub struct Inputs<'a> {
     /// Every rule of the registry.
     pub rules: &'a [RuleView],
     pub paused: bool,
+    /// The claim of the spec's prefix in the account and region.
+    pub claim: &'a Standing,
+    /// The claim of the prefix status records, when the spec moved away
+    /// from it.
+    pub old_claim: Option<&'a Standing>,
 }
 
 pub fn request(spec: &PullThroughCacheSpec) -> RuleRequest {
@@ -102,13 +108,23 @@ fn immutable(what: &str) -> Decision {
     )
 }
 
-/// The rule of the spec's prefix, if it is berth's: recorded in status, or
+/// A prefix another existing object claims is never touched, `adopt` or
+/// not. Otherwise the rule of the spec's prefix is this object's if it
+/// holds the claim, or (an unclaimed rule) status records it, it is
 /// identical to the spec and created after the object (a create whose
-/// response was lost).
+/// response was lost), or `spec.adopt` takes it over.
 pub fn decide(i: &Inputs<'_>) -> Decision {
     let spec = &i.obj.spec;
     let prev = i.obj.status.clone().unwrap_or_default();
     let prefix = &spec.ecr_repository_prefix;
+    if let Standing::Taken(owner) = i.claim {
+        return Decision::Blocked(
+            Reason::Conflict,
+            format!(
+                "the pull-through cache prefix {prefix} of this account and region belongs to {owner}, which still exists: berth leaves its rule alone, and spec.adopt cannot take it over. Choose another spec.ecrRepositoryPrefix, or delete {owner} (with deletionPolicy: Retain to keep the rule) and then set spec.adopt: true here"
+            ),
+        );
+    }
     // berth's rule of a former prefix: replaced, or the change is refused.
     let moved_from = prev.ecr_repository_prefix.as_ref().filter(|p| *p != prefix);
     if let Some(old) = moved_from {
@@ -118,9 +134,12 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             ));
         }
     }
-    // Still in ECR (a replace that stopped after the delete left none).
+    // Still in ECR (a replace that stopped after the delete left none),
+    // and not claimed since by another object.
+    let old_taken = matches!(i.old_claim, Some(Standing::Taken(_)));
     let old_rule = moved_from
         .filter(|old| i.rules.iter().any(|r| &&r.prefix == old))
+        .filter(|_| !old_taken)
         .cloned();
     let rule = i.rules.iter().find(|r| &r.prefix == prefix);
     let Some(rule) = rule else {
@@ -145,7 +164,8 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             .map(|t| t.0.as_second() as f64);
         matches!((r.created_at, born), (Some(c), Some(b)) if c >= b)
     };
-    let ours = prev.ecr_repository_prefix.as_ref() == Some(prefix)
+    let ours = *i.claim == Standing::Mine
+        || prev.ecr_repository_prefix.as_ref() == Some(prefix)
         || (matches_spec(spec, rule) && created_after(rule))
         || spec.adopt;
     if !ours {

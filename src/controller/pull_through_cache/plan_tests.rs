@@ -12,6 +12,7 @@ use super::plan::{
 use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus, UpstreamRegistry};
 use crate::aws::ecr::{RepositoryView, RuleView, TemplateView, Verdict};
+use crate::controller::claims::{Holder, Standing};
 
 const BORN: i64 = 1_800_000_000;
 const CRED: &str =
@@ -44,10 +45,16 @@ fn rule(prefix: &str, created: i64) -> RuleView {
 }
 
 fn run(obj: &PullThroughCache, rules: &[RuleView]) -> Decision {
+    claimed(obj, rules, &Standing::Free)
+}
+
+fn claimed(obj: &PullThroughCache, rules: &[RuleView], claim: &Standing) -> Decision {
     decide(&Inputs {
         obj,
         rules,
         paused: false,
+        claim,
+        old_claim: None,
     })
 }
 
@@ -157,6 +164,8 @@ fn paused_changes_nothing() {
         obj: &obj,
         rules: &[],
         paused: true,
+        claim: &Standing::Free,
+        old_claim: None,
     });
     assert_eq!(d, Decision::Paused);
     assert_eq!(
@@ -400,4 +409,163 @@ fn overlap_is_by_path_segment() {
     assert!(overlaps("a/b", "a/b"));
     assert!(!overlaps("docker", "docker-hub"));
     assert!(!overlaps("quay", "docker-hub"));
+}
+
+fn team_a() -> Standing {
+    Standing::Taken(Holder::parse("PullThroughCache/team-a/docker-hub/uid-a").unwrap())
+}
+
+#[test]
+fn a_prefix_claimed_by_another_existing_object_is_a_conflict_whatever_the_spec_says() {
+    // (what this object asks, the rules ECR has): never an action while
+    // team-a's object holds the claim.
+    let plain = example(false);
+    let recorded = example(true);
+    let mut adopting = example(false);
+    adopting.spec.adopt = true;
+    let mut paused_adopting = adopting.clone();
+    paused_adopting
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("berth.dev/paused".into(), "true".into());
+    let mut credential = example(true);
+    credential.spec.credential_arn = Some(CRED.replace("AbCdEf", "Other1"));
+    let mut replacing = example(true);
+    replacing.spec.replace_on_immutable_change = true;
+    replacing.spec.upstream_registry = UpstreamRegistry::Quay;
+    let older = rule("docker-hub", BORN - 100);
+    let younger = rule("docker-hub", BORN + 5);
+    let cases: Vec<(&str, &PullThroughCache, Vec<RuleView>)> = vec![
+        ("no rule yet", &plain, vec![]),
+        (
+            "a rule identical and younger",
+            &plain,
+            vec![younger.clone()],
+        ),
+        ("adopt: true", &adopting, vec![older.clone()]),
+        ("adopt: true, no rule", &adopting, vec![]),
+        ("status records the prefix", &recorded, vec![older.clone()]),
+        ("another credential", &credential, vec![older.clone()]),
+        ("replaceOnImmutableChange", &replacing, vec![older.clone()]),
+        ("paused, adopt: true", &paused_adopting, vec![older.clone()]),
+    ];
+    for (what, obj, rules) in cases {
+        let paused = crate::controller::context::is_paused(
+            obj.metadata
+                .annotations
+                .as_ref()
+                .unwrap_or(&Default::default()),
+        );
+        let d = decide(&Inputs {
+            obj,
+            rules: &rules,
+            paused,
+            claim: &team_a(),
+            old_claim: None,
+        });
+        let Decision::Blocked(Reason::Conflict, message) = d else {
+            panic!("{what}: expected Conflict, got {d:?}");
+        };
+        // As status shows it (`Desired::new` checks the message reads well).
+        let shown = crate::api::conditions::failed(Reason::Conflict, message.clone());
+        assert_eq!(reason_of(&shown, DEGRADED), (true, Reason::Conflict));
+        for names in [
+            "team-a/docker-hub",
+            "docker-hub",
+            "spec.adopt cannot take it over",
+            "deletionPolicy: Retain",
+        ] {
+            assert!(message.contains(names), "{what}: {names}: {message}");
+        }
+    }
+}
+
+#[test]
+fn the_claim_holder_owns_the_rule_and_a_free_or_stale_claim_falls_back_to_adoption() {
+    let older = rule("docker-hub", BORN - 100);
+    let stale = Standing::Stale("PullThroughCache/team-a/docker-hub/uid-a".into());
+    let mut adopting = example(false);
+    adopting.spec.adopt = true;
+    let mut other_credential = older.clone();
+    other_credential.credential_arn = Some(CRED.replace("AbCdEf", "Other1"));
+    // (claim, object, rules) => decision
+    let cases: Vec<(&str, Standing, PullThroughCache, Vec<RuleView>, Decision)> = vec![
+        (
+            "owner: the rule is its own even before status records it",
+            Standing::Mine,
+            example(false),
+            vec![older.clone()],
+            Decision::Act(RuleAction::Nothing),
+        ),
+        (
+            "owner: brought to the spec",
+            Standing::Mine,
+            example(false),
+            vec![other_credential.clone()],
+            Decision::Act(RuleAction::Update(request(&example(false).spec))),
+        ),
+        (
+            "free, no rule: created (and claimed before the call)",
+            Standing::Free,
+            example(false),
+            vec![],
+            Decision::Act(RuleAction::Create(request(&example(false).spec))),
+        ),
+        (
+            "stale, no rule: created",
+            stale.clone(),
+            example(false),
+            vec![],
+            Decision::Act(RuleAction::Create(request(&example(false).spec))),
+        ),
+        (
+            "stale, the former owner's rule retained: adoption required",
+            stale.clone(),
+            example(false),
+            vec![older.clone()],
+            Decision::Blocked(Reason::AdoptionRequired, String::new()),
+        ),
+        (
+            "stale, adopt: true: taken over",
+            stale.clone(),
+            adopting.clone(),
+            vec![other_credential.clone()],
+            Decision::Act(RuleAction::Update(request(&adopting.spec))),
+        ),
+    ];
+    for (what, claim, obj, rules, want) in cases {
+        let got = claimed(&obj, &rules, &claim);
+        match (&got, &want) {
+            (Decision::Blocked(g, _), Decision::Blocked(w, _)) => assert_eq!(g, w, "{what}"),
+            _ => assert_eq!(got, want, "{what}"),
+        }
+    }
+}
+
+#[test]
+fn an_old_prefix_claimed_since_by_another_object_is_not_deleted() {
+    let mut moved = example(true);
+    moved.spec.ecr_repository_prefix = "hub".into();
+    moved.spec.replace_on_immutable_change = true;
+    let d = decide(&Inputs {
+        obj: &moved,
+        rules: &[rule("docker-hub", BORN)],
+        paused: false,
+        claim: &Standing::Free,
+        old_claim: Some(&team_a()),
+    });
+    assert_eq!(d, Decision::Act(RuleAction::Create(request(&moved.spec))));
+    // Its own old claim: replaced as before.
+    let d = decide(&Inputs {
+        obj: &moved,
+        rules: &[rule("docker-hub", BORN)],
+        paused: false,
+        claim: &Standing::Free,
+        old_claim: Some(&Standing::Mine),
+    });
+    assert!(
+        matches!(d, Decision::Act(RuleAction::Replace { .. })),
+        "{d:?}"
+    );
 }
