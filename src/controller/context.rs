@@ -53,6 +53,8 @@ pub struct Context {
     /// What a kind remembers about one of its objects until the status
     /// write that records it is visible in the watch (see [`Memos`]).
     pub memos: Memos,
+    /// The one namespace berth watches (`--namespace`), if any.
+    scope: Option<String>,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
@@ -125,7 +127,19 @@ impl Context {
             reconciles,
             stores,
             memos: Memos::default(),
+            scope: None,
         }
+    }
+
+    /// Watching only `namespace` (`--namespace`): objects elsewhere are
+    /// not berth's to see (`super::ownership`).
+    pub fn watching(mut self, namespace: Option<String>) -> Self {
+        self.scope = namespace;
+        self
+    }
+
+    pub fn watch_namespace(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     /// The AWS clients for `namespace` (region and role from its annotations).

@@ -8,6 +8,7 @@ pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod ownership;
 pub mod pacing;
 pub mod poll;
 pub mod pull_through;
@@ -187,7 +188,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             namespaces: ns_store.clone(),
             caches: ptc_store.clone(),
         },
-    ));
+    )
+    .watching(args.namespace.clone()));
     let ns = args.namespace.as_deref();
 
     // Namespaces' annotations name their AWS region and role; a metadata
