@@ -137,6 +137,13 @@ pub struct Options {
     /// Extra environment of `berth run`, set last (e.g. `KUBECONFIG` to run
     /// berth as another identity, `POD_NAME`).
     pub berth_env: Vec<(String, String)>,
+    /// berth watches every namespace (no `--namespace`), as one install
+    /// serving several tenants does. Only for tests in
+    /// `e2e/tests/tests/tenancy_*.rs`: `./e2e/test.sh` runs them on a
+    /// control plane of their own, one at a time, so no other test's
+    /// objects are there; berth objects an earlier tenancy test left behind
+    /// are removed before berth starts (see [`Env::purge_other_namespaces`]).
+    pub all_namespaces: bool,
 }
 
 impl Default for Options {
@@ -148,6 +155,7 @@ impl Default for Options {
             start_berth: true,
             leader_election: false,
             berth_env: Vec::new(),
+            all_namespaces: false,
         }
     }
 }
@@ -155,7 +163,10 @@ impl Default for Options {
 /// One test's world: a namespace, an awsim, a berth process.
 pub struct Env {
     pub client: Client,
+    /// The namespace the helpers act in (see [`Env::use_namespace`]).
     pub ns: String,
+    /// The namespace this test created first.
+    pub home: String,
     pub awsim: awsim::Handle,
     options: Options,
     berth: Option<Child>,
@@ -214,6 +225,7 @@ impl Env {
         let log_path = log_dir.join(format!("{ns}.berth.log"));
         let mut env = Env {
             client,
+            home: ns.clone(),
             ns,
             awsim,
             options,
@@ -221,10 +233,68 @@ impl Env {
             log_path,
             admin_port: free_port(),
         };
+        if env.options.all_namespaces {
+            env.purge_other_namespaces().await;
+        }
         if env.options.start_berth {
             env.start_berth();
         }
         env
+    }
+
+    /// Another namespace (`<this namespace>-<suffix>`), created now, for a
+    /// second tenant of a berth that watches every namespace.
+    pub async fn create_namespace(&self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.home);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let mut object = Namespace::default();
+        object.metadata.name = Some(name.clone());
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("creating a second namespace");
+        name
+    }
+
+    /// Later calls (apply, api, wait_for, events, reconciles, kubectl) act in
+    /// `ns`; `use_namespace(&env.home.clone())` goes back.
+    pub fn use_namespace(&mut self, ns: &str) {
+        self.ns = ns.to_string();
+    }
+
+    /// Strips the finalizers of and deletes every berth object outside this
+    /// test's namespaces, so that a berth watching every namespace never
+    /// acts for an earlier test's objects against this test's awsim.
+    async fn purge_other_namespaces(&self) {
+        use berth::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
+        use kube::api::ApiResource;
+        let kinds = [
+            ApiResource::erase::<EcsService>(&()),
+            ApiResource::erase::<MigrationJob>(&()),
+            ApiResource::erase::<AuroraCluster>(&()),
+            ApiResource::erase::<PullThroughCache>(&()),
+        ];
+        for resource in kinds {
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+            let objects = api
+                .list(&ListParams::default())
+                .await
+                .expect("listing berth objects");
+            for obj in objects {
+                let ns = obj.namespace().unwrap_or_default();
+                if ns.starts_with(&self.home) {
+                    continue;
+                }
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), &ns, &resource);
+                let name = obj.name_any();
+                let strip = serde_json::json!({"metadata": {"finalizers": null}});
+                let _ = api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&strip))
+                    .await;
+                let _ = api.delete(&name, &Default::default()).await;
+            }
+        }
     }
 
     /// Starts `berth run` for this namespace (its log: target/e2e-logs/NS.berth.log).
@@ -235,8 +305,11 @@ impl Env {
         } else {
             "false"
         };
-        let child = berth_command(&self.log_path)
-            .args(["--namespace", &self.ns])
+        let mut command = berth_command(&self.log_path);
+        if !self.options.all_namespaces {
+            command.args(["--namespace", &self.home]);
+        }
+        let child = command
             .args([
                 "--aws-endpoint-url",
                 &self.awsim.endpoint(),
