@@ -176,20 +176,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (services_store, services_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
     let (ptc_store, ptc_writer) = reflector::store();
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        aws,
-        args.resync_interval,
-        metrics,
-        reconciles,
-        context::Stores {
-            services: services_store.clone(),
-            jobs: mj_store.clone(),
-            namespaces: ns_store.clone(),
-            caches: ptc_store.clone(),
-        },
-    )
-    .watching(args.namespace.clone()));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            aws,
+            args.resync_interval,
+            metrics,
+            reconciles,
+            context::Stores {
+                services: services_store.clone(),
+                jobs: mj_store.clone(),
+                namespaces: ns_store.clone(),
+                caches: ptc_store.clone(),
+            },
+        )
+        .watching(args.namespace.clone()),
+    );
     let ns = args.namespace.as_deref();
 
     // Namespaces' annotations name their AWS region and role; a metadata

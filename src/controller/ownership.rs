@@ -96,8 +96,8 @@ pub struct Conflict {
 /// another object than `me`.
 pub fn other_owner<'t>(tags: &'t BTreeMap<String, String>, me: &Claimant<'_>) -> Option<&'t str> {
     let owner = tags.get(TAG_OWNER)?;
-    let ours =
-        owner == me.owner || (!me.uid.is_empty() && tags.get(TAG_UID).map(String::as_str) == Some(me.uid));
+    let ours = owner == me.owner
+        || (!me.uid.is_empty() && tags.get(TAG_UID).map(String::as_str) == Some(me.uid));
     (!ours).then_some(owner.as_str())
 }
 
@@ -166,16 +166,21 @@ impl Orphan {
 /// store may not have listed yet; a false "gone" would hand the resource
 /// over). With `--namespace`, an owner in another namespace is
 /// [`Presence::Unseen`] without asking.
-pub async fn observe<'o, K>(
+pub async fn observe<K>(
     ctx: &Context,
     store: Option<&Store<K>>,
-    owners: impl IntoIterator<Item = &'o str>,
+    owners: Vec<String>,
 ) -> Result<Owners>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + 'static,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + 'static,
 {
     let mut found = BTreeMap::new();
     for owner in owners {
+        let owner = owner.as_str();
         if found.contains_key(owner) {
             continue;
         }
@@ -227,8 +232,22 @@ mod tests {
             })
         };
         let a = tags(Some("team-a/web"), Some("uid-a"));
-        let cases: Vec<(&str, BTreeMap<String, String>, bool, &Owners, Ownership)> = vec![
-            ("ours", tags(Some("team-b/web"), Some("uid-b")), false, &unknown, Ownership::Ours),
+        // (case, tags, adopt, owners, decision)
+        type Case<'a> = (
+            &'a str,
+            BTreeMap<String, String>,
+            bool,
+            &'a Owners,
+            Ownership,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "ours",
+                tags(Some("team-b/web"), Some("uid-b")),
+                false,
+                &unknown,
+                Ownership::Ours,
+            ),
             (
                 "re-created object of the same name",
                 tags(Some("team-b/web"), Some("uid-old")),
@@ -236,7 +255,13 @@ mod tests {
                 &unknown,
                 Ownership::Ours,
             ),
-            ("our uid", tags(Some("renamed/web"), Some("uid-b")), false, &exists, Ownership::Ours),
+            (
+                "our uid",
+                tags(Some("renamed/web"), Some("uid-b")),
+                false,
+                &exists,
+                Ownership::Ours,
+            ),
             (
                 "untagged",
                 tags(None, None),
@@ -244,11 +269,41 @@ mod tests {
                 &unknown,
                 Ownership::AdoptionRequired(Orphan::Untagged),
             ),
-            ("untagged, adopt", tags(None, None), true, &unknown, Ownership::Adopt),
-            ("another object's", a.clone(), false, &exists, conflict(false)),
-            ("another object's, adopt", a.clone(), true, &exists, conflict(false)),
-            ("owner unknown counts as existing", a.clone(), true, &unknown, conflict(false)),
-            ("owner not watched", a.clone(), true, &unseen, conflict(true)),
+            (
+                "untagged, adopt",
+                tags(None, None),
+                true,
+                &unknown,
+                Ownership::Adopt,
+            ),
+            (
+                "another object's",
+                a.clone(),
+                false,
+                &exists,
+                conflict(false),
+            ),
+            (
+                "another object's, adopt",
+                a.clone(),
+                true,
+                &exists,
+                conflict(false),
+            ),
+            (
+                "owner unknown counts as existing",
+                a.clone(),
+                true,
+                &unknown,
+                conflict(false),
+            ),
+            (
+                "owner not watched",
+                a.clone(),
+                true,
+                &unseen,
+                conflict(true),
+            ),
             (
                 "orphaned",
                 a.clone(),
@@ -267,7 +322,10 @@ mod tests {
     #[test]
     fn other_owner_names_only_another_object() {
         let me = Claimant::new("team-b/web", "uid-b", false);
-        assert_eq!(other_owner(&tags(Some("team-a/web"), Some("x")), &me), Some("team-a/web"));
+        assert_eq!(
+            other_owner(&tags(Some("team-a/web"), Some("x")), &me),
+            Some("team-a/web")
+        );
         assert_eq!(other_owner(&tags(Some("team-b/web"), Some("x")), &me), None);
         assert_eq!(other_owner(&tags(None, None), &me), None);
     }
@@ -278,7 +336,11 @@ mod tests {
             owner: "team-a/web".into(),
             unseen: true,
         };
-        let m = c.message("ECS service web in cluster prod", "EcsService", "spec.serviceName");
+        let m = c.message(
+            "ECS service web in cluster prod",
+            "EcsService",
+            "spec.serviceName",
+        );
         assert!(m.contains("EcsService team-a/web"), "{m}");
         assert!(m.contains("does not watch"), "{m}");
         assert!(m.contains("deletionPolicy: Retain"), "{m}");

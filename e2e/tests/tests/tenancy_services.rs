@@ -20,7 +20,10 @@ const OWNER_TAG: &str = "berth.dev/owner";
 /// own family `name`, running nginx `version`.
 fn web(name: &str, version: &str, extra: &str) -> String {
     fargate_service(name, "shop")
-        .replace("  cluster: shop\n", &format!("  cluster: shop\n  serviceName: web\n{extra}"))
+        .replace(
+            "  cluster: shop\n",
+            &format!("  cluster: shop\n  serviceName: web\n{extra}"),
+        )
         .replace("nginx:1.27", &format!("nginx:{version}"))
 }
 
@@ -118,11 +121,9 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         "{message}"
     );
     // Team B also cannot register into A's task definition family.
-    env.apply_yaml(
-        &fargate_service("web-c", "shop").replace("family: web-c", "family: web"),
-    )
-    .await
-    .unwrap();
+    env.apply_yaml(&fargate_service("web-c", "shop").replace("family: web-c", "family: web"))
+        .await
+        .unwrap();
     let c = env
         .wait_for("web-c", "Degraded/Conflict", TIMEOUT, degraded("Conflict"))
         .await;
@@ -141,7 +142,12 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     env.wait_reconciled_since("EcsService", "web-b", started, TIMEOUT)
         .await;
     let b = env
-        .wait_for("web-b", "still Degraded/Conflict", TIMEOUT, degraded("Conflict"))
+        .wait_for(
+            "web-b",
+            "still Degraded/Conflict",
+            TIMEOUT,
+            degraded("Conflict"),
+        )
         .await;
     assert!(degraded_message(&b).contains(&owner_a));
     assert_eq!(mutations(&env), quiet, "adopt changed nothing either");
@@ -178,7 +184,10 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         .wait_for("web-b", "Ready on B's revision 1", TIMEOUT, ready_on(1))
         .await;
     let b_revision = b.status.unwrap().task_definition_arn.unwrap();
-    assert!(b_revision.contains("task-definition/web-b:"), "{b_revision}");
+    assert!(
+        b_revision.contains("task-definition/web-b:"),
+        "{b_revision}"
+    );
     let adopted = ecs_web(&env).await;
     assert_eq!(adopted.task_definition(), Some(b_revision.as_str()));
     assert_eq!(

@@ -152,11 +152,7 @@ async fn observe(
 
 /// Which AuroraClusters named by the berth tags of the observed cluster,
 /// instances and proxy (other than `obj`) still exist.
-async fn owners(
-    ctx: &Context,
-    obj: &AuroraCluster,
-    o: &Observed,
-) -> Result<ownership::Owners> {
+async fn owners(ctx: &Context, obj: &AuroraCluster, o: &Observed) -> Result<ownership::Owners> {
     let (owner, uid) = (owner_of(obj), obj.metadata.uid.clone().unwrap_or_default());
     let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
     let tags = o
@@ -165,7 +161,10 @@ async fn owners(
         .map(|c| &c.tags)
         .chain(o.instances.iter().map(|i| &i.tags))
         .chain(o.proxy.iter().filter_map(|p| p.tags.as_ref()));
-    let others = tags.filter_map(|t| ownership::other_owner(t, &me));
+    let others: Vec<String> = tags
+        .filter_map(|t| ownership::other_owner(t, &me))
+        .map(str::to_string)
+        .collect();
     ownership::observe::<AuroraCluster>(ctx, None, others).await
 }
 

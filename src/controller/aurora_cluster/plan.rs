@@ -16,7 +16,7 @@ use crate::aws::rds::{
     SubnetGroupView, TargetView,
 };
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
-use crate::controller::ownership::{self, Claimant, Ownership, Owners};
+use crate::controller::ownership::{self, Claimant, Owners, Ownership};
 
 pub use delete::{delete_step, DeleteStep};
 pub use instances::instance_number;

@@ -624,16 +624,89 @@ fn another_objects_resources_are_never_taken() {
     let on_instance = |o: &mut Observed| o.instances[0].tags = other.clone();
     let on_proxy = |o: &mut Observed| o.proxy.as_mut().unwrap().tags = Some(other.clone());
     type Tagging<'a> = &'a dyn Fn(&mut Observed);
-    let cases: &[(&str, Tagging, bool, Presence, Option<Reason>, &str)] = &[
-        ("cluster", &on_cluster, false, Presence::Exists, Some(Reason::Conflict), "RDS cluster orders-db"),
-        ("cluster, adopt", &on_cluster, true, Presence::Exists, Some(Reason::Conflict), "RDS cluster orders-db"),
-        ("cluster, unseen", &on_cluster, true, Presence::Unseen, Some(Reason::Conflict), "does not watch"),
-        ("cluster, gone", &on_cluster, false, Presence::Gone, Some(Reason::AdoptionRequired), "no longer exists"),
-        ("cluster, gone, adopt", &on_cluster, true, Presence::Gone, None, "AdoptCluster"),
-        ("instance", &on_instance, true, Presence::Exists, Some(Reason::Conflict), "DB instance orders-db-1"),
-        ("instance, gone, adopt", &on_instance, true, Presence::Gone, None, "AdoptInstance"),
-        ("proxy", &on_proxy, true, Presence::Exists, Some(Reason::Conflict), "RDS Proxy orders-db-proxy"),
-        ("proxy, gone, adopt", &on_proxy, true, Presence::Gone, None, "AdoptProxy"),
+    // (case, which resource is tagged, adopt, its owner's presence, the
+    // reason (None: adopted), what the message or action says)
+    type Case<'a> = (
+        &'a str,
+        Tagging<'a>,
+        bool,
+        Presence,
+        Option<Reason>,
+        &'a str,
+    );
+    let cases: &[Case] = &[
+        (
+            "cluster",
+            &on_cluster,
+            false,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS cluster orders-db",
+        ),
+        (
+            "cluster, adopt",
+            &on_cluster,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS cluster orders-db",
+        ),
+        (
+            "cluster, unseen",
+            &on_cluster,
+            true,
+            Presence::Unseen,
+            Some(Reason::Conflict),
+            "does not watch",
+        ),
+        (
+            "cluster, gone",
+            &on_cluster,
+            false,
+            Presence::Gone,
+            Some(Reason::AdoptionRequired),
+            "no longer exists",
+        ),
+        (
+            "cluster, gone, adopt",
+            &on_cluster,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptCluster",
+        ),
+        (
+            "instance",
+            &on_instance,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "DB instance orders-db-1",
+        ),
+        (
+            "instance, gone, adopt",
+            &on_instance,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptInstance",
+        ),
+        (
+            "proxy",
+            &on_proxy,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS Proxy orders-db-proxy",
+        ),
+        (
+            "proxy, gone, adopt",
+            &on_proxy,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptProxy",
+        ),
     ];
     for (case, tagging, adopt, presence, want, says) in cases {
         let mut obj = example();
@@ -644,11 +717,18 @@ fn another_objects_resources_are_never_taken() {
         match want {
             Some(reason) => {
                 assert_eq!(p.action, RdsAction::Nothing, "{case}");
-                assert_eq!(reason_of(&p.conditions, DEGRADED), (true, *reason), "{case}");
+                assert_eq!(
+                    reason_of(&p.conditions, DEGRADED),
+                    (true, *reason),
+                    "{case}"
+                );
                 let message = &p.conditions[0].message;
                 assert!(message.contains(says), "{case}: {message}");
                 if *reason == Reason::Conflict {
-                    assert!(message.contains("belongs to AuroraCluster team-b/orders-db"), "{case}: {message}");
+                    assert!(
+                        message.contains("belongs to AuroraCluster team-b/orders-db"),
+                        "{case}: {message}"
+                    );
                 }
             }
             None => {

@@ -11,7 +11,7 @@ use crate::aws::ecs::ServiceView;
 use crate::aws::tags::owner_of;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::controller::ownership::{self, Claimant, Ownership, Owners};
+use crate::controller::ownership::{self, Claimant, Owners, Ownership};
 
 /// This object as a claimant of its resources.
 pub struct Me {
@@ -47,9 +47,11 @@ pub async fn owners(
     tags: &[&BTreeMap<String, String>],
 ) -> Result<Owners> {
     let me = Me::of(obj);
-    let others = tags
+    let others: Vec<String> = tags
         .iter()
-        .filter_map(|t| ownership::other_owner(t, &me.claimant()));
+        .filter_map(|t| ownership::other_owner(t, &me.claimant()))
+        .map(str::to_string)
+        .collect();
     ownership::observe::<EcsService>(ctx, Some(&ctx.stores.services), others).await
 }
 
@@ -61,10 +63,7 @@ pub fn service_refused(
     owners: &Owners,
 ) -> Option<(Reason, String)> {
     let me = Me::of(obj);
-    let what = format!(
-        "ECS service {} in cluster {}",
-        svc.name, obj.spec.cluster
-    );
+    let what = format!("ECS service {} in cluster {}", svc.name, obj.spec.cluster);
     match ownership::decide(&svc.tags, &me.claimant(), owners) {
         Ownership::Ours | Ownership::Adopt => None,
         Ownership::AdoptionRequired(orphan) => Some((

@@ -50,7 +50,7 @@ pub async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
         Err(f) if f.is_code("ClusterNotFoundException") => None,
         Err(f) => return Err(f.into()),
     };
-    match service {
+    let ours = match service {
         Some(svc) if !claim::may_delete(obj, &svc.tags) => {
             let whose = match svc.tags.get(TAG_OWNER) {
                 Some(owner) => format!("belongs to {owner} by its berth.dev/owner tag"),
@@ -67,20 +67,20 @@ pub async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
                 ),
             )
             .await;
+            false
         }
-        Some(_) => {
-            if act::delete_service(&clients, obj).await? {
-                ctx.event(
-                    obj,
-                    EventType::Normal,
-                    "ServiceDeleted",
-                    "DeleteService",
-                    format!("deleted ECS service {}", obj.service_name()),
-                )
-                .await;
-            }
-        }
-        None => {}
+        Some(_) => true,
+        None => false,
+    };
+    if ours && act::delete_service(&clients, obj).await? {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "ServiceDeleted",
+            "DeleteService",
+            format!("deleted ECS service {}", obj.service_name()),
+        )
+        .await;
     }
     // Only this object's revisions (owner tag), wherever its family is.
     for arn in taskdef::owned_revisions(&clients, &obj.family(), &owner_of(obj)).await? {

@@ -79,11 +79,7 @@ pub async fn registry(
                 Ownership::Conflict(c) => {
                     return Ok(Err((
                         Reason::Conflict,
-                        c.message(
-                            &what,
-                            "EcsService",
-                            "spec.serviceDiscovery.serviceName",
-                        ),
+                        c.message(&what, "EcsService", "spec.serviceDiscovery.serviceName"),
                     )));
                 }
             }

@@ -24,7 +24,6 @@ use kube::{Api, ResourceExt};
 use super::context::{is_paused, Context, FINALIZER, REFRESH_ANNOTATION};
 use super::error::{Error, Result};
 use super::{pacing, poll, status};
-use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
     EcsService, EcsServiceStatus, RolloutStatus, ServiceDeploymentStatus, StoppedTask,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{claim, instance_id, refused, step, wait, Inputs, Plan, RdsAction};
 use crate::api::aurora_cluster::AuroraCluster;
-use crate::api::conditions::{failed, Reason};
+use crate::api::conditions::Reason;
 use crate::aws::rds::{ClusterView, InstanceView};
 use crate::controller::ownership::Ownership;
 

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::{claim, proxy_name, refused, step, wait, Inputs, Plan, RdsAction};
-use crate::controller::ownership::Ownership;
 use crate::api::aurora_cluster::{AuroraCluster, ProxyIamAuth, ProxySpec};
-use crate::api::conditions::{failed, Reason};
+use crate::api::conditions::Reason;
 use crate::aws::rds::{ClusterView, ProxyCreate, ProxyModify, ProxyView};
 use crate::aws::tags::TAG_OWNER;
+use crate::controller::ownership::Ownership;
 
 /// Is the proxy berth's? Its tags carry the owner, or were not listed
 /// because `status.proxyArn` already names this proxy.
@@ -121,10 +121,7 @@ pub(super) fn plan_proxy(
         ));
     };
     // Tags not listed: status.proxyArn already names this proxy as berth's.
-    let owned = proxy
-        .tags
-        .as_ref()
-        .map_or(Ownership::Ours, |t| claim(i, t));
+    let owned = proxy.tags.as_ref().map_or(Ownership::Ours, |t| claim(i, t));
     if let Some(p) = refused(
         &owned,
         &format!("RDS Proxy {name}"),

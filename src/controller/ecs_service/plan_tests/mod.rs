@@ -331,13 +331,49 @@ fn another_objects_service_is_never_taken() {
     };
     let owners = |p: Presence| Owners::new([(A.to_string(), p)]);
     // (case, owner tag, uid tag, adopt, A's presence, reason or None when ours/adopted)
-    let cases: &[(&str, &str, &str, bool, Presence, Option<Reason>)] = &[
-        ("A exists", A, "uid-a", false, Presence::Exists, Some(Reason::Conflict)),
-        ("A exists, adopt", A, "uid-a", true, Presence::Exists, Some(Reason::Conflict)),
-        ("A not watched, adopt", A, "uid-a", true, Presence::Unseen, Some(Reason::Conflict)),
-        ("A gone", A, "uid-a", false, Presence::Gone, Some(Reason::AdoptionRequired)),
+    type Case<'a> = (&'a str, &'a str, &'a str, bool, Presence, Option<Reason>);
+    let cases: &[Case] = &[
+        (
+            "A exists",
+            A,
+            "uid-a",
+            false,
+            Presence::Exists,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A exists, adopt",
+            A,
+            "uid-a",
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A not watched, adopt",
+            A,
+            "uid-a",
+            true,
+            Presence::Unseen,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A gone",
+            A,
+            "uid-a",
+            false,
+            Presence::Gone,
+            Some(Reason::AdoptionRequired),
+        ),
         ("A gone, adopt", A, "uid-a", true, Presence::Gone, None),
-        ("re-created shop/shop-api", "shop/shop-api", "uid-old", false, Presence::Exists, None),
+        (
+            "re-created shop/api",
+            "shop/api",
+            "uid-old",
+            false,
+            Presence::Exists,
+            None,
+        ),
     ];
     for (case, owner, uid, adopt, presence, want) in cases {
         let mut w = tagged_for(owner, uid);
@@ -352,7 +388,10 @@ fn another_objects_service_is_never_taken() {
                 assert_eq!(reason_of(&p, DEGRADED), (true, *reason), "{case}");
                 let message = &p.conditions[0].message;
                 if *reason == Reason::Conflict {
-                    assert!(message.contains("belongs to EcsService team-a/shop-api"), "{case}: {message}");
+                    assert!(
+                        message.contains("belongs to EcsService team-a/shop-api"),
+                        "{case}: {message}"
+                    );
                     assert!(message.contains("spec.serviceName"), "{case}: {message}");
                 }
                 if *presence == Presence::Unseen {
@@ -361,12 +400,24 @@ fn another_objects_service_is_never_taken() {
             }
             None => {
                 assert!(!p.adoption_required, "{case}");
-                assert!(matches!(p.action, ServiceAction::Update { .. }), "{case}: {:?}", p.action);
+                assert!(
+                    matches!(p.action, ServiceAction::Update { .. }),
+                    "{case}: {:?}",
+                    p.action
+                );
                 let tags = p.tags.expect("berth's tags put on the service");
-                if *owner != "shop/shop-api" {
-                    assert_eq!(tags.set.get(TAG_OWNER).map(String::as_str), Some("shop/shop-api"), "{case}");
+                if *owner != "shop/api" {
+                    assert_eq!(
+                        tags.set.get(TAG_OWNER).map(String::as_str),
+                        Some("shop/api"),
+                        "{case}"
+                    );
                 }
-                assert_eq!(tags.set.get(TAG_UID).map(String::as_str), Some(UID), "{case}");
+                assert_eq!(
+                    tags.set.get(TAG_UID).map(String::as_str),
+                    Some(UID),
+                    "{case}"
+                );
             }
         }
     }
