@@ -170,16 +170,31 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         "{events:#?}"
     );
 
-    // Team A lets go of the service (Retain); team B adopts it.
+    // Team B asks again, with adopt: true from the start: still refused.
+    env.apply_yaml(&web("web-b", "1.28", "  adopt: true\n"))
+        .await
+        .unwrap();
+    env.wait_for("web-b", "Degraded/Conflict", TIMEOUT, degraded("Conflict"))
+        .await;
+    assert_eq!(
+        mutations(&env),
+        quiet,
+        "adopt from the start changed nothing"
+    );
+
+    // Team A lets go of the service (Retain); team B's next reconcile (a
+    // refresh here, else the resync) adopts it.
     env.use_namespace(&team_a);
     env.merge_patch::<EcsService>("web", json!({"spec": {"deletionPolicy": "Retain"}}))
         .await;
     env.delete_and_wait::<EcsService>("web", TIMEOUT).await;
     assert_eq!(ecs_web(&env).await.status(), Some("ACTIVE"));
     env.use_namespace(&team_b);
-    env.apply_yaml(&web("web-b", "1.28", "  adopt: true\n"))
-        .await
-        .unwrap();
+    env.merge_patch::<EcsService>(
+        "web-b",
+        json!({"metadata": {"annotations": {"berth.dev/refresh": "owner-gone"}}}),
+    )
+    .await;
     let b = env
         .wait_for("web-b", "Ready on B's revision 1", TIMEOUT, ready_on(1))
         .await;
