@@ -56,6 +56,8 @@ pub struct Context {
     pub memos: Arc<Memos>,
     /// Claims of account-wide AWS names (`super::claims`).
     pub claims: super::claims::Claims,
+    /// The one namespace berth watches (`--namespace`), if any.
+    scope: Option<String>,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
@@ -159,7 +161,19 @@ impl Context {
             reconciles,
             stores,
             memos: Arc::default(),
+            scope: None,
         }
+    }
+
+    /// Watching only `namespace` (`--namespace`): objects elsewhere are
+    /// not berth's to see (`super::ownership`).
+    pub fn watching(mut self, namespace: Option<String>) -> Self {
+        self.scope = namespace;
+        self
+    }
+
+    pub fn watch_namespace(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     /// The annotations of `namespace`, from the watch store.

@@ -11,6 +11,7 @@ pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod ownership;
 pub mod pacing;
 pub mod poll;
 pub mod pull_through;
@@ -197,11 +198,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     ctx.memos = memos.clone();
-    let ctx = Arc::new(ctx.with_claims(claims::Claims::new(
-        client.clone(),
-        &lease_namespace(&args),
-        args.namespace.clone(),
-    )));
+    let ctx = Arc::new(
+        ctx.with_claims(claims::Claims::new(
+            client.clone(),
+            &lease_namespace(&args),
+            args.namespace.clone(),
+        ))
+        .watching(args.namespace.clone()),
+    );
     // Per-object bookkeeping goes with its object (each kind's own watch).
     let book = bookkeeping::Bookkeeping {
         reconciles,

@@ -22,14 +22,14 @@ use kube::{Api, ResourceExt};
 
 use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
-use super::status;
+use super::{ownership, status};
 use crate::api::aurora_cluster::{
     AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy, ProxyTargetHealth,
 };
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
-use crate::aws::tags::{owner_of, TAG_OWNER};
+use crate::aws::tags::owner_of;
 use crate::aws::{Clients, FailureKind};
 use connection_secret::Written;
 use plan::{DeleteStep, Observed, RdsAction};
@@ -155,6 +155,24 @@ async fn observe(
     Ok(o)
 }
 
+/// Which AuroraClusters named by the berth tags of the observed cluster,
+/// instances and proxy (other than `obj`) still exist.
+async fn owners(ctx: &Context, obj: &AuroraCluster, o: &Observed) -> Result<ownership::Owners> {
+    let (owner, uid) = (owner_of(obj), obj.metadata.uid.clone().unwrap_or_default());
+    let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
+    let tags = o
+        .cluster
+        .iter()
+        .map(|c| &c.tags)
+        .chain(o.instances.iter().map(|i| &i.tags))
+        .chain(o.proxy.iter().filter_map(|p| p.tags.as_ref()));
+    let others: Vec<String> = tags
+        .filter_map(|t| ownership::other_owner(t, &me))
+        .map(str::to_string)
+        .collect();
+    ownership::observe::<AuroraCluster>(ctx, None, others).await
+}
+
 async fn converge(
     obj: &AuroraCluster,
     ctx: &Context,
@@ -165,11 +183,13 @@ async fn converge(
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
     let observed = observe(obj, clients, false, prev.proxy_arn.as_deref()).await?;
+    let owners = owners(ctx, obj, &observed).await?;
     let mut p = plan::plan(&plan::Inputs {
         obj,
         owner: &owner,
         uid: &uid,
         observed: &observed,
+        owners: &owners,
     });
     let paused = is_paused(obj.annotations());
     if paused && p.action != RdsAction::Nothing {
@@ -184,10 +204,15 @@ async fn converge(
     act(obj, ctx, clients, &p.action).await?;
 
     let now = Timestamp::now();
-    // A cluster berth does not manage (adoption required) lends the object
-    // neither its endpoints nor a connection Secret.
+    // A cluster berth does not manage (adoption required, or another
+    // object's) lends the object neither its endpoints nor a connection
+    // Secret.
+    let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
     let c = observed.cluster.as_ref().filter(|c| {
-        obj.spec.adopt || c.tags.get(TAG_OWNER).map(String::as_str) == Some(owner.as_str())
+        matches!(
+            ownership::decide(&c.tags, &me, &owners),
+            ownership::Ownership::Ours | ownership::Ownership::Adopt
+        )
     });
     let proxy = observed
         .proxy
