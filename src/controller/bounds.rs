@@ -115,9 +115,12 @@ fn cut_strings(v: &mut Value, max: usize) {
     }
 }
 
+/// A list's length and JSON pointer.
+type ListAt = (usize, String);
+
 /// The non-empty list with the most items, as (items, JSON pointer).
-fn longest_list(v: &Value, at: String) -> Option<(usize, String)> {
-    let (own, children): (Option<(usize, String)>, Vec<(String, &Value)>) = match v {
+fn longest_list(v: &Value, at: String) -> Option<ListAt> {
+    let (own, children): (Option<ListAt>, Vec<(String, &Value)>) = match v {
         Value::Array(items) => (
             (!items.is_empty()).then(|| (items.len(), at.clone())),
             items
