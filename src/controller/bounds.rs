@@ -81,20 +81,23 @@ pub fn status(status: &mut Value) {
         cut_strings(status, cap);
         size = json_len(status);
     }
+    // Lists longest first, each from its end, until the status fits.
     while size > STATUS_BYTES {
-        let Some(pointer) = longest_list(status, String::new()).map(|(_, p)| p) else {
+        let Some((_, pointer)) = longest_list(status, String::new()) else {
             break;
         };
-        let Some(dropped) = status
-            .pointer_mut(&pointer)
-            .and_then(Value::as_array_mut)
-            .and_then(Vec::pop)
-        else {
+        let Some(items) = status.pointer_mut(&pointer).and_then(Value::as_array_mut) else {
             break;
         };
-        // The item and the comma before it (or nothing, for the last one:
-        // counting one byte more only drops one item less).
-        size = size.saturating_sub(json_len(&dropped) + 1);
+        while size > STATUS_BYTES {
+            let Some(dropped) = items.pop() else {
+                break;
+            };
+            // The item and the comma before it (none before the last one:
+            // the size is measured again below).
+            size = size.saturating_sub(json_len(&dropped) + 1);
+        }
+        size = json_len(status);
     }
 }
 
