@@ -179,7 +179,7 @@ mod tests {
     }
 
     #[derive(Clone)]
-    struct Pending(u32);
+    struct Pending;
 
     #[test]
     fn a_deleted_object_leaves_nothing_behind() {
@@ -187,7 +187,7 @@ mod tests {
         for (name, uid) in [("a", "u-a"), ("b", "u-b")] {
             feed(&mut w, watcher::Event::Apply(job(name, uid)));
             drop(w.book.reconciles.begin("MigrationJob", "ns", name));
-            w.book.memos.set(uid, Pending(1));
+            w.book.memos.set(uid, Pending);
         }
         assert_eq!((w.tracked.reconciles.get(), w.tracked.memos.get()), (2, 2));
 
@@ -207,7 +207,7 @@ mod tests {
         for (name, uid) in [("a", "u-a"), ("b", "u-b")] {
             feed(&mut w, watcher::Event::Apply(job(name, uid)));
             drop(w.book.reconciles.begin("MigrationJob", "ns", name));
-            w.book.memos.set(uid, Pending(1));
+            w.book.memos.set(uid, Pending);
         }
         // The watch was away while `a` was deleted: it lists again and
         // finds only `b`.
@@ -223,9 +223,9 @@ mod tests {
     fn memos_count_their_entries() {
         let size = Gauge::default();
         let memos = Memos::tracked(size.clone());
-        memos.set("u1", Pending(1));
+        memos.set("u1", Pending);
         memos.set("u1", 7u8);
-        memos.set("u2", Pending(2));
+        memos.set("u2", Pending);
         assert_eq!(size.get(), 3);
         memos.forget_one::<u8>("u1");
         assert_eq!(size.get(), 2);

@@ -120,32 +120,22 @@ fn cut_strings(v: &mut Value, max: usize) {
 
 /// The non-empty list with the most items, as (items, JSON pointer).
 fn longest_list(v: &Value, at: String) -> Option<(usize, String)> {
-    let (own, children): (Option<(usize, String)>, Vec<(String, &Value)>) = match v {
-        Value::Array(items) => (
-            (!items.is_empty()).then(|| (items.len(), at.clone())),
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("{at}/{i}"), item))
-                .collect(),
-        ),
-        Value::Object(fields) => (
-            None,
-            fields
-                .iter()
-                .map(|(k, f)| {
-                    let key = k.replace('~', "~0").replace('/', "~1");
-                    (format!("{at}/{key}"), f)
-                })
-                .collect(),
-        ),
-        _ => return None,
-    };
-    children
-        .into_iter()
-        .filter_map(|(p, child)| longest_list(child, p))
-        .chain(own)
-        .max_by_key(|(n, _)| *n)
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| longest_list(item, format!("{at}/{i}")))
+            .chain((!items.is_empty()).then(|| (items.len(), at.clone())))
+            .max_by_key(|(n, _)| *n),
+        Value::Object(fields) => fields
+            .iter()
+            .filter_map(|(k, f)| {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                longest_list(f, format!("{at}/{key}"))
+            })
+            .max_by_key(|(n, _)| *n),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
