@@ -81,20 +81,23 @@ pub fn status(status: &mut Value) {
         cut_strings(status, cap);
         size = json_len(status);
     }
+    // Lists longest first, each from its end, until the status fits.
     while size > STATUS_BYTES {
-        let Some(pointer) = longest_list(status, String::new()).map(|(_, p)| p) else {
+        let Some((_, pointer)) = longest_list(status, String::new()) else {
             break;
         };
-        let Some(dropped) = status
-            .pointer_mut(&pointer)
-            .and_then(Value::as_array_mut)
-            .and_then(Vec::pop)
-        else {
+        let Some(items) = status.pointer_mut(&pointer).and_then(Value::as_array_mut) else {
             break;
         };
-        // The item and the comma before it (or nothing, for the last one:
-        // counting one byte more only drops one item less).
-        size = size.saturating_sub(json_len(&dropped) + 1);
+        while size > STATUS_BYTES {
+            let Some(dropped) = items.pop() else {
+                break;
+            };
+            // The item and the comma before it (none before the last one:
+            // the size is measured again below).
+            size = size.saturating_sub(json_len(&dropped) + 1);
+        }
+        size = json_len(status);
     }
 }
 
@@ -115,37 +118,24 @@ fn cut_strings(v: &mut Value, max: usize) {
     }
 }
 
-/// A list's length and JSON pointer.
-type ListAt = (usize, String);
-
 /// The non-empty list with the most items, as (items, JSON pointer).
-fn longest_list(v: &Value, at: String) -> Option<ListAt> {
-    let (own, children): (Option<ListAt>, Vec<(String, &Value)>) = match v {
-        Value::Array(items) => (
-            (!items.is_empty()).then(|| (items.len(), at.clone())),
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("{at}/{i}"), item))
-                .collect(),
-        ),
-        Value::Object(fields) => (
-            None,
-            fields
-                .iter()
-                .map(|(k, f)| {
-                    let key = k.replace('~', "~0").replace('/', "~1");
-                    (format!("{at}/{key}"), f)
-                })
-                .collect(),
-        ),
-        _ => return None,
-    };
-    children
-        .into_iter()
-        .filter_map(|(p, child)| longest_list(child, p))
-        .chain(own)
-        .max_by_key(|(n, _)| *n)
+fn longest_list(v: &Value, at: String) -> Option<(usize, String)> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| longest_list(item, format!("{at}/{i}")))
+            .chain((!items.is_empty()).then(|| (items.len(), at.clone())))
+            .max_by_key(|(n, _)| *n),
+        Value::Object(fields) => fields
+            .iter()
+            .filter_map(|(k, f)| {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                longest_list(f, format!("{at}/{key}"))
+            })
+            .max_by_key(|(n, _)| *n),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
