@@ -107,6 +107,7 @@ pub fn clients(addr: SocketAddr) -> Arc<Clients> {
         cloudmap: aws_sdk_servicediscovery::Client::new(&conf),
         secrets: aws_sdk_secretsmanager::Client::new(&conf),
         logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+        sts: berth::aws::sts::Sts::new(&conf),
         batches: Default::default(),
     })
 }
