@@ -114,7 +114,8 @@ fn namespaced_rules() -> BTreeSet<Rule> {
             &[],
             &["update"],
         ),
-        rule(&[""], &["secrets"], &[], &["create", "patch"]),
+        rule(&[""], &["secrets"], &[], &["create"]),
+        rule(&[""], &["secrets"], &[], &["patch"]),
         rule(&["events.k8s.io"], &["events"], &[], &["create", "patch"]),
     ])
 }
@@ -195,6 +196,9 @@ fn check_deployment(docs: &[(String, Value)], sa: &str) {
         str_at(var("BERTH_ADMIN_ADDR").unwrap(), &["value"]),
         "0.0.0.0:8080"
     );
+    // The debug endpoints list every object: never served by the chart.
+    assert!(var("BERTH_DEBUG_ADDR").is_none());
+    assert!(!serde_yaml::to_string(c).unwrap().contains("debug-addr"));
 
     let ports = c["ports"].as_sequence().unwrap();
     assert!(ports
@@ -357,6 +361,30 @@ fn irsa_service_monitor_and_overrides() {
     assert_eq!(image.as_str(), Some("ghcr.io/berth-dev/berth:1.2.3"));
 }
 
+/// `BERTH_REQUIRE_NAMESPACE_ROLE` of the rendered Deployment.
+fn require_namespace_role(docs: &[(String, Value)]) -> String {
+    let env = &one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"];
+    let var = env
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str() == Some("BERTH_REQUIRE_NAMESPACE_ROLE"))
+        .expect("BERTH_REQUIRE_NAMESPACE_ROLE is always set");
+    str_at(var, &["value"]).to_string()
+}
+
+#[test]
+fn require_namespace_role_reaches_berth() {
+    assert_eq!(require_namespace_role(&render("prod", json!({}))), "false");
+    assert_eq!(
+        require_namespace_role(&render(
+            "prod",
+            json!({"aws": {"requireNamespaceRole": true}})
+        )),
+        "true"
+    );
+}
+
 #[test]
 fn values_schema_is_valid_and_accepts_the_defaults() {
     let dir = chart::chart_dir();
@@ -377,6 +405,7 @@ fn values_schema_is_valid_and_accepts_the_defaults() {
         json!({"replicaCount": "two"}),
         json!({"logFormat": "xml"}),
         json!({"serviceAccount": {"roleArn": "not-an-arn"}}),
+        json!({"aws": {"requireNamespaceRole": "yes"}}),
     ] {
         let values = chart::values(&dir, &bad);
         assert!(!validator.is_valid(&values), "{bad} validates");

@@ -134,6 +134,10 @@ pub struct AuroraClusterSpec {
     /// Default Retain: a database is never deleted unless asked for.
     #[serde(default)]
     pub deletion_policy: AuroraDeletionPolicy,
+    /// Take over an existing cluster, its instances and proxy when they
+    /// carry no berth tags, or berth's tags for an object that no longer
+    /// exists. Never ones whose tags name another AuroraCluster that
+    /// exists (`Conflict`).
     #[serde(default)]
     pub adopt: bool,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]

@@ -122,7 +122,10 @@ pub struct EcsServiceSpec {
     pub revision_history_limit: i32,
     #[serde(default)]
     pub enable_execute_command: bool,
-    /// Take over an existing ECS service that berth did not create.
+    /// Take over an existing ECS service (and Cloud Map service) that
+    /// carries no berth tags, or berth's tags for an object that no longer
+    /// exists (deleted with deletionPolicy Retain). Never one whose tags
+    /// name another object that exists (`Conflict`).
     #[serde(default)]
     pub adopt: bool,
     #[serde(default)]

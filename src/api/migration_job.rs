@@ -121,6 +121,40 @@ pub struct MigrationJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub ttl_seconds_after_finished: Option<i64>,
+    /// Copy the last lines of the deciding container's CloudWatch log stream
+    /// (awslogs) into `status.logTail` when the run finishes. Off by default:
+    /// whatever the task prints (connection strings, tokens) becomes
+    /// readable by everyone who can read the MigrationJob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<LogTail>,
+}
+
+/// At most this many lines in `status.logTail` (`spec.logTail.lines`).
+pub const LOG_TAIL_MAX_LINES: i32 = 50;
+/// Each line of `status.logTail` is cut to this many bytes (marker included).
+pub const LOG_LINE_BYTES: usize = 512;
+/// All lines of `status.logTail` together: the oldest lines are dropped
+/// past this many bytes.
+pub const LOG_TAIL_BYTES: usize = 8 * 1024;
+
+/// Which log lines a finished run keeps in status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogTail {
+    /// How many of the stream's last lines to keep, 0 to 50 (0: none, and
+    /// CloudWatch Logs is not asked). Each line is cut to 512 bytes and
+    /// the lines together to 8 KiB (oldest dropped first), cuts marked
+    /// `… [cut]`.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 50))]
+    pub lines: i32,
+}
+
+impl MigrationJobSpec {
+    /// The log lines a finished run keeps (0: none).
+    pub fn log_tail_lines(&self) -> i32 {
+        self.log_tail.as_ref().map_or(0, |t| t.lines)
+    }
 }
 
 /// The variables `databaseRef` injects into the deciding container.
@@ -208,7 +242,9 @@ pub struct MigrationJobStatus {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
-    /// Last lines of the deciding container's CloudWatch log stream (awslogs).
+    /// Last lines of the deciding container's CloudWatch log stream
+    /// (awslogs), only when `spec.logTail.lines` asks for them: each cut to
+    /// 512 bytes, 8 KiB together, cuts marked `… [cut]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
     /// The PullThroughCache serving the image the job runs, when it lives
@@ -318,6 +354,11 @@ impl MigrationJobSpec {
                 "only for standalone jobs (hook None): a hook job records its service's release",
             );
         }
+        e.check(
+            (0..=LOG_TAIL_MAX_LINES).contains(&self.log_tail_lines()),
+            "spec.logTail.lines",
+            format!("must be between 0 and {LOG_TAIL_MAX_LINES}"),
+        );
         for (i, env) in self.environment.iter().enumerate() {
             e.check(
                 self.database_ref.is_none() || !DATABASE_ENV.contains(&env.name.as_str()),

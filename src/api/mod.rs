@@ -20,6 +20,7 @@ pub mod migration_job;
 pub mod pull_through_cache;
 pub mod reasons;
 pub mod reference;
+pub mod roles;
 pub mod task_definition;
 pub mod validation;
 

@@ -49,10 +49,10 @@ macro_rules! reasons {
 
 reasons! {
     AsExpected ["all"] "Degraded is False: nothing needs a human." => "Nothing.";
-    InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules); the message names the field. No AWS call was made." => "Fix the named field.";
+    InvalidSpec ["all"] "The spec breaks a rule the CRD schema could not express (or the cluster ignores CEL rules), or names a role the namespace's berth.dev/allowed-role-arns does not allow; the message names the field. No AWS call was made." => "Fix the named field (a role: use an allowed one, or ask the platform team to allow it).";
     AwsConfiguration ["all"] "berth cannot tell where to call AWS: no region for the namespace." => "Annotate the namespace with berth.dev/aws-region, or start berth with --aws-region.";
     AwsError ["all"] "AWS refused a request for a reason berth cannot fix by retrying; the message carries the action, AWS's error code and message." => "Read the message; fix the spec, IAM permissions or the AWS account, then edit the spec or set berth.dev/refresh.";
-    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, instance or proxy, pull-through cache rule) exists and carries no berth tags. berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";
+    AdoptionRequired ["EcsService, AuroraCluster, PullThroughCache"] "An AWS resource with the wanted name (ECS or Cloud Map service, Aurora cluster, instance or proxy, pull-through cache rule) exists and carries no berth tags, or berth's tags for an object that no longer exists (deleted with deletionPolicy: Retain). berth changed nothing." => "Set spec.adopt: true to take it over, or choose another name, or delete the resource.";
     Conflict ["EcsService, AuroraCluster, PullThroughCache"] "An account-wide AWS name this object wants (a pull-through cache prefix, an ECS service in a shared cluster, a Cloud Map service, an Aurora identifier) belongs to another berth object that still exists; the message names it. berth made no change, and spec.adopt cannot take it over while that object exists." => "Choose another name, or delete the owning object (with deletionPolicy: Retain to keep the resource), then set spec.adopt: true here.";
     NamespaceRoleRequired ["all"] "berth runs with --require-namespace-role and the namespace has no berth.dev/aws-role-arn annotation: no tenant acts with berth's own AWS identity. No AWS call was made." => "Ask the platform team to annotate the namespace with its AWS role (berth.dev/aws-role-arn).";
     SecretConflict ["AuroraCluster"] "spec.connectionSecret.name names a Secret berth did not create for this object; berth left it exactly as it was." => "Choose another spec.connectionSecret.name, or delete that Secret so berth can create its own.";
@@ -268,10 +268,6 @@ mod tests {
         (
             Reason::NamespaceRoleRequired,
             "every reconciler, resolving the namespace's AWS target before it plans",
-        ),
-        (
-            Reason::SecretConflict,
-            "the AuroraCluster reconciler, when the API server refuses the connection Secret write",
         ),
         (
             Reason::WaitingForService,

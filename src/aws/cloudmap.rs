@@ -1,6 +1,9 @@
-//! The Cloud Map service behind `spec.serviceDiscovery`: berth finds its
-//! own, adopts one with `spec.adopt`, or creates it in the named namespace
-//! (which must exist), and deletes it on delete when it carries berth's tags.
+//! The Cloud Map service behind `spec.serviceDiscovery`: berth finds it
+//! with its tags (whose it is, the caller decides), adopts one, or creates
+//! it in the named namespace (which must exist), and deletes it on delete
+//! when berth created it for the object.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter,
@@ -52,30 +55,14 @@ pub async fn namespace_id(clients: &Clients, sd: &ServiceDiscovery) -> Result<St
         .ok_or_else(|| namespace_missing(&name))
 }
 
-/// What [`ensure_service`] found or did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ensured {
-    /// Exists and carries berth's owner tag for this object.
-    Owned(String),
-    Created(String),
-    /// Existed without berth's tags; tagged now because `spec.adopt` is true.
-    Adopted(String),
-    /// Exists without berth's tags and `spec.adopt` is false: not touched.
-    AdoptionRequired(String),
-}
-
-/// The Cloud Map service `name` in the namespace: berth's own, adopted
-/// with `adopt`, or created when missing. One that someone else created is
-/// never used silently: registering ECS tasks in it would change what that
-/// service answers.
-pub async fn ensure_service(
+/// The Cloud Map service `name` in the namespace `sd` names, with its
+/// tags: whose it is is for the caller to decide (`ownership`). Returns the
+/// namespace id too, to create the service in when there is none.
+pub async fn find_service(
     clients: &Clients,
     sd: &ServiceDiscovery,
     name: &str,
-    owner: &str,
-    uid: &str,
-    adopt: bool,
-) -> Result<Ensured, AwsFailure> {
+) -> Result<(String, Option<(String, BTreeMap<String, String>)>), AwsFailure> {
     let ns = namespace_id(clients, sd).await?;
     let list = clients
         .call("servicediscovery:ListServices", || {
@@ -93,33 +80,51 @@ pub async fn ensure_service(
                 .send()
         })
         .await?;
-    if let Some(arn) = list
+    let Some(arn) = list
         .services()
         .iter()
         .find(|s| s.name() == Some(name))
         .and_then(|s| s.arn())
-    {
-        let arn = arn.to_string();
-        if owned_by(clients, &arn, owner).await? {
-            return Ok(Ensured::Owned(arn));
-        }
-        if !adopt {
-            return Ok(Ensured::AdoptionRequired(arn));
-        }
-        clients
-            .call("servicediscovery:TagResource", || {
-                clients
-                    .cloudmap
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .tags(tag(TAG_OWNER, owner))
-                    .tags(tag(TAG_UID, uid))
-                    .tags(tag(TAG_ADOPTED, "true"))
-                    .send()
-            })
-            .await?;
-        return Ok(Ensured::Adopted(arn));
-    }
+        .map(str::to_string)
+    else {
+        return Ok((ns, None));
+    };
+    let tags = list_tags(clients, &arn).await?.unwrap_or_default();
+    Ok((ns, Some((arn, tags))))
+}
+
+/// Puts berth's tags on a Cloud Map service berth adopts (`spec.adopt`):
+/// marked adopted, so deleting the EcsService leaves it.
+pub async fn adopt_service(
+    clients: &Clients,
+    arn: &str,
+    owner: &str,
+    uid: &str,
+) -> Result<(), AwsFailure> {
+    clients
+        .call("servicediscovery:TagResource", || {
+            clients
+                .cloudmap
+                .tag_resource()
+                .resource_arn(arn)
+                .tags(tag(TAG_OWNER, owner))
+                .tags(tag(TAG_UID, uid))
+                .tags(tag(TAG_ADOPTED, "true"))
+                .send()
+        })
+        .await?;
+    Ok(())
+}
+
+/// Creates the Cloud Map service `name` in namespace `ns` with berth's tags.
+pub async fn create_service(
+    clients: &Clients,
+    sd: &ServiceDiscovery,
+    ns: &str,
+    name: &str,
+    owner: &str,
+    uid: &str,
+) -> Result<String, AwsFailure> {
     let record_type = match sd.dns_record_type {
         DnsRecordType::A => RecordType::A,
         DnsRecordType::Srv => RecordType::Srv,
@@ -130,11 +135,11 @@ pub async fn ensure_service(
                 .cloudmap
                 .create_service()
                 .name(name)
-                .namespace_id(&ns)
+                .namespace_id(ns)
                 // Idempotent across a crash between create and the status write.
                 .creator_request_id(token(
                     CLOUD_MAP_CREATOR_REQUEST_MAX,
-                    &["servicediscovery:CreateService", uid, &ns, name],
+                    &["servicediscovery:CreateService", uid, ns, name],
                 ))
                 .dns_config(
                     DnsConfig::builder()
@@ -155,22 +160,16 @@ pub async fn ensure_service(
                 .send()
         })
         .await?;
-    let arn = out
+    Ok(out
         .service()
         .and_then(|s| s.arn())
         .unwrap_or_default()
-        .to_string();
-    Ok(Ensured::Created(arn))
+        .to_string())
 }
 
 /// Marks a Cloud Map service berth adopted: it is berth's to use, but not
 /// to delete (only what berth created goes with the EcsService).
 pub const TAG_ADOPTED: &str = "berth.dev/adopted";
-
-/// True when the Cloud Map service carries berth's owner tag for `owner`.
-pub async fn owned_by(clients: &Clients, arn: &str, owner: &str) -> Result<bool, AwsFailure> {
-    Ok(ownership(clients, arn, owner).await? != Ownership::NotOwned)
-}
 
 /// True when berth created the Cloud Map service for `owner`: one it
 /// adopted or only found (created by someone else) is never deleted.
@@ -186,6 +185,24 @@ enum Ownership {
 }
 
 async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownership, AwsFailure> {
+    let Some(tags) = list_tags(clients, arn).await? else {
+        return Ok(Ownership::NotOwned);
+    };
+    let has = |k: &str, v: &str| tags.get(k).map(String::as_str) == Some(v);
+    Ok(if !has(TAG_OWNER, owner) {
+        Ownership::NotOwned
+    } else if has(TAG_ADOPTED, "true") {
+        Ownership::Adopted
+    } else {
+        Ownership::Created
+    })
+}
+
+/// The Cloud Map service's tags; `None` when it does not exist.
+async fn list_tags(
+    clients: &Clients,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, AwsFailure> {
     match clients
         .call("servicediscovery:ListTagsForResource", || {
             clients
@@ -196,19 +213,15 @@ async fn ownership(clients: &Clients, arn: &str, owner: &str) -> Result<Ownershi
         })
         .await
     {
-        Ok(out) => {
-            let has = |k: &str, v: &str| out.tags().iter().any(|t| t.key() == k && t.value() == v);
-            Ok(if !has(TAG_OWNER, owner) {
-                Ownership::NotOwned
-            } else if has(TAG_ADOPTED, "true") {
-                Ownership::Adopted
-            } else {
-                Ownership::Created
-            })
-        }
+        Ok(out) => Ok(Some(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        )),
         Err(f) => {
             if f.is_code("ResourceNotFoundException") || f.is_code("ServiceNotFound") {
-                Ok(Ownership::NotOwned)
+                Ok(None)
             } else {
                 Err(f)
             }

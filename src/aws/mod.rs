@@ -67,6 +67,26 @@ pub struct Settings {
     pub default_region: Option<String>,
     pub default_role_arn: Option<String>,
     pub endpoint_url: Option<String>,
+    /// `--require-namespace-role`: a namespace without its own role gets
+    /// no AWS target at all (neither `default_role_arn` nor berth's own
+    /// credentials act for it).
+    pub require_namespace_role: bool,
+}
+
+/// Why a namespace has no AWS target.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error(
+        "no AWS region: annotate the namespace with {REGION_ANNOTATION} or start berth with --aws-region"
+    )]
+    NoRegion,
+    #[error(
+        "namespace {namespace} has no {ROLE_ANNOTATION} annotation, and berth runs with \
+         --require-namespace-role so that no namespace acts with berth's own AWS identity: the \
+         platform team must annotate the namespace with the IAM role berth assumes for it \
+         ({ROLE_ANNOTATION}: arn:aws:iam::ACCOUNT:role/NAME); berth made no AWS call"
+    )]
+    NoNamespaceRole { namespace: String },
 }
 
 impl Clients {
@@ -127,6 +147,34 @@ impl Clients {
     }
 }
 
+/// The target of `namespace` from its annotations, falling back to the
+/// controller's flags. Only cluster admins can annotate namespaces, so a
+/// resource can never pick its own role. With `--require-namespace-role`
+/// the namespace's own role is the only one: `--aws-role-arn` and berth's
+/// own credentials never act for a tenant.
+pub fn resolve_target(
+    settings: &Settings,
+    namespace: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Result<Target, TargetError> {
+    let own_role = annotations
+        .get(ROLE_ANNOTATION)
+        .filter(|r| !r.trim().is_empty())
+        .cloned();
+    if settings.require_namespace_role && own_role.is_none() {
+        return Err(TargetError::NoNamespaceRole {
+            namespace: namespace.to_string(),
+        });
+    }
+    let region = annotations
+        .get(REGION_ANNOTATION)
+        .cloned()
+        .or_else(|| settings.default_region.clone())
+        .ok_or(TargetError::NoRegion)?;
+    let role_arn = own_role.or_else(|| settings.default_role_arn.clone());
+    Ok(Target { region, role_arn })
+}
+
 /// Builds and caches clients per target.
 pub struct Factory {
     settings: Settings,
@@ -143,27 +191,13 @@ impl Factory {
         }
     }
 
-    /// The target of a namespace from its annotations, falling back to the
-    /// controller's flags. Only cluster admins can annotate namespaces, so a
-    /// resource can never pick its own role.
+    /// The target of `namespace` ([`resolve_target`]).
     pub fn target(
         &self,
+        namespace: &str,
         annotations: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Target, String> {
-        let region = annotations
-            .get(REGION_ANNOTATION)
-            .cloned()
-            .or_else(|| self.settings.default_region.clone())
-            .ok_or_else(|| {
-                format!(
-                    "no AWS region: annotate the namespace with {REGION_ANNOTATION} or start berth with --aws-region"
-                )
-            })?;
-        let role_arn = annotations
-            .get(ROLE_ANNOTATION)
-            .cloned()
-            .or_else(|| self.settings.default_role_arn.clone());
-        Ok(Target { region, role_arn })
+    ) -> Result<Target, TargetError> {
+        resolve_target(&self.settings, namespace, annotations)
     }
 
     pub async fn clients(&self, target: &Target) -> Arc<Clients> {
@@ -220,5 +254,89 @@ impl Factory {
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
             .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const OWN: &str = "arn:aws:iam::123456789012:role/team-a";
+    const FLAG: &str = "arn:aws:iam::123456789012:role/berth-default";
+
+    fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn settings(require: bool) -> Settings {
+        Settings {
+            default_region: Some("us-east-1".into()),
+            default_role_arn: Some(FLAG.into()),
+            endpoint_url: None,
+            require_namespace_role: require,
+        }
+    }
+
+    #[test]
+    fn the_namespace_role_wins_over_the_flags() {
+        for require in [false, true] {
+            let t = resolve_target(
+                &settings(require),
+                "a",
+                &annotations(&[(ROLE_ANNOTATION, OWN), (REGION_ANNOTATION, "eu-west-1")]),
+            )
+            .unwrap();
+            assert_eq!(t.role_arn.as_deref(), Some(OWN));
+            assert_eq!(t.region, "eu-west-1");
+        }
+    }
+
+    #[test]
+    fn without_the_requirement_the_flags_are_the_fallback() {
+        let t = resolve_target(&settings(false), "a", &BTreeMap::new()).unwrap();
+        assert_eq!(t.role_arn.as_deref(), Some(FLAG));
+        assert_eq!(t.region, "us-east-1");
+        let own = Settings {
+            default_role_arn: None,
+            ..settings(false)
+        };
+        let t = resolve_target(&own, "a", &BTreeMap::new()).unwrap();
+        assert_eq!(t.role_arn, None, "berth's own credentials");
+        let nowhere = Settings {
+            default_region: None,
+            ..settings(false)
+        };
+        assert_eq!(
+            resolve_target(&nowhere, "a", &BTreeMap::new()),
+            Err(TargetError::NoRegion)
+        );
+    }
+
+    #[test]
+    fn with_the_requirement_a_namespace_without_its_role_has_no_target() {
+        for missing in [
+            annotations(&[]),
+            annotations(&[(REGION_ANNOTATION, "eu-west-1")]),
+            annotations(&[(ROLE_ANNOTATION, " ")]),
+        ] {
+            let err = resolve_target(&settings(true), "shop", &missing).unwrap_err();
+            assert_eq!(
+                err,
+                TargetError::NoNamespaceRole {
+                    namespace: "shop".into()
+                }
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("namespace shop has no berth.dev/aws-role-arn annotation")
+                    && message.contains("platform team must annotate the namespace"),
+                "{message}"
+            );
+        }
     }
 }

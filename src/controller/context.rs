@@ -12,6 +12,7 @@ use kube::{Api, Client, Resource};
 
 use super::error::{Error, Result};
 use super::metrics::Metrics;
+use crate::api::roles::{AllowedRoles, PassedRole};
 use crate::api::{EcsService, MigrationJob, PullThroughCache};
 use crate::aws::{Clients, Factory};
 
@@ -52,31 +53,47 @@ pub struct Context {
     pub stores: Stores,
     /// What a kind remembers about one of its objects until the status
     /// write that records it is visible in the watch (see [`Memos`]).
-    pub memos: Memos,
+    pub memos: Arc<Memos>,
     /// Claims of account-wide AWS names (`super::claims`).
     pub claims: super::claims::Claims,
+    /// The one namespace berth watches (`--namespace`), if any.
+    scope: Option<String>,
 }
 
 /// Per-object values a kind keeps in this process, keyed by the object's
 /// uid and typed by the kind's own memo type: a status write may fail on a
 /// stale read, or the watch may not show it yet, and the next reconcile
 /// must not act as if it had never happened. Kept kind-agnostic so that
-/// the shared context names no kind's state.
+/// the shared context names no kind's state. An object's memos go when it
+/// is deleted (`super::bookkeeping`).
 #[derive(Default)]
 pub struct Memos {
-    entries: std::sync::Mutex<
-        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
-    >,
+    entries: std::sync::Mutex<MemoMap>,
+    /// The number of entries, for `/metrics`.
+    size: prometheus_client::metrics::gauge::Gauge,
 }
 
+type MemoMap = std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>;
+
 impl Memos {
-    fn entries(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>,
-    > {
+    /// Memos whose entry count is published in `size`.
+    pub fn tracked(size: prometheus_client::metrics::gauge::Gauge) -> Self {
+        Self {
+            entries: Default::default(),
+            size,
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, MemoMap> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `change` on the entries, then publishes their count.
+    fn change<R>(&self, change: impl FnOnce(&mut MemoMap) -> R) -> R {
+        let mut entries = self.entries();
+        let out = change(&mut entries);
+        self.size.set(entries.len() as i64);
+        out
     }
 
     pub fn get<T: Clone + Send + 'static>(&self, uid: &str) -> Option<T> {
@@ -87,20 +104,35 @@ impl Memos {
     }
 
     pub fn set<T: Send + 'static>(&self, uid: &str, value: T) {
-        self.entries().insert(
-            (std::any::TypeId::of::<T>(), uid.to_string()),
-            Box::new(value),
-        );
+        self.change(|e| {
+            e.insert(
+                (std::any::TypeId::of::<T>(), uid.to_string()),
+                Box::new(value),
+            )
+        });
     }
 
     pub fn forget_one<T: 'static>(&self, uid: &str) {
-        self.entries()
-            .remove(&(std::any::TypeId::of::<T>(), uid.to_string()));
+        self.change(|e| e.remove(&(std::any::TypeId::of::<T>(), uid.to_string())));
     }
 
     /// Forgets what any kind remembered about `uid` (its object is gone).
     pub fn forget(&self, uid: &str) {
-        self.entries().retain(|(_, k), _| k != uid);
+        self.change(|e| e.retain(|(_, k), _| k != uid));
+    }
+
+    /// Keeps only the memos of objects for which `exists(uid)`.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        self.change(|e| e.retain(|(_, uid), _| exists(uid)));
+    }
+
+    /// Entries held (a few per object at most).
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -128,24 +160,95 @@ impl Context {
             poll: Duration::from_secs(5),
             reconciles,
             stores,
-            memos: Memos::default(),
+            memos: Arc::default(),
+            scope: None,
         }
+    }
+
+    /// Watching only `namespace` (`--namespace`): objects elsewhere are
+    /// not berth's to see (`super::ownership`).
+    pub fn watching(mut self, namespace: Option<String>) -> Self {
+        self.scope = namespace;
+        self
+    }
+
+    pub fn watch_namespace(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The annotations of `namespace`, from the watch store.
+    async fn namespace_annotations(&self, namespace: &str) -> Result<BTreeMap<String, String>> {
+        Ok(
+            match self.stores.namespaces.get(&ObjectRef::new(namespace)) {
+                Some(ns) => ns.metadata.annotations.clone().unwrap_or_default(),
+                // Only before the namespace watch has listed (or for a namespace
+                // created a moment ago): ask once.
+                None => Api::<Namespace>::all(self.client.clone())
+                    .get_metadata_opt(namespace)
+                    .await?
+                    .and_then(|n| n.metadata.annotations)
+                    .unwrap_or_default(),
+            },
+        )
     }
 
     /// The AWS clients for `namespace` (region and role from its annotations).
     pub async fn aws_for(&self, namespace: &str) -> Result<Arc<Clients>> {
-        let annotations = match self.stores.namespaces.get(&ObjectRef::new(namespace)) {
-            Some(ns) => ns.metadata.annotations.clone().unwrap_or_default(),
-            // Only before the namespace watch has listed (or for a namespace
-            // created a moment ago): ask once.
-            None => Api::<Namespace>::all(self.client.clone())
-                .get_metadata_opt(namespace)
-                .await?
-                .and_then(|n| n.metadata.annotations)
-                .unwrap_or_default(),
-        };
-        let target = self.aws.target(&annotations).map_err(Error::Config)?;
+        let annotations = self.namespace_annotations(namespace).await?;
+        let target = self
+            .aws
+            .target(namespace, &annotations)
+            .map_err(Error::Target)?;
         Ok(self.aws.clients(&target).await)
+    }
+
+    /// [`Context::aws_for`] for an object that hands `roles` to AWS: the
+    /// namespace's allow-list (`berth.dev/allowed-role-arns`) must allow
+    /// each of them, else `Error::InvalidSpec` naming the field. Either
+    /// refusal ([`Error::refusal`]) comes before any AWS call.
+    pub async fn aws_passing(&self, namespace: &str, roles: &[PassedRole]) -> Result<Arc<Clients>> {
+        let annotations = self.namespace_annotations(namespace).await?;
+        if let Some(allowed) = AllowedRoles::from_annotations(&annotations) {
+            allowed
+                .check(namespace, roles)
+                .map_err(Error::InvalidSpec)?;
+        }
+        let target = self
+            .aws
+            .target(namespace, &annotations)
+            .map_err(Error::Target)?;
+        Ok(self.aws.clients(&target).await)
+    }
+
+    /// The AWS clients to delete `obj`'s resources with; `None` when the
+    /// namespace has no role under `--require-namespace-role`. Then berth
+    /// has no identity it may use for the namespace, so the resources
+    /// (`left` describes them) stay in AWS, a Warning Event says so, and
+    /// the object goes: a finalizer waiting for a role that may never come
+    /// would hold the object, and its namespace, in deletion forever.
+    pub async fn aws_for_cleanup<K>(&self, obj: &K, left: &str) -> Result<Option<Arc<Clients>>>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let namespace = obj.meta().namespace.clone().unwrap_or_default();
+        match self.aws_for(&namespace).await {
+            Ok(clients) => Ok(Some(clients)),
+            Err(Error::Target(t @ crate::aws::TargetError::NoNamespaceRole { .. })) => {
+                self.event(
+                    obj,
+                    EventType::Warning,
+                    crate::api::conditions::Reason::NamespaceRoleRequired.as_str(),
+                    "Delete",
+                    format!(
+                        "{left} stay in AWS: {t}. Delete them with the account's own tools \
+                         if they are not wanted."
+                    ),
+                )
+                .await;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The MigrationJobs of `namespace` whose `serviceRef` names `service`,

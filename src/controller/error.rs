@@ -1,8 +1,9 @@
 //! Reconcile errors, each with a static category used as the metrics label
 //! and the Event reason.
 
+use crate::api::conditions::Reason;
 use crate::api::InvalidSpec;
-use crate::aws::{AwsFailure, FailureKind};
+use crate::aws::{AwsFailure, FailureKind, TargetError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -16,6 +17,9 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("{0}")]
     Config(String),
+    /// The namespace has no AWS target berth may use.
+    #[error("{0}")]
+    Target(TargetError),
     /// The status write's precondition failed: the object changed since the
     /// reconcile read it. Run again on a fresh read.
     #[error("stale read: {0}")]
@@ -41,7 +45,25 @@ impl Error {
                 _ => "FinalizerError",
             },
             Error::Config(_) => "ConfigError",
+            Error::Target(TargetError::NoRegion) => "ConfigError",
+            Error::Target(TargetError::NoNamespaceRole { .. }) => "NamespaceRoleRequired",
             Error::StaleRead(_) => "StaleRead",
+        }
+    }
+
+    /// The condition reason and message of an object berth refuses to
+    /// call AWS for (its spec passes a role the namespace does not allow,
+    /// or the namespace has no AWS target); `None` for any other failure.
+    pub fn refusal(&self) -> Option<(Reason, String)> {
+        match self {
+            Error::InvalidSpec(invalid) => Some((Reason::InvalidSpec, invalid.to_string())),
+            Error::Target(t @ TargetError::NoRegion) => {
+                Some((Reason::AwsConfiguration, t.to_string()))
+            }
+            Error::Target(t @ TargetError::NoNamespaceRole { .. }) => {
+                Some((Reason::NamespaceRoleRequired, t.to_string()))
+            }
+            _ => None,
         }
     }
 

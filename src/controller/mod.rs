@@ -3,12 +3,15 @@
 //! election gating every write.
 
 pub mod aurora_cluster;
+pub mod bookkeeping;
+pub mod bounds;
 pub mod claims;
 pub mod context;
 pub mod ecs_service;
 pub mod error;
 pub mod metrics;
 pub mod migration_job;
+pub mod ownership;
 pub mod pacing;
 pub mod poll;
 pub mod pull_through;
@@ -97,18 +100,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         leader_gauge.set(1);
     }
-    let reconciles = Arc::new(ReconcileLog::default());
+    let tracked = bookkeeping::Tracked::register(&mut registry);
+    let reconciles = Arc::new(ReconcileLog::tracked(tracked.reconciles));
+    let memos = Arc::new(context::Memos::tracked(tracked.memos));
     let bound = admin::serve(
         &args.admin_addr,
         admin::AdminState {
             ready: ready.clone(),
             standby: standby.clone(),
             registry: Arc::new(Mutex::new(registry)),
-            reconciles: reconciles.clone(),
         },
     )
     .await
     .with_context(|| format!("binding the admin server to {}", args.admin_addr))?;
+    if let Some(addr) = args.debug_addr {
+        let on = admin::serve_debug(addr, reconciles.clone())
+            .await
+            .with_context(|| format!("binding the debug server to {addr}"))?;
+        info!(addr = %on, "debug endpoints on loopback");
+    }
     info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         admin = %bound,
@@ -163,6 +173,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             default_region: args.aws_region.clone(),
             default_role_arn: args.aws_role_arn.clone(),
             endpoint_url: args.aws_endpoint_url.clone(),
+            require_namespace_role: args.require_namespace_role,
         },
         pipeline,
     );
@@ -172,26 +183,40 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (services_store, services_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
     let (ptc_store, ptc_writer) = reflector::store();
+    let (aurora_store, aurora_writer) = reflector::store();
+    let mut ctx = Context::new(
+        client.clone(),
+        aws,
+        args.resync_interval,
+        metrics,
+        reconciles.clone(),
+        context::Stores {
+            services: services_store.clone(),
+            jobs: mj_store.clone(),
+            namespaces: ns_store.clone(),
+            caches: ptc_store.clone(),
+        },
+    );
+    ctx.memos = memos.clone();
     let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            aws,
-            args.resync_interval,
-            metrics,
-            reconciles,
-            context::Stores {
-                services: services_store.clone(),
-                jobs: mj_store.clone(),
-                namespaces: ns_store.clone(),
-                caches: ptc_store.clone(),
-            },
-        )
-        .with_claims(claims::Claims::new(
+        ctx.with_claims(claims::Claims::new(
             client.clone(),
             &lease_namespace(&args),
             args.namespace.clone(),
-        )),
+        ))
+        .watching(args.namespace.clone()),
     );
+    // Per-object bookkeeping goes with its object (each kind's own watch).
+    let book = bookkeeping::Bookkeeping {
+        reconciles,
+        memos,
+        live: Arc::new(bookkeeping::Live {
+            services: ecs_store.clone(),
+            jobs: mj_store.clone(),
+            caches: ptc_store.clone(),
+            databases: aurora_store.clone(),
+        }),
+    };
     let ns = args.namespace.as_deref();
 
     // Namespaces' annotations name their AWS region and role; a metadata
@@ -216,6 +241,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .modify(drop_managed_fields)
         .inspect(synced.watch("EcsService"))
         .reflect(writer)
+        .inspect(book.watch(ecs_store.clone()))
         .applied_objects()
         .predicate_filter(intent::<EcsService>, Default::default());
     // A MigrationJob's status (success, failure) releases or closes the
@@ -252,6 +278,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .modify(drop_managed_fields)
         .inspect(synced.watch("MigrationJob"))
         .reflect(mj_writer)
+        .inspect(book.watch(mj_store.clone()))
         .applied_objects()
         .predicate_filter(intent::<MigrationJob>, Default::default());
     // A new service revision (or the service appearing) is a new run for
@@ -294,6 +321,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     .modify(drop_managed_fields)
     .inspect(synced.watch("PullThroughCache"))
     .reflect(ptc_writer)
+    .inspect(book.watch(ptc_store.clone()))
     .applied_objects()
     .predicate_filter(intent::<PullThroughCache>, Default::default());
     let ptc_run = Controller::for_stream(ptc_changes, ptc_store.clone())
@@ -302,7 +330,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .run(reconcile_ptc, error_policy::<PullThroughCache>, ctx.clone())
         .for_each(log_watch_errors);
 
-    let (aurora_store, aurora_writer) = reflector::store();
     let aurora_changes = watcher(
         scoped::<AuroraCluster>(client.clone(), ns),
         watcher::Config::default().any_semantic(),
@@ -311,6 +338,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     .modify(drop_managed_fields)
     .inspect(synced.watch("AuroraCluster"))
     .reflect(aurora_writer)
+    .inspect(book.watch(aurora_store.clone()))
     .applied_objects()
     .predicate_filter(intent::<AuroraCluster>, Default::default());
     let aurora_run = Controller::for_stream(aurora_changes, aurora_store.clone())

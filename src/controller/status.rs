@@ -1,5 +1,6 @@
 //! Status writes: server-side apply of the status subresource only, so
 //! berth never touches `spec` and never fights another field manager.
+//! Every write is bounded in size first (`super::bounds`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
@@ -9,6 +10,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::json;
 
+use super::bounds;
 use super::context::{Context, MANAGER};
 use super::error::{Error, Result};
 use crate::api::conditions::{self, Desired, Reason, DEGRADED};
@@ -19,12 +21,26 @@ use crate::api::conditions::{self, Desired, Reason, DEGRADED};
 /// behind) gets [`Error::StaleRead`] and runs again on a fresh read, so it
 /// can never overwrite a newer status, e.g. turn a Succeeded run back to
 /// Running.
+///
+/// The status is cut to [`bounds::STATUS_BYTES`] first, whatever AWS said;
+/// a status that differs from the stored one only by what was cut is not
+/// written again.
 pub async fn apply<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
     S: Serialize,
 {
     crate::runtime::leader::check().map_err(|e| Error::Kube(kube::Error::Service(Box::new(e))))?;
+    let mut status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+    bounds::status(&mut status);
+    let stored = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
+    if stored.get("status") == Some(&status) {
+        return Ok(());
+    }
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
@@ -85,7 +101,11 @@ pub async fn write_conditions<K, S>(
     desired: &[Desired],
 ) -> Result<()>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
     S: Conditioned,
 {
     let generation = obj.meta().generation;
@@ -111,11 +131,16 @@ pub async fn write_failed<K, S>(
     message: &str,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
     S: Conditioned,
 {
+    // The stored message may be the cut form of this one.
     let changed = !conditions::find(prev.conditions(), DEGRADED)
-        .is_some_and(|c| c.reason == reason.as_str() && c.message == message);
+        .is_some_and(|c| c.reason == reason.as_str() && bounds::is_cut_of(&c.message, message));
     write_conditions(api, obj, prev, &conditions::failed(reason, message)).await?;
     if changed {
         ctx.event(

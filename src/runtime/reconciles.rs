@@ -1,17 +1,18 @@
 //! How often each object has been reconciled, served at
-//! `/debug/reconciles`. Metrics count per kind, which cannot tell a caller
-//! (the end-to-end tests, a person debugging a stuck object) whether berth
-//! has looked at *this* object since some moment: a `finished` count above
-//! an earlier `started` count proves a whole reconcile began after that
-//! earlier read.
+//! `/debug/reconciles` on the loopback-only `--debug-addr`. Metrics count
+//! per kind, which cannot tell a caller (the end-to-end tests, a person
+//! debugging a stuck object) whether berth has looked at *this* object
+//! since some moment: a `finished` count above an earlier `started` count
+//! proves a whole reconcile began after that earlier read.
 //!
-//! Entries of deleted objects stay: a reader may still ask about the
-//! reconcile that released the object, and the map is bounded by the
-//! objects this process has seen (a few hundred bytes each).
+//! An object's entry goes when the object is deleted ([`ReconcileLog::forget`]),
+//! so the map holds the objects that exist, not every object this process
+//! has ever seen.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -27,16 +28,54 @@ type Key = (String, String, String);
 #[derive(Debug, Default)]
 pub struct ReconcileLog {
     counts: Mutex<BTreeMap<Key, Counts>>,
+    /// The number of entries, for `/metrics`.
+    size: Gauge,
 }
 
 impl ReconcileLog {
+    /// A log whose entry count is published in `size`.
+    pub fn tracked(size: Gauge) -> Self {
+        Self {
+            counts: Mutex::default(),
+            size,
+        }
+    }
+
     /// Counts a reconcile of the object as started; it counts as finished
     /// when the returned guard is dropped, so a reconcile that panics or is
     /// cancelled does not stay "in flight" forever.
     pub fn begin(&self, kind: &str, namespace: &str, name: &str) -> Reconciling<'_> {
         let key = (kind.to_string(), namespace.to_string(), name.to_string());
-        self.lock().entry(key.clone()).or_default().started += 1;
+        let mut counts = self.lock();
+        counts.entry(key.clone()).or_default().started += 1;
+        self.size.set(counts.len() as i64);
         Reconciling { log: self, key }
+    }
+
+    /// Drops the object's entry: it was deleted. A reconcile of it still
+    /// in flight does not bring the entry back when it ends.
+    pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        let mut counts = self.lock();
+        counts.remove(&key);
+        self.size.set(counts.len() as i64);
+    }
+
+    /// Keeps only the entries of `kind` for which `exists(namespace, name)`
+    /// (after a watch listed anew: deletions it missed meanwhile).
+    pub fn retain(&self, kind: &str, exists: impl Fn(&str, &str) -> bool) {
+        let mut counts = self.lock();
+        counts.retain(|(k, ns, name), _| k != kind || exists(ns, name));
+        self.size.set(counts.len() as i64);
+    }
+
+    /// Objects with an entry.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Counts {
@@ -67,11 +106,10 @@ pub struct Reconciling<'a> {
 
 impl Drop for Reconciling<'_> {
     fn drop(&mut self) {
-        self.log
-            .lock()
-            .entry(std::mem::take(&mut self.key))
-            .or_default()
-            .finished += 1;
+        // Absent when the object was deleted (and forgotten) meanwhile.
+        if let Some(c) = self.log.lock().get_mut(&self.key) {
+            c.finished += 1;
+        }
     }
 }
 
@@ -137,6 +175,38 @@ mod tests {
                 started: 1,
                 finished: 1
             }
+        );
+    }
+
+    #[test]
+    fn a_deleted_object_is_forgotten_even_while_its_last_reconcile_runs() {
+        let size = Gauge::default();
+        let log = ReconcileLog::tracked(size.clone());
+        drop(log.begin("MigrationJob", "ns", "a"));
+        let releasing = log.begin("MigrationJob", "ns", "b");
+        assert_eq!(size.get(), 2);
+        log.forget("MigrationJob", "ns", "b");
+        drop(releasing);
+        assert_eq!(log.get("MigrationJob", "ns", "b"), Counts::default());
+        assert_eq!(log.len(), 1);
+        assert_eq!(size.get(), 1);
+        log.forget("MigrationJob", "ns", "a");
+        assert!(log.is_empty());
+        assert_eq!(size.get(), 0);
+    }
+
+    #[test]
+    fn a_new_list_drops_the_objects_it_no_longer_holds() {
+        let log = ReconcileLog::default();
+        drop(log.begin("MigrationJob", "ns", "gone"));
+        drop(log.begin("MigrationJob", "ns", "kept"));
+        drop(log.begin("EcsService", "ns", "gone"));
+        log.retain("MigrationJob", |_, name| name == "kept");
+        let snapshot = log.snapshot();
+        assert_eq!(
+            snapshot.keys().collect::<Vec<_>>(),
+            ["EcsService/ns/gone", "MigrationJob/ns/kept"],
+            "other kinds are left to their own watch"
         );
     }
 

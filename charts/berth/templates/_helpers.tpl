@@ -61,20 +61,28 @@ in the ClusterRole (all namespaces) and in the Role (watchNamespace).
 - apiGroups: [berth.dev]
   resources: [auroraclusters/status, ecsservices/status, migrationjobs/status, pullthroughcaches/status]
   verbs: [patch]
-# The connection Secret's ownerReference blocks its AuroraCluster's deletion
-# (blockOwnerDeletion), which the OwnerReferencesPermissionEnforcement
-# admission plugin allows only with update on the owner's finalizers.
+# The connection Secret berth creates carries an ownerReference that blocks
+# its AuroraCluster's deletion (blockOwnerDeletion), which the
+# OwnerReferencesPermissionEnforcement admission plugin allows only with
+# update on the owner's finalizers.
 - apiGroups: [berth.dev]
   resources: [auroraclusters/finalizers]
   verbs: [update]
-# AuroraCluster writes its connection Secret (endpoints, never a password)
-# by server-side apply: patch, plus create because an apply that creates
-# the Secret is authorized as create too (tests/rbac.rs in e2e proves it).
-# berth never gets, lists, watches or deletes Secrets: garbage collection
-# removes the Secret with its AuroraCluster (ownerReference).
+# An AuroraCluster's connection Secret (endpoints, never a password) is
+# created with POST, labelled berth.dev/owner-uid with the AuroraCluster's
+# UID and owned by it (aurora_cluster/connection_secret.rs, write).
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [create, patch]
+  verbs: [create]
+# When a Secret of that name exists, berth updates it with a JSON patch
+# whose first operation tests that label (or, for a Secret an older berth
+# wrote, its ownerReference UID): on any other Secret the patch fails as a
+# whole and changes nothing (SecretConflict). berth never gets, lists,
+# watches or deletes Secrets (e2e tests/rbac.rs proves get is denied);
+# garbage collection removes berth's Secret with its AuroraCluster.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [patch]
 # events.k8s.io/v1 Events for AWS mutations and phase changes: the
 # recorder creates an Event, then patches its series count on repeats.
 - apiGroups: [events.k8s.io]

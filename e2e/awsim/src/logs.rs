@@ -39,6 +39,28 @@ pub struct LogsState {
     pub groups: BTreeMap<String, Group>,
 }
 
+/// The largest message one event holds: "Each log event can be no larger
+/// than 256 KB", an event's size being its message in UTF-8 plus 26 bytes
+/// (PutLogEvents,
+/// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
+/// Docker's awslogs driver splits a longer line into events of this size.
+pub const MAX_EVENT_MESSAGE_BYTES: usize = 256 * 1024 - 26;
+
+/// `line` as the messages of the events the awslogs driver sends for it.
+fn split_event(mut line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    while line.len() > MAX_EVENT_MESSAGE_BYTES {
+        let mut at = MAX_EVENT_MESSAGE_BYTES;
+        while !line.is_char_boundary(at) {
+            at -= 1;
+        }
+        out.push(&line[..at]);
+        line = &line[at..];
+    }
+    out.push(line);
+    out
+}
+
 fn ms(t: f64) -> i64 {
     (t * 1000.0) as i64
 }
@@ -68,7 +90,8 @@ impl LogsState {
             })
     }
 
-    /// Appends lines as a container would through the awslogs driver.
+    /// Appends lines as a container would through the awslogs driver: a
+    /// line longer than one event can hold becomes several events.
     pub fn append(&mut self, ctx: &Ctx, group: &str, stream: &str, lines: &[String]) {
         let now = ms(ctx.now);
         let g = self.ensure_group(ctx, group);
@@ -79,11 +102,12 @@ impl LogsState {
                 creation_time: now,
                 events: vec![],
             });
-        for (i, line) in lines.iter().enumerate() {
+        let events = lines.iter().flat_map(|l| split_event(l));
+        for (i, message) in events.enumerate() {
             s.events.push(Event {
                 timestamp: now + i as i64,
                 ingestion_time: now + i as i64 + 5,
-                message: line.clone(),
+                message: message.to_string(),
             });
         }
     }
@@ -351,5 +375,22 @@ impl LogsState {
             ("logStreams", json!(out)),
             ("nextToken", json!(next)),
         ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_longer_than_an_event_becomes_several_events() {
+        assert_eq!(split_event("ok"), ["ok"]);
+        let full = "a".repeat(MAX_EVENT_MESSAGE_BYTES);
+        assert_eq!(split_event(&full), [full.as_str()]);
+        let long = format!("{full}é{}", "b".repeat(10));
+        let parts = split_event(&long);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.len() <= MAX_EVENT_MESSAGE_BYTES));
+        assert_eq!(parts.concat(), long);
     }
 }

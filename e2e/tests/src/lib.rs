@@ -4,8 +4,9 @@
 //! that namespace. Helpers apply manifests by server-side apply, wait for
 //! conditions with a failure message that dumps status, Events and berth's
 //! log, read awsim's call counters, and wait for berth to have reconciled an
-//! object (its `/debug/reconciles` counts), the evidence a "nothing
-//! happened" assertion needs.
+//! object (its `/debug/reconciles` counts, on the loopback `--debug-addr`
+//! every test's berth gets), the evidence a "nothing happened" assertion
+//! needs.
 #![forbid(unsafe_code)]
 
 use std::fmt::Debug;
@@ -174,6 +175,8 @@ pub struct Env {
     /// berth's `--admin-addr` port, the same across restarts so the
     /// reconcile counts of the new process are read from the same place.
     admin_port: u16,
+    /// berth's `--debug-addr` port (loopback), likewise.
+    debug_port: u16,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -232,6 +235,7 @@ impl Env {
             berth: None,
             log_path,
             admin_port: free_port(),
+            debug_port: free_port(),
         };
         if env.options.all_namespaces {
             env.purge_other_namespaces().await;
@@ -318,6 +322,7 @@ impl Env {
             ])
             .args(["--resync-interval", &self.options.resync_interval])
             .args(["--admin-addr", &format!("127.0.0.1:{}", self.admin_port)])
+            .args(["--debug-addr", &format!("127.0.0.1:{}", self.debug_port)])
             .args(["--leader-election", leader_election])
             .envs(self.options.berth_env.iter().map(|(k, v)| (k, v)))
             .spawn()
@@ -640,6 +645,19 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The body of `GET path` on berth's `--admin-addr`; `Err` with the
+    /// status line unless the answer is 200.
+    pub async fn admin_get(&self, path: &str) -> anyhow::Result<String> {
+        http_get(self.admin_port, path).await
+    }
+
+    /// The same on berth's loopback `--debug-addr`.
+    pub async fn debug_get(&self, path: &str) -> anyhow::Result<String> {
+        http_get(self.debug_port, path).await
+    }
+}
+
 /// Reconcile evidence: berth's `/debug/reconciles` counts for one object.
 /// A test that asserts "nothing happened" after a trigger reads `started`,
 /// triggers, and waits with [`Env::wait_reconciled_since`]: without that,
@@ -664,7 +682,7 @@ impl Env {
     }
 
     async fn try_reconciles(&self, kind: &str, name: &str) -> anyhow::Result<(u64, u64)> {
-        let body = http_get(self.admin_port, "/debug/reconciles").await?;
+        let body = http_get(self.debug_port, "/debug/reconciles").await?;
         let all: serde_json::Value = serde_json::from_str(&body).context("parsing the JSON")?;
         let counts = &all[format!("{kind}/{}/{name}", self.ns)];
         Ok((

@@ -20,7 +20,7 @@ impl Env {
     /// `(started, finished)` reconciles of every object berth has seen, by
     /// `Kind/namespace/name`.
     pub async fn all_reconciles(&self) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
-        let body = http_get(self.admin_port, "/debug/reconciles").await?;
+        let body = http_get(self.debug_port, "/debug/reconciles").await?;
         let all: serde_json::Value = serde_json::from_str(&body).context("parsing the JSON")?;
         let mut out = BTreeMap::new();
         for (key, counts) in all.as_object().context("an object")? {

@@ -27,7 +27,8 @@ fn columns(env: &Env, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_job_succeeds_once_even_across_restarts() {
     let mut env = Env::new("mj-ok").await;
-    let manifest = inline_job("migrate", "shop/migrate:1.0", "");
+    // The log tail is opt-in (spec.logTail).
+    let manifest = inline_job("migrate", "shop/migrate:1.0", "  logTail:\n    lines: 20\n");
     env.apply_yaml(&manifest).await.unwrap();
 
     let job: MigrationJob = env

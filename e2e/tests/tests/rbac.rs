@@ -92,9 +92,50 @@ async fn kubeconfig_for(env: &Env, sa: &str) -> std::path::PathBuf {
     let users = config["users"].as_sequence_mut().unwrap();
     assert_eq!(users.len(), 1, "one user in the test kubeconfig");
     users[0]["user"] = serde_yaml::to_value(json!({ "token": token })).unwrap();
-    let path = std::env::temp_dir().join(format!("berth-e2e-{}.kubeconfig", env.ns));
+    let path = kubeconfig_path(env);
     std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
     path
+}
+
+fn kubeconfig_path(env: &Env) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("berth-e2e-{}.kubeconfig", env.ns))
+}
+
+/// A client with berth's identity: the kubeconfig berth runs with.
+async fn client_as_berth(env: &Env) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig_path(env)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// berth's ServiceAccount can read no Secret: not the connection Secret it
+/// wrote, not another Secret of the namespace, not a list or a watch.
+async fn secrets_are_unreadable_as_berth(env: &Env) {
+    let mut other = Secret::default();
+    other.metadata.name = Some("payments-api-key".into());
+    env.api::<Secret>()
+        .create(&PostParams::default(), &other)
+        .await
+        .unwrap();
+    let api: Api<Secret> = Api::namespaced(client_as_berth(env).await, &env.ns);
+    let forbidden = |what: &str, r: kube::Result<()>| match r {
+        Err(kube::Error::Api(s)) if s.code == 403 => {}
+        other => panic!("{what} as berth: {other:?}"),
+    };
+    for name in ["orders-db-connection", "payments-api-key"] {
+        forbidden(name, api.get(name).await.map(|_| ()));
+    }
+    forbidden("list", api.list(&Default::default()).await.map(|_| ()));
+    let all: Api<Secret> = Api::all(client_as_berth(env).await);
+    forbidden("list all", all.list(&Default::default()).await.map(|_| ()));
+    // The identity is berth's and allowed something: the same client reads
+    // the AuroraCluster (get, for databaseRef).
+    let dbs: Api<AuroraCluster> = Api::namespaced(client_as_berth(env).await, &env.ns);
+    dbs.get("orders-db")
+        .await
+        .expect("berth's identity gets AuroraClusters");
 }
 
 /// An environment whose berth runs as the chart's ServiceAccount, with
@@ -169,13 +210,22 @@ async fn example_converges(env: &Env) {
             .is_some_and(|s| is_true(&s.conditions, READY))
     })
     .await;
-    // Written by server-side apply with only the patch verb on Secrets.
+    // Created by POST, then updated by JSON patch (the proxy endpoint
+    // appears after the cluster), with only create and patch on Secrets.
     let secret = env
         .api::<Secret>()
         .get("orders-db-connection")
         .await
         .expect("the connection Secret");
-    assert!(secret.data.unwrap().contains_key("host"));
+    let db = env.api::<AuroraCluster>().get("orders-db").await.unwrap();
+    let proxy = db
+        .status
+        .and_then(|s| s.proxy_endpoint)
+        .expect("a proxy endpoint");
+    let data = secret.data.unwrap();
+    assert!(data.contains_key("host"));
+    assert_eq!(data["proxyHost"].0, proxy.into_bytes());
+    secrets_are_unreadable_as_berth(env).await;
     env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
         .await;
     for job in ["api-migrate", "api-smoke-test"] {

@@ -280,19 +280,21 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
                 .service_name
                 .clone()
                 .unwrap_or_else(|| svc.service_name());
-            let made = cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid, false)
-                .await
-                .unwrap();
+            let (ns, found) = cloudmap::find_service(clients, sd, &sd_name).await.unwrap();
+            let arn = match found {
+                Some((arn, _)) => arn,
+                None => cloudmap::create_service(clients, sd, &ns, &sd_name, &owner, &uid)
+                    .await
+                    .unwrap(),
+            };
             // The adoption path: the service exists without berth's tags.
             *rec.responses.lock().unwrap() = responses(&spec.cluster, &family, Some(&sd_name));
-            cloudmap::ensure_service(clients, sd, &sd_name, &owner, &uid, true)
+            let (_, found) = cloudmap::find_service(clients, sd, &sd_name).await.unwrap();
+            let (adopted, _) = found.expect("the Cloud Map service exists");
+            cloudmap::adopt_service(clients, &adopted, &owner, &uid)
                 .await
                 .unwrap();
-            let arn = match made {
-                cloudmap::Ensured::Created(a) | cloudmap::Ensured::Owned(a) => a,
-                other => panic!("{other:?}"),
-            };
-            cloudmap::owned_by(clients, &arn, &owner).await.unwrap();
+            cloudmap::created_by(clients, &arn, &owner).await.unwrap();
             cloudmap::delete_service(clients, &arn).await.unwrap();
             Some(arn)
         }
@@ -423,7 +425,7 @@ async fn job_requests(
     )
     .await
     .unwrap();
-    berth::aws::logs::log_tail(clients, "/shop/api", "api/api/0123456789abcdef").await;
+    berth::aws::logs::log_tail(clients, "/shop/api", "api/api/0123456789abcdef", 20).await;
 }
 
 /// `service:Op` of every SDK operation berth's source calls

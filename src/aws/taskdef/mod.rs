@@ -6,4 +6,4 @@ pub mod render;
 pub mod revisions;
 
 pub use render::{register_request, secret_arns, RenderInput, RenderedTaskDefinition, TAG_HASH};
-pub use revisions::{family_of, latest_with_hash, owned_revisions};
+pub use revisions::{family_of, latest, latest_with_hash, owned_revisions, Latest};

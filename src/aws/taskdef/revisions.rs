@@ -2,6 +2,8 @@
 //! a rendering's hash (reused instead of registering again, also after a
 //! restart or a lost response), and the revisions one object owns.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecs::types::{SortOrder, TaskDefinitionField, TaskDefinitionStatus};
 
 use super::render::TAG_HASH;
@@ -56,16 +58,24 @@ fn has_tag(tags: &[aws_sdk_ecs::types::Tag], key: &str, value: &str) -> bool {
         .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }
 
-/// The latest ACTIVE revision of `family` when its berth hash tag is
-/// `hash`: one DescribeTaskDefinition per new rendering. berth registers on
-/// top of its family, so a registration whose response was lost is the
-/// latest revision; an older revision with the same content is not searched
-/// for (registering it again costs less than scanning the family each time).
-pub async fn latest_with_hash(
-    clients: &Clients,
-    family: &str,
-    hash: &str,
-) -> Result<Option<(String, i64)>, AwsFailure> {
+/// The newest ACTIVE revision of a family, with its tags.
+#[derive(Clone, Debug)]
+pub struct Latest {
+    pub arn: String,
+    pub revision: i64,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Latest {
+    /// Its berth hash tag is `hash`.
+    pub fn has_hash(&self, hash: &str) -> bool {
+        self.tags.get(TAG_HASH).map(String::as_str) == Some(hash)
+    }
+}
+
+/// The newest ACTIVE revision of `family` (one DescribeTaskDefinition):
+/// whose the family is, and whether it already carries a rendering.
+pub async fn latest(clients: &Clients, family: &str) -> Result<Option<Latest>, AwsFailure> {
     let out = clients
         .call("ecs:DescribeTaskDefinition", || {
             clients
@@ -86,12 +96,31 @@ pub async fn latest_with_hash(
     let Some(td) = out.task_definition() else {
         return Ok(None);
     };
-    if !has_tag(out.tags(), TAG_HASH, hash) {
-        return Ok(None);
-    }
-    Ok(td
-        .task_definition_arn()
-        .map(|arn| (arn.to_string(), td.revision() as i64)))
+    Ok(td.task_definition_arn().map(|arn| Latest {
+        arn: arn.to_string(),
+        revision: td.revision() as i64,
+        tags: out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+    }))
+}
+
+/// The latest ACTIVE revision of `family` when its berth hash tag is
+/// `hash`: one DescribeTaskDefinition per new rendering. berth registers on
+/// top of its family, so a registration whose response was lost is the
+/// latest revision; an older revision with the same content is not searched
+/// for (registering it again costs less than scanning the family each time).
+pub async fn latest_with_hash(
+    clients: &Clients,
+    family: &str,
+    hash: &str,
+) -> Result<Option<(String, i64)>, AwsFailure> {
+    Ok(latest(clients, family)
+        .await?
+        .filter(|l| l.has_hash(hash))
+        .map(|l| (l.arn, l.revision)))
 }
 
 /// berth's ACTIVE revisions of `family` (owner tag = `owner`), newest first.

@@ -1,7 +1,9 @@
 //! Reconciliation of `AuroraCluster`: validate, observe RDS, plan the one
-//! next mutation, act (an Event each), write the connection Secret and one
-//! status. Every step AWS takes minutes for is waited on by requeue.
+//! next mutation, act (an Event each), write the connection Secret (only
+//! into a Secret berth created for this object) and one status. Every step
+//! AWS takes minutes for is waited on by requeue.
 
+pub mod connection_secret;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
@@ -10,28 +12,26 @@ mod plan_tests_instances;
 #[cfg(test)]
 mod plan_tests_proxy;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::ByteString;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
-use super::context::{is_paused, Context, FINALIZER, MANAGER};
+use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
-use super::status;
+use super::{ownership, status};
 use crate::api::aurora_cluster::{
     AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy, ProxyTargetHealth,
 };
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
-use crate::aws::tags::{owner_of, TAG_OWNER};
+use crate::aws::tags::owner_of;
 use crate::aws::{Clients, FailureKind};
+use connection_secret::Written;
 use plan::{DeleteStep, Observed, RdsAction};
 
 pub async fn reconcile(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action> {
@@ -61,13 +61,18 @@ async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> 
         .await?;
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -150,6 +155,24 @@ async fn observe(
     Ok(o)
 }
 
+/// Which AuroraClusters named by the berth tags of the observed cluster,
+/// instances and proxy (other than `obj`) still exist.
+async fn owners(ctx: &Context, obj: &AuroraCluster, o: &Observed) -> Result<ownership::Owners> {
+    let (owner, uid) = (owner_of(obj), obj.metadata.uid.clone().unwrap_or_default());
+    let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
+    let tags = o
+        .cluster
+        .iter()
+        .map(|c| &c.tags)
+        .chain(o.instances.iter().map(|i| &i.tags))
+        .chain(o.proxy.iter().filter_map(|p| p.tags.as_ref()));
+    let others: Vec<String> = tags
+        .filter_map(|t| ownership::other_owner(t, &me))
+        .map(str::to_string)
+        .collect();
+    ownership::observe::<AuroraCluster>(ctx, None, others).await
+}
+
 async fn converge(
     obj: &AuroraCluster,
     ctx: &Context,
@@ -160,11 +183,13 @@ async fn converge(
     let owner = owner_of(obj);
     let uid = obj.metadata.uid.clone().unwrap_or_default();
     let observed = observe(obj, clients, false, prev.proxy_arn.as_deref()).await?;
+    let owners = owners(ctx, obj, &observed).await?;
     let mut p = plan::plan(&plan::Inputs {
         obj,
         owner: &owner,
         uid: &uid,
         observed: &observed,
+        owners: &owners,
     });
     let paused = is_paused(obj.annotations());
     if paused && p.action != RdsAction::Nothing {
@@ -179,16 +204,21 @@ async fn converge(
     act(obj, ctx, clients, &p.action).await?;
 
     let now = Timestamp::now();
-    // A cluster berth does not manage (adoption required) lends the object
-    // neither its endpoints nor a connection Secret.
+    // A cluster berth does not manage (adoption required, or another
+    // object's) lends the object neither its endpoints nor a connection
+    // Secret.
+    let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
     let c = observed.cluster.as_ref().filter(|c| {
-        obj.spec.adopt || c.tags.get(TAG_OWNER).map(String::as_str) == Some(owner.as_str())
+        matches!(
+            ownership::decide(&c.tags, &me, &owners),
+            ownership::Ownership::Ours | ownership::Ownership::Adopt
+        )
     });
     let proxy = observed
         .proxy
         .as_ref()
         .filter(|p| plan::proxy_is_ours(p, &owner));
-    let next = AuroraClusterStatus {
+    let mut next = AuroraClusterStatus {
         observed_generation: obj.metadata.generation,
         conditions: conditions::merge(
             &prev.conditions,
@@ -212,10 +242,22 @@ async fn converge(
             description: t.description.clone(),
         }),
     };
-    announce(obj, ctx, prev, &next).await;
+    // Written when something it holds may have changed. A Secret that was
+    // not berth's is tried again on every look (it may have been deleted
+    // since): the plan's conditions never say SecretConflict, so the
+    // status computed before the write differs from the recorded one.
     if c.is_some() && (next != *prev || prev.observed_generation != obj.metadata.generation) {
-        write_connection_secret(obj, ctx, &next).await?;
+        let written = connection_secret::write(obj, ctx, &next).await?;
+        if let (Some(Written::NotOurs), Some(cs)) = (written, &obj.spec.connection_secret) {
+            next.conditions = conditions::merge(
+                &prev.conditions,
+                &connection_secret::with_conflict(p.conditions.clone(), &cs.name),
+                obj.metadata.generation,
+                now,
+            );
+        }
     }
+    announce(obj, ctx, prev, &next).await;
     // A poll that learned nothing writes nothing.
     if next != *prev {
         status::apply(api, obj, &next).await?;
@@ -379,53 +421,6 @@ async fn act(
     Ok(())
 }
 
-/// The Secret applications read: endpoints and names, never a password
-/// (that lives in Secrets Manager, named by masterUserSecretArn).
-async fn write_connection_secret(
-    obj: &AuroraCluster,
-    ctx: &Context,
-    st: &AuroraClusterStatus,
-) -> Result<()> {
-    let Some(cs) = &obj.spec.connection_secret else {
-        return Ok(());
-    };
-    let ns = obj.namespace().unwrap_or_default();
-    let mut data = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        data.insert(
-            k.to_string(),
-            ByteString(v.unwrap_or_default().into_bytes()),
-        );
-    };
-    put("host", st.endpoint.clone());
-    put("port", st.port.map(|p| p.to_string()));
-    put("dbname", obj.spec.database_name.clone());
-    put("username", Some(obj.spec.master_username.clone()));
-    put("readerHost", st.reader_endpoint.clone());
-    put("proxyHost", st.proxy_endpoint.clone());
-    put("masterUserSecretArn", st.master_user_secret_arn.clone());
-    put("iamAuth", Some(obj.spec.iam_authentication.to_string()));
-    let mut secret = Secret {
-        data: Some(data),
-        type_: Some("Opaque".into()),
-        ..Default::default()
-    };
-    secret.metadata.name = Some(cs.name.clone());
-    secret.metadata.namespace = Some(ns.clone());
-    secret.metadata.owner_references = obj.controller_owner_ref(&()).map(|r| vec![r]);
-    let mut value = serde_json::to_value(&secret).map_err(|e| Error::Config(e.to_string()))?;
-    value["apiVersion"] = "v1".into();
-    value["kind"] = "Secret".into();
-    Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-        .patch(
-            &cs.name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&value),
-        )
-        .await?;
-    Ok(())
-}
-
 /// An Event when Ready or Degraded turns True with a new reason.
 async fn announce(
     obj: &AuroraCluster,
@@ -473,7 +468,13 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -
             "berth.dev/paused is \"true\": not deleting AWS resources".into(),
         ));
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!(
+        "cluster {} with its instances, proxy and subnet group",
+        obj.cluster_identifier()
+    );
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     let observed = observe(obj, &clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
     let (reason, action, note) = match &step {

@@ -16,6 +16,7 @@ use crate::aws::rds::{
     SubnetGroupView, TargetView,
 };
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
+use crate::controller::ownership::{self, Claimant, Owners, Ownership};
 
 pub use delete::{delete_step, DeleteStep};
 pub use instances::instance_number;
@@ -101,6 +102,33 @@ pub struct Inputs<'a> {
     pub owner: &'a str,
     pub uid: &'a str,
     pub observed: &'a Observed,
+    /// Which AuroraClusters named by the resources' berth tags exist.
+    pub owners: &'a Owners,
+}
+
+/// Whose a resource with `tags` is for this object (`ownership`).
+fn claim(i: &Inputs, tags: &BTreeMap<String, String>) -> Ownership {
+    let me = Claimant::new(i.owner, i.uid, i.obj.spec.adopt);
+    ownership::decide(tags, &me, i.owners)
+}
+
+/// The plan for a resource (`what`) berth may not touch: not adopted
+/// (`adopt_to` says what adopting it does) or another object's (`rename`
+/// names the field choosing another name). `None` when it is ours or is
+/// to be adopted.
+fn refused(claim: &Ownership, what: &str, adopt_to: &str, rename: &str) -> Option<Plan> {
+    let (reason, message) = match claim {
+        Ownership::Ours | Ownership::Adopt => return None,
+        Ownership::AdoptionRequired(orphan) => {
+            (Reason::AdoptionRequired, orphan.message(what, adopt_to))
+        }
+        Ownership::Conflict(c) => (Reason::Conflict, c.message(what, "AuroraCluster", rename)),
+    };
+    Some(Plan {
+        action: RdsAction::Nothing,
+        conditions: crate::api::conditions::failed(reason, message),
+        busy: false,
+    })
 }
 
 /// The DB subnet group berth creates from `subnetIds` (named like the cluster).
@@ -211,18 +239,16 @@ fn plan_resources(i: &Inputs) -> Plan {
         );
     };
 
-    if cluster.tags.get(TAG_OWNER).map(String::as_str) != Some(i.owner) {
-        if !spec.adopt {
-            let message = format!(
-                "RDS cluster {id} already exists and is not managed by berth; set spec.adopt: true \
-                 to take it over, or choose another clusterIdentifier"
-            );
-            return Plan {
-                action: RdsAction::Nothing,
-                conditions: crate::api::conditions::failed(Reason::AdoptionRequired, message),
-                busy: false,
-            };
-        }
+    let owned = claim(i, &cluster.tags);
+    if let Some(p) = refused(
+        &owned,
+        &format!("RDS cluster {id}"),
+        "take it over, or choose another clusterIdentifier",
+        "spec.clusterIdentifier",
+    ) {
+        return p;
+    }
+    if owned == Ownership::Adopt {
         return step(
             RdsAction::AdoptCluster {
                 arn: cluster.arn.clone(),

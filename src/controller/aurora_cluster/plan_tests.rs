@@ -11,6 +11,7 @@ use crate::aws::rds::{
     ClusterModify, ClusterView, InstanceView, ProxyAuth, ProxyView, SubnetGroupView, TargetView,
 };
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
+use crate::controller::ownership::{Owners, Presence};
 
 pub(super) const OWNER: &str = "shop/orders-db";
 pub(super) const UID: &str = "0b6a1f3e-6a4f-4d2b-9c1e-2f6f0a1b2c3d";
@@ -114,11 +115,18 @@ pub(super) fn all_up() -> Observed {
 }
 
 pub(super) fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
+    run_owned(obj, o, &Owners::default())
+}
+
+/// The plan when the AuroraClusters named by the resources' tags are as
+/// `owners` says.
+pub(super) fn run_owned(obj: &AuroraCluster, o: &Observed, owners: &Owners) -> super::plan::Plan {
     plan(&Inputs {
         obj,
         owner: OWNER,
         uid: UID,
         observed: o,
+        owners,
     })
 }
 
@@ -598,4 +606,148 @@ fn deletion_never_touches_what_is_not_berths() {
         ..Default::default()
     };
     assert_eq!(delete_step(&obj, &gone, OWNER), DeleteStep::Done);
+}
+
+/// The cluster, an instance or the proxy tagged for another AuroraCluster
+/// (`team-b/orders-db`): never changed while that object exists, even with
+/// adopt or when berth cannot see its namespace; adoptable once it is gone;
+/// and deleting this object leaves another's cluster.
+#[test]
+fn another_objects_resources_are_never_taken() {
+    const OTHER: &str = "team-b/orders-db";
+    let other = BTreeMap::from([
+        (TAG_OWNER.to_string(), OTHER.to_string()),
+        (TAG_UID.to_string(), "uid-b".to_string()),
+    ]);
+    let owners = |p: Presence| Owners::new([(OTHER.to_string(), p)]);
+    let on_cluster = |o: &mut Observed| o.cluster.as_mut().unwrap().tags = other.clone();
+    let on_instance = |o: &mut Observed| o.instances[0].tags = other.clone();
+    let on_proxy = |o: &mut Observed| o.proxy.as_mut().unwrap().tags = Some(other.clone());
+    type Tagging<'a> = &'a dyn Fn(&mut Observed);
+    // (case, which resource is tagged, adopt, its owner's presence, the
+    // reason (None: adopted), what the message or action says)
+    type Case<'a> = (
+        &'a str,
+        Tagging<'a>,
+        bool,
+        Presence,
+        Option<Reason>,
+        &'a str,
+    );
+    let cases: &[Case] = &[
+        (
+            "cluster",
+            &on_cluster,
+            false,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS cluster orders-db",
+        ),
+        (
+            "cluster, adopt",
+            &on_cluster,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS cluster orders-db",
+        ),
+        (
+            "cluster, unseen",
+            &on_cluster,
+            true,
+            Presence::Unseen,
+            Some(Reason::Conflict),
+            "does not watch",
+        ),
+        (
+            "cluster, gone",
+            &on_cluster,
+            false,
+            Presence::Gone,
+            Some(Reason::AdoptionRequired),
+            "no longer exists",
+        ),
+        (
+            "cluster, gone, adopt",
+            &on_cluster,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptCluster",
+        ),
+        (
+            "instance",
+            &on_instance,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "DB instance orders-db-1",
+        ),
+        (
+            "instance, gone, adopt",
+            &on_instance,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptInstance",
+        ),
+        (
+            "proxy",
+            &on_proxy,
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+            "RDS Proxy orders-db-proxy",
+        ),
+        (
+            "proxy, gone, adopt",
+            &on_proxy,
+            true,
+            Presence::Gone,
+            None,
+            "AdoptProxy",
+        ),
+    ];
+    for (case, tagging, adopt, presence, want, says) in cases {
+        let mut obj = example();
+        obj.spec.adopt = *adopt;
+        let mut o = all_up();
+        tagging(&mut o);
+        let p = run_owned(&obj, &o, &owners(*presence));
+        match want {
+            Some(reason) => {
+                assert_eq!(p.action, RdsAction::Nothing, "{case}");
+                assert_eq!(
+                    reason_of(&p.conditions, DEGRADED),
+                    (true, *reason),
+                    "{case}"
+                );
+                let message = &p.conditions[0].message;
+                assert!(message.contains(says), "{case}: {message}");
+                if *reason == Reason::Conflict {
+                    assert!(
+                        message.contains("belongs to AuroraCluster team-b/orders-db"),
+                        "{case}: {message}"
+                    );
+                }
+            }
+            None => {
+                let action = format!("{:?}", p.action);
+                assert!(action.starts_with(says), "{case}: {action}");
+                assert!(action.contains(OWNER), "{case}: berth's tags: {action}");
+            }
+        }
+    }
+
+    // Deleting this object never deletes the other's cluster.
+    let mut obj = example();
+    obj.spec.deletion_policy = AuroraDeletionPolicy::Delete;
+    obj.spec.deletion_protection = false;
+    let mut o = all_up_without_proxy();
+    on_cluster(&mut o);
+    o.cluster.as_mut().unwrap().deletion_protection = false;
+    match delete_step(&obj, &o, OWNER) {
+        DeleteStep::Leave(message) => assert!(message.contains(OTHER), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }

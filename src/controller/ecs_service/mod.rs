@@ -4,6 +4,9 @@
 
 mod act_deployment;
 mod act_service;
+mod claim;
+mod cleanup;
+mod cloud_map;
 pub mod deployment;
 pub mod plan;
 #[cfg(test)]
@@ -21,15 +24,15 @@ use kube::{Api, ResourceExt};
 use super::context::{is_paused, Context, FINALIZER, REFRESH_ANNOTATION};
 use super::error::{Error, Result};
 use super::{pacing, poll, status};
-use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::{
     EcsService, EcsServiceStatus, RolloutStatus, ServiceDeploymentStatus, StoppedTask,
 };
-use crate::aws::cloudmap;
+use crate::api::roles::PassesRoles;
 use crate::aws::ecs::{services as act, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
+use crate::controller::ownership::Owners;
 use plan::ServiceAction;
 
 /// Stopped tasks kept in status.
@@ -41,7 +44,7 @@ pub async fn reconcile(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+            Finalizer::Cleanup(obj) => cleanup::cleanup(&obj, &ctx).await,
         }
     })
     .await
@@ -56,13 +59,18 @@ async fn apply(obj: &EcsService, ctx: &Context, api: &Api<EcsService>) -> Result
         // Nothing to retry until the spec changes.
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -126,27 +134,49 @@ async fn converge(
     } else {
         Some(observe(obj, clients).await?)
     };
+    // Whose the service is, before anything is registered for it: an
+    // object refused the service (another's, or not adopted) leaves no
+    // revision in its family and takes no registration ticket.
+    let mut owners = Owners::default();
+    if let Some(Some(svc)) = &observed {
+        owners = claim::owners(ctx, obj, &[&svc.tags]).await?;
+        if let Some((reason, message)) = claim::service_refused(obj, svc, &owners) {
+            status::write_failed(ctx, api, obj, prev, reason, &message).await?;
+            return Ok(Action::requeue(poll::aligned(ctx.resync, &spec.cluster)));
+        }
+    }
     let revision = desired_revision(obj, ctx, clients, prev, &rendered, paused, held).await?;
     let (desired_arn, revision) = match revision {
         Revision::Known(arn, revision) => (arn, revision),
+        Revision::Refused(reason, message) => {
+            status::write_failed(ctx, api, obj, prev, reason, &message).await?;
+            return Ok(Action::requeue(ctx.resync));
+        }
         Revision::Later(wait) => return Ok(Action::requeue(wait)),
         Revision::Queued(wait) => return write_queued(api, obj, prev, wait).await,
         Revision::Paused => return write_paused_without_revision(obj, ctx, api, prev, &hash).await,
     };
     let service = match observed {
         Some(service) => service,
-        None => observe(obj, clients).await?,
+        None => {
+            let service = observe(obj, clients).await?;
+            if let Some(svc) = &service {
+                owners = claim::owners(ctx, obj, &[&svc.tags]).await?;
+            }
+            service
+        }
     };
     let record =
         act_deployment::current_record(clients, &spec.cluster, service.as_ref(), prev).await?;
     // Cloud Map: reuse what status knows while the service points at it.
-    let registry = match registry(obj, ctx, clients, prev, service.as_ref(), paused).await? {
-        Ok(registry) => registry,
-        Err(message) => {
-            status::write_failed(ctx, api, obj, prev, Reason::AdoptionRequired, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-    };
+    let registry =
+        match cloud_map::registry(obj, ctx, clients, prev, service.as_ref(), paused).await? {
+            Ok(registry) => registry,
+            Err((reason, message)) => {
+                status::write_failed(ctx, api, obj, prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+        };
     let pushed = prev.rollout.as_ref().and_then(|r| r.revision) == Some(revision);
     let stopped = stopped_tasks(obj, clients, service.as_ref(), &desired_arn, pushed).await?;
     // The MigrationJobs naming us: the pre-rollout gate and the checks.
@@ -169,6 +199,7 @@ async fn converge(
         desired_arn: &desired_arn,
         desired_revision: revision,
         service: service.as_ref(),
+        owners: &owners,
         record: record.as_ref(),
         registry_arn: registry.as_deref(),
         stopped: &stopped,
@@ -448,6 +479,8 @@ enum Revision {
     /// Registered after waiting for its turn: observed at the next poll,
     /// after this wait.
     Later(std::time::Duration),
+    /// The family is another object's (`claim::family_refused`).
+    Refused(Reason, String),
 }
 
 /// The revision for the rendering's hash: known from status (survives
@@ -491,10 +524,15 @@ async fn desired_revision(
     // A service holding a ticket looked for the hash when it took it, and
     // nothing registers its family meanwhile.
     if !held {
-        let found = taskdef::latest_with_hash(clients, &obj.family(), hash).await?;
-        if let Some((arn, revision)) = found {
-            remember(&arn, revision);
-            return Ok(Revision::Known(arn, revision));
+        if let Some(latest) = taskdef::latest(clients, &obj.family()).await? {
+            let owners = claim::owners(ctx, obj, &[&latest.tags]).await?;
+            if let Some((reason, message)) = claim::family_refused(obj, &latest.tags, &owners) {
+                return Ok(Revision::Refused(reason, message));
+            }
+            if latest.has_hash(hash) {
+                remember(&latest.arn, latest.revision);
+                return Ok(Revision::Known(latest.arn, latest.revision));
+            }
         }
     }
     if paused {
@@ -527,70 +565,6 @@ async fn desired_revision(
 }
 
 const REGISTER: &str = "ecs:RegisterTaskDefinition";
-
-/// The Cloud Map service to register in (with `serviceDiscovery`): known
-/// from status while the spec is unchanged and the ECS service (if it
-/// exists yet) still points at it, so there is no Cloud Map lookup per poll,
-/// also while the service waits for its gate; else found, adopted or
-/// created. `Err` says why someone else's service cannot be used.
-async fn registry(
-    obj: &EcsService,
-    ctx: &Context,
-    clients: &Clients,
-    prev: &EcsServiceStatus,
-    service: Option<&ServiceView>,
-    paused: bool,
-) -> Result<std::result::Result<Option<String>, String>> {
-    let Some(sd) = &obj.spec.service_discovery else {
-        return Ok(Ok(None));
-    };
-    let sd_name = sd
-        .service_name
-        .clone()
-        .unwrap_or_else(|| obj.service_name());
-    let known = prev.cloud_map_service_arn.clone().filter(|arn| {
-        prev.observed_generation == obj.metadata.generation
-            && service.is_none_or(|s| {
-                s.registries
-                    .iter()
-                    .any(|r| r.registry_arn.as_deref() == Some(arn.as_str()))
-            })
-    });
-    if let Some(arn) = known {
-        return Ok(Ok(Some(arn)));
-    }
-    if paused {
-        return Ok(Ok(prev.cloud_map_service_arn.clone()));
-    }
-    let uid = obj.metadata.uid.clone().unwrap_or_default();
-    let ensured =
-        cloudmap::ensure_service(clients, sd, &sd_name, &owner_of(obj), &uid, obj.spec.adopt)
-            .await?;
-    let (arn, note) = match ensured {
-        cloudmap::Ensured::Owned(arn) => (arn, None),
-        cloudmap::Ensured::Created(arn) => {
-            let note = format!("created Cloud Map service {sd_name} ({arn})");
-            (arn, Some(("CloudMapServiceCreated", "CreateService", note)))
-        }
-        cloudmap::Ensured::Adopted(arn) => {
-            let note = format!(
-                "adopted the existing Cloud Map service {sd_name} ({arn}) (spec.adopt: true)"
-            );
-            (arn, Some(("CloudMapServiceAdopted", "TagResource", note)))
-        }
-        cloudmap::Ensured::AdoptionRequired(arn) => {
-            return Ok(Err(format!(
-                "Cloud Map service {sd_name} ({arn}) already exists and is not managed by berth; \
-                 set spec.adopt: true to register this service's tasks in it"
-            )));
-        }
-    };
-    if let Some((reason, action, note)) = note {
-        ctx.event(obj, EventType::Normal, reason, action, note)
-            .await;
-    }
-    Ok(Ok(Some(arn)))
-}
 
 /// The registration's turn comes after `wait`: status says when, and the
 /// service comes back then.
@@ -673,68 +647,4 @@ struct Registered {
     hash: String,
     arn: String,
     revision: i64,
-}
-
-async fn cleanup(obj: &EcsService, ctx: &Context) -> Result<Action> {
-    if let Some(uid) = &obj.metadata.uid {
-        ctx.memos.forget(uid);
-    }
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            "deletionPolicy Retain: the ECS service, its task definitions and Cloud Map service stay in AWS".into(),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    if is_paused(obj.annotations()) {
-        return Err(Error::Config(
-            "berth.dev/paused is \"true\": not deleting AWS resources".into(),
-        ));
-    }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
-    if act::delete_service(&clients, obj).await? {
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "ServiceDeleted",
-            "DeleteService",
-            format!("deleted ECS service {}", obj.service_name()),
-        )
-        .await;
-    }
-    for arn in taskdef::owned_revisions(&clients, &obj.family(), &owner_of(obj)).await? {
-        act::deregister(&clients, &arn).await?;
-    }
-    let created = obj
-        .status
-        .as_ref()
-        .and_then(|s| s.cloud_map_service_arn.clone());
-    let created = match created {
-        Some(arn) if cloudmap::created_by(&clients, &arn, &owner_of(obj)).await? => Some(arn),
-        _ => None,
-    };
-    if let Some(arn) = created {
-        if !cloudmap::delete_service(&clients, &arn).await? {
-            // Instances drain after the ECS service is gone; try again soon.
-            return Err(Error::Aws(AwsFailure {
-                kind: FailureKind::Transient,
-                action: "servicediscovery:DeleteService",
-                code: Some("ResourceInUse".into()),
-                message: "waiting for ECS to deregister the service's instances".into(),
-            }));
-        }
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "CloudMapServiceDeleted",
-            "DeleteService",
-            format!("deleted Cloud Map service {arn}"),
-        )
-        .await;
-    }
-    Ok(Action::await_change())
 }

@@ -14,7 +14,7 @@ use crate::aws::ecs::{DeploymentView, ServiceDeploymentView, ServiceView};
 
 use super::deployment;
 use super::retry;
-use crate::aws::tags::{TAG_OWNER, TAG_UID};
+use crate::controller::ownership::Owners;
 
 /// State of the pre-rollout gate (MigrationJobs with hook PreRollout).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +180,8 @@ pub struct Inputs<'a> {
     pub desired_arn: &'a str,
     pub desired_revision: i64,
     pub service: Option<&'a ServiceView>,
+    /// Which objects named by the service's berth tags still exist.
+    pub owners: &'a Owners,
     /// The service's current deployment record (`currentServiceDeployment`).
     pub record: Option<&'a ServiceDeploymentView>,
     /// The Cloud Map service to register in, when serviceDiscovery is set.
@@ -209,7 +211,8 @@ pub struct Plan {
     pub conditions: Vec<Desired>,
     pub rollout: Option<RolloutStatus>,
     pub last_stopped: Vec<StoppedTask>,
-    /// A service exists that berth does not own and may not adopt.
+    /// A service exists that is not this object's and may not be adopted
+    /// (AdoptionRequired or Conflict).
     pub adoption_required: bool,
     /// The spec changes a field AWS cannot update in place.
     pub immutable: Option<String>,
@@ -279,21 +282,10 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         };
     };
 
-    let owner = format!(
-        "{}/{}",
-        i.obj.metadata.namespace.as_deref().unwrap_or_default(),
-        i.obj.metadata.name.as_deref().unwrap_or_default()
-    );
-    let owned = svc.tags.get(TAG_OWNER) == Some(&owner);
-    let ours_by_uid = svc.tags.get(TAG_UID).map(String::as_str) == i.obj.metadata.uid.as_deref();
-    if !owned && !ours_by_uid && !spec.adopt {
-        let message = format!(
-            "ECS service {} already exists and is not managed by berth; set spec.adopt: true to take it over",
-            svc.name
-        );
+    if let Some((reason, message)) = super::claim::service_refused(i.obj, svc, i.owners) {
         return Plan {
             action: ServiceAction::Nothing,
-            conditions: conditions::failed(Reason::AdoptionRequired, message),
+            conditions: conditions::failed(reason, message),
             rollout: None,
             last_stopped,
             adoption_required: true,

@@ -86,17 +86,20 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
     }
     let outcome = match converge(obj, ctx, &prev).await {
         Ok(outcome) => outcome,
-        Err(Error::Config(message)) => Outcome::Failed {
-            reason: Reason::AwsConfiguration,
-            message,
-            then: Action::requeue(ctx.resync),
-        },
         Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => Outcome::Failed {
             reason: Reason::AwsError,
             message: f.to_string(),
             then: Action::requeue(ctx.resync),
         },
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; read again at the next resync.
+            Some((reason, message)) => Outcome::Failed {
+                reason,
+                message,
+                then: Action::requeue(ctx.resync),
+            },
+            None => return Err(e),
+        },
     };
     // The one status write of the reconcile.
     match outcome {
@@ -112,6 +115,10 @@ async fn apply(obj: &MigrationJob, ctx: &Context, api: &Api<MigrationJob>) -> Re
             let serving = serving(obj, ctx, &status).await;
             let message = super::pull_through::explain(&message, serving.as_ref());
             status.pull_through_cache = serving.and_then(|s| s.object);
+            // A tail kept before `spec.logTail` was lowered or removed goes.
+            let keep = obj.spec.log_tail_lines().max(0) as usize;
+            let excess = status.log_tail.len().saturating_sub(keep);
+            status.log_tail.drain(..excess);
             let written = write(obj, api, &prev, *status, phase, reason, &message).await?;
             if let (Some(uid), Some(hash)) = (&obj.metadata.uid, &written.run_hash) {
                 ctx.memos.set(
@@ -254,7 +261,8 @@ async fn converge(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStatus) 
         return Ok(report(cur, p.phase, p.reason, p.message, Then::Expire));
     }
 
-    let clients = ctx.aws_for(&ns).await?;
+    let roles = crate::api::roles::job_roles(obj, &target.task_definition);
+    let clients = ctx.aws_passing(&ns, &roles).await?;
     if let Some(waiting) = wait_for_previous_run(&clients, prev, &cur, &target).await? {
         return Ok(waiting);
     }
@@ -481,10 +489,13 @@ async fn record_task_result(
         return;
     }
     cur.finished_at.get_or_insert_with(|| now.to_string());
-    if let Some(t) = task.filter(|t| t.stopped()) {
+    // Only on request: a task's output can hold what its readers must not see.
+    let lines = run.obj.spec.log_tail_lines();
+    if let Some(t) = task.filter(|t| t.stopped() && lines > 0) {
         let id = tasks::cluster_and_id(&t.arn).map(|(_, id)| id);
         if let Some((group, stream)) = id.and_then(|id| run.target.log_stream(id)) {
-            cur.log_tail = crate::aws::logs::log_tail(run.clients, &group, &stream).await;
+            let events = crate::aws::logs::log_tail(run.clients, &group, &stream, lines).await;
+            cur.log_tail = super::bounds::log_tail(&events);
         }
     }
     let kind = if p.phase == Phase::Succeeded {
@@ -576,7 +587,10 @@ async fn cleanup(obj: &MigrationJob, ctx: &Context) -> Result<Action> {
             "berth.dev/paused is \"true\": not stopping the running task".into(),
         ));
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!("task {arn}, which runs until it stops by itself,");
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     match tasks::stop_task(&clients, arn, "berth: MigrationJob deleted").await {
         Ok(()) => {}
         Err(f) if f.kind == FailureKind::Terminal => {

@@ -23,12 +23,14 @@ const BACKOFF_CAP_SECS: i64 = 60;
 
 /// Spec fields that say how to treat a run, not what runs: changing them
 /// must not run a succeeded migration again.
-const POLICY_FIELDS: [&str; 5] = [
+const POLICY_FIELDS: [&str; 6] = [
     "backoffLimit",
     "activeDeadlineSeconds",
     "ttlSecondsAfterFinished",
     "hook",
     "rollbackOnFailure",
+    // What status keeps of the output, not what runs.
+    "logTail",
 ];
 
 /// The identity of a run: what runs (the spec without its policy fields),

@@ -397,6 +397,8 @@ fn run_hash_ignores_policy_fields_and_follows_the_service() {
     let mut b = inline();
     b.spec.backoff_limit = 5;
     b.spec.ttl_seconds_after_finished = Some(60);
+    // Asking for the log tail afterwards does not run the job again.
+    b.spec.log_tail = Some(crate::api::migration_job::LogTail { lines: 20 });
     assert_eq!(
         run_hash(&a, "shop/migrate", None),
         run_hash(&b, "shop/migrate", None)

@@ -20,6 +20,7 @@ use super::status;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{self, Reason, DEGRADED};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::api::roles::PassesRoles;
 use crate::aws::{ecr, sts, Clients, FailureKind};
 use plan::{Decision, RuleAction};
 
@@ -54,13 +55,18 @@ async fn apply(
         .await?;
         return Ok(Action::await_change());
     }
-    let clients = match ctx.aws_for(&obj.namespace().unwrap_or_default()).await {
+    let namespace = obj.namespace().unwrap_or_default();
+    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
         Ok(c) => c,
-        Err(Error::Config(message)) => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsConfiguration, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
-        }
-        Err(e) => return Err(e),
+        Err(e) => match e.refusal() {
+            // The namespace's annotations decide; they are read again at
+            // the next resync (or any change of the object).
+            Some((reason, message)) => {
+                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
+                return Ok(Action::requeue(ctx.resync));
+            }
+            None => return Err(e),
+        },
     };
     match converge(obj, ctx, api, &clients, &prev).await {
         Ok(action) => Ok(action),
@@ -274,7 +280,10 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
         }
         return Ok(Action::await_change());
     }
-    let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+    let left = format!("the pull-through cache rule {prefix}");
+    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+        return Ok(Action::await_change());
+    };
     let claim = observe_claim(obj, ctx, &clients, &me, &prefix).await?;
     if let Standing::Taken(owner) = &claim.standing {
         ctx.event(

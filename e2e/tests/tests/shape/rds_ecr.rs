@@ -29,6 +29,7 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
             owner: &owner,
             uid: &uid,
             observed: &o,
+            owners: &Default::default(),
         });
         match p.action {
             RdsAction::Nothing => break,

@@ -92,9 +92,16 @@ pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep
             _ => DeleteStep::Done,
         };
     };
-    // Never delete someone else's cluster.
+    // Never delete someone else's cluster; say whose it is when berth's
+    // tags name another object.
     if !ours(cluster) {
-        return DeleteStep::Done;
+        return match cluster.tags.get(TAG_OWNER) {
+            Some(other) => DeleteStep::Leave(format!(
+                "cluster {id} belongs to {other} by its berth.dev/owner tag, so berth leaves it, \
+                 its instances and its subnet group in AWS"
+            )),
+            None => DeleteStep::Done,
+        };
     }
     let (mine, foreign): (Vec<_>, Vec<_>) = o.instances.iter().partition(|i| owned(&i.tags, owner));
     let live: Vec<String> = mine

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{instance_id, step, wait, Inputs, Plan, RdsAction};
+use super::{claim, instance_id, refused, step, wait, Inputs, Plan, RdsAction};
 use crate::api::aurora_cluster::AuroraCluster;
-use crate::api::conditions::{failed, Reason};
+use crate::api::conditions::Reason;
 use crate::aws::rds::{ClusterView, InstanceView};
-use crate::aws::tags::TAG_OWNER;
+use crate::controller::ownership::Ownership;
 
 /// `N` of berth's instance `{clusterIdentifier}-N`.
 pub fn instance_number(obj: &AuroraCluster, instance: &str) -> Option<i32> {
@@ -39,10 +39,6 @@ fn transitional(status: &str) -> bool {
     ) || status.starts_with("configuring-")
 }
 
-fn ours(i: &InstanceView, owner: &str) -> bool {
-    i.tags.get(TAG_OWNER).map(String::as_str) == Some(owner)
-}
-
 pub(super) fn plan_instances(
     i: &Inputs,
     id: &str,
@@ -57,22 +53,20 @@ pub(super) fn plan_instances(
 
     // An adopted cluster's instances count toward spec.instances.count;
     // one added by hand to berth's cluster is adopted the same way.
-    if let Some(x) = o
+    if let Some((x, owned)) = o
         .instances
         .iter()
-        .find(|x| x.status != "deleting" && !ours(x, i.owner))
+        .filter(|x| x.status != "deleting")
+        .map(|x| (x, claim(i, &x.tags)))
+        .find(|(_, owned)| *owned != Ownership::Ours)
     {
-        if !spec.adopt {
-            let message = format!(
-                "DB instance {} of cluster {id} is not managed by berth; set spec.adopt: true to \
-                 take it over (it then counts toward spec.instances.count), or delete it",
-                x.id
-            );
-            return Some(Plan {
-                action: RdsAction::Nothing,
-                conditions: failed(Reason::AdoptionRequired, message),
-                busy: false,
-            });
+        if let Some(p) = refused(
+            &owned,
+            &format!("DB instance {} of cluster {id}", x.id),
+            "take it over (it then counts toward spec.instances.count), or delete it",
+            "spec.clusterIdentifier",
+        ) {
+            return Some(p);
         }
         return Some(step(
             RdsAction::AdoptInstance {

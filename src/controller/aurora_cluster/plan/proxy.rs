@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{proxy_name, step, wait, Inputs, Plan, RdsAction};
+use super::{claim, proxy_name, refused, step, wait, Inputs, Plan, RdsAction};
 use crate::api::aurora_cluster::{AuroraCluster, ProxyIamAuth, ProxySpec};
-use crate::api::conditions::{failed, Reason};
+use crate::api::conditions::Reason;
 use crate::aws::rds::{ClusterView, ProxyCreate, ProxyModify, ProxyView};
 use crate::aws::tags::TAG_OWNER;
+use crate::controller::ownership::Ownership;
 
 /// Is the proxy berth's? Its tags carry the owner, or were not listed
 /// because `status.proxyArn` already names this proxy.
@@ -119,18 +120,17 @@ pub(super) fn plan_proxy(
             format!("creating RDS Proxy {name}"),
         ));
     };
-    if !proxy_is_ours(proxy, i.owner) {
-        if !spec.adopt {
-            let message = format!(
-                "RDS Proxy {name} already exists and is not managed by berth; set spec.adopt: true \
-                 to take it over, or delete it"
-            );
-            return Some(Plan {
-                action: RdsAction::Nothing,
-                conditions: failed(Reason::AdoptionRequired, message),
-                busy: false,
-            });
-        }
+    // Tags not listed: status.proxyArn already names this proxy as berth's.
+    let owned = proxy.tags.as_ref().map_or(Ownership::Ours, |t| claim(i, t));
+    if let Some(p) = refused(
+        &owned,
+        &format!("RDS Proxy {name}"),
+        "take it over, or delete it",
+        "spec.clusterIdentifier (the proxy is named after it)",
+    ) {
+        return Some(p);
+    }
+    if owned == Ownership::Adopt {
         return Some(step(
             RdsAction::AdoptProxy {
                 name: name.clone(),

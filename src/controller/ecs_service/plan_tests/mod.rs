@@ -25,6 +25,7 @@ use crate::aws::ecs::views::{
 };
 use crate::aws::ecs::ServiceDeploymentView;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
+use crate::controller::ownership::{Owners, Presence};
 
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
 const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:2";
@@ -108,6 +109,7 @@ fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[Stopp
         desired_arn: NEW_TD,
         desired_revision: 2,
         service: svc,
+        owners: &Owners::default(),
         record: None,
         registry_arn: Some(REGISTRY),
         stopped,
@@ -142,6 +144,8 @@ struct World {
     post_test_failed: Option<String>,
     refresh: Option<&'static str>,
     cache: Option<CacheReady>,
+    /// Which objects named by the service's tags exist.
+    owners: Owners,
 }
 
 impl World {
@@ -159,6 +163,7 @@ impl World {
             post_test_failed: None,
             refresh: None,
             cache: None,
+            owners: Owners::default(),
         }
     }
 
@@ -173,6 +178,7 @@ impl World {
             desired_arn: NEW_TD,
             desired_revision: 2,
             service: self.svc.as_ref(),
+            owners: &self.owners,
             record: self.record.as_ref(),
             registry_arn: self.registry,
             stopped: &[],
@@ -307,6 +313,114 @@ fn someone_elses_service_needs_adopt() {
     let p = run(&adopting, Some(&svc), Gate::Open, &[]);
     assert!(!p.adoption_required);
     assert!(p.tags.unwrap().set.contains_key(TAG_OWNER));
+}
+
+/// A service whose berth tags name another EcsService: refused while that
+/// object exists (also with adopt, and when berth cannot see its
+/// namespace); adoptable once it is gone; ours when only the uid changed.
+#[test]
+fn another_objects_service_is_never_taken() {
+    const A: &str = "team-a/shop-api";
+    let tagged_for = |owner: &str, uid: &str| {
+        let mut w = World::serving(OLD_TD);
+        w.obj.status = None;
+        let tags = &mut w.svc().tags;
+        tags.insert(TAG_OWNER.into(), owner.into());
+        tags.insert(TAG_UID.into(), uid.into());
+        w
+    };
+    let owners = |p: Presence| Owners::new([(A.to_string(), p)]);
+    // (case, owner tag, uid tag, adopt, A's presence, reason or None when ours/adopted)
+    type Case<'a> = (&'a str, &'a str, &'a str, bool, Presence, Option<Reason>);
+    let cases: &[Case] = &[
+        (
+            "A exists",
+            A,
+            "uid-a",
+            false,
+            Presence::Exists,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A exists, adopt",
+            A,
+            "uid-a",
+            true,
+            Presence::Exists,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A not watched, adopt",
+            A,
+            "uid-a",
+            true,
+            Presence::Unseen,
+            Some(Reason::Conflict),
+        ),
+        (
+            "A gone",
+            A,
+            "uid-a",
+            false,
+            Presence::Gone,
+            Some(Reason::AdoptionRequired),
+        ),
+        ("A gone, adopt", A, "uid-a", true, Presence::Gone, None),
+        (
+            "re-created shop/api",
+            "shop/api",
+            "uid-old",
+            false,
+            Presence::Exists,
+            None,
+        ),
+    ];
+    for (case, owner, uid, adopt, presence, want) in cases {
+        let mut w = tagged_for(owner, uid);
+        w.obj.spec.adopt = *adopt;
+        w.owners = owners(*presence);
+        let p = w.plan();
+        match want {
+            Some(reason) => {
+                assert_eq!(p.action, ServiceAction::Nothing, "{case}");
+                assert!(p.tags.is_none(), "{case}: no TagResource");
+                assert!(p.adoption_required, "{case}");
+                assert_eq!(reason_of(&p, DEGRADED), (true, *reason), "{case}");
+                let message = &p.conditions[0].message;
+                if *reason == Reason::Conflict {
+                    assert!(
+                        message.contains("belongs to EcsService team-a/shop-api"),
+                        "{case}: {message}"
+                    );
+                    assert!(message.contains("spec.serviceName"), "{case}: {message}");
+                }
+                if *presence == Presence::Unseen {
+                    assert!(message.contains("does not watch"), "{case}: {message}");
+                }
+            }
+            None => {
+                assert!(!p.adoption_required, "{case}");
+                assert!(
+                    matches!(p.action, ServiceAction::Update { .. }),
+                    "{case}: {:?}",
+                    p.action
+                );
+                let tags = p.tags.expect("berth's tags put on the service");
+                if *owner != "shop/api" {
+                    assert_eq!(
+                        tags.set.get(TAG_OWNER).map(String::as_str),
+                        Some("shop/api"),
+                        "{case}"
+                    );
+                }
+                assert_eq!(
+                    tags.set.get(TAG_UID).map(String::as_str),
+                    Some(UID),
+                    "{case}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

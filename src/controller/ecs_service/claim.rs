@@ -1,0 +1,109 @@
+//! Whose the ECS service, the Cloud Map service and the task definition
+//! family an EcsService names are (`ownership`): decided before berth
+//! registers a revision or changes anything, so an object refused a
+//! service (another namespace's, say) leaves no trace in AWS.
+
+use std::collections::BTreeMap;
+
+use crate::api::conditions::Reason;
+use crate::api::ecs_service::EcsService;
+use crate::aws::ecs::ServiceView;
+use crate::aws::tags::owner_of;
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use crate::controller::ownership::{self, Claimant, Owners, Ownership};
+
+/// This object as a claimant of its resources.
+pub struct Me {
+    owner: String,
+    uid: String,
+    adopt: bool,
+}
+
+impl Me {
+    pub fn of(obj: &EcsService) -> Self {
+        Self {
+            owner: owner_of(obj),
+            uid: obj.metadata.uid.clone().unwrap_or_default(),
+            adopt: obj.spec.adopt,
+        }
+    }
+
+    pub fn claimant(&self) -> Claimant<'_> {
+        Claimant::new(&self.owner, &self.uid, self.adopt)
+    }
+
+    /// The same object, asking without `spec.adopt` (a deletion only
+    /// removes what is its own).
+    pub fn owner_only(&self) -> Claimant<'_> {
+        Claimant::new(&self.owner, &self.uid, false)
+    }
+}
+
+/// Which of the EcsServices named by `tags` (other than `obj`) exist.
+pub async fn owners(
+    ctx: &Context,
+    obj: &EcsService,
+    tags: &[&BTreeMap<String, String>],
+) -> Result<Owners> {
+    let me = Me::of(obj);
+    let others: Vec<String> = tags
+        .iter()
+        .filter_map(|t| ownership::other_owner(t, &me.claimant()))
+        .map(str::to_string)
+        .collect();
+    ownership::observe::<EcsService>(ctx, Some(&ctx.stores.services), others).await
+}
+
+/// Why berth may not touch the existing ECS service `svc` for `obj`
+/// (reason and message), or `None` when it is ours or adopted.
+pub fn service_refused(
+    obj: &EcsService,
+    svc: &ServiceView,
+    owners: &Owners,
+) -> Option<(Reason, String)> {
+    let me = Me::of(obj);
+    let what = format!("ECS service {} in cluster {}", svc.name, obj.spec.cluster);
+    match ownership::decide(&svc.tags, &me.claimant(), owners) {
+        Ownership::Ours | Ownership::Adopt => None,
+        Ownership::AdoptionRequired(orphan) => Some((
+            Reason::AdoptionRequired,
+            orphan.message(&what, "take it over"),
+        )),
+        Ownership::Conflict(c) => Some((
+            Reason::Conflict,
+            c.message(&what, "EcsService", "spec.serviceName"),
+        )),
+    }
+}
+
+/// Why berth may not register a revision in the family whose newest
+/// revision carries `tags`: it is another existing object's family
+/// (revisions are immutable and each object prunes only its own, but a
+/// revision on top changes what the family's newest revision is). An
+/// untagged or orphaned family is registered in as before.
+pub fn family_refused(
+    obj: &EcsService,
+    tags: &BTreeMap<String, String>,
+    owners: &Owners,
+) -> Option<(Reason, String)> {
+    let me = Me::of(obj);
+    match ownership::decide(tags, &me.claimant(), owners) {
+        Ownership::Conflict(c) => Some((
+            Reason::Conflict,
+            c.message(
+                &format!("task definition family {}", obj.family()),
+                "EcsService",
+                "spec.taskDefinition.family",
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether the EcsService being deleted may delete the ECS service with
+/// `tags`: only its own, never one it did not tag (someone else's, or one
+/// it was refused).
+pub fn may_delete(obj: &EcsService, tags: &BTreeMap<String, String>) -> bool {
+    ownership::decide(tags, &Me::of(obj).owner_only(), &Owners::default()) == Ownership::Ours
+}
