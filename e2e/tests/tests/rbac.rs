@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
-use berth::api::{AuroraCluster, EcsService, MigrationJob};
+use berth::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use berth_e2e::examples::{file, ready_on};
 use berth_e2e::{tail, Env, Options};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -236,6 +236,29 @@ async fn example_converges(env: &Env) {
         })
         .await;
     }
+    // A pull-through cache claims its prefix (a Lease in berth's namespace:
+    // create, get) and releases it when deleted (delete).
+    env.apply_yaml(&file("pull-through-cache.yaml"))
+        .await
+        .unwrap();
+    env.wait_for::<PullThroughCache>("docker-hub", "Ready", TIMEOUT, |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY))
+    })
+    .await;
+    let claims = || async {
+        Api::<Lease>::namespaced(env.client.clone(), &env.ns)
+            .list(&kube::api::ListParams::default().labels("berth.dev/claim=ptc"))
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    assert_eq!(claims().await, 1, "the prefix's claim");
+    env.delete_and_wait::<PullThroughCache>("docker-hub", TIMEOUT)
+        .await;
+    assert_eq!(claims().await, 0, "the claim was released");
     // Events went out (create on events.k8s.io).
     assert!(
         !env.events_for("api").await.is_empty(),

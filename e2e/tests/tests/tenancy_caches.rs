@@ -20,10 +20,6 @@ use kube::{Api, ResourceExt};
 const TIMEOUT: Duration = Duration::from_secs(120);
 const CRED: &str =
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
-/// Another team's credential for the same upstream: were the second object
-/// ever to act, it would change the rule's credential (the flip-flop).
-const OTHER_CRED: &str =
-    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/team-b-hub-XyZ987";
 const MUTATIONS: [&str; 3] = [
     "CreatePullThroughCacheRule",
     "UpdatePullThroughCacheRule",
@@ -35,10 +31,26 @@ fn mutations(env: &Env) -> [u64; 3] {
     MUTATIONS.map(|a| env.berth_calls("ecr", a))
 }
 
-fn second(name: &str) -> String {
+/// Another team's credential for the same upstream (a secret of its own in
+/// Secrets Manager): were the second object ever to act, it would change
+/// the rule's credential (the flip-flop).
+async fn other_credential(env: &Env) -> String {
+    aws_sdk_secretsmanager::Client::new(&env.aws().await)
+        .create_secret()
+        .name("ecr-pullthroughcache/team-b-hub")
+        .secret_string(r#"{"username":"team-b","accessToken":"not-a-real-token"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+fn second(name: &str, credential: &str) -> String {
     file("pull-through-cache.yaml")
         .replace("name: docker-hub", &format!("name: {name}"))
-        .replace(CRED, OTHER_CRED)
+        .replace(CRED, credential)
 }
 
 fn cond(p: &PullThroughCache, type_: &str) -> Option<(String, String, String)> {
@@ -165,6 +177,7 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
     env.start_berth();
     let team_b = env.create_namespace("b").await;
     let team_c = env.create_namespace("c").await;
+    let other_cred = other_credential(&env).await;
 
     // The owner: the first to claim the prefix.
     env.apply_yaml(&file("pull-through-cache.yaml"))
@@ -180,7 +193,9 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
 
     // The second, in another namespace, with its own credential.
     env.use_namespace(&team_b);
-    env.apply_yaml(&second("docker-hub")).await.unwrap();
+    env.apply_yaml(&second("docker-hub", &other_cred))
+        .await
+        .unwrap();
     let p = env
         .wait_for(
             "docker-hub",
@@ -224,7 +239,9 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
     // A third claimant, deleted (deletionPolicy Delete by default): the
     // owner's rule stays.
     env.use_namespace(&team_c);
-    env.apply_yaml(&second("mirror")).await.unwrap();
+    env.apply_yaml(&second("mirror", &other_cred))
+        .await
+        .unwrap();
     env.wait_for(
         "mirror",
         "Conflict naming the owner",
@@ -324,7 +341,7 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
         .await;
     assert_eq!(
         rules(&env).await,
-        [("docker-hub".into(), Some(OTHER_CRED.into()))]
+        [("docker-hub".into(), Some(other_cred.clone()))]
     );
     assert_eq!(mutations(&env), [1, 1, 0]);
     assert_eq!(
