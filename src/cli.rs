@@ -45,9 +45,26 @@ pub struct RunArgs {
     /// AWS region when the namespace has no `berth.dev/aws-region` annotation.
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
-    /// Role to assume when the namespace has no `berth.dev/aws-role-arn` annotation.
+    /// Role to assume when the namespace has no `berth.dev/aws-role-arn` annotation
+    /// (never with --require-namespace-role).
     #[arg(long, env = "BERTH_AWS_ROLE_ARN")]
     pub aws_role_arn: Option<String>,
+    /// Refuse objects in namespaces without a `berth.dev/aws-role-arn`
+    /// annotation (Degraded, reason NamespaceRoleRequired, no AWS call):
+    /// in a shared cluster no tenant acts with berth's own AWS identity or
+    /// with --aws-role-arn. Deleting such an object leaves its AWS
+    /// resources in place, with a Warning Event.
+    #[arg(
+        long,
+        env = "BERTH_REQUIRE_NAMESPACE_ROLE",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub require_namespace_role: bool,
     /// Send every AWS call to this endpoint (awsim in tests, or a VPC endpoint proxy).
     #[arg(long, env = "BERTH_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
@@ -130,6 +147,18 @@ mod tests {
         assert!(env_flag(Some("1")) && env_flag(Some("true")) && env_flag(Some("YES")));
         assert!(!env_flag(None) && !env_flag(Some("0")) && !env_flag(Some("")));
         assert!(!env_flag(Some("false")));
+    }
+
+    #[test]
+    fn require_namespace_role_is_off_unless_asked_for() {
+        let parsed = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Run(run) => run.require_namespace_role,
+            other => panic!("{other:?}"),
+        };
+        assert!(!parsed(&["berth", "run"]));
+        assert!(parsed(&["berth", "run", "--require-namespace-role"]));
+        assert!(parsed(&["berth", "run", "--require-namespace-role=true"]));
+        assert!(!parsed(&["berth", "run", "--require-namespace-role=false"]));
     }
 
     #[test]
