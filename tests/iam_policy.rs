@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+// Calls AWS authorizes for every caller: no policy lists them.
+use berth::aws::sts::NO_PERMISSION;
+
 /// Permissions no call names but AWS requires of the caller.
 const IMPLIED: &[(&str, &str)] = &[
     (
@@ -41,14 +44,6 @@ const IMPLIED: &[(&str, &str)] = &[
         "CreateDBCluster with ManageMasterUserPassword tags the secret it creates",
     ),
 ];
-
-/// Calls AWS authorizes for every caller: a policy granting them grants
-/// nothing, so none lists them (and a deny would not stop them).
-const NO_PERMISSION: &[(&str, &str)] = &[(
-    "sts:GetCallerIdentity",
-    "\"No permissions are required to perform this operation\" \
-     (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)",
-)];
 
 /// What berth does as the namespace's role is everything but becoming it.
 const BECOMING_A_ROLE: &[&str] = &["sts:AssumeRole", "sts:TagSession"];

@@ -9,6 +9,16 @@
 
 use tokio::sync::OnceCell;
 
+/// The calls berth makes that AWS authorizes for every caller, with AWS's
+/// words: no IAM policy lists them (granting them grants nothing, and a
+/// deny would not stop them). `tests/iam_policy.rs` and the metrics e2e
+/// test read this list.
+pub const NO_PERMISSION: &[(&str, &str)] = &[(
+    "sts:GetCallerIdentity",
+    "\"No permissions are required to perform this operation\" \
+     (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)",
+)];
+
 use crate::aws::{AwsFailure, Clients};
 
 /// The STS client of one target and the account it answered.

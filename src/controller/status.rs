@@ -35,11 +35,19 @@ where
     S: Serialize,
 {
     crate::runtime::leader::check().map_err(|e| Error::Kube(kube::Error::Service(Box::new(e))))?;
-    let mut status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+    let whole = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+    let mut status = whole.clone();
     bounds::status(&mut status);
-    let stored = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
-    if stored.get("status") == Some(&status) {
-        return Ok(());
+    // A caller compares the status it computed, uncut, with the stored
+    // one, which was cut: only for a cut status does "unchanged" need the
+    // comparison here, or every reconcile would write it again. Any other
+    // status is sent, so that a write computed from a stale read is
+    // refused below even when it equals what that read saw.
+    if status != whole {
+        let stored = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
+        if stored.get("status") == Some(&status) {
+            return Ok(());
+        }
     }
     let patch = json!({
         "apiVersion": K::api_version(&()),

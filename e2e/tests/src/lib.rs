@@ -260,6 +260,19 @@ impl Env {
         name
     }
 
+    /// Merges `annotations` into Namespace `ns`, as a cluster admin would
+    /// (berth's region, role and allow-list annotations live there).
+    pub async fn annotate_namespace(&self, ns: &str, annotations: serde_json::Value) {
+        Api::<Namespace>::all(self.client.clone())
+            .patch(
+                ns,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"annotations": annotations}})),
+            )
+            .await
+            .expect("annotating the namespace");
+    }
+
     /// Later calls (apply, api, wait_for, events, reconciles, kubectl) act in
     /// `ns`; `use_namespace(&env.home.clone())` goes back.
     pub fn use_namespace(&mut self, ns: &str) {

@@ -18,9 +18,22 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Waits until berth's /metrics answers (the process is up).
 async fn metrics_up(env: &Env) {
+    answers(env, "/metrics").await;
+}
+
+/// Waits until `path` on the admin address answers 200 (`/readyz` does
+/// once every watch has listed, which a loaded API server can take a while
+/// to finish after the first reconcile).
+async fn answers(env: &Env, path: &str) -> String {
     let deadline = Instant::now() + TIMEOUT;
-    while env.admin_get("/metrics").await.is_err() {
-        assert!(Instant::now() < deadline, "berth's /metrics never answered");
+    loop {
+        match env.admin_get(path).await {
+            Ok(body) => return body,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "berth's {path} never answered 200: {e:#}"
+            ),
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -53,7 +66,7 @@ async fn the_admin_address_lists_no_object() {
         !metrics.contains(&env.ns),
         "/metrics names no namespace of an object"
     );
-    assert!(env.admin_get("/readyz").await.is_ok());
+    assert_eq!(answers(&env, "/readyz").await, "ok");
     assert_eq!(env.admin_get("/livez").await.unwrap(), "ok");
     // The loopback debug address the tests start berth with does.
     let listed = env.debug_get("/debug/reconciles").await.unwrap();

@@ -11,24 +11,9 @@ use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::EcsService;
 use berth_e2e::examples::{degraded, degraded_message, fargate_service, inline_job};
 use berth_e2e::{condition, Env, Options};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Patch, PatchParams};
-use kube::Api;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const ROLE: &str = "arn:aws:iam::123456789012:role/berth-namespaces/shop";
-
-/// Annotates the test's Namespace, as a cluster admin would.
-async fn annotate(env: &Env, annotations: serde_json::Value) {
-    Api::<Namespace>::all(env.client.clone())
-        .patch(
-            &env.ns,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"annotations": annotations}})),
-        )
-        .await
-        .unwrap();
-}
 
 /// Every call awsim answered, from anyone.
 fn all_calls(env: &Env) -> Vec<String> {
@@ -105,7 +90,11 @@ async fn a_namespace_with_its_role_acts_as_that_role() {
         },
     )
     .await;
-    annotate(&env, serde_json::json!({"berth.dev/aws-role-arn": ROLE})).await;
+    env.annotate_namespace(
+        &env.home,
+        serde_json::json!({"berth.dev/aws-role-arn": ROLE}),
+    )
+    .await;
     env.start_berth();
     env.apply_yaml(&fargate_service("api", "shop"))
         .await
@@ -157,8 +146,8 @@ async fn the_allow_list_bounds_the_roles_a_job_may_pass() {
     .await;
     // Both of the job's roles must match (the execution role is
     // shop-migrate-execution in the example).
-    annotate(
-        &env,
+    env.annotate_namespace(
+        &env.home,
         serde_json::json!({"berth.dev/allowed-role-arns":
             "arn:aws:iam::123456789012:role/shop-migrate-*, arn:aws:iam::123456789012:role/shop-api-?ask"}),
     )

@@ -11,23 +11,11 @@ use berth::api::EcsService;
 use berth_e2e::examples::small_service;
 use berth_e2e::processes::Spawn;
 use berth_e2e::{Env, Options};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::Api;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const ROLE: &str = "arn:aws:iam::123456789012:role/team-b-deployer";
-
-async fn annotate(env: &Env, ns: &str, annotations: serde_json::Value) {
-    Api::<Namespace>::all(env.client.clone())
-        .patch(
-            ns,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"annotations": annotations}})),
-        )
-        .await
-        .unwrap();
-}
 
 async fn ready_arn(api: &Api<EcsService>, name: &str) -> String {
     let deadline = std::time::Instant::now() + TIMEOUT;
@@ -57,24 +45,16 @@ async fn each_namespace_reaches_aws_in_its_own_region_and_role() {
     )
     .await;
     // Namespace A: another region than berth's --aws-region (us-east-1).
-    annotate(
-        &env,
-        &env.ns,
+    env.annotate_namespace(
+        &env.home,
         serde_json::json!({"berth.dev/aws-region": "eu-west-1"}),
     )
     .await;
     env.start_berth();
 
     // Namespace B: a third region, and a role to assume.
-    let b = format!("{}-b", env.ns);
-    let mut object = Namespace::default();
-    object.metadata.name = Some(b.clone());
-    Api::<Namespace>::all(env.client.clone())
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap();
-    annotate(
-        &env,
+    let b = env.create_namespace("b").await;
+    env.annotate_namespace(
         &b,
         serde_json::json!({"berth.dev/aws-region": "ap-southeast-2", "berth.dev/aws-role-arn": ROLE}),
     )
