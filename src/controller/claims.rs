@@ -233,21 +233,14 @@ pub enum Taken {
 #[derive(Clone)]
 pub struct Claims {
     api: Api<Lease>,
-    /// berth's `--namespace`: holders elsewhere cannot be seen.
-    watched: Option<String>,
 }
 
 impl Claims {
     /// Claims in `namespace` (the leader election Lease's).
-    pub fn new(client: Client, namespace: &str, watched: Option<String>) -> Self {
+    pub fn new(client: Client, namespace: &str) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
-            watched,
         }
-    }
-
-    pub fn watched(&self) -> Option<&str> {
-        self.watched.as_deref()
     }
 
     /// Reads the claim of `key` (one GET).

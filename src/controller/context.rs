@@ -152,7 +152,7 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             // Replaced by `run` with berth's own namespace.
-            claims: super::claims::Claims::new(client.clone(), "default", None),
+            claims: super::claims::Claims::new(client.clone(), "default"),
             client,
             aws,
             metrics,
@@ -302,7 +302,7 @@ impl Context {
         let event = Event {
             type_,
             reason: reason.into(),
-            note: Some(truncate(note, 1000)),
+            note: Some(super::bounds::cut(&note, 1000).into_owned()),
             action: action.into(),
             secondary: None,
         };
@@ -314,16 +314,4 @@ impl Context {
 
 pub fn is_paused(annotations: &BTreeMap<String, String>) -> bool {
     annotations.get(PAUSED_ANNOTATION).map(String::as_str) == Some("true")
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
 }

@@ -199,12 +199,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     ctx.memos = memos.clone();
     let ctx = Arc::new(
-        ctx.with_claims(claims::Claims::new(
-            client.clone(),
-            &lease_namespace(&args),
-            args.namespace.clone(),
-        ))
-        .watching(args.namespace.clone()),
+        ctx.with_claims(claims::Claims::new(client.clone(), &lease_namespace(&args)))
+            .watching(args.namespace.clone()),
     );
     // Per-object bookkeeping goes with its object (each kind's own watch).
     let book = bookkeeping::Bookkeeping {

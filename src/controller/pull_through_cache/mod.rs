@@ -332,7 +332,7 @@ async fn observe_claim(
 ) -> Result<claims::Observed> {
     let key = claim_key(obj, clients, prefix).await?;
     let caches = &ctx.stores.caches;
-    let watched = ctx.claims.watched();
+    let watched = ctx.watch_namespace();
     Ok(ctx
         .claims
         .observe(key, me, |h| claims::exists_in(caches, watched, h))
