@@ -47,6 +47,17 @@ fn has(
     }
 }
 
+/// Waits for the AuroraCluster `orders-db` to be Ready (Available).
+async fn available(env: &Env) -> AuroraCluster {
+    env.wait_for(
+        "orders-db",
+        "Ready",
+        TIMEOUT,
+        has(READY, "True", "Available"),
+    )
+    .await
+}
+
 fn text(s: &Secret, key: &str) -> String {
     s.data
         .as_ref()
@@ -180,14 +191,7 @@ async fn once_the_foreign_secret_is_deleted_berth_creates_its_own() {
         json!({"metadata": {"annotations": {"berth.dev/refresh": "1"}}}),
     )
     .await;
-    let db = env
-        .wait_for(
-            "orders-db",
-            "Ready",
-            TIMEOUT,
-            has(READY, "True", "Available"),
-        )
-        .await;
+    let db = available(&env).await;
     assert_eq!(
         condition(&db.status.as_ref().unwrap().conditions, DEGRADED)
             .unwrap()
@@ -213,14 +217,7 @@ async fn berths_own_secret_is_created_then_updated_by_the_json_patch() {
     env.apply_yaml(&manifest("orders-db-connection"))
         .await
         .unwrap();
-    let db = env
-        .wait_for(
-            "orders-db",
-            "Ready",
-            TIMEOUT,
-            has(READY, "True", "Available"),
-        )
-        .await;
+    let db = available(&env).await;
     let uid = db.metadata.uid.clone().unwrap();
     let created = env
         .api::<Secret>()
@@ -330,14 +327,7 @@ async fn a_secret_an_earlier_berth_wrote_is_still_updated() {
         .unwrap();
     env.start_berth();
 
-    let db = env
-        .wait_for(
-            "orders-db",
-            "Ready",
-            TIMEOUT,
-            has(READY, "True", "Available"),
-        )
-        .await;
+    let db = available(&env).await;
     let after = env
         .api::<Secret>()
         .get("orders-db-connection")
