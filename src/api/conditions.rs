@@ -24,6 +24,17 @@ pub fn failed(reason: Reason, message: impl Into<String>) -> Vec<Desired> {
     ]
 }
 
+/// `berth.dev/paused` holds back a change: every condition says `Paused`
+/// and why; Ready stays what it was for what is already in place (`ready`).
+pub fn paused(ready: bool, message: impl Into<String>) -> Vec<Desired> {
+    let message = message.into();
+    vec![
+        Desired::new(READY, ready, Reason::Paused, message.clone()),
+        Desired::new(PROGRESSING, false, Reason::Paused, message.clone()),
+        Desired::new(DEGRADED, false, Reason::Paused, message),
+    ]
+}
+
 /// `Degraded=False`: nothing for a human to do. A condition message is
 /// read by people, so it says so rather than repeating the reason.
 pub fn not_degraded() -> Desired {
@@ -100,6 +111,21 @@ pub fn merge(
 }
 
 /// The condition of `type_`, if present.
+/// Ready and Degraded where they turned True with another reason since
+/// `prev` (phase changes people want an Event for), each with whether it
+/// is a warning (Degraded).
+pub fn turned_true<'a>(prev: &[Condition], next: &'a [Condition]) -> Vec<(&'a Condition, bool)> {
+    [READY, DEGRADED]
+        .into_iter()
+        .filter_map(|type_| {
+            let now = find(next, type_).filter(|c| c.status == "True")?;
+            let before = find(prev, type_);
+            let same = before.is_some_and(|b| b.status == now.status && b.reason == now.reason);
+            (!same).then_some((now, type_ == DEGRADED))
+        })
+        .collect()
+}
+
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }

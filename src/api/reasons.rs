@@ -242,18 +242,6 @@ mod tests {
     /// A reason a plan test does produce must not be listed here.
     const OUTSIDE_PLANS: &[(Reason, &str)] = &[
         (
-            Reason::InvalidSpec,
-            "every reconciler, from the spec's validation before it plans",
-        ),
-        (
-            Reason::AwsConfiguration,
-            "every reconciler, when no region resolves for the namespace",
-        ),
-        (
-            Reason::AwsError,
-            "every reconciler, from a terminal AwsFailure (AWS's code and message)",
-        ),
-        (
             Reason::ClusterNotFound,
             "the EcsService reconciler, when ECS answers that spec.cluster does not exist",
         ),
@@ -264,10 +252,6 @@ mod tests {
         (
             Reason::SecretNotFound,
             "the EcsService reconciler, when Secrets Manager has no such secret",
-        ),
-        (
-            Reason::NamespaceRoleRequired,
-            "every reconciler, resolving the namespace's AWS target before it plans",
         ),
         (
             Reason::WaitingForService,

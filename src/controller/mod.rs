@@ -16,6 +16,7 @@ pub mod pacing;
 pub mod poll;
 pub mod pull_through;
 pub mod pull_through_cache;
+pub mod shell;
 pub mod status;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -432,11 +433,11 @@ async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Actio
 }
 
 async fn reconcile_ptc(obj: Arc<PullThroughCache>, ctx: Arc<Context>) -> Result<Action, Error> {
-    instrumented(obj, ctx, pull_through_cache::reconcile).await
+    instrumented(obj, ctx, shell::reconcile).await
 }
 
 async fn reconcile_aurora(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
-    instrumented(obj, ctx, aurora_cluster::reconcile).await
+    instrumented(obj, ctx, shell::reconcile).await
 }
 
 /// The one reconcile shell of every kind: counts the reconcile (metrics and

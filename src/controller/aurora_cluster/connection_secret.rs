@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use super::super::context::{Context, MANAGER};
 use super::super::error::{Error, Result};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus};
-use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
 
 /// Names the AuroraCluster (by UID) a connection Secret was created for.
 /// A Secret without it, or with another UID, is not berth's to write.
@@ -139,32 +138,6 @@ pub fn test_failed(e: &kube::Error) -> bool {
             .is_none_or(|d| d.causes.iter().all(|c| c.field.is_empty()))
 }
 
-pub fn conflict_message(name: &str) -> String {
-    format!(
-        "Secret {name} (spec.connectionSecret.name) exists and was not created by berth for \
-         this AuroraCluster; berth left it unchanged and wrote no connection details. Choose \
-         another spec.connectionSecret.name, or delete Secret {name} so berth creates its own"
-    )
-}
-
-/// The plan's conditions when the connection Secret is not berth's:
-/// Degraded says so; Ready stops claiming the spec is in place (a plan
-/// still converging keeps its own Ready, which is False and says what it
-/// waits for); Progressing stays the plan's, as RDS work goes on.
-pub fn with_conflict(conditions: Vec<Desired>, name: &str) -> Vec<Desired> {
-    let message = conflict_message(name);
-    conditions
-        .into_iter()
-        .map(|c| match c.type_ {
-            DEGRADED => Desired::new(DEGRADED, true, Reason::SecretConflict, message.clone()),
-            READY if c.status => {
-                Desired::new(READY, false, Reason::SecretConflict, message.clone())
-            }
-            _ => c,
-        })
-        .collect()
-}
-
 /// Writes the connection Secret, if the spec asks for one.
 pub async fn write(
     obj: &AuroraCluster,
@@ -204,7 +177,6 @@ pub async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::conditions::{not_degraded, PROGRESSING};
     use crate::controller::aurora_cluster::plan_tests::{example, UID};
     use kube::core::response::{StatusCause, StatusDetails};
     use kube::core::Status;
@@ -372,47 +344,5 @@ mod tests {
         // A conflict on resourceVersion is another thing.
         assert!(!already_exists(&api_error(409, "Conflict", vec![])));
         assert!(!already_exists(&api_error(403, "Forbidden", vec![])));
-    }
-
-    #[test]
-    fn a_foreign_secret_degrades_and_ready_stops_claiming_it() {
-        let available = "cluster orders-db and 1 instance(s) are available";
-        let plan = vec![
-            Desired::new(READY, true, Reason::Available, available),
-            Desired::new(PROGRESSING, false, Reason::Available, available),
-            not_degraded(),
-        ];
-        let got = with_conflict(plan, "payments-api-key");
-        let message = conflict_message("payments-api-key");
-        assert_eq!(
-            got,
-            vec![
-                Desired::new(READY, false, Reason::SecretConflict, message.clone()),
-                Desired::new(PROGRESSING, false, Reason::Available, available),
-                Desired::new(DEGRADED, true, Reason::SecretConflict, message.clone()),
-            ]
-        );
-        assert!(message.contains("Secret payments-api-key (spec.connectionSecret.name)"));
-        assert!(message.contains("Choose another spec.connectionSecret.name"));
-        assert!(message.contains("delete Secret payments-api-key"));
-
-        // Still creating: Ready keeps saying what berth waits for.
-        let creating = "cluster orders-db is being created";
-        let plan = vec![
-            Desired::new(READY, false, Reason::Creating, creating),
-            Desired::new(PROGRESSING, true, Reason::Creating, creating),
-            not_degraded(),
-        ];
-        let got = with_conflict(plan, "payments-api-key");
-        assert_eq!(
-            got[0],
-            Desired::new(READY, false, Reason::Creating, creating)
-        );
-        assert_eq!(
-            got[1],
-            Desired::new(PROGRESSING, true, Reason::Creating, creating)
-        );
-        assert_eq!(got[2].reason, Reason::SecretConflict);
-        assert!(got[2].status);
     }
 }

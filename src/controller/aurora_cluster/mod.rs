@@ -17,86 +17,50 @@ use std::sync::Arc;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{finalizer, Event as Finalizer};
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
-use super::context::{is_paused, Context, FINALIZER};
+use super::context::{is_paused, Context};
 use super::error::{Error, Result};
-use super::{ownership, status};
-use crate::api::aurora_cluster::{
-    AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy, ProxyTargetHealth,
-};
-use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
-use crate::api::roles::PassesRoles;
+use super::ownership;
+use super::shell::{self, Kind, Outcome, Then};
+use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
+use crate::api::roles::{PassedRole, PassesRoles};
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::owner_of;
-use crate::aws::{Clients, FailureKind};
+use crate::aws::{AwsFailure, Clients, FailureKind};
 use connection_secret::Written;
 use plan::{DeleteStep, Observed, RdsAction};
 
-pub async fn reconcile(obj: Arc<AuroraCluster>, ctx: Arc<Context>) -> Result<Action> {
-    let ns = obj.namespace().unwrap_or_default();
-    let api: Api<AuroraCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx, &api).await,
-        }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
-}
+impl Kind for AuroraCluster {
+    type Status = AuroraClusterStatus;
 
-async fn apply(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> Result<Action> {
-    let prev = obj.status.clone().unwrap_or_default();
-    if let Err(invalid) = obj.validate() {
-        status::write_failed(
-            ctx,
-            api,
-            obj,
-            &prev,
-            Reason::InvalidSpec,
-            &invalid.to_string(),
-        )
-        .await?;
-        return Ok(Action::await_change());
+    fn status(&self) -> Option<&AuroraClusterStatus> {
+        self.status.as_ref()
     }
-    let namespace = obj.namespace().unwrap_or_default();
-    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
-        Ok(c) => c,
-        Err(e) => match e.refusal() {
-            // The namespace's annotations decide; they are read again at
-            // the next resync (or any change of the object).
-            Some((reason, message)) => {
-                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
-                return Ok(Action::requeue(ctx.resync));
-            }
-            None => return Err(e),
-        },
-    };
-    match converge(obj, ctx, api, &clients, &prev).await {
-        Ok(action) => Ok(action),
-        // The describe was a moment behind RDS (a change just started):
-        // the next look waits for it.
-        Err(Error::Aws(f))
-            if f.code.as_deref().is_some_and(|c| {
-                matches!(
-                    c,
-                    "InvalidDBClusterStateFault"
-                        | "InvalidDBInstanceState"
-                        | "InvalidDBInstanceStateFault"
-                        | "InvalidDBProxyStateFault"
-                )
-            }) =>
-        {
-            tracing::info!(error = %f, "RDS is busy; looking again");
-            Ok(Action::requeue(ctx.poll))
-        }
-        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
-            Ok(Action::requeue(ctx.resync))
-        }
-        Err(e) => Err(e),
+
+    fn invalid(&self) -> Option<String> {
+        self.validate().err().map(|e| e.to_string())
+    }
+
+    fn roles(&self, _: &Context) -> Vec<PassedRole> {
+        self.passed_roles()
+    }
+
+    fn failure(&self, f: &AwsFailure) -> Option<Outcome<AuroraClusterStatus>> {
+        plan::failure(f)
+    }
+
+    async fn converge(
+        &self,
+        ctx: &Context,
+        clients: &Arc<Clients>,
+        prev: &AuroraClusterStatus,
+    ) -> Result<Outcome<AuroraClusterStatus>> {
+        converge(self, ctx, clients, prev).await
+    }
+
+    async fn cleanup(&self, ctx: &Context) -> Result<Action> {
+        cleanup(self, ctx).await
     }
 }
 
@@ -176,97 +140,34 @@ async fn owners(ctx: &Context, obj: &AuroraCluster, o: &Observed) -> Result<owne
 async fn converge(
     obj: &AuroraCluster,
     ctx: &Context,
-    api: &Api<AuroraCluster>,
     clients: &Clients,
     prev: &AuroraClusterStatus,
-) -> Result<Action> {
-    let owner = owner_of(obj);
-    let uid = obj.metadata.uid.clone().unwrap_or_default();
+) -> Result<Outcome<AuroraClusterStatus>> {
+    let (owner, uid) = (owner_of(obj), obj.metadata.uid.clone().unwrap_or_default());
     let observed = observe(obj, clients, false, prev.proxy_arn.as_deref()).await?;
     let owners = owners(ctx, obj, &observed).await?;
-    let mut p = plan::plan(&plan::Inputs {
+    let inputs = plan::Inputs {
         obj,
         owner: &owner,
         uid: &uid,
         observed: &observed,
         owners: &owners,
-    });
-    let paused = is_paused(obj.annotations());
-    if paused && p.action != RdsAction::Nothing {
-        let message = "berth.dev/paused is \"true\": berth makes no RDS changes".to_string();
-        p.action = RdsAction::Nothing;
-        p.conditions = vec![
-            Desired::new(READY, false, Reason::Paused, message.clone()),
-            Desired::new(PROGRESSING, false, Reason::Paused, message.clone()),
-            Desired::new(DEGRADED, false, Reason::Paused, message),
-        ];
-    }
+        paused: is_paused(obj.annotations()),
+    };
+    let p = plan::plan(&inputs);
     act(obj, ctx, clients, &p.action).await?;
 
     let now = Timestamp::now();
-    // A cluster berth does not manage (adoption required, or another
-    // object's) lends the object neither its endpoints nor a connection
-    // Secret.
-    let me = ownership::Claimant::new(&owner, &uid, obj.spec.adopt);
-    let c = observed.cluster.as_ref().filter(|c| {
-        matches!(
-            ownership::decide(&c.tags, &me, &owners),
-            ownership::Ownership::Ours | ownership::Ownership::Adopt
-        )
-    });
-    let proxy = observed
-        .proxy
-        .as_ref()
-        .filter(|p| plan::proxy_is_ours(p, &owner));
-    let mut next = AuroraClusterStatus {
-        observed_generation: obj.metadata.generation,
-        conditions: conditions::merge(
-            &prev.conditions,
-            &p.conditions,
-            obj.metadata.generation,
-            now,
-        ),
-        status: c.map(|c| c.status.clone()),
-        endpoint: c.and_then(|c| c.endpoint.clone()),
-        reader_endpoint: c.and_then(|c| c.reader_endpoint.clone()),
-        proxy_endpoint: proxy.and_then(|p| p.endpoint.clone()),
-        port: c.and_then(|c| c.port),
-        master_user_secret_arn: c.and_then(|c| c.master_user_secret_arn.clone()),
-        cluster_resource_id: c.and_then(|c| c.resource_id.clone()),
-        cluster_arn: c.map(|c| c.arn.clone()),
-        instances_ready: plan::instances_ready(&observed),
-        proxy_arn: proxy.map(|p| p.arn.clone()),
-        proxy_target_health: observed.target.as_ref().map(|t| ProxyTargetHealth {
-            state: t.state.clone(),
-            reason: t.reason.clone(),
-            description: t.description.clone(),
-        }),
-    };
-    // Written when something it holds may have changed. A Secret that was
-    // not berth's is tried again on every look (it may have been deleted
-    // since): the plan's conditions never say SecretConflict, so the
-    // status computed before the write differs from the recorded one.
-    if c.is_some() && (next != *prev || prev.observed_generation != obj.metadata.generation) {
+    let mut next = plan::status(&inputs, prev, &p, false, now);
+    if plan::writes_secret(&inputs, prev, &next) {
         let written = connection_secret::write(obj, ctx, &next).await?;
-        if let (Some(Written::NotOurs), Some(cs)) = (written, &obj.spec.connection_secret) {
-            next.conditions = conditions::merge(
-                &prev.conditions,
-                &connection_secret::with_conflict(p.conditions.clone(), &cs.name),
-                obj.metadata.generation,
-                now,
-            );
+        if written == Some(Written::NotOurs) {
+            next = plan::status(&inputs, prev, &p, true, now);
         }
     }
-    announce(obj, ctx, prev, &next).await;
-    // A poll that learned nothing writes nothing.
-    if next != *prev {
-        status::apply(api, obj, &next).await?;
-    }
-    Ok(if p.busy {
-        Action::requeue(ctx.poll)
-    } else {
-        Action::requeue(ctx.resync)
-    })
+    shell::announce(obj, ctx, &prev.conditions, &next.conditions, "Reconcile").await;
+    let then = if p.busy { Then::Poll } else { Then::Resync };
+    Ok(Outcome::status(next, then))
 }
 
 async fn act(
@@ -421,34 +322,7 @@ async fn act(
     Ok(())
 }
 
-/// An Event when Ready or Degraded turns True with a new reason.
-async fn announce(
-    obj: &AuroraCluster,
-    ctx: &Context,
-    prev: &AuroraClusterStatus,
-    next: &AuroraClusterStatus,
-) {
-    for type_ in [READY, DEGRADED] {
-        let Some(now) = conditions::find(&next.conditions, type_) else {
-            continue;
-        };
-        let before = conditions::find(&prev.conditions, type_);
-        if now.status != "True"
-            || before.is_some_and(|b| b.status == now.status && b.reason == now.reason)
-        {
-            continue;
-        }
-        let kind = if type_ == DEGRADED {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        ctx.event(obj, kind, &now.reason, "Reconcile", now.message.clone())
-            .await;
-    }
-}
-
-async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -> Result<Action> {
+async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
     if obj.spec.deletion_policy == AuroraDeletionPolicy::Retain {
         ctx.event(
             obj,
@@ -492,9 +366,9 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context, api: &Api<AuroraCluster>) -
         }
         DeleteStep::Wait(_) => return Err(still_deleting(&step)),
         DeleteStep::DeletionProtected => {
-            let prev = obj.status.clone().unwrap_or_default();
-            let message = plan::deletion_protected_message(obj);
-            status::write_failed(ctx, api, obj, &prev, Reason::DeletionProtected, &message).await?;
+            let failed = plan::deletion_protected(obj);
+            let message = failed.message.clone();
+            shell::write_failed(obj, ctx, failed).await?;
             // A human must act: look again at the slow pace (a spec edit
             // triggers a reconcile at once).
             return Err(Error::Config(message));

@@ -6,6 +6,7 @@
 mod delete;
 mod instances;
 mod proxy;
+mod status;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ use crate::controller::ownership::{self, Claimant, Owners, Ownership};
 pub use delete::{delete_step, DeleteStep};
 pub use instances::instance_number;
 pub use proxy::{proxy_is_ours, proxy_modify};
+pub use status::{conflict_message, failure, status, with_conflict, writes_secret};
 
 /// What RDS reported for the object's resources.
 #[derive(Clone, Debug, Default)]
@@ -104,6 +106,8 @@ pub struct Inputs<'a> {
     pub observed: &'a Observed,
     /// Which AuroraClusters named by the resources' berth tags exist.
     pub owners: &'a Owners,
+    /// `berth.dev/paused`: no RDS change.
+    pub paused: bool,
 }
 
 /// Whose a resource with `tags` is for this object (`ownership`).
@@ -201,7 +205,20 @@ pub fn plan(i: &Inputs) -> Plan {
             message,
         ));
     }
+    if i.paused {
+        return status::paused(p);
+    }
     p
+}
+
+/// Deleting waits for a human: the cluster is protected and the policy
+/// would delete it.
+pub fn deletion_protected(obj: &AuroraCluster) -> crate::controller::shell::Failed {
+    crate::controller::shell::Failed::new(
+        Reason::DeletionProtected,
+        deletion_protected_message(obj),
+        crate::controller::shell::Then::Resync,
+    )
 }
 
 pub fn deletion_protected_message(obj: &AuroraCluster) -> String {

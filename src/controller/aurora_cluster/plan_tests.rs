@@ -127,6 +127,7 @@ pub(super) fn run_owned(obj: &AuroraCluster, o: &Observed, owners: &Owners) -> s
         uid: UID,
         observed: o,
         owners,
+        paused: false,
     })
 }
 

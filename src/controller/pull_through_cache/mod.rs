@@ -10,242 +10,212 @@ use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{finalizer, Event as Finalizer};
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::claims::{self, Holder, Standing};
-use super::context::{is_paused, Context, FINALIZER};
+use super::context::{is_paused, Context};
 use super::error::{Error, Result};
-use super::status;
+use super::shell::{Failed, Kind, Outcome, Then};
 use crate::api::common::DeletionPolicy;
-use crate::api::conditions::{self, Reason, DEGRADED};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
-use crate::api::roles::PassesRoles;
-use crate::aws::{ecr, sts, Clients, FailureKind};
+use crate::api::roles::{PassedRole, PassesRoles};
+use crate::aws::{ecr, sts, Clients};
 use plan::{Decision, RuleAction};
 
-pub async fn reconcile(obj: Arc<PullThroughCache>, ctx: Arc<Context>) -> Result<Action> {
-    let ns = obj.namespace().unwrap_or_default();
-    let api: Api<PullThroughCache> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+impl Kind for PullThroughCache {
+    type Status = PullThroughCacheStatus;
+
+    fn status(&self) -> Option<&PullThroughCacheStatus> {
+        self.status.as_ref()
+    }
+
+    fn invalid(&self) -> Option<String> {
+        self.spec.validate().err().map(|e| e.to_string())
+    }
+
+    fn roles(&self, _: &Context) -> Vec<PassedRole> {
+        self.passed_roles()
+    }
+
+    async fn converge(
+        &self,
+        ctx: &Context,
+        clients: &Arc<Clients>,
+        prev: &PullThroughCacheStatus,
+    ) -> Result<Outcome<PullThroughCacheStatus>> {
+        converge(self, ctx, clients, prev).await
+    }
+
+    async fn cleanup(&self, ctx: &Context) -> Result<Action> {
+        cleanup(self, ctx).await
+    }
 }
 
-async fn apply(
+/// What a reconcile reads before it decides: every rule of the registry
+/// and the claims of the spec's prefix and of the one status records.
+struct Observed {
+    rules: Vec<ecr::RuleView>,
+    me: Holder,
+    claim: claims::Observed,
+    /// The prefix status records, when the spec moved away from it.
+    old_prefix: Option<String>,
+    old_claim: Option<claims::Observed>,
+}
+
+async fn observe(
     obj: &PullThroughCache,
     ctx: &Context,
-    api: &Api<PullThroughCache>,
-) -> Result<Action> {
-    let prev = obj.status.clone().unwrap_or_default();
-    if let Err(invalid) = obj.spec.validate() {
-        status::write_failed(
-            ctx,
-            api,
-            obj,
-            &prev,
-            Reason::InvalidSpec,
-            &invalid.to_string(),
-        )
-        .await?;
-        return Ok(Action::await_change());
-    }
-    let namespace = obj.namespace().unwrap_or_default();
-    let clients = match ctx.aws_passing(&namespace, &obj.passed_roles()).await {
-        Ok(c) => c,
-        Err(e) => match e.refusal() {
-            // The namespace's annotations decide; they are read again at
-            // the next resync (or any change of the object).
-            Some((reason, message)) => {
-                status::write_failed(ctx, api, obj, &prev, reason, &message).await?;
-                return Ok(Action::requeue(ctx.resync));
-            }
-            None => return Err(e),
-        },
+    clients: &Clients,
+    prev: &PullThroughCacheStatus,
+) -> Result<Observed> {
+    let prefix = &obj.spec.ecr_repository_prefix;
+    let rules = ecr::rules(clients, obj.spec.registry_id.as_deref()).await?;
+    let me = holder(obj)?;
+    let claim = observe_claim(obj, ctx, clients, &me, prefix).await?;
+    let old_prefix = prev
+        .ecr_repository_prefix
+        .clone()
+        .filter(|old| old != prefix);
+    let old_claim = match &old_prefix {
+        Some(old) => Some(observe_claim(obj, ctx, clients, &me, old).await?),
+        None => None,
     };
-    match converge(obj, ctx, api, &clients, &prev).await {
-        Ok(action) => Ok(action),
-        Err(Error::Aws(f)) if f.kind == FailureKind::Terminal => {
-            status::write_failed(ctx, api, obj, &prev, Reason::AwsError, &f.to_string()).await?;
-            Ok(Action::requeue(ctx.resync))
-        }
-        Err(e) => Err(e),
-    }
+    Ok(Observed {
+        rules,
+        me,
+        claim,
+        old_prefix,
+        old_claim,
+    })
 }
 
 async fn converge(
     obj: &PullThroughCache,
     ctx: &Context,
-    api: &Api<PullThroughCache>,
     clients: &Clients,
     prev: &PullThroughCacheStatus,
-) -> Result<Action> {
-    let spec = &obj.spec;
-    let registry = spec.registry_id.as_deref();
-    let prefix = spec.ecr_repository_prefix.clone();
-    let rules = ecr::rules(clients, registry).await?;
-    let paused = is_paused(obj.annotations());
-    let me = holder(obj)?;
-    let claim = observe_claim(obj, ctx, clients, &me, &prefix).await?;
-    // The prefix status records, when the spec moved away from it.
-    let old_prefix = prev
-        .ecr_repository_prefix
-        .clone()
-        .filter(|old| *old != prefix);
-    let old_claim = match &old_prefix {
-        Some(old) => Some(observe_claim(obj, ctx, clients, &me, old).await?),
-        None => None,
-    };
+) -> Result<Outcome<PullThroughCacheStatus>> {
+    let o = observe(obj, ctx, clients, prev).await?;
     let decision = plan::decide(&plan::Inputs {
         obj,
-        rules: &rules,
-        paused,
-        claim: &claim.standing,
-        old_claim: old_claim.as_ref().map(|c| &c.standing),
+        rules: &o.rules,
+        paused: is_paused(obj.annotations()),
+        claim: &o.claim.standing,
+        old_claim: o.old_claim.as_ref().map(|c| &c.standing),
     });
-    if matches!(decision, Decision::Act(_)) {
-        // Claimed before any mutation: of two objects acting at once, one
-        // wins the claim and the other makes no call.
-        take_claim(obj, ctx, &claim, &me).await?;
-    }
     let action = match decision {
         Decision::Blocked(reason, message) => {
-            status::write_failed(ctx, api, obj, prev, reason, &message).await?;
-            return Ok(Action::requeue(ctx.resync));
+            return Ok(Outcome::Failed(Failed::new(reason, message, Then::Resync)))
         }
         Decision::Paused => {
-            let exists = rules.iter().any(|r| r.prefix == prefix);
-            status::write_conditions(api, obj, prev, &plan::paused_conditions(exists)).await?;
-            return Ok(Action::requeue(ctx.resync));
+            let exists = o
+                .rules
+                .iter()
+                .any(|r| r.prefix == obj.spec.ecr_repository_prefix);
+            let conditions = plan::paused_conditions(exists);
+            return Ok(Outcome::Conditions(conditions, Then::Resync));
         }
         Decision::Act(a) => a,
     };
-    match &action {
-        RuleAction::Nothing => {}
+    // Claimed before any mutation: of two objects acting at once, one
+    // wins the claim and the other makes no call.
+    take_claim(obj, ctx, &o.claim, &o.me).await?;
+    act(obj, ctx, clients, &o, &action).await?;
+    if let Some(old) = &o.old_claim {
+        // The old prefix's rule is gone (or another object's): its claim
+        // goes with it.
+        ctx.claims.release(&old.key, &o.me).await?;
+    }
+    let next = report(obj, ctx, clients, prev, o.rules, &action).await?;
+    Ok(Outcome::status(next, Then::Resync))
+}
+
+/// The one rule mutation the plan chose, and its Event.
+async fn act(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    clients: &Clients,
+    o: &Observed,
+    action: &RuleAction,
+) -> Result<()> {
+    let registry = obj.spec.registry_id.as_deref();
+    let (reason, aws_action) = match action {
+        RuleAction::Nothing => return Ok(()),
         RuleAction::Create(r) => {
             ecr::create_rule(clients, r).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "RuleCreated",
-                "CreatePullThroughCacheRule",
-                format!(
-                    "created the pull-through cache rule {} -> {}",
-                    r.prefix, r.upstream_url
-                ),
-            )
-            .await;
+            ("RuleCreated", "CreatePullThroughCacheRule")
         }
-        RuleAction::Replace {
-            delete,
-            create,
-            changed,
-        } => {
+        RuleAction::Replace { delete, create, .. } => {
             // The old prefix's rule: claimed too while it goes.
-            if let Some(old) = old_claim
+            if let Some(old) = o
+                .old_claim
                 .as_ref()
-                .filter(|_| old_prefix.as_ref() == Some(delete))
+                .filter(|_| o.old_prefix.as_ref() == Some(delete))
             {
-                take_claim(obj, ctx, old, &me).await?;
+                take_claim(obj, ctx, old, &o.me).await?;
             }
             ecr::delete_rule(clients, delete, registry).await?;
             if let Some(r) = create {
                 ecr::create_rule(clients, r).await?;
             }
-            let created = match create {
-                Some(r) => format!(" and created {} -> {}", r.prefix, r.upstream_url),
-                None => String::new(),
-            };
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "RuleReplaced",
-                "DeletePullThroughCacheRule",
-                format!(
-                    "{} cannot be updated in place and spec.replaceOnImmutableChange is true: deleted the pull-through cache rule {delete}{created}",
-                    changed.join(" and ")
-                ),
-            )
-            .await;
+            ("RuleReplaced", "DeletePullThroughCacheRule")
         }
         RuleAction::Update(r) => {
             ecr::update_rule(clients, r).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "RuleUpdated",
-                "UpdatePullThroughCacheRule",
-                format!(
-                    "updated credentialArn/customRoleArn of the pull-through cache rule {}",
-                    r.prefix
-                ),
-            )
-            .await;
+            ("RuleUpdated", "UpdatePullThroughCacheRule")
         }
-    }
-    if let Some(old) = &old_claim {
-        // The old prefix's rule is gone (or another object's): its claim
-        // goes with it.
-        ctx.claims.release(&old.key, &me).await?;
-    }
-    let verdict = ecr::validate_rule(clients, &prefix, registry).await?;
+    };
+    let note = action.describe();
+    ctx.event(obj, EventType::Normal, reason, aws_action, note)
+        .await;
+    Ok(())
+}
+
+/// What ECR says of the rule now: its validation, and every other rule,
+/// template and repository that decides what pulls through the prefix.
+async fn report(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    clients: &Clients,
+    prev: &PullThroughCacheStatus,
+    rules: Vec<ecr::RuleView>,
+    action: &RuleAction,
+) -> Result<PullThroughCacheStatus> {
+    let prefix = &obj.spec.ecr_repository_prefix;
+    let registry = obj.spec.registry_id.as_deref();
+    let verdict = ecr::validate_rule(clients, prefix, registry).await?;
     // Observed after the mutation, so a fresh rule's creation time counts.
     let rules = match action {
         RuleAction::Nothing => rules,
         _ => ecr::rules(clients, registry).await?,
     };
-    let rule = rules.iter().find(|r| r.prefix == prefix);
-    let first_rule = plan::first_rule_created_at(prev, &prefix, rule);
+    let rule = rules.iter().find(|r| &r.prefix == prefix);
+    let first_rule = plan::first_rule_created_at(prev, prefix, rule);
     let templates = ecr::templates(clients).await?;
-    let repositories = ecr::repositories_under(clients, &prefix, registry, first_rule).await?;
-    let diagnosis = plan::diagnose(&prefix, &rules, &templates, &repositories);
-    let desired = plan::conditions(&prefix, &verdict, &diagnosis);
-
+    let repositories = ecr::repositories_under(clients, prefix, registry, first_rule).await?;
+    let diagnosis = plan::diagnose(prefix, &rules, &templates, &repositories);
+    let next = plan::status(&plan::Report {
+        obj,
+        prev,
+        rule,
+        first_rule,
+        verdict: &verdict,
+        diagnosis: &diagnosis,
+        now: k8s_openapi::jiff::Timestamp::now(),
+    });
     // A warning (or an invalid rule) gets one Event when it first appears
     // or changes, not one per resync.
-    let known = |d: &&conditions::Desired| {
-        conditions::find(&prev.conditions, DEGRADED)
-            .is_some_and(|c| c.reason == d.reason.as_str() && c.message == d.message)
-    };
-    let warn_now = desired
-        .iter()
-        .find(|d| d.type_ == DEGRADED && d.reason != Reason::AsExpected)
-        .filter(|d| !known(d));
-    if let Some(d) = warn_now {
+    if let Some(d) = plan::news(prev, &next) {
         ctx.event(
             obj,
             EventType::Warning,
-            d.reason.as_str(),
+            &d.reason,
             "ValidatePullThroughCacheRule",
             d.message.clone(),
         )
         .await;
     }
-    let generation = obj.metadata.generation;
-    let next = PullThroughCacheStatus {
-        observed_generation: generation,
-        conditions: conditions::merge(
-            &prev.conditions,
-            &desired,
-            generation,
-            k8s_openapi::jiff::Timestamp::now(),
-        ),
-        registry_id: rule.and_then(|r| r.registry_id.clone()),
-        ecr_repository_prefix: Some(prefix.clone()),
-        first_rule_created_at: first_rule.and_then(plan::timestamp),
-        valid: Some(verdict.valid),
-        validation_failure: verdict.failure.clone(),
-        conflicts: diagnosis.conflicts(),
-    };
-    if next != *prev {
-        status::apply(api, obj, &next).await?;
-    }
-    Ok(Action::requeue(ctx.resync))
+    Ok(next)
 }
 
 /// Delete removes the rule this object owns; Retain keeps it; a rule

@@ -2,6 +2,7 @@
 //! reports and the last status to the one rule mutation and the conditions.
 
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::api::pull_through_cache::{
@@ -24,6 +25,37 @@ pub enum RuleAction {
         /// The fields that forced it, for the Event.
         changed: Vec<&'static str>,
     },
+}
+
+impl RuleAction {
+    /// The Event's note for the mutation.
+    pub fn describe(&self) -> String {
+        match self {
+            RuleAction::Nothing => String::new(),
+            RuleAction::Create(r) => format!(
+                "created the pull-through cache rule {} -> {}",
+                r.prefix, r.upstream_url
+            ),
+            RuleAction::Replace {
+                delete,
+                create,
+                changed,
+            } => {
+                let created = match create {
+                    Some(r) => format!(" and created {} -> {}", r.prefix, r.upstream_url),
+                    None => String::new(),
+                };
+                format!(
+                    "{} cannot be updated in place and spec.replaceOnImmutableChange is true: deleted the pull-through cache rule {delete}{created}",
+                    changed.join(" and ")
+                )
+            }
+            RuleAction::Update(r) => format!(
+                "updated credentialArn/customRoleArn of the pull-through cache rule {}",
+                r.prefix
+            ),
+        }
+    }
 }
 
 /// What to do, or why nothing may be done (a failure for a human).
@@ -355,6 +387,48 @@ pub fn conditions(prefix: &str, verdict: &Verdict, diagnosis: &Diagnosis) -> Vec
             Desired::new(DEGRADED, false, reason, message),
         ],
     }
+}
+
+/// What ECR said of the rule after the reconcile's mutation.
+pub struct Report<'a> {
+    pub obj: &'a PullThroughCache,
+    pub prev: &'a PullThroughCacheStatus,
+    /// The spec's prefix's rule.
+    pub rule: Option<&'a RuleView>,
+    pub first_rule: Option<f64>,
+    pub verdict: &'a Verdict,
+    pub diagnosis: &'a Diagnosis,
+    pub now: Timestamp,
+}
+
+/// The next status from what ECR said.
+pub fn status(r: &Report<'_>) -> PullThroughCacheStatus {
+    let prefix = &r.obj.spec.ecr_repository_prefix;
+    let generation = r.obj.metadata.generation;
+    let desired = conditions(prefix, r.verdict, r.diagnosis);
+    PullThroughCacheStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(&r.prev.conditions, &desired, generation, r.now),
+        registry_id: r.rule.and_then(|r| r.registry_id.clone()),
+        ecr_repository_prefix: Some(prefix.clone()),
+        first_rule_created_at: r.first_rule.and_then(timestamp),
+        valid: Some(r.verdict.valid),
+        validation_failure: r.verdict.failure.clone(),
+        conflicts: r.diagnosis.conflicts(),
+    }
+}
+
+/// A warning (or an invalid rule) that is news: it first appears or
+/// changed since `prev`, so it gets one Event, not one per resync.
+pub fn news<'a>(
+    prev: &PullThroughCacheStatus,
+    next: &'a PullThroughCacheStatus,
+) -> Option<&'a Condition> {
+    let now = conditions::find(&next.conditions, DEGRADED)
+        .filter(|c| c.reason != Reason::AsExpected.as_str())?;
+    let known = conditions::find(&prev.conditions, DEGRADED)
+        .is_some_and(|c| c.reason == now.reason && c.message == now.message);
+    (!known).then_some(now)
 }
 
 /// The conditions while paused (nothing changed in ECR).

@@ -1,0 +1,311 @@
+//! The one reconcile shell of every kind. A kind implements [`Kind`]: its
+//! spec's validation, the roles it hands to AWS, `converge` (observe, plan,
+//! act) and cleanup. The shell runs the finalizer, the prelude every kind
+//! shares (an invalid spec or a namespace that refuses the object makes no
+//! AWS call), turns a failure a human must fix into `Degraded`, and makes
+//! the one status write of the reconcile.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::context::{Context, FINALIZER};
+use super::error::{Error, Result};
+use super::status::{self, Conditioned};
+use crate::api::conditions::{self, Desired, Reason};
+use crate::api::roles::PassedRole;
+use crate::aws::{AwsFailure, Clients, FailureKind};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+/// A kind berth reconciles.
+pub trait Kind:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: Conditioned + Default + Send + Sync;
+
+    fn status(&self) -> Option<&Self::Status>;
+
+    /// The spec's own validation; the message names the field.
+    fn invalid(&self) -> Option<String>;
+
+    /// The roles the object hands to AWS, checked against its namespace's
+    /// allow-list before any call.
+    fn roles(&self, ctx: &Context) -> Vec<PassedRole>;
+
+    /// Observe, plan, act: what to write and when to look again.
+    fn converge(
+        &self,
+        ctx: &Context,
+        clients: &Arc<Clients>,
+        prev: &Self::Status,
+    ) -> impl Future<Output = Result<Outcome<Self::Status>>> + Send;
+
+    /// What an AWS failure from `converge` means for this kind (pure; the
+    /// kind's plan decides). `None`: an error to retry with backoff.
+    fn failure(&self, f: &AwsFailure) -> Option<Outcome<Self::Status>> {
+        terminal(f).map(Outcome::Failed)
+    }
+
+    /// The object is being deleted: `Ok` releases the finalizer.
+    fn cleanup(&self, ctx: &Context) -> impl Future<Output = Result<Action>> + Send;
+}
+
+/// The one status write a reconcile makes, and when it looks again.
+#[derive(Debug)]
+pub enum Outcome<S> {
+    /// The whole next status, written when it differs from the stored one.
+    Status(Box<S>, Then),
+    /// These conditions onto the stored status.
+    Conditions(Vec<Desired>, Then),
+    /// A failure a human must fix: `Degraded` with this reason.
+    Failed(Failed),
+    /// Nothing to write.
+    Quiet(Then),
+}
+
+impl<S> Outcome<S> {
+    pub fn status(status: S, then: Then) -> Self {
+        Outcome::Status(Box::new(status), then)
+    }
+}
+
+/// When the object is looked at again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    After(Duration),
+    /// At the resync interval.
+    Resync,
+    /// At the poll interval (something converges in AWS).
+    Poll,
+    /// Only when the object changes.
+    Change,
+}
+
+impl Then {
+    pub fn action(self, ctx: &Context) -> Action {
+        match self {
+            Then::After(d) => Action::requeue(d),
+            Then::Resync => Action::requeue(ctx.resync),
+            Then::Poll => Action::requeue(ctx.poll),
+            Then::Change => Action::await_change(),
+        }
+    }
+}
+
+/// A failure a human must fix, as the conditions say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failed {
+    pub reason: Reason,
+    pub message: String,
+    pub then: Then,
+}
+
+impl Failed {
+    pub fn new(reason: Reason, message: impl Into<String>, then: Then) -> Self {
+        Failed {
+            reason,
+            message: message.into(),
+            then,
+        }
+    }
+
+    pub fn conditions(&self) -> Vec<Desired> {
+        conditions::failed(self.reason, self.message.clone())
+    }
+}
+
+/// A terminal AWS failure, in AWS's words; anything else is retried.
+pub fn terminal(f: &AwsFailure) -> Option<Failed> {
+    (f.kind == FailureKind::Terminal)
+        .then(|| Failed::new(Reason::AwsError, f.to_string(), Then::Resync))
+}
+
+/// What the shell reports for an error of the prelude or of `converge`:
+/// a namespace that refuses the object (no region, no role, a role it does
+/// not allow) is read again at the next resync (its annotations decide);
+/// an AWS failure is the kind's to judge. `None`: retried with backoff.
+pub fn failed<K: Kind>(obj: &K, err: &Error) -> Option<Outcome<K::Status>> {
+    match err {
+        Error::Aws(f) => obj.failure(f),
+        _ => refused(err).map(Outcome::Failed),
+    }
+}
+
+/// The prelude's refusals: the spec, or the namespace's AWS target.
+pub fn refused(err: &Error) -> Option<Failed> {
+    let (reason, message) = err.refusal()?;
+    Some(Failed::new(reason, message, Then::Resync))
+}
+
+/// The reconcile of every kind: the finalizer around [`apply`] and the
+/// kind's cleanup.
+pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(obj.as_ref(), &ctx, &api).await,
+            Finalizer::Cleanup(obj) => obj.cleanup(&ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn apply<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Action> {
+    let prev = obj.status().cloned().unwrap_or_default();
+    let outcome = match converge(obj, ctx, &prev).await {
+        Ok(outcome) => outcome,
+        Err(e) => match failed(obj, &e) {
+            Some(outcome) => outcome,
+            None => return Err(e),
+        },
+    };
+    write(obj, ctx, api, &prev, outcome).await
+}
+
+async fn converge<K: Kind>(obj: &K, ctx: &Context, prev: &K::Status) -> Result<Outcome<K::Status>> {
+    if let Some(invalid) = obj.invalid() {
+        return Ok(Outcome::Failed(Failed::new(
+            Reason::InvalidSpec,
+            invalid,
+            Then::Change,
+        )));
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let clients = ctx.aws_passing(&ns, &obj.roles(ctx)).await?;
+    obj.converge(ctx, &clients, prev).await
+}
+
+/// The one status write: a status that learned nothing is not written; a
+/// failure gets one Warning Event when it first appears or changes
+/// (`status::write_failed`).
+async fn write<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &K::Status,
+    outcome: Outcome<K::Status>,
+) -> Result<Action> {
+    let then = match outcome {
+        Outcome::Status(next, then) => {
+            if *next != *prev {
+                status::apply(api, obj, next.as_ref()).await?;
+            }
+            then
+        }
+        Outcome::Conditions(desired, then) => {
+            status::write_conditions(api, obj, prev, &desired).await?;
+            then
+        }
+        Outcome::Failed(f) => {
+            status::write_failed(ctx, api, obj, prev, f.reason, &f.message).await?;
+            f.then
+        }
+        Outcome::Quiet(then) => then,
+    };
+    Ok(then.action(ctx))
+}
+
+/// Writes `failed` outside a reconcile's own write (a deletion that waits
+/// for a human).
+pub async fn write_failed<K: Kind>(obj: &K, ctx: &Context, failed: Failed) -> Result<()> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let prev = obj.status().cloned().unwrap_or_default();
+    status::write_failed(ctx, &api, obj, &prev, failed.reason, &failed.message).await
+}
+
+/// An Event for each of Ready and Degraded that turned True with a new
+/// reason (a phase change): Normal for Ready, Warning for Degraded.
+pub async fn announce<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    prev: &[Condition],
+    next: &[Condition],
+    action: &str,
+) {
+    for (c, warning) in conditions::turned_true(prev, next) {
+        let type_ = if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        ctx.event(obj, type_, &c.reason, action, c.message.clone())
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::TargetError;
+
+    fn aws(kind: FailureKind) -> AwsFailure {
+        AwsFailure {
+            kind,
+            action: "ecs:CreateService",
+            code: Some("InvalidParameterException".into()),
+            message: "no".into(),
+        }
+    }
+
+    /// The prelude's failures, as every kind reports them.
+    #[test]
+    fn prelude_failures() {
+        let invalid = Error::InvalidSpec(crate::api::InvalidSpec(vec![
+            crate::api::validation::FieldError {
+                field: "spec.taskDefinition.taskRoleArn".into(),
+                message: "is not allowed in this namespace".into(),
+            },
+        ]));
+        let cases: Vec<(Error, Option<(Reason, Then)>)> = vec![
+            (invalid, Some((Reason::InvalidSpec, Then::Resync))),
+            (
+                Error::Target(TargetError::NoRegion),
+                Some((Reason::AwsConfiguration, Then::Resync)),
+            ),
+            (
+                Error::Target(TargetError::NoNamespaceRole {
+                    namespace: "team-a".into(),
+                }),
+                Some((Reason::NamespaceRoleRequired, Then::Resync)),
+            ),
+            (Error::StaleRead("behind".into()), None),
+        ];
+        for (err, want) in cases {
+            let got = refused(&err).map(|f| {
+                let _ = f.conditions();
+                (f.reason, f.then)
+            });
+            assert_eq!(got, want, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_terminal_aws_failure_is_reported_in_aws_words_and_the_rest_retried() {
+        let f = terminal(&aws(FailureKind::Terminal)).unwrap();
+        let _ = f.conditions();
+        assert_eq!((f.reason, f.then), (Reason::AwsError, Then::Resync));
+        assert!(
+            f.message.contains("InvalidParameterException"),
+            "{}",
+            f.message
+        );
+        assert_eq!(terminal(&aws(FailureKind::Transient)), None);
+        assert_eq!(terminal(&aws(FailureKind::Throttled)), None);
+    }
+}
