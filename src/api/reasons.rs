@@ -242,18 +242,6 @@ mod tests {
     /// A reason a plan test does produce must not be listed here.
     const OUTSIDE_PLANS: &[(Reason, &str)] = &[
         (
-            Reason::ClusterNotFound,
-            "the EcsService reconciler, when ECS answers that spec.cluster does not exist",
-        ),
-        (
-            Reason::NamespaceNotFound,
-            "the EcsService reconciler, when Cloud Map has no such namespace",
-        ),
-        (
-            Reason::SecretNotFound,
-            "the EcsService reconciler, when Secrets Manager has no such secret",
-        ),
-        (
             Reason::WaitingForService,
             "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
         ),

@@ -425,7 +425,7 @@ where
 }
 
 async fn reconcile_ecs(obj: Arc<EcsService>, ctx: Arc<Context>) -> Result<Action, Error> {
-    instrumented(obj, ctx, ecs_service::reconcile).await
+    instrumented(obj, ctx, shell::reconcile).await
 }
 
 async fn reconcile_mj(obj: Arc<MigrationJob>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -84,13 +84,19 @@ impl<S> Outcome<S> {
 }
 
 /// When the object is looked at again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Then {
     After(Duration),
     /// At the resync interval.
     Resync,
     /// At the poll interval (something converges in AWS).
     Poll,
+    /// At the poll interval, on the grid of this ECS cluster
+    /// (`super::poll::aligned`): the objects of one cluster polling
+    /// together are described in one batched call.
+    PollOn(String),
+    /// At the resync interval, on the cluster's grid.
+    ResyncOn(String),
     /// Only when the object changes.
     Change,
 }
@@ -101,6 +107,8 @@ impl Then {
             Then::After(d) => Action::requeue(d),
             Then::Resync => Action::requeue(ctx.resync),
             Then::Poll => Action::requeue(ctx.poll),
+            Then::PollOn(cluster) => Action::requeue(super::poll::aligned(ctx.poll, &cluster)),
+            Then::ResyncOn(cluster) => Action::requeue(super::poll::aligned(ctx.resync, &cluster)),
             Then::Change => Action::await_change(),
         }
     }

@@ -68,14 +68,11 @@ pub fn wanted_registries(obj: &EcsService, arn: Option<&str>) -> Vec<RegistryVie
     }]
 }
 
-/// Tasks a new service starts with when `spec.desiredCount` is absent: ECS
-/// needs a number at creation; afterwards berth never sets it.
-pub const INITIAL_DESIRED_COUNT: i32 = 1;
-
 pub async fn create_service(
     clients: &Clients,
     obj: &EcsService,
     task_definition: &str,
+    desired_count: i32,
     registries: &[RegistryView],
     pause_post_test: bool,
 ) -> Result<ServiceView, AwsFailure> {
@@ -86,7 +83,7 @@ pub async fn create_service(
         .cluster(&spec.cluster)
         .service_name(obj.service_name())
         .task_definition(task_definition)
-        .desired_count(spec.desired_count.unwrap_or(INITIAL_DESIRED_COUNT))
+        .desired_count(desired_count)
         .deployment_configuration(convert::deployment(&spec.deployment, pause_post_test))
         .enable_execute_command(spec.enable_execute_command)
         .enable_ecs_managed_tags(true)

@@ -58,12 +58,19 @@ pub async fn act_on(
         ServiceAction::Nothing => Ok(service),
         ServiceAction::Create {
             task_definition,
+            desired_count,
             registries,
             pause_post_test,
         } => {
-            let svc =
-                act::create_service(clients, obj, task_definition, registries, *pause_post_test)
-                    .await?;
+            let svc = act::create_service(
+                clients,
+                obj,
+                task_definition,
+                *desired_count,
+                registries,
+                *pause_post_test,
+            )
+            .await?;
             ctx.event(
                 obj,
                 EventType::Normal,

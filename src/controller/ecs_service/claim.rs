@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::conditions::Reason;
 use crate::api::ecs_service::EcsService;
-use crate::aws::ecs::ServiceView;
 use crate::aws::tags::owner_of;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -53,52 +51,6 @@ pub async fn owners(
         .map(str::to_string)
         .collect();
     ownership::observe::<EcsService>(ctx, Some(&ctx.stores.services), others).await
-}
-
-/// Why berth may not touch the existing ECS service `svc` for `obj`
-/// (reason and message), or `None` when it is ours or adopted.
-pub fn service_refused(
-    obj: &EcsService,
-    svc: &ServiceView,
-    owners: &Owners,
-) -> Option<(Reason, String)> {
-    let me = Me::of(obj);
-    let what = format!("ECS service {} in cluster {}", svc.name, obj.spec.cluster);
-    match ownership::decide(&svc.tags, &me.claimant(), owners) {
-        Ownership::Ours | Ownership::Adopt => None,
-        Ownership::AdoptionRequired(orphan) => Some((
-            Reason::AdoptionRequired,
-            orphan.message(&what, "take it over"),
-        )),
-        Ownership::Conflict(c) => Some((
-            Reason::Conflict,
-            c.message(&what, "EcsService", "spec.serviceName"),
-        )),
-    }
-}
-
-/// Why berth may not register a revision in the family whose newest
-/// revision carries `tags`: it is another existing object's family
-/// (revisions are immutable and each object prunes only its own, but a
-/// revision on top changes what the family's newest revision is). An
-/// untagged or orphaned family is registered in as before.
-pub fn family_refused(
-    obj: &EcsService,
-    tags: &BTreeMap<String, String>,
-    owners: &Owners,
-) -> Option<(Reason, String)> {
-    let me = Me::of(obj);
-    match ownership::decide(tags, &me.claimant(), owners) {
-        Ownership::Conflict(c) => Some((
-            Reason::Conflict,
-            c.message(
-                &format!("task definition family {}", obj.family()),
-                "EcsService",
-                "spec.taskDefinition.family",
-            ),
-        )),
-        _ => None,
-    }
 }
 
 /// Whether the EcsService being deleted may delete the ECS service with

@@ -4,7 +4,7 @@
 
 use kube::runtime::events::EventType;
 
-use super::claim::{self, Me};
+use super::{claim, plan};
 use crate::api::conditions::Reason;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::aws::cloudmap;
@@ -13,7 +13,7 @@ use crate::aws::tags::owner_of;
 use crate::aws::Clients;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::controller::ownership::{self, Ownership};
+use crate::controller::ownership::Ownership;
 
 /// The Cloud Map service to register in (with `serviceDiscovery`): known
 /// from status while the spec is unchanged and the ECS service (if it
@@ -61,27 +61,16 @@ pub async fn registry(
         Some((arn, tags)) => {
             let owners = claim::owners(ctx, obj, &[&tags]).await?;
             let what = format!("Cloud Map service {sd_name} ({arn})");
-            match ownership::decide(&tags, &Me::of(obj).claimant(), &owners) {
-                Ownership::Ours => (arn, None),
-                Ownership::Adopt => {
+            match plan::registry_use(obj, &what, &tags, &owners) {
+                Ok(Ownership::Adopt) => {
                     cloudmap::adopt_service(clients, &arn, &owner, &uid).await?;
                     let note = format!(
                         "adopted the existing Cloud Map service {sd_name} ({arn}) (spec.adopt: true)"
                     );
                     (arn, Some(("CloudMapServiceAdopted", "TagResource", note)))
                 }
-                Ownership::AdoptionRequired(orphan) => {
-                    return Ok(Err((
-                        Reason::AdoptionRequired,
-                        orphan.message(&what, "register this service's tasks in it"),
-                    )));
-                }
-                Ownership::Conflict(c) => {
-                    return Ok(Err((
-                        Reason::Conflict,
-                        c.message(&what, "EcsService", "spec.serviceDiscovery.serviceName"),
-                    )));
-                }
+                Ok(_) => (arn, None),
+                Err(refused) => return Ok(Err(refused)),
             }
         }
     };

@@ -7,6 +7,7 @@
 //! pre-rollout gate, `retry` the retry of a rollout ECS failed.
 
 mod gate;
+mod next;
 mod prune;
 mod retry;
 mod update;
@@ -202,6 +203,7 @@ fn a_missing_service_is_created_once_the_gate_opens() {
         p.action,
         ServiceAction::Create {
             task_definition: NEW_TD.into(),
+            desired_count: 2,
             registries: vec![RegistryView {
                 registry_arn: Some(REGISTRY.into()),
                 ..Default::default()
@@ -584,10 +586,24 @@ fn the_first_deployment_pauses_for_post_test_traffic_jobs() {
         w.plan().action,
         ServiceAction::Create {
             task_definition: NEW_TD.into(),
+            desired_count: 2,
             registries: vec![],
             pause_post_test: true,
         }
     );
+}
+
+/// Without spec.desiredCount (autoscaling owns the count) the service
+/// starts with one task: ECS needs a number at creation.
+#[test]
+fn a_service_without_a_desired_count_is_created_with_one_task() {
+    let mut obj = example(None);
+    obj.spec.desired_count = None;
+    let p = run(&obj, None, Gate::Open, &[]);
+    let ServiceAction::Create { desired_count, .. } = p.action else {
+        panic!("expected a create, got {:?}", p.action);
+    };
+    assert_eq!(desired_count, 1);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::deployment;
-use super::plan::{self, Gate, Inputs};
+use super::{self as plan, Gate, Inputs};
 use crate::api::conditions::{self, DEGRADED, READY};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus, StoppedTask};
 use crate::api::pull_through_cache::PullThroughCache;
