@@ -16,7 +16,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::context::{Context, FINALIZER};
+use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
 use super::status::{self, Conditioned};
 use crate::api::conditions::{self, Desired, Reason};
@@ -60,8 +60,27 @@ pub trait Kind:
         terminal(f).map(Outcome::Failed)
     }
 
-    /// The object is being deleted: `Ok` releases the finalizer.
-    fn cleanup(&self, ctx: &Context) -> impl Future<Output = Result<Action>> + Send;
+    /// What deleting the object would delete or stop in AWS, in the words
+    /// of an Event that says it stays; `None`: nothing (the finalizer goes).
+    fn left_in_aws(&self) -> Option<String>;
+
+    /// `deletionPolicy: Retain`: the Event (reason, note) saying what
+    /// stays in AWS; `None` deletes.
+    fn retained(&self) -> Option<(&'static str, String)> {
+        None
+    }
+
+    /// A retained object's own bookkeeping before it goes.
+    fn retain(&self, _ctx: &Context) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Deletes what is the object's in AWS; `Ok` releases the finalizer.
+    fn delete(
+        &self,
+        ctx: &Context,
+        clients: &Arc<Clients>,
+    ) -> impl Future<Output = Result<Action>> + Send;
 }
 
 /// The one status write a reconcile makes, and when it looks again.
@@ -167,11 +186,39 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => apply(obj.as_ref(), &ctx, &api).await,
-            Finalizer::Cleanup(obj) => obj.cleanup(&ctx).await,
+            Finalizer::Cleanup(obj) => cleanup(obj.as_ref(), &ctx).await,
         }
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// The deletion every kind shares: nothing left, retained, paused (the
+/// finalizer stays: a paused object changes nothing in AWS, deleting
+/// included), or no identity for the namespace (the resources stay, an
+/// Event says so); then the kind deletes.
+async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
+    if let Some(uid) = &obj.meta().uid {
+        ctx.memos.forget(uid);
+    }
+    let Some(left) = obj.left_in_aws() else {
+        return Ok(Action::await_change());
+    };
+    if let Some((reason, note)) = obj.retained() {
+        ctx.event(obj, EventType::Normal, reason, "Delete", note)
+            .await;
+        obj.retain(ctx).await;
+        return Ok(Action::await_change());
+    }
+    if is_paused(obj.annotations()) {
+        return Err(Error::Config(format!(
+            "berth.dev/paused is \"true\": not deleting {left} until the annotation is removed"
+        )));
+    }
+    match ctx.aws_for_cleanup(obj, &left).await? {
+        Some(clients) => obj.delete(ctx, &clients).await,
+        None => Ok(Action::await_change()),
+    }
 }
 
 async fn apply<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Action> {

@@ -59,8 +59,16 @@ impl Kind for AuroraCluster {
         converge(self, ctx, clients, prev).await
     }
 
-    async fn cleanup(&self, ctx: &Context) -> Result<Action> {
-        cleanup(self, ctx).await
+    fn left_in_aws(&self) -> Option<String> {
+        Some(left_in_aws(self))
+    }
+
+    fn retained(&self) -> Option<(&'static str, String)> {
+        retained(self)
+    }
+
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+        delete(self, ctx, clients).await
     }
 }
 
@@ -322,34 +330,29 @@ async fn act(
     Ok(())
 }
 
-async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
-    if obj.spec.deletion_policy == AuroraDeletionPolicy::Retain {
-        ctx.event(
-            obj,
-            EventType::Normal,
+/// What deleting the object deletes, as an Event names it.
+fn left_in_aws(obj: &AuroraCluster) -> String {
+    format!(
+        "cluster {} with its instances, proxy and subnet group",
+        obj.cluster_identifier()
+    )
+}
+
+fn retained(obj: &AuroraCluster) -> Option<(&'static str, String)> {
+    (obj.spec.deletion_policy == AuroraDeletionPolicy::Retain).then(|| {
+        (
             "Retained",
-            "Delete",
             format!(
                 "deletionPolicy Retain: cluster {} with its instances, proxy and subnet group stays in AWS",
                 obj.cluster_identifier()
             ),
         )
-        .await;
-        return Ok(Action::await_change());
-    }
-    if is_paused(obj.annotations()) {
-        return Err(Error::Config(
-            "berth.dev/paused is \"true\": not deleting AWS resources".into(),
-        ));
-    }
-    let left = format!(
-        "cluster {} with its instances, proxy and subnet group",
-        obj.cluster_identifier()
-    );
-    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
-        return Ok(Action::await_change());
-    };
-    let observed = observe(obj, &clients, true, None).await?;
+    })
+}
+
+/// One deletion step per look, in the order RDS allows.
+async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result<Action> {
+    let observed = observe(obj, clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
     let (reason, action, note) = match &step {
         DeleteStep::Done => return Ok(Action::await_change()),
@@ -378,7 +381,7 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
                 deletion_protection: Some(false),
                 ..Default::default()
             };
-            rds::modify_cluster(&clients, id, &lift).await?;
+            rds::modify_cluster(clients, id, &lift).await?;
             (
                 "ClusterModified",
                 "ModifyDBCluster",
@@ -386,7 +389,7 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
             )
         }
         DeleteStep::DeleteProxy(name) => {
-            rds::delete_proxy(&clients, name).await?;
+            rds::delete_proxy(clients, name).await?;
             (
                 "ProxyDeleted",
                 "DeleteDBProxy",
@@ -395,7 +398,7 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
         }
         DeleteStep::DeleteInstances(ids) => {
             for iid in ids {
-                rds::delete_instance(&clients, iid).await?;
+                rds::delete_instance(clients, iid).await?;
             }
             (
                 "InstancesDeleted",
@@ -404,7 +407,7 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
             )
         }
         DeleteStep::DeleteCluster { id, final_snapshot } => {
-            rds::delete_cluster(&clients, id, final_snapshot.as_deref()).await?;
+            rds::delete_cluster(clients, id, final_snapshot.as_deref()).await?;
             let how = match final_snapshot {
                 Some(s) => format!("with final snapshot {s}"),
                 None => "without a final snapshot (deletionPolicy Delete)".into(),
@@ -416,7 +419,7 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
             )
         }
         DeleteStep::DeleteSubnetGroup(name) => {
-            rds::delete_subnet_group(&clients, name).await?;
+            rds::delete_subnet_group(clients, name).await?;
             (
                 "SubnetGroupDeleted",
                 "DeleteDBSubnetGroup",

@@ -66,8 +66,16 @@ impl Kind for EcsService {
         converge(self, ctx, clients, prev).await
     }
 
-    async fn cleanup(&self, ctx: &Context) -> Result<Action> {
-        cleanup::cleanup(self, ctx).await
+    fn left_in_aws(&self) -> Option<String> {
+        Some(cleanup::left_in_aws(self))
+    }
+
+    fn retained(&self) -> Option<(&'static str, String)> {
+        cleanup::retained(self)
+    }
+
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+        cleanup::delete(self, ctx, clients).await
     }
 }
 

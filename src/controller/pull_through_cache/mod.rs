@@ -46,8 +46,29 @@ impl Kind for PullThroughCache {
         converge(self, ctx, clients, prev).await
     }
 
-    async fn cleanup(&self, ctx: &Context) -> Result<Action> {
-        cleanup(self, ctx).await
+    /// berth never recorded a rule: nothing of ours exists (a claim taken
+    /// just before a failed status write is stale once this object is
+    /// gone, and the next claimant takes it over).
+    fn left_in_aws(&self) -> Option<String> {
+        recorded_prefix(self).map(|p| format!("the pull-through cache rule {p}"))
+    }
+
+    fn retained(&self) -> Option<(&'static str, String)> {
+        let prefix = recorded_prefix(self)?;
+        (self.spec.deletion_policy == DeletionPolicy::Retain).then(|| {
+            (
+                "RuleRetained",
+                format!("deletionPolicy Retain: the pull-through cache rule {prefix} stays in ECR"),
+            )
+        })
+    }
+
+    async fn retain(&self, ctx: &Context) {
+        retain(self, ctx).await
+    }
+
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+        delete(self, ctx, clients).await
     }
 }
 
@@ -218,43 +239,39 @@ async fn report(
     Ok(next)
 }
 
-/// Delete removes the rule this object owns; Retain keeps it; a rule
-/// whose prefix another existing object claims is never deleted. The
-/// claim is released last, once the rule is gone or retained.
-async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
-    let prev = obj.status.clone().unwrap_or_default();
-    let Some(prefix) = prev.ecr_repository_prefix.clone() else {
-        // berth never recorded a rule: nothing of ours exists (a claim
-        // taken just before a failed status write is stale once this
-        // object is gone, and the next claimant takes it over).
+/// The prefix of the rule status records as berth's.
+fn recorded_prefix(obj: &PullThroughCache) -> Option<String> {
+    obj.status
+        .as_ref()
+        .and_then(|s| s.ecr_repository_prefix.clone())
+}
+
+/// Retain: nothing in AWS changes; the claims go. Without AWS (no region,
+/// STS down) a claim stays behind, stale, for the next claimant to take
+/// over.
+async fn retain(obj: &PullThroughCache, ctx: &Context) {
+    let Some(prefix) = recorded_prefix(obj) else {
+        return;
+    };
+    let released = async {
+        let me = holder(obj)?;
+        let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
+        release_claims(obj, ctx, &clients, &me, &prefix).await
+    };
+    if let Err(e) = released.await {
+        tracing::warn!(error = %e, prefix, "releasing the claim of a retained pull-through cache rule failed; it stays until another object takes it over");
+    }
+}
+
+/// Delete removes the rule this object owns; a rule whose prefix another
+/// existing object claims is never deleted. The claim is released last,
+/// once the rule is gone.
+async fn delete(obj: &PullThroughCache, ctx: &Context, clients: &Clients) -> Result<Action> {
+    let Some(prefix) = recorded_prefix(obj) else {
         return Ok(Action::await_change());
     };
     let me = holder(obj)?;
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "RuleRetained",
-            "Delete",
-            format!("deletionPolicy Retain: the pull-through cache rule {prefix} stays in ECR"),
-        )
-        .await;
-        // Nothing in AWS changes: without AWS (no region, STS down) the
-        // claim stays behind, stale, for the next claimant to take over.
-        let released = async {
-            let clients = ctx.aws_for(&obj.namespace().unwrap_or_default()).await?;
-            release_claims(obj, ctx, &clients, &me, &prefix).await
-        };
-        if let Err(e) = released.await {
-            tracing::warn!(error = %e, prefix, "releasing the claim of a retained pull-through cache rule failed; it stays until another object takes it over");
-        }
-        return Ok(Action::await_change());
-    }
-    let left = format!("the pull-through cache rule {prefix}");
-    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
-        return Ok(Action::await_change());
-    };
-    let claim = observe_claim(obj, ctx, &clients, &me, &prefix).await?;
+    let claim = observe_claim(obj, ctx, clients, &me, &prefix).await?;
     if let Standing::Taken(owner) = &claim.standing {
         ctx.event(
             obj,
@@ -266,13 +283,13 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
             ),
         )
         .await;
-        release_claims(obj, ctx, &clients, &me, &prefix).await?;
+        release_claims(obj, ctx, clients, &me, &prefix).await?;
         return Ok(Action::await_change());
     }
     // Unclaimed (an object from before claims) or stale: claimed for the
     // delete, so nobody takes the prefix while the rule goes.
     take_claim(obj, ctx, &claim, &me).await?;
-    ecr::delete_rule(&clients, &prefix, obj.spec.registry_id.as_deref()).await?;
+    ecr::delete_rule(clients, &prefix, obj.spec.registry_id.as_deref()).await?;
     ctx.event(
         obj,
         EventType::Normal,
@@ -281,7 +298,7 @@ async fn cleanup(obj: &PullThroughCache, ctx: &Context) -> Result<Action> {
         format!("deleted the pull-through cache rule {prefix}"),
     )
     .await;
-    release_claims(obj, ctx, &clients, &me, &prefix).await?;
+    release_claims(obj, ctx, clients, &me, &prefix).await?;
     Ok(Action::await_change())
 }
 
