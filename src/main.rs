@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
             if berth::cli::env_flag(std::env::var("BERTH_EXIT_WITH_PARENT").ok().as_deref()) {
                 exit_with_parent();
             }
-            berth::controller::run(args).await
+            berth::runtime::run(args).await
         }
         Command::Crds { install: true, .. } => {
             berth::telemetry::init("text");

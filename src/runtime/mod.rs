@@ -1,12 +1,17 @@
-//! Process-level machinery: CRD installation, leader election, the admin
-//! server and the per-object reconcile log it serves.
+//! Process-level machinery: the `run` command (`run.rs`) and the kinds'
+//! watches and Controllers (`controllers.rs`), CRD installation, leader
+//! election, the admin server and the per-object reconcile log it serves.
 
 pub mod admin;
+mod controllers;
 pub mod crds;
 pub mod kube_requests;
 pub mod leader;
 pub mod reconciles;
+mod run;
 pub mod synced;
+
+pub use run::run;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
