@@ -288,3 +288,33 @@ fn without_code_spans(line: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// docs/architecture.md follows one field through the code: every row of
+/// its worked example names a file and a line of code that must still be
+/// there, so the example cannot drift from the code it explains.
+#[test]
+fn the_architecture_example_points_at_code_that_exists() {
+    let text = fs::read_to_string(root().join("docs/architecture.md")).unwrap();
+    let start = text
+        .find("<!-- example:begin -->")
+        .expect("docs/architecture.md has no example markers");
+    let stop = text.find("<!-- example:end -->").unwrap();
+    let rows: Vec<(String, String)> = text[start..stop]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Step") && !l.starts_with("| ---"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let code = |c: &str| c.trim().trim_matches('|').trim().trim_matches('`').to_string();
+            (code(cells[1]), code(cells[2]))
+        })
+        .collect();
+    assert!(rows.len() >= 5, "the example lost its rows: {rows:?}");
+    for (file, needle) in rows {
+        let code = fs::read_to_string(root().join(&file))
+            .unwrap_or_else(|_| panic!("docs/architecture.md names {file}, which does not exist"));
+        assert!(
+            code.contains(&needle),
+            "docs/architecture.md says {file} has `{needle}`; it does not"
+        );
+    }
+}
