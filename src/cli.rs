@@ -107,6 +107,16 @@ pub struct RunArgs {
     pub log_format: String,
 }
 
+impl RunArgs {
+    /// berth's own namespace: the leader election Lease's and the claims'.
+    pub fn lease_namespace(&self) -> String {
+        self.lease_namespace
+            .clone()
+            .or_else(|| self.namespace.clone())
+            .unwrap_or_else(|| "default".into())
+    }
+}
+
 /// A boolean environment variable: `1`, `true`, `yes` (any case) turn it
 /// on; unset, empty, `0`, `false` and anything else leave it off.
 pub fn env_flag(value: Option<&str>) -> bool {

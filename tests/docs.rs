@@ -304,7 +304,13 @@ fn the_architecture_example_points_at_code_that_exists() {
         .filter(|l| l.starts_with("| ") && !l.starts_with("| Step") && !l.starts_with("| ---"))
         .map(|l| {
             let cells: Vec<&str> = l.split(" | ").collect();
-            let code = |c: &str| c.trim().trim_matches('|').trim().trim_matches('`').to_string();
+            let code = |c: &str| {
+                c.trim()
+                    .trim_matches('|')
+                    .trim()
+                    .trim_matches('`')
+                    .to_string()
+            };
             (code(cells[1]), code(cells[2]))
         })
         .collect();

@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use super::reconciles::ReconcileLog;
-use super::run::{lease_namespace, Stop};
 use super::synced::Synced;
 use crate::api::{EcsService, MigrationJob, PullThroughCache};
 use crate::aws;
@@ -31,6 +30,10 @@ use crate::controller::{
     claims, ecs_service, error::Error, error_policy, reconcile_aurora, reconcile_ecs, reconcile_mj,
     reconcile_ptc,
 };
+
+/// Resolves once the process is told to stop; every controller and the
+/// drain limit wait on the same signal.
+pub(crate) type Stop = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
 
 /// What the process waits on once the controllers are started.
 pub(crate) struct Running {
@@ -75,7 +78,7 @@ pub(crate) fn start(
     );
     ctx.memos = memos.clone();
     let ctx = Arc::new(
-        ctx.with_claims(claims::Claims::new(client.clone(), &lease_namespace(args)))
+        ctx.with_claims(claims::Claims::new(client.clone(), &args.lease_namespace()))
             .watching(args.namespace.clone()),
     );
     // Per-object bookkeeping goes with its object (each kind's own watch).

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::future::{BoxFuture, Shared};
+
 use futures::FutureExt;
 use kube::Client;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tracing::{info, warn};
 
-use super::controllers::{self, Running};
+use super::controllers::{self, Running, Stop};
 use super::kube_requests::KubeRequests;
 use super::reconciles::ReconcileLog;
 use super::{admin, leader};
@@ -23,10 +23,6 @@ use crate::aws;
 use crate::cli::RunArgs;
 use crate::controller::metrics::Metrics;
 use crate::controller::{bookkeeping, context};
-
-/// Resolves once the process is told to stop; every controller and the
-/// drain limit wait on the same signal.
-pub(crate) type Stop = Shared<BoxFuture<'static, ()>>;
 
 /// How long a stopping leader lets in-flight reconciles finish: within the
 /// pod's default terminationGracePeriodSeconds (30 s), with room to release
@@ -145,7 +141,7 @@ async fn stand_by(
     if !args.leader_election {
         return ControlFlow::Continue(None);
     }
-    let ns = lease_namespace(args);
+    let ns = args.lease_namespace();
     let identity = leader::identity(
         std::env::var("POD_NAME").ok(),
         std::env::var("HOSTNAME")
@@ -227,12 +223,4 @@ async fn drain_then_release(
         e.release().await;
     }
     Ok(())
-}
-
-/// berth's own namespace: the leader election Lease's and the claims'.
-pub(crate) fn lease_namespace(args: &RunArgs) -> String {
-    args.lease_namespace
-        .clone()
-        .or_else(|| args.namespace.clone())
-        .unwrap_or_else(|| "default".into())
 }
