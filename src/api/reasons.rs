@@ -242,10 +242,6 @@ mod tests {
     /// A reason a plan test does produce must not be listed here.
     const OUTSIDE_PLANS: &[(Reason, &str)] = &[
         (
-            Reason::InvalidSpec,
-            "every reconciler, from the spec's validation before it plans",
-        ),
-        (
             Reason::AwsConfiguration,
             "every reconciler, when no region resolves for the namespace",
         ),
@@ -268,18 +264,6 @@ mod tests {
         (
             Reason::NamespaceRoleRequired,
             "every reconciler, resolving the namespace's AWS target before it plans",
-        ),
-        (
-            Reason::WaitingForService,
-            "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
-        ),
-        (
-            Reason::WaitingForRollout,
-            "the MigrationJob reconciler, resolving a PostRollout job's service before it plans",
-        ),
-        (
-            Reason::WaitingForDatabase,
-            "the MigrationJob reconciler, resolving spec.databaseRef before it plans",
         ),
     ];
 
