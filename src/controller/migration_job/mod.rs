@@ -11,6 +11,8 @@ pub mod plan;
 mod plan_tests;
 #[cfg(test)]
 mod plan_tests_run;
+#[cfg(test)]
+mod plan_tests_steps;
 
 use std::sync::Arc;
 

@@ -12,26 +12,26 @@ use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::LocalObjectReference;
 use crate::api::conditions::{self, Desired, Reason, READY};
 use crate::api::migration_job::{Hook, LogTail, MigrationJob, MigrationJobStatus, Phase};
-use crate::aws::ecs::tasks::{TaskView, ToRun};
+use crate::aws::ecs::tasks::ToRun;
 use crate::aws::taskdef::{register_request, RenderInput};
 use crate::controller::pacing::Found;
 
-const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/migrate:1";
-const NOW: i64 = 100;
+pub(super) const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/migrate:1";
+pub(super) const NOW: i64 = 100;
 
-struct World {
-    job: MigrationJob,
-    observed: Observed,
+pub(super) struct World {
+    pub(super) job: MigrationJob,
+    pub(super) observed: Observed,
 }
 
 impl World {
-    fn run_hash(&self) -> String {
+    pub(super) fn run_hash(&self) -> String {
         let target = self.observed.target.as_ref().unwrap();
         which_run(&self.job, "shop/migrate", target)
     }
 
     /// The status of attempt `attempts` of the current run.
-    fn attempt(&mut self, attempts: i32) -> &mut MigrationJobStatus {
+    pub(super) fn attempt(&mut self, attempts: i32) -> &mut MigrationJobStatus {
         self.observed.prev = MigrationJobStatus {
             run_hash: Some(self.run_hash()),
             task_arn: Some(task(attempts, "RUNNING", None, None).arn),
@@ -46,7 +46,7 @@ impl World {
         self.observed.target = resolve(&self.job, None);
     }
 
-    fn rendered(&mut self, held: bool) {
+    pub(super) fn rendered(&mut self, held: bool) {
         let target = self.observed.target.as_ref().unwrap();
         let rendered = register_request(&RenderInput {
             spec: &target.task_definition,
@@ -63,7 +63,7 @@ impl World {
 
 /// A new inline job, nothing run yet, and every read the plan may ask for
 /// made: ECS has no task for the run.
-fn world() -> World {
+pub(super) fn world() -> World {
     let job = inline();
     let mut observed = Observed::new(resolve(&job, None), MigrationJobStatus::default());
     observed.aws = true;
@@ -72,7 +72,7 @@ fn world() -> World {
     World { job, observed }
 }
 
-fn ready_db() -> AuroraCluster {
+pub(super) fn ready_db() -> AuroraCluster {
     let spec = serde_yaml::from_str(
         "databaseName: orders\nmasterUsername: orders_admin\nsubnetIds: [subnet-0a1b2c3d4e5f60001]",
     )
@@ -97,7 +97,7 @@ fn ready_db() -> AuroraCluster {
     db
 }
 
-fn with_database(w: &mut World) {
+pub(super) fn with_database(w: &mut World) {
     w.job.spec.database_ref = Some(LocalObjectReference {
         name: "orders-db".into(),
     });
@@ -109,7 +109,7 @@ fn service_job(hook: Hook) -> MigrationJob {
     j
 }
 
-fn finished(w: &mut World, phase: Phase, reason: Reason, message: &str) {
+pub(super) fn finished(w: &mut World, phase: Phase, reason: Reason, message: &str) {
     let s = w.attempt(1);
     s.phase = Some(phase);
     s.conditions = conditions::merge(&[], &conditions_for(phase, reason, message), None, at(0));
@@ -547,123 +547,4 @@ fn every_case_plans_what_it_must() {
             (_, got) => panic!("{name}: {got:?}"),
         }
     }
-}
-
-fn planned(w: &World) -> Plan {
-    plan(&Inputs {
-        job: &w.job,
-        observed: &w.observed,
-        now: at(NOW),
-    })
-    .unwrap()
-}
-
-fn run_of(p: &Plan) -> RunTask {
-    match &p.step {
-        Step::Run(r) => (**r).clone(),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn run_task_sends_the_command_and_the_database_environment() {
-    let mut w = world();
-    with_database(&mut w);
-    w.job.spec.command = vec!["migrate".into()];
-    w.observed.database = Some(ready_db());
-    let run = run_of(&planned(&w));
-    assert_eq!(run.command, ["migrate"]);
-    assert_eq!(run.run_hash, w.run_hash());
-    assert_eq!(run.task_definition, TaskDefinition::Arn(TD.into()));
-    let host = run
-        .environment
-        .iter()
-        .find(|e| e.name == "DB_HOST")
-        .unwrap();
-    assert_eq!(host.value, "writer.example");
-}
-
-#[test]
-fn a_started_task_is_followed_from_its_arn() {
-    let w = world();
-    let p = planned(&w);
-    let run = run_of(&p);
-    let started_task = task(1, "PROVISIONING", None, None);
-    let p = started(p, &w.job, &run, &started_task, TD, at(NOW));
-    let Report::Run {
-        status,
-        phase,
-        reason,
-        message,
-    } = &p.report
-    else {
-        panic!("{:?}", p.report);
-    };
-    assert_eq!((*phase, *reason), (Phase::Running, Reason::Running));
-    assert_eq!(status.attempts, 1);
-    assert_eq!(status.task_arn.as_deref(), Some(started_task.arn.as_str()));
-    assert_eq!(status.started_at, Some(at(NOW).to_string()));
-    assert!(message.contains(TD), "{message}");
-    assert_eq!(p.then, Then::Poll);
-    assert_eq!(p.events.last().unwrap().reason, "TaskStarted");
-}
-
-#[test]
-fn a_registration_not_yet_due_is_queued_with_its_turn() {
-    let mut w = world();
-    w.rendered(true);
-    let p = planned(&w);
-    let run = run_of(&p);
-    let wait = Duration::from_secs(40);
-    let p = queued(p, &w.job, &run, wait, at(NOW));
-    let Report::Run {
-        status,
-        phase,
-        reason,
-        message,
-    } = &p.report
-    else {
-        panic!("{:?}", p.report);
-    };
-    assert_eq!(
-        (*phase, *reason),
-        (Phase::Pending, Reason::RegistrationQueued)
-    );
-    assert_eq!(status.attempts, 0, "nothing started");
-    assert!(message.contains("attempt 1 of 3"), "{message}");
-    assert_eq!(p.then, Then::After(wait));
-    assert!(p.events.is_empty());
-}
-
-#[test]
-fn a_finished_tail_is_kept_and_cut_to_spec() {
-    let mut w = world();
-    w.job.spec.log_tail = Some(LogTail { lines: 5 });
-    w.attempt(1);
-    w.observed.task = Some(Some(task(1, "STOPPED", Some(0), Some(5))));
-    w.observed.log_tail = Some(vec!["migrated".into()]);
-    let p = planned(&w);
-    assert_eq!(p.status().unwrap().log_tail, ["migrated"]);
-    // Lowered to none: the kept tail goes.
-    w.job.spec.log_tail = None;
-    finished(
-        &mut w,
-        Phase::Succeeded,
-        Reason::Succeeded,
-        "attempt 1 of 3 exited 0",
-    );
-    w.observed.prev.log_tail = vec!["migrated".into()];
-    assert!(planned(&w).status().unwrap().log_tail.is_empty());
-}
-
-#[test]
-fn a_stopped_task_is_recorded() {
-    let mut w = world();
-    w.attempt(1);
-    let t: TaskView = task(1, "STOPPED", Some(1), Some(5));
-    w.observed.task = Some(Some(t));
-    let s = planned(&w).status().unwrap().clone();
-    assert_eq!(s.exit_code, Some(1));
-    assert_eq!(s.finished_at, Some(at(NOW).to_string()));
-    assert!(s.stopped_reason.is_some());
 }

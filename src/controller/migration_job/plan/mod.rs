@@ -450,7 +450,7 @@ fn previous_run(o: &Observed, cur: &MigrationJobStatus) -> Result<Option<Plan>, 
     let Some(old_task) = &o.previous_task else {
         return Err(Need::PreviousTask(old.to_string()));
     };
-    if !old_task.as_ref().is_some_and(|t| !t.stopped()) {
+    if old_task.as_ref().is_none_or(|t| t.stopped()) {
         return Ok(None);
     }
     let message = format!(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::{
-    database_vars, pending_or_running, started_by, Inputs, Need, Note, Plan, Report, RunTask, Step,
-    TaskDefinition, Then, Verdict, WAIT_REQUEUE,
+    database_vars, pending_or_running, started_by, Inputs, Need, Note, Observed, Plan, Report,
+    RunTask, Step, TaskDefinition, Then, Verdict, WAIT_REQUEUE,
 };
 use crate::api::common::EnvVar;
 use crate::api::conditions::Reason;
@@ -69,7 +69,22 @@ pub(super) fn run_attempt(
             return Ok(adopt(i, cur, found));
         }
     }
-    let task_definition = match to_run {
+    let task_definition = task_definition(o, to_run, *held)?;
+    let mut p = Plan::report(cur, v.phase, v.reason, v.message.clone(), Then::Poll);
+    p.step = Step::Run(Box::new(RunTask {
+        attempt,
+        run_hash: run_hash.to_string(),
+        task_definition,
+        environment,
+        command: i.job.spec.command.clone(),
+    }));
+    Ok(p)
+}
+
+/// The attempt's task definition: the service's revision as is, the job's
+/// own found by its hash tag, or the job's own registered at its turn.
+fn task_definition(o: &Observed, to_run: &ToRun, held: bool) -> Result<TaskDefinition, Need> {
+    Ok(match to_run {
         ToRun::Revision(arn) => TaskDefinition::Arn(arn.clone()),
         ToRun::Rendered(rendered) => {
             // It looked when it took its ticket.
@@ -86,16 +101,7 @@ pub(super) fn run_attempt(
                 },
             }
         }
-    };
-    let mut p = Plan::report(cur, v.phase, v.reason, v.message.clone(), Then::Poll);
-    p.step = Step::Run(Box::new(RunTask {
-        attempt,
-        run_hash: run_hash.to_string(),
-        task_definition,
-        environment,
-        command: i.job.spec.command.clone(),
-    }));
-    Ok(p)
+    })
 }
 
 /// The job's environment additions from `databaseRef`; `Err` says what
