@@ -257,6 +257,19 @@ fn is_zero(n: &i32) -> bool {
     *n == 0
 }
 
+impl MigrationJob {
+    /// Whether this job's `serviceRef` names EcsService `name` of namespace
+    /// `namespace`: the one test of which jobs borrow from a service.
+    pub fn names_service(&self, namespace: &str, name: &str) -> bool {
+        self.metadata.namespace.as_deref() == Some(namespace)
+            && self
+                .spec
+                .service_ref
+                .as_ref()
+                .is_some_and(|r| r.name == name)
+    }
+}
+
 impl MigrationJobSpec {
     pub fn validate(&self) -> Result<(), InvalidSpec> {
         let mut e = Errors::default();

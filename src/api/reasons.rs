@@ -236,32 +236,14 @@ mod tests {
         );
     }
 
-    /// Reasons no controller unit test produces, with who sets them: the
-    /// reconcilers write them from what AWS or the cluster answered, outside
-    /// the plans (end-to-end tests and the e2e readability check cover them).
-    /// A reason a plan test does produce must not be listed here.
-    const OUTSIDE_PLANS: &[(Reason, &str)] = &[
-        (
-            Reason::WaitingForService,
-            "the MigrationJob reconciler, resolving spec.serviceRef before it plans",
-        ),
-        (
-            Reason::WaitingForRollout,
-            "the MigrationJob reconciler, resolving a PostRollout job's service before it plans",
-        ),
-        (
-            Reason::WaitingForDatabase,
-            "the MigrationJob reconciler, resolving spec.databaseRef before it plans",
-        ),
-    ];
-
     /// Every reason is produced by at least one controller unit test (where
-    /// `Desired::new` checks its message), or is listed in [`OUTSIDE_PLANS`]:
-    /// a new reason without a scenario fails here. The controller tests run
+    /// `Desired::new` checks its message): berth decides every condition in
+    /// a plan (or the shell's prelude), so a new reason without a plan
+    /// scenario fails here. The controller tests run
     /// again in a child process of this test binary, which logs every reason
     /// it builds, so the answer does not depend on the order tests run in.
     #[test]
-    fn every_reason_has_a_plan_scenario_or_is_set_outside_plans() {
+    fn every_reason_has_a_plan_scenario() {
         if std::env::var_os(coverage::LOG_ENV).is_some() {
             return; // the child run: only the controller tests matter
         }
@@ -290,15 +272,10 @@ mod tests {
             text.lines().filter_map(Reason::parse).collect();
         let mut problems = Vec::new();
         for r in Reason::ALL {
-            match (seen.contains(r), OUTSIDE_PLANS.iter().any(|(o, _)| o == r)) {
-                (false, false) => problems.push(format!(
-                    "{r}: no controller unit test produces it; add a plan test scenario \
-                     that does, or list it in OUTSIDE_PLANS saying who sets it"
-                )),
-                (true, true) => problems.push(format!(
-                    "{r}: a controller unit test produces it; remove it from OUTSIDE_PLANS"
-                )),
-                _ => {}
+            if !seen.contains(r) {
+                problems.push(format!(
+                    "{r}: no controller unit test produces it; add a plan test scenario that does"
+                ));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));

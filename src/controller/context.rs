@@ -13,7 +13,7 @@ use kube::{Api, Client, Resource};
 use super::error::{Error, Result};
 use super::metrics::Metrics;
 use crate::api::roles::{AllowedRoles, PassedRole};
-use crate::api::{EcsService, MigrationJob, PullThroughCache};
+use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use crate::aws::{Clients, Factory};
 
 /// Field manager of every status write (server-side apply).
@@ -38,6 +38,8 @@ pub struct Stores {
     /// PullThroughCaches: which rule serves an EcsService's or
     /// MigrationJob's image (`super::pull_through`).
     pub caches: Store<PullThroughCache>,
+    /// AuroraClusters: the database a MigrationJob's `databaseRef` names.
+    pub databases: Store<AuroraCluster>,
 }
 
 pub struct Context {
@@ -260,13 +262,7 @@ impl Context {
             .jobs
             .state()
             .iter()
-            .filter(|j| {
-                j.metadata.namespace.as_deref() == Some(namespace)
-                    && j.spec
-                        .service_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == service)
-            })
+            .filter(|j| j.names_service(namespace, service))
             .map(|j| j.as_ref().clone())
             .collect()
     }

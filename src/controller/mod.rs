@@ -42,7 +42,7 @@ pub(crate) async fn reconcile_mj(
     obj: Arc<MigrationJob>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    instrumented(obj, ctx, migration_job::reconcile).await
+    instrumented(obj, ctx, shell::reconcile).await
 }
 
 pub(crate) async fn reconcile_ptc(

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::{Timestamp, Unit};
 
-use crate::aws::{Clients, Ticket};
+use crate::aws::taskdef::{latest_with_hash, RenderedTaskDefinition};
+use crate::aws::{AwsFailure, Clients, Ticket};
 
 use super::context::Memos;
 
@@ -64,6 +65,78 @@ pub fn turn(memos: &Memos, clients: &Clients, uid: &str, key: &str, action: &str
         None => clients.ticket(action),
     };
     turn_at(memos, uid, key, ticket, Instant::now())
+}
+
+/// The action a task definition registration is paced as.
+pub const REGISTER: &str = "ecs:RegisterTaskDefinition";
+
+/// What looking for a registered revision with a rendering's hash tag
+/// found: the first half of [`register`], made by the caller, which may
+/// check more on the way (whose the family is) or skip the look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Not looked: the object holds a ticket for this rendering
+    /// ([`waiting`]), so it looked when it took it.
+    Held,
+    /// No revision of the family has the hash.
+    Missing,
+    /// This revision has the hash: nothing needs registering.
+    Revision { arn: String, revision: i64 },
+}
+
+/// Looks for a revision of the rendering's family with its hash tag (one
+/// ListTaskDefinitions, and a DescribeTaskDefinition of the newest).
+pub async fn find(
+    clients: &Clients,
+    rendered: &RenderedTaskDefinition,
+) -> Result<Found, AwsFailure> {
+    Ok(
+        match latest_with_hash(clients, &rendered.family, &rendered.hash).await? {
+            Some((arn, revision)) => Found::Revision { arn, revision },
+            None => Found::Missing,
+        },
+    )
+}
+
+/// What [`register`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registration {
+    /// The revision `found` named; nothing was registered.
+    Found { arn: String, revision: i64 },
+    /// Registered now, spending the object's ticket: the caller says so
+    /// (an Event) and may remember it.
+    Registered { arn: String, revision: i64 },
+    /// Not the object's turn: it holds a ticket due after this wait, and
+    /// comes back then (its next look is [`Found::Held`]).
+    Queued(Duration),
+}
+
+/// The one paced registration of a rendered task definition, for every
+/// kind. Contract: `found` is what the caller found by the rendering's
+/// hash tag ([`find`], or its own look), [`Found::Held`] when
+/// [`waiting`] says the object holds a ticket for `rendered.hash`. A
+/// found revision is used as is. Otherwise the object takes its turn
+/// ([`turn`], keyed by the hash): at its turn RegisterTaskDefinition is
+/// sent once, prepaid by the ticket; before it, nothing is sent and the
+/// ticket is kept for the object `uid`. Whatever must hold between the
+/// look and a registration (the family's owner, a pause) the caller
+/// checks before calling.
+pub async fn register(
+    memos: &Memos,
+    clients: &Clients,
+    uid: &str,
+    rendered: &RenderedTaskDefinition,
+    found: Found,
+) -> Result<Registration, AwsFailure> {
+    if let Found::Revision { arn, revision } = found {
+        return Ok(Registration::Found { arn, revision });
+    }
+    let ticket = match turn(memos, clients, uid, &rendered.hash, REGISTER) {
+        Turn::Now(ticket) => ticket,
+        Turn::Later(wait) => return Ok(Registration::Queued(wait)),
+    };
+    let (arn, revision) = rendered.register(clients, Some(ticket)).await?;
+    Ok(Registration::Registered { arn, revision })
 }
 
 fn turn_at(memos: &Memos, uid: &str, key: &str, ticket: Ticket, now: Instant) -> Turn {

@@ -42,17 +42,19 @@ pub trait Kind:
     /// The spec's own validation; the message names the field.
     fn invalid(&self) -> Option<String>;
 
-    /// The roles the object hands to AWS, checked against its namespace's
-    /// allow-list before any call.
-    fn roles(&self, ctx: &Context) -> Vec<PassedRole>;
-
-    /// Observe, plan, act: what to write and when to look again.
+    /// Observe, plan, act: what to write and when to look again. AWS is
+    /// reached through `target`, which refuses before any call what the
+    /// namespace does not allow.
     fn converge(
         &self,
         ctx: &Context,
-        clients: &Arc<Clients>,
+        target: &Target<'_>,
         prev: &Self::Status,
     ) -> impl Future<Output = Result<Outcome<Self::Status>>> + Send;
+
+    /// After the status write of `Outcome::Status` landed: what the kind
+    /// remembers of its own write until the watch shows it.
+    fn written(&self, _ctx: &Context, _status: &Self::Status) {}
 
     /// What an AWS failure from `converge` means for this kind (pure; the
     /// kind's plan decides). `None`: an error to retry with backoff.
@@ -233,6 +235,22 @@ async fn apply<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Action> 
     write(obj, ctx, api, &prev, outcome).await
 }
 
+/// The object's AWS target: the clients of its namespace's region and role,
+/// resolved when first asked for. A namespace without a region, without
+/// the role `--require-namespace-role` asks for, or whose
+/// `berth.dev/allowed-role-arns` does not allow a role the object passes
+/// refuses here, before any AWS call ([`refused`] reports it).
+pub struct Target<'a> {
+    ctx: &'a Context,
+    namespace: String,
+}
+
+impl Target<'_> {
+    pub async fn clients(&self, roles: &[PassedRole]) -> Result<Arc<Clients>> {
+        self.ctx.aws_passing(&self.namespace, roles).await
+    }
+}
+
 async fn converge<K: Kind>(obj: &K, ctx: &Context, prev: &K::Status) -> Result<Outcome<K::Status>> {
     if let Some(invalid) = obj.invalid() {
         return Ok(Outcome::Failed(Failed::new(
@@ -241,9 +259,11 @@ async fn converge<K: Kind>(obj: &K, ctx: &Context, prev: &K::Status) -> Result<O
             Then::Change,
         )));
     }
-    let ns = obj.namespace().unwrap_or_default();
-    let clients = ctx.aws_passing(&ns, &obj.roles(ctx)).await?;
-    obj.converge(ctx, &clients, prev).await
+    let target = Target {
+        ctx,
+        namespace: obj.namespace().unwrap_or_default(),
+    };
+    obj.converge(ctx, &target, prev).await
 }
 
 /// The one status write: a status that learned nothing is not written; a
@@ -261,6 +281,7 @@ async fn write<K: Kind>(
             if *next != *prev {
                 status::apply(api, obj, next.as_ref()).await?;
             }
+            obj.written(ctx, &next);
             then
         }
         Outcome::Conditions(desired, then) => {

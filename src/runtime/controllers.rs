@@ -74,6 +74,7 @@ pub(crate) fn start(
             jobs: mj_store.clone(),
             namespaces: ns_store.clone(),
             caches: ptc_store.clone(),
+            databases: aurora_store.clone(),
         },
     );
     ctx.memos = memos.clone();
@@ -282,10 +283,7 @@ fn migration_jobs(
             let name = svc.name_any();
             jobs.state()
                 .into_iter()
-                .filter(|j| {
-                    j.namespace() == ns
-                        && j.spec.service_ref.as_ref().is_some_and(|r| r.name == name)
-                })
+                .filter(|j| ns.as_deref().is_some_and(|ns| j.names_service(ns, &name)))
                 .map(|j| reflector::ObjectRef::from_obj(j.as_ref()))
                 .collect::<Vec<_>>()
         },

@@ -135,6 +135,7 @@ pub fn started_by(run_hash: &str) -> String {
 }
 
 /// What a job runs.
+#[derive(Clone, Debug, PartialEq)]
 pub enum ToRun {
     /// The service's revision, as is.
     Revision(String),

@@ -22,9 +22,9 @@ use kube::ResourceExt;
 use super::context::{is_paused, Context};
 use super::error::{Error, Result};
 use super::ownership;
-use super::shell::{self, Kind, Outcome, Then};
+use super::shell::{self, Kind, Outcome, Target, Then};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
-use crate::api::roles::{PassedRole, PassesRoles};
+use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::owner_of;
 use crate::aws::{AwsFailure, Clients, FailureKind};
@@ -42,10 +42,6 @@ impl Kind for AuroraCluster {
         self.validate().err().map(|e| e.to_string())
     }
 
-    fn roles(&self, _: &Context) -> Vec<PassedRole> {
-        self.passed_roles()
-    }
-
     fn failure(&self, f: &AwsFailure) -> Option<Outcome<AuroraClusterStatus>> {
         plan::failure(f)
     }
@@ -53,10 +49,11 @@ impl Kind for AuroraCluster {
     async fn converge(
         &self,
         ctx: &Context,
-        clients: &Arc<Clients>,
+        target: &Target<'_>,
         prev: &AuroraClusterStatus,
     ) -> Result<Outcome<AuroraClusterStatus>> {
-        converge(self, ctx, clients, prev).await
+        let clients = target.clients(&self.passed_roles()).await?;
+        converge(self, ctx, &clients, prev).await
     }
 
     fn left_in_aws(&self) -> Option<String> {

@@ -26,10 +26,10 @@ use super::context::{is_paused, Context, REFRESH_ANNOTATION};
 use super::error::Result;
 use super::ownership::Owners;
 use super::pacing;
-use super::shell::{self, Kind, Outcome};
+use super::shell::{self, Kind, Outcome, Target};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, StoppedTask};
 use crate::api::migration_job::MigrationJob;
-use crate::api::roles::{PassedRole, PassesRoles};
+use crate::api::roles::PassesRoles;
 use crate::aws::ecs::{services as act, ServiceDeploymentView, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients};
@@ -49,10 +49,6 @@ impl Kind for EcsService {
         self.validate().err().map(|e| e.to_string())
     }
 
-    fn roles(&self, _: &Context) -> Vec<PassedRole> {
-        self.passed_roles()
-    }
-
     fn failure(&self, f: &AwsFailure) -> Option<Outcome<EcsServiceStatus>> {
         plan::failure(self, f)
     }
@@ -60,10 +56,11 @@ impl Kind for EcsService {
     async fn converge(
         &self,
         ctx: &Context,
-        clients: &Arc<Clients>,
+        target: &Target<'_>,
         prev: &EcsServiceStatus,
     ) -> Result<Outcome<EcsServiceStatus>> {
-        converge(self, ctx, clients, prev).await
+        let clients = target.clients(&self.passed_roles()).await?;
+        converge(self, ctx, &clients, prev).await
     }
 
     fn left_in_aws(&self) -> Option<String> {

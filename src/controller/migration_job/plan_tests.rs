@@ -1,506 +1,83 @@
-//! Table tests of the MigrationJob plan: every phase, step and reason it
-//! can produce, from run statuses and ECS task views.
+//! Table tests of the MigrationJob plan: one case per thing a reconcile
+//! can find (a world changed from a new job with everything observed),
+//! with the step, phase, reason and requeue the plan must give, or the AWS
+//! read it must ask for before it decides. Together with `plan_tests_run`
+//! (a run's course) they produce every reason a MigrationJob reports.
 
 use std::time::Duration;
 
-use k8s_openapi::jiff::Timestamp;
-
 use super::plan::*;
+use super::plan_tests_run::{at, inline, job, service, status, task};
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::LocalObjectReference;
-use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
-use crate::api::ecs_service::EcsService;
-use crate::api::migration_job::MigrationJobSpec;
-use crate::api::migration_job::{MigrationJob, MigrationJobStatus, Phase};
-use crate::aws::ecs::tasks::TaskView;
+use crate::api::conditions::{self, Desired, Reason, READY};
+use crate::api::migration_job::{Hook, LogTail, MigrationJob, MigrationJobStatus, Phase};
+use crate::aws::ecs::tasks::ToRun;
+use crate::aws::taskdef::{register_request, RenderInput};
+use crate::controller::pacing::Found;
 
-fn at(secs: i64) -> Timestamp {
-    Timestamp::from_second(1_700_000_000 + secs).unwrap()
+pub(super) const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/migrate:1";
+pub(super) const NOW: i64 = 100;
+
+pub(super) struct World {
+    pub(super) job: MigrationJob,
+    pub(super) observed: Observed,
 }
 
-fn job(yaml: &str) -> MigrationJob {
-    let spec: MigrationJobSpec = serde_yaml::from_str(yaml).unwrap();
-    let mut j = MigrationJob::new("migrate", spec);
-    j.metadata.namespace = Some("shop".into());
-    j
-}
-
-fn inline() -> MigrationJob {
-    job(r#"
-cluster: shop
-networkConfiguration:
-  subnets: [subnet-0a1b2c3d4e5f60001]
-taskDefinition:
-  containers:
-    - name: sidecar
-      image: envoy:1
-      essential: false
-    - name: app
-      image: shop/api:1
-      logConfiguration:
-        logDriver: awslogs
-        options:
-          awslogs-group: /shop/api
-          awslogs-stream-prefix: migrate
-"#)
-}
-
-fn task(attempt: i32, status: &str, exit: Option<i32>, stopped_at: Option<i64>) -> TaskView {
-    TaskView {
-        arn: format!("arn:aws:ecs:us-east-1:1:task/shop/t{attempt}"),
-        attempt,
-        last_status: status.into(),
-        exit_code: exit,
-        stopped_reason: stopped_at.map(|_| "Essential container in task exited".into()),
-        stop_code: stopped_at.map(|_| "EssentialContainerExited".into()),
-        container_reason: None,
-        created_at: Some(at(0)),
-        stopped_at: stopped_at.map(at),
+impl World {
+    pub(super) fn run_hash(&self) -> String {
+        let target = self.observed.target.as_ref().unwrap();
+        which_run(&self.job, "shop/migrate", target)
     }
-}
 
-fn status(attempts: i32) -> MigrationJobStatus {
-    MigrationJobStatus {
-        attempts,
-        run_hash: Some("abc".into()),
-        started_at: (attempts > 0).then(|| at(0).to_string()),
-        ..Default::default()
+    /// The status of attempt `attempts` of the current run.
+    pub(super) fn attempt(&mut self, attempts: i32) -> &mut MigrationJobStatus {
+        self.observed.prev = MigrationJobStatus {
+            run_hash: Some(self.run_hash()),
+            task_arn: Some(task(attempts, "RUNNING", None, None).arn),
+            ..status(attempts)
+        };
+        &mut self.observed.prev
     }
-}
 
-fn run(
-    limit: i32,
-    deadline: Option<i64>,
-    s: &MigrationJobStatus,
-    t: Option<&TaskView>,
-    now: i64,
-) -> Plan {
-    run_refreshed(limit, deadline, s, t, now, None)
-}
-
-fn run_refreshed(
-    limit: i32,
-    deadline: Option<i64>,
-    s: &MigrationJobStatus,
-    t: Option<&TaskView>,
-    now: i64,
-    refresh: Option<&str>,
-) -> Plan {
-    plan(&Inputs {
-        backoff_limit: limit,
-        active_deadline_seconds: deadline,
-        status: s,
-        task: t,
-        refresh,
-        now: at(now),
-    })
-}
-
-/// A task that stopped before its containers ran (an image pull failed).
-fn never_started(attempt: i32, stopped_at: i64) -> TaskView {
-    TaskView {
-        exit_code: None,
-        stop_code: Some("TaskFailedToStart".into()),
-        stopped_reason: Some(
-            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found"
-                .into(),
-        ),
-        container_reason: Some(
-            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found"
-                .into(),
-        ),
-        ..task(attempt, "STOPPED", None, Some(stopped_at))
+    /// The job resolved again after a change to its spec.
+    fn edit(&mut self, f: impl FnOnce(&mut MigrationJob)) {
+        f(&mut self.job);
+        self.observed.target = resolve(&self.job, None);
     }
-}
 
-#[test]
-fn first_reconcile_starts_attempt_one() {
-    let p = run(2, None, &status(0), None, 0);
-    assert_eq!(p.step, Step::Run { attempt: 1 });
-    assert_eq!(p.phase, Phase::Pending);
-}
-
-#[test]
-fn a_running_task_is_followed() {
-    let t = task(1, "RUNNING", None, None);
-    let p = run(2, None, &status(1), Some(&t), 10);
-    assert_eq!(p.step, Step::Wait(Some(POLL)));
-    assert_eq!(p.phase, Phase::Running);
-    assert_eq!(p.reason, Reason::Running);
-}
-
-#[test]
-fn exit_zero_succeeds() {
-    let t = task(1, "STOPPED", Some(0), Some(5));
-    let p = run(2, None, &status(1), Some(&t), 10);
-    assert_eq!(p.phase, Phase::Succeeded);
-    assert!(p.finished);
-    assert_eq!(p.step, Step::Wait(None));
-    let c = conditions_for(p.phase, p.reason, &p.message);
-    assert!(c.iter().any(|d| d.type_ == READY && d.status));
-    assert!(c.iter().all(|d| d.type_ == READY || !d.status));
-}
-
-#[test]
-fn a_failure_waits_for_the_backoff_then_retries() {
-    // ECS's stoppedAt (another clock) does not count; when berth saw it does.
-    let t = task(1, "STOPPED", Some(1), Some(500));
-    let p = run(2, None, &status(1), Some(&t), 10);
-    assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(5))));
-    let s = seen_stopped(status(1), 10);
-    let p = run(2, None, &s, Some(&t), 12);
-    assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(3))));
-    assert_eq!(p.reason, Reason::Retrying);
-    assert_eq!(p.phase, Phase::Running);
-    let p = run(2, None, &s, Some(&t), 15);
-    assert_eq!(p.step, Step::Run { attempt: 2 });
-    // The second failure waits twice as long.
-    let t = task(2, "STOPPED", Some(1), Some(20));
-    let s = seen_stopped(status(2), 20);
-    let p = run(2, None, &s, Some(&t), 29);
-    assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(1))));
-    let p = run(2, None, &s, Some(&t), 30);
-    assert_eq!(p.step, Step::Run { attempt: 3 });
-}
-
-fn seen_stopped(mut s: MigrationJobStatus, at_secs: i64) -> MigrationJobStatus {
-    s.finished_at = Some(at(at_secs).to_string());
-    s
-}
-
-#[test]
-fn backoff_doubles_and_is_capped() {
-    assert_eq!(backoff(1), Duration::from_secs(5));
-    assert_eq!(backoff(2), Duration::from_secs(10));
-    assert_eq!(backoff(4), Duration::from_secs(40));
-    assert_eq!(backoff(5), Duration::from_secs(60));
-    assert_eq!(backoff(20), Duration::from_secs(60));
-}
-
-#[test]
-fn the_last_allowed_failure_fails_the_run() {
-    let t = task(3, "STOPPED", Some(1), Some(40));
-    let p = run(2, None, &status(3), Some(&t), 41);
-    assert_eq!(p.phase, Phase::Failed);
-    assert_eq!(p.reason, Reason::BackoffLimitExceeded);
-    assert!(p.message.contains("exit code 1"), "{}", p.message);
-    assert!(p.message.contains("Essential container"), "{}", p.message);
-    assert!(p.finished);
-    // backoffLimit 0: the first failure is final.
-    let t = task(1, "STOPPED", Some(2), Some(4));
-    let p = run(0, None, &status(1), Some(&t), 5);
-    assert_eq!(p.reason, Reason::BackoffLimitExceeded);
-    let c = conditions_for(p.phase, p.reason, &p.message);
-    assert!(c.iter().any(|d| d.type_ == DEGRADED && d.status));
-    assert!(c.iter().all(|d| d.type_ == DEGRADED || !d.status));
-}
-
-#[test]
-fn past_the_deadline_a_running_task_is_stopped() {
-    let t = task(1, "RUNNING", None, None);
-    let p = run(2, Some(30), &status(1), Some(&t), 29);
-    assert_eq!(p.step, Step::Wait(Some(Duration::from_secs(1))));
-    let p = run(2, Some(30), &status(1), Some(&t), 30);
-    assert_eq!(
-        p.step,
-        Step::Stop {
-            task_arn: t.arn.clone()
-        }
-    );
-    assert_eq!(p.phase, Phase::Failed);
-    assert_eq!(p.reason, Reason::DeadlineExceeded);
-    assert!(p.finished);
-}
-
-#[test]
-fn past_the_deadline_no_retry_starts() {
-    let t = task(1, "STOPPED", Some(1), Some(25));
-    let p = run(2, Some(30), &status(1), Some(&t), 31);
-    assert_eq!(p.reason, Reason::DeadlineExceeded);
-    assert_eq!(p.step, Step::Wait(None));
-}
-
-#[test]
-fn finished_runs_never_run_again() {
-    let mut s = status(1);
-    s.phase = Some(Phase::Succeeded);
-    s.conditions = conditions::merge(
-        &[],
-        &conditions_for(
-            Phase::Succeeded,
-            Reason::Succeeded,
-            "attempt 1 of 3 exited 0",
-        ),
-        None,
-        at(0),
-    );
-    let p = run(2, None, &s, None, 1000);
-    assert_eq!(p.step, Step::Wait(None));
-    assert_eq!(p.phase, Phase::Succeeded);
-    assert!(!p.finished);
-    s.phase = Some(Phase::Failed);
-    let p = run(2, None, &s, None, 1000);
-    assert_eq!(p.step, Step::Wait(None));
-}
-
-#[test]
-fn a_task_gone_before_berth_saw_it_stop_is_never_rerun_silently() {
-    let mut s = status(1);
-    s.task_arn = Some("arn:aws:ecs:us-east-1:1:task/shop/t1".into());
-    let p = run(2, None, &s, None, 100);
-    assert_eq!(p.step, Step::Wait(None));
-    assert_eq!(p.phase, Phase::Failed);
-    assert_eq!(p.reason, Reason::TaskResultUnknown);
-    assert!(p.message.contains("berth.dev/refresh"), "{}", p.message);
-}
-
-#[test]
-fn a_task_gone_after_berth_recorded_its_stop_goes_on_from_the_record() {
-    // Attempt 1 failed with exit 1, seen at t=10; ECS forgot it since.
-    let mut s = seen_stopped(status(1), 10);
-    s.exit_code = Some(1);
-    let p = run(2, None, &s, None, 15);
-    assert_eq!(p.step, Step::Run { attempt: 2 });
-    assert_eq!(p.reason, Reason::Retrying);
-    // Exit 0 recorded: it succeeded, whatever ECS forgot.
-    s.exit_code = Some(0);
-    let p = run(2, None, &s, None, 15);
-    assert_eq!(p.phase, Phase::Succeeded);
-}
-
-#[test]
-fn tasks_that_never_started_do_not_use_up_the_backoff_limit() {
-    // backoffLimit 0: one real failure would be final, but a task that
-    // could not pull its image never ran the migration.
-    let t = never_started(1, 5);
-    let p = run(0, None, &seen_stopped(status(1), 5), Some(&t), 10);
-    assert_eq!(p.phase, Phase::Running);
-    assert_eq!(p.reason, Reason::Retrying);
-    assert_eq!(p.start_failure, Some(1));
-    assert_eq!(p.step, Step::Run { attempt: 2 });
-    assert!(
-        p.message.contains("does not count against backoffLimit"),
-        "{}",
-        p.message
-    );
-    // Recorded once: the next reconcile does not record it again.
-    let mut s = seen_stopped(status(1), 5);
-    s.start_failures = vec![1];
-    assert_eq!(run(0, None, &s, Some(&t), 6).start_failure, None);
-    // Attempt 2 ran and failed: now backoffLimit 0 is reached.
-    let mut s = seen_stopped(status(2), 20);
-    s.start_failures = vec![1];
-    let t = task(2, "STOPPED", Some(1), Some(20));
-    let p = run(0, None, &s, Some(&t), 21);
-    assert_eq!(p.reason, Reason::BackoffLimitExceeded);
-    assert!(p.message.contains("attempt 1 of 1"), "{}", p.message);
-}
-
-#[test]
-fn start_failures_are_bounded_on_their_own() {
-    let n = MAX_START_FAILURES as i32;
-    let mut s = seen_stopped(status(n), 100);
-    s.start_failures = (1..n).collect();
-    let p = run(2, None, &s, Some(&never_started(n, 100)), 101);
-    assert_eq!(p.phase, Phase::Failed);
-    assert_eq!(p.reason, Reason::TaskNeverStarted);
-    assert_eq!(p.start_failure, Some(n));
-}
-
-#[test]
-fn a_refresh_restarts_a_failed_run_once() {
-    let mut s = status(3);
-    s.phase = Some(Phase::Failed);
-    // No refresh, or the one already honored: nothing runs.
-    assert_eq!(run(2, None, &s, None, 100).step, Step::Wait(None));
-    s.refreshed_by = Some("fixed-1".into());
-    let p = run_refreshed(2, None, &s, None, 100, Some("fixed-1"));
-    assert_eq!(p.step, Step::Wait(None));
-    // A new value: attempt 4 (never a reused attempt) with a fresh limit.
-    let p = run_refreshed(2, None, &s, None, 100, Some("fixed-2"));
-    assert_eq!(p.step, Step::Run { attempt: 4 });
-    assert_eq!(p.refresh.as_deref(), Some("fixed-2"));
-    assert_eq!(p.phase, Phase::Running);
-    // In the new try, attempt 4 failing is attempt 1 of 3.
-    let mut s = seen_stopped(status(4), 200);
-    s.try_started_after = 3;
-    s.refreshed_by = Some("fixed-2".into());
-    let t = task(4, "STOPPED", Some(1), Some(200));
-    let p = run(2, None, &s, Some(&t), 201);
-    assert_eq!(p.reason, Reason::Retrying);
-    assert!(p.message.contains("attempt 1 of 3"), "{}", p.message);
-    // A Succeeded run never re-runs, refresh or not.
-    let mut done = status(1);
-    done.phase = Some(Phase::Succeeded);
-    assert_eq!(
-        run_refreshed(2, None, &done, None, 100, Some("again")).step,
-        Step::Wait(None)
-    );
-}
-
-#[test]
-fn a_refresh_value_present_before_the_failure_never_reruns_it() {
-    // The job arrives carrying berth.dev/refresh (an earlier rerun, a
-    // "reconcile now", or the manifest): the new run takes it as seen.
-    let mut s = status(0);
-    s.refreshed_by = seen_refresh(&s, Some("before"));
-    assert_eq!(s.refreshed_by.as_deref(), Some("before"));
-    // Attempt 1 exits 1 with backoffLimit 0: Failed.
-    let mut s = seen_stopped(MigrationJobStatus { attempts: 1, ..s }, 10);
-    let p = run_refreshed(
-        0,
-        None,
-        &s,
-        Some(&task(1, "STOPPED", Some(1), Some(10))),
-        11,
-        Some("before"),
-    );
-    assert_eq!(
-        (p.phase, p.reason),
-        (Phase::Failed, Reason::BackoffLimitExceeded)
-    );
-    s.phase = Some(Phase::Failed);
-    // Every later reconcile keeps what was seen, and runs nothing.
-    assert_eq!(seen_refresh(&s, Some("before")).as_deref(), Some("before"));
-    assert_eq!(seen_refresh(&s, None).as_deref(), Some("before"));
-    let p = run_refreshed(0, None, &s, None, 100, Some("before"));
-    assert_eq!(p.step, Step::Wait(None));
-    // Only a new value after Failed starts one new try.
-    let p = run_refreshed(0, None, &s, None, 100, Some("after"));
-    assert_eq!(p.step, Step::Run { attempt: 2 });
-    assert_eq!(p.refresh.as_deref(), Some("after"));
-    // A value set while the run was still going is taken as seen too.
-    let mut running = status(1);
-    running.phase = Some(Phase::Running);
-    running.refreshed_by = Some("before".into());
-    assert_eq!(seen_refresh(&running, Some("mid")).as_deref(), Some("mid"));
-}
-
-#[test]
-fn derived_families_are_valid_ecs_families() {
-    assert_eq!(
-        derived_family("shop-api", "api-migrate"),
-        "shop-api-api-migrate"
-    );
-    assert_eq!(derived_family("db.migrate", ""), "db-migrate");
-    let long = derived_family(&"f".repeat(255), "job");
-    assert_eq!(long.len(), 255);
-    assert_ne!(long, derived_family(&"f".repeat(255), "other"));
-    assert!(long
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-}
-
-#[test]
-fn run_hash_ignores_policy_fields_and_follows_the_service() {
-    let a = inline();
-    let mut b = inline();
-    b.spec.backoff_limit = 5;
-    b.spec.ttl_seconds_after_finished = Some(60);
-    // Asking for the log tail afterwards does not run the job again.
-    b.spec.log_tail = Some(crate::api::migration_job::LogTail { lines: 20 });
-    assert_eq!(
-        run_hash(&a, "shop/migrate", None),
-        run_hash(&b, "shop/migrate", None)
-    );
-    b.spec.command = vec!["migrate".into()];
-    assert_ne!(
-        run_hash(&a, "shop/migrate", None),
-        run_hash(&b, "shop/migrate", None)
-    );
-    assert_ne!(
-        run_hash(&a, "shop/migrate", Some("h1")),
-        run_hash(&a, "shop/migrate", Some("h2"))
-    );
-    assert_ne!(
-        run_hash(&a, "shop/migrate", None),
-        run_hash(&a, "shop/other", None)
-    );
-    let h = run_hash(&a, "shop/migrate", None);
-    assert_eq!(h.len(), 16);
-    assert!(started_by(&h).len() <= 36);
-    assert_eq!(started_by(&h), format!("berth-{h}"));
-}
-
-#[test]
-fn resolve_inline_picks_the_first_essential_container() {
-    let t = resolve(&inline(), None).unwrap();
-    assert_eq!(t.container, "app");
-    assert_eq!(t.family, "migrate");
-    assert_eq!(t.cluster, "shop");
-    assert_eq!(t.arn, None);
-    assert_eq!(
-        t.log_stream("abc"),
-        Some(("/shop/api".into(), "migrate/app/abc".into()))
-    );
-}
-
-fn service(with_status: bool) -> EcsService {
-    let spec = serde_yaml::from_str(
-        r#"
-cluster: shop
-networkConfiguration:
-  subnets: [subnet-0a1b2c3d4e5f60001]
-launchType: FARGATE
-taskDefinition:
-  family: shop-api
-  containers:
-    - name: api
-      image: shop/api:2
-"#,
-    )
-    .unwrap();
-    let mut s = EcsService::new("api", spec);
-    if with_status {
-        s.status = Some(crate::api::EcsServiceStatus {
-            task_definition_arn: Some("arn:td/shop-api:7".into()),
-            spec_hash: Some("svchash".into()),
-            ..Default::default()
+    pub(super) fn rendered(&mut self, held: bool) {
+        let target = self.observed.target.as_ref().unwrap();
+        let rendered = register_request(&RenderInput {
+            spec: &target.task_definition,
+            family: target.family.clone(),
+            region: "us-east-1".into(),
+            owner: "shop/migrate".into(),
+            uid: "u1".into(),
+            user_tags: &target.user_tags,
+            secret_versions: &Default::default(),
         });
+        self.observed.to_run = Some((ToRun::Rendered(Box::new(rendered)), held));
     }
-    s
 }
 
-#[test]
-fn resolve_borrows_the_services_revision() {
-    let mut j = job("serviceRef: {name: api}\ncommand: [migrate]");
-    assert!(matches!(
-        resolve(&j, None),
-        Err(Unresolved::WaitingForService(_))
-    ));
-    assert!(matches!(
-        resolve(&j, Some(&service(false))),
-        Err(Unresolved::WaitingForService(_))
-    ));
-    let t = resolve(&j, Some(&service(true))).unwrap();
-    assert_eq!(t.arn.as_deref(), Some("arn:td/shop-api:7"));
-    assert_eq!(t.service_hash.as_deref(), Some("svchash"));
-    assert_eq!(t.launch_type, Some(crate::api::common::LaunchType::Fargate));
-    assert_eq!(t.container, "api");
-
-    // A replaced image needs a derived revision.
-    j.spec.image = Some("shop/api-smoke:2".into());
-    let t = resolve(&j, Some(&service(true))).unwrap();
-    assert_eq!(t.arn, None);
-    assert_eq!(t.family, "shop-api-migrate");
-    assert_eq!(t.task_definition.containers[0].image, "shop/api-smoke:2");
-
-    j.spec.container = Some("nope".into());
-    j.spec.service_ref = Some(LocalObjectReference { name: "api".into() });
-    assert!(matches!(
-        resolve(&j, Some(&service(true))),
-        Err(Unresolved::Invalid(_))
-    ));
+/// A new inline job, nothing run yet, and every read the plan may ask for
+/// made: ECS has no task for the run.
+pub(super) fn world() -> World {
+    let job = inline();
+    let mut observed = Observed::new(resolve(&job, None), MigrationJobStatus::default());
+    observed.aws = true;
+    observed.to_run = Some((ToRun::Revision(TD.into()), false));
+    observed.run_tasks = Some(Vec::new());
+    World { job, observed }
 }
 
-#[test]
-fn database_vars_prefer_the_proxy_and_wait_for_ready() {
+pub(super) fn ready_db() -> AuroraCluster {
     let spec = serde_yaml::from_str(
         "databaseName: orders\nmasterUsername: orders_admin\nsubnetIds: [subnet-0a1b2c3d4e5f60001]",
     )
     .unwrap();
     let mut db = AuroraCluster::new("orders-db", spec);
-    assert!(database_vars(&db).is_err());
     db.status = Some(crate::api::AuroraClusterStatus {
         conditions: conditions::merge(
             &[],
@@ -514,15 +91,460 @@ fn database_vars_prefer_the_proxy_and_wait_for_ready() {
             at(0),
         ),
         endpoint: Some("writer.example".into()),
-        proxy_endpoint: Some("proxy.example".into()),
         port: Some(5432),
         ..Default::default()
     });
-    let vars = database_vars(&db).unwrap();
-    let get = |n: &str| vars.iter().find(|v| v.name == n).unwrap().value.clone();
-    assert_eq!(get("DB_HOST"), "proxy.example");
-    assert_eq!(get("DB_PORT"), "5432");
-    assert_eq!(get("DB_NAME"), "orders");
-    assert_eq!(get("DB_USER"), "orders_admin");
-    assert_eq!(get("DB_USE_IAM_AUTH"), "true");
+    db
+}
+
+pub(super) fn with_database(w: &mut World) {
+    w.job.spec.database_ref = Some(LocalObjectReference {
+        name: "orders-db".into(),
+    });
+}
+
+fn service_job(hook: Hook) -> MigrationJob {
+    let mut j = job("serviceRef: {name: api}\ncommand: [migrate]");
+    j.spec.hook = hook;
+    j
+}
+
+pub(super) fn finished(w: &mut World, phase: Phase, reason: Reason, message: &str) {
+    let s = w.attempt(1);
+    s.phase = Some(phase);
+    s.conditions = conditions::merge(&[], &conditions_for(phase, reason, message), None, at(0));
+}
+
+/// What a step must be.
+#[derive(Debug)]
+enum StepIs {
+    Wait,
+    Stop,
+    /// RunTask of this attempt with the task definition as is.
+    Run(i32),
+    /// RunTask of this attempt after registering at its turn.
+    Register(i32),
+}
+
+enum Want {
+    /// The plan asks for this read before it decides.
+    Reads(fn(&World) -> Need),
+    /// The run's status with this phase and reason.
+    Reports {
+        phase: Phase,
+        reason: Reason,
+        step: StepIs,
+        then: Then,
+        events: &'static [&'static str],
+    },
+    /// A failure a human must fix.
+    Fails(Reason, Then),
+    /// No status write.
+    Quiet(Then),
+}
+
+struct Case {
+    name: &'static str,
+    change: fn(&mut World),
+    want: Want,
+}
+
+const fn reports(phase: Phase, reason: Reason, step: StepIs, then: Then) -> Want {
+    Want::Reports {
+        phase,
+        reason,
+        step,
+        then,
+        events: &[],
+    }
+}
+
+const WAIT: Then = Then::After(WAIT_REQUEUE);
+
+const CASES: &[Case] = &[
+    Case {
+        name: "a new job starts attempt 1 with the task definition at hand",
+        change: |_| {},
+        want: reports(Phase::Pending, Reason::Starting, StepIs::Run(1), Then::Poll),
+    },
+    // resolve
+    Case {
+        name: "a serviceRef naming no EcsService waits for it",
+        change: |w| w.edit(|j| *j = service_job(Hook::PreRollout)),
+        want: reports(
+            Phase::Pending,
+            Reason::WaitingForService,
+            StepIs::Wait,
+            WAIT,
+        ),
+    },
+    Case {
+        name: "a PostRollout job waits for its service's rollout",
+        change: |w| {
+            w.job = service_job(Hook::PostRollout);
+            let mut svc = service(true);
+            svc.metadata.namespace = Some("shop".into());
+            w.observed.target = resolve(&w.job, Some(&svc));
+        },
+        want: reports(
+            Phase::Pending,
+            Reason::WaitingForRollout,
+            StepIs::Wait,
+            WAIT,
+        ),
+    },
+    Case {
+        name: "a run waiting for its service after attempts is Running",
+        change: |w| {
+            w.observed.prev = status(2);
+            w.edit(|j| *j = service_job(Hook::PreRollout));
+        },
+        want: reports(
+            Phase::Running,
+            Reason::WaitingForService,
+            StepIs::Wait,
+            WAIT,
+        ),
+    },
+    Case {
+        name: "a finished run stays reported while its service is missing",
+        change: |w| {
+            w.observed.prev.phase = Some(Phase::Succeeded);
+            w.edit(|j| *j = service_job(Hook::PreRollout));
+        },
+        want: Want::Quiet(Then::Resync),
+    },
+    Case {
+        name: "spec.container naming no container is an invalid spec",
+        change: |w| w.edit(|j| j.spec.container = Some("nope".into())),
+        want: Want::Fails(Reason::InvalidSpec, Then::AwaitChange),
+    },
+    // the watch and the memos
+    Case {
+        name: "behind this process's own write: nothing until the watch catches up",
+        change: |w| {
+            let run_hash = w.run_hash();
+            w.observed.last_write = Some(LastWrite {
+                run_hash,
+                attempts: 1,
+            });
+        },
+        want: Want::Quiet(Then::After(Duration::from_millis(300))),
+    },
+    Case {
+        name: "a finished run reads nothing from AWS; only its TTL is left",
+        change: |w| {
+            finished(
+                w,
+                Phase::Succeeded,
+                Reason::Succeeded,
+                "attempt 1 of 3 exited 0",
+            );
+            w.observed.aws = false;
+        },
+        want: reports(
+            Phase::Succeeded,
+            Reason::Succeeded,
+            StepIs::Wait,
+            Then::Expire,
+        ),
+    },
+    // AWS reads, each only when the plan needs it
+    Case {
+        name: "the namespace's clients come before any AWS read",
+        change: |w| w.observed.aws = false,
+        want: Want::Reads(|_| Need::Aws),
+    },
+    Case {
+        name: "the run's task is read by its ARN",
+        change: |w| {
+            w.attempt(1);
+        },
+        want: Want::Reads(|w| Need::Task(w.observed.prev.task_arn.clone().unwrap())),
+    },
+    Case {
+        name: "a new run first reads the previous run's task",
+        change: |w| {
+            w.attempt(1).run_hash = Some("older".into());
+        },
+        want: Want::Reads(|w| Need::PreviousTask(w.observed.prev.task_arn.clone().unwrap())),
+    },
+    Case {
+        name: "a new run waits while the previous run's task runs",
+        change: |w| {
+            w.attempt(1).run_hash = Some("older".into());
+            w.observed.previous_task = Some(Some(task(1, "RUNNING", None, None)));
+        },
+        want: reports(Phase::Running, Reason::Running, StepIs::Wait, Then::Poll),
+    },
+    Case {
+        name: "a new run starts once the previous run's task stopped",
+        change: |w| {
+            w.attempt(1).run_hash = Some("older".into());
+            w.observed.previous_task = Some(Some(task(1, "STOPPED", Some(0), Some(5))));
+        },
+        want: reports(Phase::Pending, Reason::Starting, StepIs::Run(1), Then::Poll),
+    },
+    Case {
+        name: "what runs is read before RunTask",
+        change: |w| w.observed.to_run = None,
+        want: Want::Reads(|_| Need::ToRun),
+    },
+    Case {
+        name: "ECS is asked for the run's tasks right before RunTask",
+        change: |w| w.observed.run_tasks = None,
+        want: Want::Reads(|w| Need::RunTasks {
+            started_by: started_by(&w.run_hash()),
+        }),
+    },
+    Case {
+        name: "a task ECS has for the attempt is adopted, never started twice",
+        change: |w| w.observed.run_tasks = Some(vec![task(1, "RUNNING", None, None)]),
+        want: Want::Reports {
+            phase: Phase::Running,
+            reason: Reason::Running,
+            step: StepIs::Wait,
+            then: Then::After(Duration::from_millis(500)),
+            events: &["TaskAdopted"],
+        },
+    },
+    // the job's own task definition
+    Case {
+        name: "the job's own task definition is looked up by its hash tag",
+        change: |w| w.rendered(false),
+        want: Want::Reads(|_| Need::Found),
+    },
+    Case {
+        name: "a revision with the hash tag runs as is",
+        change: |w| {
+            w.rendered(false);
+            w.observed.found = Some(Found::Revision {
+                arn: TD.into(),
+                revision: 1,
+            });
+        },
+        want: reports(Phase::Pending, Reason::Starting, StepIs::Run(1), Then::Poll),
+    },
+    Case {
+        name: "none with the hash tag: registered at its turn",
+        change: |w| {
+            w.rendered(false);
+            w.observed.found = Some(Found::Missing);
+        },
+        want: reports(
+            Phase::Pending,
+            Reason::Starting,
+            StepIs::Register(1),
+            Then::Poll,
+        ),
+    },
+    Case {
+        name: "holding a ticket: no ListTasks, no look-up, registered at its turn",
+        change: |w| {
+            w.rendered(true);
+            w.observed.run_tasks = None;
+        },
+        want: reports(
+            Phase::Pending,
+            Reason::Starting,
+            StepIs::Register(1),
+            Then::Poll,
+        ),
+    },
+    // what holds an attempt back
+    Case {
+        name: "paused: the attempt is not started",
+        change: |w| {
+            w.observed.paused = true;
+            w.observed.to_run = None;
+        },
+        want: reports(Phase::Pending, Reason::Paused, StepIs::Wait, Then::Resync),
+    },
+    Case {
+        name: "a databaseRef naming no AuroraCluster waits for it",
+        change: with_database,
+        want: reports(
+            Phase::Pending,
+            Reason::WaitingForDatabase,
+            StepIs::Wait,
+            WAIT,
+        ),
+    },
+    Case {
+        name: "a database that is not Ready is waited for",
+        change: |w| {
+            with_database(w);
+            let mut db = ready_db();
+            db.status = None;
+            w.observed.database = Some(db);
+        },
+        want: reports(
+            Phase::Pending,
+            Reason::WaitingForDatabase,
+            StepIs::Wait,
+            WAIT,
+        ),
+    },
+    Case {
+        name: "a Ready database lets the attempt start",
+        change: |w| {
+            with_database(w);
+            w.observed.database = Some(ready_db());
+        },
+        want: reports(Phase::Pending, Reason::Starting, StepIs::Run(1), Then::Poll),
+    },
+    // the run's task
+    Case {
+        name: "a running task is polled on the grid",
+        change: |w| {
+            w.attempt(1);
+            w.observed.task = Some(Some(task(1, "RUNNING", None, None)));
+        },
+        want: reports(Phase::Running, Reason::Running, StepIs::Wait, Then::Poll),
+    },
+    Case {
+        name: "past the deadline the task is stopped",
+        change: |w| {
+            w.job.spec.active_deadline_seconds = Some(30);
+            w.attempt(1);
+            w.observed.task = Some(Some(task(1, "RUNNING", None, None)));
+        },
+        want: Want::Reports {
+            phase: Phase::Failed,
+            reason: Reason::DeadlineExceeded,
+            step: StepIs::Stop,
+            then: Then::Poll,
+            events: &["DeadlineExceeded"],
+        },
+    },
+    Case {
+        name: "paused past the deadline: reported, the task left running",
+        change: |w| {
+            w.job.spec.active_deadline_seconds = Some(30);
+            w.observed.paused = true;
+            w.attempt(1);
+            w.observed.task = Some(Some(task(1, "RUNNING", None, None)));
+        },
+        want: Want::Reports {
+            phase: Phase::Failed,
+            reason: Reason::DeadlineExceeded,
+            step: StepIs::Wait,
+            then: Then::Poll,
+            events: &["DeadlineExceeded"],
+        },
+    },
+    Case {
+        name: "a finished task's log is read when spec.logTail asks for it",
+        change: |w| {
+            w.job.spec.log_tail = Some(LogTail { lines: 5 });
+            w.attempt(1);
+            w.observed.task = Some(Some(task(1, "STOPPED", Some(0), Some(5))));
+        },
+        want: Want::Reads(|_| Need::LogTail {
+            group: "/shop/api".into(),
+            stream: "migrate/app/t1".into(),
+            lines: 5,
+        }),
+    },
+    Case {
+        name: "exit 0 succeeds with an Event",
+        change: |w| {
+            w.attempt(1);
+            w.observed.task = Some(Some(task(1, "STOPPED", Some(0), Some(5))));
+        },
+        want: Want::Reports {
+            phase: Phase::Succeeded,
+            reason: Reason::Succeeded,
+            step: StepIs::Wait,
+            then: Then::Poll,
+            events: &["Succeeded"],
+        },
+    },
+    Case {
+        name: "a refresh after a failure starts a new try",
+        change: |w| {
+            finished(
+                w,
+                Phase::Failed,
+                Reason::BackoffLimitExceeded,
+                "attempt 1 of 1 failed",
+            );
+            w.observed.refresh = Some("fixed".into());
+            w.observed.task = Some(None);
+        },
+        want: Want::Reports {
+            phase: Phase::Running,
+            reason: Reason::Retrying,
+            step: StepIs::Run(2),
+            then: Then::Poll,
+            events: &["RunRefreshed"],
+        },
+    },
+];
+
+fn step_is(step: &Step, want: &StepIs) -> bool {
+    match (step, want) {
+        (Step::Wait, StepIs::Wait) | (Step::Stop { .. }, StepIs::Stop) => true,
+        (Step::Run(r), StepIs::Run(a)) => {
+            r.attempt == *a && matches!(r.task_definition, TaskDefinition::Arn(_))
+        }
+        (Step::Run(r), StepIs::Register(a)) => {
+            r.attempt == *a && matches!(r.task_definition, TaskDefinition::Register { .. })
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn every_case_plans_what_it_must() {
+    for c in CASES {
+        let mut w = world();
+        (c.change)(&mut w);
+        let got = plan(&Inputs {
+            job: &w.job,
+            observed: &w.observed,
+            now: at(NOW),
+        });
+        let name = c.name;
+        match (&c.want, got) {
+            (Want::Reads(need), Err(got)) => assert_eq!(got, need(&w), "{name}"),
+            (
+                Want::Reports {
+                    phase,
+                    reason,
+                    step,
+                    then,
+                    events,
+                },
+                Ok(p),
+            ) => {
+                let Report::Run {
+                    phase: got_phase,
+                    reason: got_reason,
+                    ..
+                } = &p.report
+                else {
+                    panic!("{name}: {:?}", p.report);
+                };
+                assert_eq!((got_phase, got_reason), (phase, reason), "{name}");
+                assert!(step_is(&p.step, step), "{name}: {:?}", p.step);
+                assert_eq!(&p.then, then, "{name}");
+                let got: Vec<&str> = p.events.iter().map(|e| e.reason).collect();
+                assert_eq!(&got, events, "{name}");
+            }
+            (Want::Fails(reason, then), Ok(p)) => {
+                assert!(
+                    matches!(&p.report, Report::Failed { reason: r, .. } if r == reason),
+                    "{name}: {:?}",
+                    p.report
+                );
+                assert_eq!(&p.then, then, "{name}");
+            }
+            (Want::Quiet(then), Ok(p)) => {
+                assert_eq!(p.report, Report::Nothing, "{name}");
+                assert_eq!(&p.then, then, "{name}");
+            }
+            (_, got) => panic!("{name}: {got:?}"),
+        }
+    }
 }

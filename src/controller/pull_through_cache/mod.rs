@@ -15,10 +15,10 @@ use kube::ResourceExt;
 use super::claims::{self, Holder, Standing};
 use super::context::{is_paused, Context};
 use super::error::{Error, Result};
-use super::shell::{Failed, Kind, Outcome, Then};
+use super::shell::{Failed, Kind, Outcome, Target, Then};
 use crate::api::common::DeletionPolicy;
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
-use crate::api::roles::{PassedRole, PassesRoles};
+use crate::api::roles::PassesRoles;
 use crate::aws::{ecr, sts, Clients};
 use plan::{Decision, RuleAction};
 
@@ -33,17 +33,14 @@ impl Kind for PullThroughCache {
         self.spec.validate().err().map(|e| e.to_string())
     }
 
-    fn roles(&self, _: &Context) -> Vec<PassedRole> {
-        self.passed_roles()
-    }
-
     async fn converge(
         &self,
         ctx: &Context,
-        clients: &Arc<Clients>,
+        target: &Target<'_>,
         prev: &PullThroughCacheStatus,
     ) -> Result<Outcome<PullThroughCacheStatus>> {
-        converge(self, ctx, clients, prev).await
+        let clients = target.clients(&self.passed_roles()).await?;
+        converge(self, ctx, &clients, prev).await
     }
 
     /// berth never recorded a rule: nothing of ours exists (a claim taken
