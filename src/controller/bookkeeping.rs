@@ -132,6 +132,7 @@ mod tests {
     use kube::runtime::reflector;
 
     use super::*;
+    use crate::controller::context::Remembered;
 
     fn job(name: &str, uid: &str) -> MigrationJob {
         let mut j: MigrationJob = serde_json::from_value(serde_json::json!({
@@ -178,8 +179,14 @@ mod tests {
         (w.book.watch(store))(&Ok(event));
     }
 
-    #[derive(Clone)]
-    struct Pending;
+    fn remember(memos: &Memos, uid: &str) {
+        let memo = crate::controller::migration_job::Memo::written("run-1");
+        memos.jobs.update(uid, |m| *m = memo);
+    }
+
+    fn remembers(memos: &Memos, uid: &str) -> bool {
+        !memos.jobs.get(uid).is_empty()
+    }
 
     #[test]
     fn a_deleted_object_leaves_nothing_behind() {
@@ -187,14 +194,14 @@ mod tests {
         for (name, uid) in [("a", "u-a"), ("b", "u-b")] {
             feed(&mut w, watcher::Event::Apply(job(name, uid)));
             drop(w.book.reconciles.begin("MigrationJob", "ns", name));
-            w.book.memos.set(uid, Pending);
+            remember(&w.book.memos, uid);
         }
         assert_eq!((w.tracked.reconciles.get(), w.tracked.memos.get()), (2, 2));
 
         feed(&mut w, watcher::Event::Delete(job("a", "u-a")));
         assert_eq!((w.tracked.reconciles.get(), w.tracked.memos.get()), (1, 1));
-        assert!(w.book.memos.get::<Pending>("u-a").is_none());
-        assert!(w.book.memos.get::<Pending>("u-b").is_some());
+        assert!(!remembers(&w.book.memos, "u-a"));
+        assert!(remembers(&w.book.memos, "u-b"));
         assert_eq!(
             w.book.reconciles.snapshot().keys().collect::<Vec<_>>(),
             ["MigrationJob/ns/b"]
@@ -207,7 +214,7 @@ mod tests {
         for (name, uid) in [("a", "u-a"), ("b", "u-b")] {
             feed(&mut w, watcher::Event::Apply(job(name, uid)));
             drop(w.book.reconciles.begin("MigrationJob", "ns", name));
-            w.book.memos.set(uid, Pending);
+            remember(&w.book.memos, uid);
         }
         // The watch was away while `a` was deleted: it lists again and
         // finds only `b`.
@@ -216,19 +223,20 @@ mod tests {
         assert_eq!(w.tracked.reconciles.get(), 2, "not before the list is done");
         feed(&mut w, watcher::Event::InitDone);
         assert_eq!((w.tracked.reconciles.get(), w.tracked.memos.get()), (1, 1));
-        assert!(w.book.memos.get::<Pending>("u-b").is_some());
+        assert!(remembers(&w.book.memos, "u-b"));
     }
 
     #[test]
     fn memos_count_their_entries() {
         let size = Gauge::default();
         let memos = Memos::tracked(size.clone());
-        memos.set("u1", Pending);
-        memos.set("u1", 7u8);
-        memos.set("u2", Pending);
-        assert_eq!(size.get(), 3);
-        memos.forget_one::<u8>("u1");
+        remember(&memos, "u1");
+        remember(&memos, "u2");
         assert_eq!(size.get(), 2);
+        // Emptied, a memo is not kept.
+        memos.jobs.update("u2", |m| *m = Default::default());
+        assert_eq!((size.get(), memos.len()), (1, 1));
+        remember(&memos, "u2");
         memos.forget("u1");
         assert_eq!((size.get(), memos.len()), (1, 1));
         memos.retain(|_| false);

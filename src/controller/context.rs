@@ -62,73 +62,106 @@ pub struct Context {
     scope: Option<String>,
 }
 
-/// Per-object values a kind keeps in this process, keyed by the object's
-/// uid and typed by the kind's own memo type: a status write may fail on a
-/// stale read, or the watch may not show it yet, and the next reconcile
-/// must not act as if it had never happened. Kept kind-agnostic so that
-/// the shared context names no kind's state. An object's memos go when it
-/// is deleted (`super::bookkeeping`).
+/// What each kind remembers about one of its objects in this process,
+/// keyed by the object's uid: a status write may fail on a stale read, or
+/// the watch may not show it yet, and the next reconcile must not act as if
+/// it had never happened. One typed memo per kind, so what a reconcile
+/// carries over is named in one struct; an object's memo goes when it is
+/// deleted (`super::bookkeeping`).
 #[derive(Default)]
 pub struct Memos {
-    entries: std::sync::Mutex<MemoMap>,
-    /// The number of entries, for `/metrics`.
-    size: prometheus_client::metrics::gauge::Gauge,
+    pub services: Memo<super::ecs_service::Memo>,
+    pub jobs: Memo<super::migration_job::Memo>,
 }
-
-type MemoMap = std::collections::HashMap<(std::any::TypeId, String), Box<dyn std::any::Any + Send>>;
 
 impl Memos {
     /// Memos whose entry count is published in `size`.
     pub fn tracked(size: prometheus_client::metrics::gauge::Gauge) -> Self {
+        Self {
+            services: Memo::tracked(size.clone()),
+            jobs: Memo::tracked(size),
+        }
+    }
+
+    /// Forgets what any kind remembered about `uid` (its object is gone).
+    pub fn forget(&self, uid: &str) {
+        self.services.forget(uid);
+        self.jobs.forget(uid);
+    }
+
+    /// Keeps only the memos of objects for which `exists(uid)`.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        self.services.retain(&exists);
+        self.jobs.retain(&exists);
+    }
+
+    /// Objects with a memo.
+    pub fn len(&self) -> usize {
+        self.services.len() + self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A kind's memo of one object: empty memos are not kept.
+pub trait Remembered: Clone + Default + Send + 'static {
+    fn is_empty(&self) -> bool;
+}
+
+/// One kind's memos by object uid.
+#[derive(Default)]
+pub struct Memo<T> {
+    entries: std::sync::Mutex<std::collections::HashMap<String, T>>,
+    /// The entries of every kind, for `/metrics`.
+    size: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl<T: Remembered> Memo<T> {
+    fn tracked(size: prometheus_client::metrics::gauge::Gauge) -> Self {
         Self {
             entries: Default::default(),
             size,
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, MemoMap> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, T>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `change` on the entries, then publishes their count.
-    fn change<R>(&self, change: impl FnOnce(&mut MemoMap) -> R) -> R {
+    /// The object's memo (empty when it has none).
+    pub fn get(&self, uid: &str) -> T {
+        self.entries().get(uid).cloned().unwrap_or_default()
+    }
+
+    /// Changes the object's memo; one left empty is dropped.
+    pub fn update<R>(&self, uid: &str, change: impl FnOnce(&mut T) -> R) -> R {
         let mut entries = self.entries();
-        let out = change(&mut entries);
-        self.size.set(entries.len() as i64);
+        let before = entries.len();
+        let memo = entries.entry(uid.to_string()).or_default();
+        let out = change(memo);
+        if memo.is_empty() {
+            entries.remove(uid);
+        }
+        self.size.inc_by(entries.len() as i64 - before as i64);
         out
     }
 
-    pub fn get<T: Clone + Send + 'static>(&self, uid: &str) -> Option<T> {
-        self.entries()
-            .get(&(std::any::TypeId::of::<T>(), uid.to_string()))
-            .and_then(|v| v.downcast_ref::<T>())
-            .cloned()
-    }
-
-    pub fn set<T: Send + 'static>(&self, uid: &str, value: T) {
-        self.change(|e| {
-            e.insert(
-                (std::any::TypeId::of::<T>(), uid.to_string()),
-                Box::new(value),
-            )
-        });
-    }
-
-    pub fn forget_one<T: 'static>(&self, uid: &str) {
-        self.change(|e| e.remove(&(std::any::TypeId::of::<T>(), uid.to_string())));
-    }
-
-    /// Forgets what any kind remembered about `uid` (its object is gone).
     pub fn forget(&self, uid: &str) {
-        self.change(|e| e.retain(|(_, k), _| k != uid));
+        let mut entries = self.entries();
+        if entries.remove(uid).is_some() {
+            self.size.dec();
+        }
     }
 
-    /// Keeps only the memos of objects for which `exists(uid)`.
-    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
-        self.change(|e| e.retain(|(_, uid), _| exists(uid)));
+    fn retain(&self, exists: &impl Fn(&str) -> bool) {
+        let mut entries = self.entries();
+        let before = entries.len();
+        entries.retain(|uid, _| exists(uid));
+        self.size.dec_by((before - entries.len()) as i64);
     }
 
-    /// Entries held (a few per object at most).
     pub fn len(&self) -> usize {
         self.entries().len()
     }

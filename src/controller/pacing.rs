@@ -15,7 +15,7 @@ use k8s_openapi::jiff::{Timestamp, Unit};
 use crate::aws::taskdef::{latest_with_hash, RenderedTaskDefinition};
 use crate::aws::{AwsFailure, Clients, Ticket};
 
-use super::context::Memos;
+use super::context::{Memo, Remembered};
 
 /// A wait up to this long is spent in the reconcile (requeueing would cost
 /// more than it frees).
@@ -23,8 +23,8 @@ const HOLD: Duration = Duration::from_secs(2);
 
 /// A ticket taken for one object's call, for the work identified by `key`
 /// (e.g. the spec hash a task definition is registered for).
-#[derive(Clone)]
-struct Queued {
+#[derive(Clone, Debug)]
+pub struct Queued {
     key: String,
     ticket: Ticket,
 }
@@ -51,16 +51,27 @@ pub fn queued_message(what: &str, now: Timestamp, wait: Duration) -> String {
 
 /// The object `uid` holds a ticket for `key` (it asked before and was told
 /// to come back): the checks it made before asking need not be repeated.
-pub fn waiting(memos: &Memos, uid: &str, key: &str) -> bool {
-    memos.get::<Queued>(uid).is_some_and(|q| q.key == key)
+pub fn waiting<M: Paced>(memos: &Memo<M>, uid: &str, key: &str) -> bool {
+    memos
+        .get(uid)
+        .queued()
+        .as_ref()
+        .is_some_and(|q| q.key == key)
 }
 
 /// The object's turn for `action`: its held ticket for `key`, or a new
 /// one. A ticket due within [`HOLD`] is spent now; a later one is kept for
 /// the object's next reconcile. A ticket for another key is dropped (the
 /// spec changed; the token is lost, which only slows the bucket by one).
-pub fn turn(memos: &Memos, clients: &Clients, uid: &str, key: &str, action: &str) -> Turn {
-    let ticket = match memos.get::<Queued>(uid).filter(|q| q.key == key) {
+pub fn turn<M: Paced>(
+    memos: &Memo<M>,
+    clients: &Clients,
+    uid: &str,
+    key: &str,
+    action: &str,
+) -> Turn {
+    let held = memos.get(uid).queued().clone();
+    let ticket = match held.filter(|q| q.key == key) {
         Some(q) => q.ticket,
         None => clients.ticket(action),
     };
@@ -121,8 +132,8 @@ pub enum Registration {
 /// ticket is kept for the object `uid`. Whatever must hold between the
 /// look and a registration (the family's owner, a pause) the caller
 /// checks before calling.
-pub async fn register(
-    memos: &Memos,
+pub async fn register<M: Paced>(
+    memos: &Memo<M>,
     clients: &Clients,
     uid: &str,
     rendered: &RenderedTaskDefinition,
@@ -139,21 +150,24 @@ pub async fn register(
     Ok(Registration::Registered { arn, revision })
 }
 
-fn turn_at(memos: &Memos, uid: &str, key: &str, ticket: Ticket, now: Instant) -> Turn {
+fn turn_at<M: Paced>(memos: &Memo<M>, uid: &str, key: &str, ticket: Ticket, now: Instant) -> Turn {
     let wait = ticket.at.saturating_duration_since(now);
-    if wait > HOLD {
-        memos.set(
-            uid,
-            Queued {
-                key: key.to_string(),
-                ticket,
-            },
-        );
-        Turn::Later(wait)
-    } else {
-        memos.forget_one::<Queued>(uid);
-        Turn::Now(ticket)
+    let later = wait > HOLD;
+    memos.update(uid, |m| {
+        *m.queued() = later.then(|| Queued {
+            key: key.to_string(),
+            ticket,
+        });
+    });
+    match later {
+        true => Turn::Later(wait),
+        false => Turn::Now(ticket),
     }
+}
+
+/// A kind's memo that holds its object's ticket.
+pub trait Paced: Remembered {
+    fn queued(&mut self) -> &mut Option<Queued>;
 }
 
 #[cfg(test)]
@@ -162,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_far_ticket_is_kept_and_a_near_one_spent() {
-        let memos = Memos::default();
+        let memos = Memo::<crate::controller::migration_job::Memo>::default();
         let now = Instant::now();
         let far = Ticket {
             at: now + Duration::from_secs(30),

@@ -301,7 +301,9 @@ async fn service_requests(clients: &Arc<Clients>, rec: &Recorder, svc: &EcsServi
         None => None,
     };
     let registries = act::wanted_registries(svc, registry.as_deref());
-    act::create_service(clients, svc, &td, &registries, false)
+    let count = (svc.spec.desired_count)
+        .unwrap_or(berth::controller::ecs_service::plan::INITIAL_DESIRED_COUNT);
+    act::create_service(clients, svc, &td, count, &registries, false)
         .await
         .unwrap();
     let every_field = act::ServiceUpdate {

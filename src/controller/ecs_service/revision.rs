@@ -31,58 +31,50 @@ pub(super) async fn desired(
         }
     }
     let uid = obj.metadata.uid.clone().unwrap_or_default();
-    let remembered = ctx
-        .memos
-        .get::<Registered>(&uid)
-        .filter(|r| r.hash == *hash)
-        .map(|r| (r.arn, r.revision));
-    if let Some((arn, revision)) = remembered {
-        return Ok(Revision::Known(arn, revision));
+    let memos = &ctx.memos.services;
+    let remembered = memos.get(&uid).registered.filter(|r| r.hash == *hash);
+    if let Some(r) = remembered {
+        return Ok(Revision::Known(r.arn, r.revision));
     }
     let remember = |arn: &str, revision: i64| {
-        ctx.memos.set(
-            &uid,
-            Registered {
-                hash: hash.clone(),
-                arn: arn.to_string(),
-                revision,
-            },
-        );
+        let registered = Some(Registered {
+            hash: hash.clone(),
+            arn: arn.to_string(),
+            revision,
+        });
+        memos.update(&uid, |m| m.registered = registered);
     };
     // A service holding a ticket looked for the hash when it took it, and
     // nothing registers its family meanwhile.
-    if !held {
-        if let Some(latest) = taskdef::latest(clients, &obj.family()).await? {
-            let owners = claim::owners(ctx, obj, &[&latest.tags]).await?;
-            if let Some((reason, message)) = plan::family_refused(obj, &latest.tags, &owners) {
-                return Ok(Revision::Refused(reason, message));
-            }
-            if latest.has_hash(hash) {
-                remember(&latest.arn, latest.revision);
-                return Ok(Revision::Known(latest.arn, latest.revision));
-            }
-        }
+    let found = match held {
+        true => pacing::Found::Held,
+        false => match look(obj, ctx, clients, hash).await? {
+            Ok(found) => found,
+            Err(refused) => return Ok(refused),
+        },
+    };
+    if let pacing::Found::Revision { arn, revision } = found {
+        remember(&arn, revision);
+        return Ok(Revision::Known(arn, revision));
     }
     if paused {
         return Ok(Revision::Paused(hash.clone()));
     }
-    let ticket = match pacing::turn(&ctx.memos, clients, &uid, hash, REGISTER) {
-        pacing::Turn::Now(ticket) => ticket,
-        pacing::Turn::Later(wait) => return Ok(Revision::Queued(wait)),
+    let (arn, revision) = match pacing::register(memos, clients, &uid, rendered, found).await? {
+        pacing::Registration::Queued(wait) => return Ok(Revision::Queued(wait)),
+        pacing::Registration::Found { arn, revision } => (arn, revision),
+        pacing::Registration::Registered { arn, revision } => {
+            let note = format!(
+                "registered {} revision {revision} (hash {hash})",
+                obj.family()
+            );
+            let (reason, action) = ("TaskDefinitionRegistered", "RegisterTaskDefinition");
+            ctx.event(obj, EventType::Normal, reason, action, note)
+                .await;
+            (arn, revision)
+        }
     };
-    let (arn, revision) = rendered.register(clients, Some(ticket)).await?;
     remember(&arn, revision);
-    ctx.event(
-        obj,
-        EventType::Normal,
-        "TaskDefinitionRegistered",
-        "RegisterTaskDefinition",
-        format!(
-            "registered {} revision {revision} (hash {hash})",
-            obj.family()
-        ),
-    )
-    .await;
     if held {
         // `Registered` remembers the revision for the next poll.
         return Ok(Revision::Later);
@@ -90,13 +82,35 @@ pub(super) async fn desired(
     Ok(Revision::Known(arn, revision))
 }
 
-const REGISTER: &str = "ecs:RegisterTaskDefinition";
+/// The family's newest revision: refused when it is another object's,
+/// found when it carries the hash.
+async fn look(
+    obj: &EcsService,
+    ctx: &Context,
+    clients: &Clients,
+    hash: &str,
+) -> Result<std::result::Result<pacing::Found, Revision>> {
+    let Some(latest) = taskdef::latest(clients, &obj.family()).await? else {
+        return Ok(Ok(pacing::Found::Missing));
+    };
+    let owners = claim::owners(ctx, obj, &[&latest.tags]).await?;
+    if let Some((reason, message)) = plan::family_refused(obj, &latest.tags, &owners) {
+        return Ok(Err(Revision::Refused(reason, message)));
+    }
+    Ok(Ok(match latest.has_hash(hash) {
+        true => pacing::Found::Revision {
+            arn: latest.arn,
+            revision: latest.revision,
+        },
+        false => pacing::Found::Missing,
+    }))
+}
 
 /// The task definition revision this process registered or found for an
 /// EcsService: until the status write that records it lands (it may fail on
 /// a stale read), the next reconcile knows it without asking ECS again.
-#[derive(Clone)]
-struct Registered {
+#[derive(Clone, Debug)]
+pub(super) struct Registered {
     hash: String,
     arn: String,
     revision: i64,

@@ -9,8 +9,8 @@ use crate::controller::context::{Context, REFRESH_ANNOTATION};
 
 /// When this process last observed AWS for a service that was waiting for
 /// its migrations, and the refresh value it had then.
-#[derive(Clone)]
-struct Waiting {
+#[derive(Clone, Debug)]
+pub(super) struct Waiting {
     at: std::time::Instant,
     refresh: Option<String>,
 }
@@ -19,15 +19,12 @@ pub(super) fn remember(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus)
     let uid = obj.metadata.uid.as_deref().unwrap_or_default();
     if plan::waiting_for_migrations(next).is_some() {
         let refresh = obj.annotations().get(REFRESH_ANNOTATION).cloned();
-        ctx.memos.set(
-            uid,
-            Waiting {
-                at: std::time::Instant::now(),
-                refresh,
-            },
-        );
+        let at = std::time::Instant::now();
+        ctx.memos
+            .services
+            .update(uid, |m| m.waiting = Some(Waiting { at, refresh }));
     } else {
-        ctx.memos.forget_one::<Waiting>(uid);
+        ctx.memos.services.update(uid, |m| m.waiting = None);
     }
 }
 
@@ -39,7 +36,7 @@ pub(super) fn remember(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus)
 /// RegisterTaskDefinition).
 pub(super) fn still(obj: &EcsService, ctx: &Context, prev: &EcsServiceStatus, hash: &str) -> bool {
     let uid = obj.metadata.uid.as_deref().unwrap_or_default();
-    let Some(seen) = ctx.memos.get::<Waiting>(uid) else {
+    let Some(seen) = ctx.memos.services.get(uid).waiting else {
         return false;
     };
     let refresh = obj.annotations().get(REFRESH_ANNOTATION);

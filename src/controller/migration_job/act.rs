@@ -60,7 +60,7 @@ async fn run_task(p: Plan, run: &RunTask, job: &MigrationJob, env: &Env<'_>) -> 
     let td_arn = match &run.task_definition {
         TaskDefinition::Arn(arn) => arn.clone(),
         TaskDefinition::Register { rendered, found } => {
-            let memos = &env.ctx.memos;
+            let memos = &env.ctx.memos.jobs;
             match pacing::register(memos, clients, &uid, rendered, found.clone()).await? {
                 Registration::Found { arn, .. } => arn,
                 Registration::Registered { arn, .. } => {

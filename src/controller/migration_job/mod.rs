@@ -22,14 +22,51 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use super::context::Context;
+use super::context::{Context, Remembered};
 use super::error::{Error, Result};
+use super::pacing;
 use super::shell::{self, Failed, Kind, Outcome, Target};
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus};
 use crate::aws::ecs::tasks::{self, RunTarget};
 use crate::aws::tags::owner_of;
 use crate::aws::{Clients, FailureKind};
 use plan::{is_finished, LastWrite, Plan, Report, Then};
+
+/// What this process remembers of a MigrationJob between reconciles.
+#[derive(Clone, Debug, Default)]
+pub struct Memo {
+    /// The run this process wrote last (`Kind::written`).
+    last_write: Option<LastWrite>,
+    /// Its ticket for RegisterTaskDefinition (`pacing`).
+    queued: Option<pacing::Queued>,
+}
+
+impl Remembered for Memo {
+    fn is_empty(&self) -> bool {
+        self.last_write.is_none() && self.queued.is_none()
+    }
+}
+
+#[cfg(test)]
+impl Memo {
+    /// A memo of a written run, for tests of the bookkeeping.
+    pub(crate) fn written(run_hash: &str) -> Self {
+        let run_hash = run_hash.to_string();
+        Memo {
+            last_write: Some(LastWrite {
+                run_hash,
+                attempts: 1,
+            }),
+            queued: None,
+        }
+    }
+}
+
+impl pacing::Paced for Memo {
+    fn queued(&mut self) -> &mut Option<pacing::Queued> {
+        &mut self.queued
+    }
+}
 
 impl Kind for MigrationJob {
     type Status = MigrationJobStatus;
@@ -56,7 +93,8 @@ impl Kind for MigrationJob {
     fn written(&self, ctx: &Context, status: &MigrationJobStatus) {
         if let (Some(uid), Some(hash)) = (&self.metadata.uid, &status.run_hash) {
             let (run_hash, attempts) = (hash.clone(), status.attempts);
-            ctx.memos.set(uid, LastWrite { run_hash, attempts });
+            let last_write = Some(LastWrite { run_hash, attempts });
+            ctx.memos.jobs.update(uid, |m| m.last_write = last_write);
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 
-use super::plan::{self, LastWrite, Need, Observed};
+use super::plan::{self, Need, Observed};
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus};
 use crate::aws::ecs::tasks::{self, ToRun};
 use crate::aws::tags::owner_of;
@@ -30,7 +30,7 @@ pub(super) fn observe(obj: &MigrationJob, ctx: &Context, prev: &MigrationJobStat
         .metadata
         .uid
         .as_deref()
-        .and_then(|uid| ctx.memos.get::<LastWrite>(uid));
+        .and_then(|uid| ctx.memos.jobs.get(uid).last_write);
     o.paused = is_paused(obj.annotations());
     o.refresh = obj.annotations().get(REFRESH_ANNOTATION).cloned();
     o.database = obj.spec.database_ref.as_ref().and_then(|r| {
@@ -76,8 +76,7 @@ pub(super) async fn read(
         Need::Task(arn) => o.task = Some(tasks::task(c, cluster, &arn, container).await?),
         Need::ToRun => {
             let to_run = tasks::task_definition(c, target, &owner_of(obj), &uid);
-            let held =
-                matches!(&to_run, ToRun::Rendered(r) if pacing::waiting(&ctx.memos, &uid, &r.hash));
+            let held = matches!(&to_run, ToRun::Rendered(r) if pacing::waiting(&ctx.memos.jobs, &uid, &r.hash));
             o.to_run = Some((to_run, held));
         }
         Need::RunTasks { started_by } => {

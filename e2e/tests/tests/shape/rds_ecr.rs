@@ -30,6 +30,7 @@ pub async fn aurora_requests(clients: &Arc<Clients>, obj: &AuroraCluster) {
             uid: &uid,
             observed: &o,
             owners: &Default::default(),
+            paused: false,
         });
         match p.action {
             RdsAction::Nothing => break,
