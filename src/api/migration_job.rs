@@ -261,12 +261,19 @@ impl MigrationJob {
     /// Whether this job's `serviceRef` names EcsService `name` of namespace
     /// `namespace`: the one test of which jobs borrow from a service.
     pub fn names_service(&self, namespace: &str, name: &str) -> bool {
-        self.metadata.namespace.as_deref() == Some(namespace)
-            && self
-                .spec
-                .service_ref
-                .as_ref()
-                .is_some_and(|r| r.name == name)
+        self.metadata.namespace.as_deref() == Some(namespace) && self.refers_to(name)
+    }
+
+    /// A `hook` job of service `name` (of the job's own namespace).
+    pub fn is_hook_of(&self, hook: Hook, name: &str) -> bool {
+        self.spec.hook == hook && self.refers_to(name)
+    }
+
+    fn refers_to(&self, name: &str) -> bool {
+        self.spec
+            .service_ref
+            .as_ref()
+            .is_some_and(|r| r.name == name)
     }
 }
 

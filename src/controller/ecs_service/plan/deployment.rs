@@ -235,12 +235,7 @@ pub fn rolled_back(
 pub fn post_test_jobs<'a>(jobs: &'a [MigrationJob], service: &str) -> Vec<&'a MigrationJob> {
     jobs.iter()
         .filter(|j| {
-            j.spec.hook == Hook::PostTestTraffic
-                && j.spec
-                    .service_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name == service)
-                && j.metadata.deletion_timestamp.is_none()
+            j.is_hook_of(Hook::PostTestTraffic, service) && j.metadata.deletion_timestamp.is_none()
         })
         .collect()
 }

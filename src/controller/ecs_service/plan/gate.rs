@@ -22,12 +22,7 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
     let pre: Vec<&MigrationJob> = jobs
         .iter()
         .filter(|j| {
-            j.spec.hook == Hook::PreRollout
-                && j.spec
-                    .service_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name == service)
-                && j.metadata.deletion_timestamp.is_none()
+            j.is_hook_of(Hook::PreRollout, service) && j.metadata.deletion_timestamp.is_none()
         })
         .collect();
     let mut waiting = Vec::new();
@@ -78,13 +73,7 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
 /// (message, whether it asks for a rollback).
 pub fn post_check(jobs: &[MigrationJob], service: &str, hash: &str) -> Option<(String, bool)> {
     jobs.iter()
-        .filter(|j| {
-            j.spec.hook == Hook::PostRollout
-                && j.spec
-                    .service_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name == service)
-        })
+        .filter(|j| j.is_hook_of(Hook::PostRollout, service))
         .find_map(|j| {
             let st = j.status.as_ref()?;
             (st.phase == Some(Phase::Failed) && st.service_hash.as_deref() == Some(hash)).then(
