@@ -255,37 +255,6 @@ impl Context {
         Ok(self.aws.clients(&target).await)
     }
 
-    /// The AWS clients to delete `obj`'s resources with; `None` when the
-    /// namespace has no role under `--require-namespace-role`. Then berth
-    /// has no identity it may use for the namespace, so the resources
-    /// (`left` describes them) stay in AWS, a Warning Event says so, and
-    /// the object goes: a finalizer waiting for a role that may never come
-    /// would hold the object, and its namespace, in deletion forever.
-    pub async fn aws_for_cleanup<K>(&self, obj: &K, left: &str) -> Result<Option<Arc<Clients>>>
-    where
-        K: Resource<DynamicType = ()>,
-    {
-        let namespace = obj.meta().namespace.clone().unwrap_or_default();
-        match self.aws_for(&namespace).await {
-            Ok(clients) => Ok(Some(clients)),
-            Err(Error::Target(t @ crate::aws::TargetError::NoNamespaceRole { .. })) => {
-                self.event(
-                    obj,
-                    EventType::Warning,
-                    crate::api::conditions::Reason::NamespaceRoleRequired.as_str(),
-                    "Delete",
-                    format!(
-                        "{left} stay in AWS: {t}. Delete them with the account's own tools \
-                         if they are not wanted."
-                    ),
-                )
-                .await;
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// The MigrationJobs of `namespace` whose `serviceRef` names `service`,
     /// from the watch store.
     pub fn jobs_for(&self, namespace: &str, service: &str) -> Vec<MigrationJob> {

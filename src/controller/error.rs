@@ -1,7 +1,6 @@
 //! Reconcile errors, each with a static category used as the metrics label
 //! and the Event reason.
 
-use crate::api::conditions::Reason;
 use crate::api::InvalidSpec;
 use crate::aws::{AwsFailure, FailureKind, TargetError};
 
@@ -48,22 +47,6 @@ impl Error {
             Error::Target(TargetError::NoRegion) => "ConfigError",
             Error::Target(TargetError::NoNamespaceRole { .. }) => "NamespaceRoleRequired",
             Error::StaleRead(_) => "StaleRead",
-        }
-    }
-
-    /// The condition reason and message of an object berth refuses to
-    /// call AWS for (its spec passes a role the namespace does not allow,
-    /// or the namespace has no AWS target); `None` for any other failure.
-    pub fn refusal(&self) -> Option<(Reason, String)> {
-        match self {
-            Error::InvalidSpec(invalid) => Some((Reason::InvalidSpec, invalid.to_string())),
-            Error::Target(t @ TargetError::NoRegion) => {
-                Some((Reason::AwsConfiguration, t.to_string()))
-            }
-            Error::Target(t @ TargetError::NoNamespaceRole { .. }) => {
-                Some((Reason::NamespaceRoleRequired, t.to_string()))
-            }
-            _ => None,
         }
     }
 

@@ -21,7 +21,7 @@ use super::error::{Error, Result};
 use super::status::{self, Conditioned};
 use crate::api::conditions::{self, Desired, Reason};
 use crate::api::roles::PassedRole;
-use crate::aws::{AwsFailure, Clients, FailureKind};
+use crate::aws::{AwsFailure, Clients, FailureKind, TargetError};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 /// A kind berth reconciles.
@@ -174,9 +174,17 @@ pub fn failed<K: Kind>(obj: &K, err: &Error) -> Option<Outcome<K::Status>> {
     }
 }
 
-/// The prelude's refusals: the spec, or the namespace's AWS target.
+/// The prelude's refusals, before any AWS call: a role the namespace does
+/// not allow (named by its field), no region, no role for the namespace.
 pub fn refused(err: &Error) -> Option<Failed> {
-    let (reason, message) = err.refusal()?;
+    let (reason, message) = match err {
+        Error::InvalidSpec(invalid) => (Reason::InvalidSpec, invalid.to_string()),
+        Error::Target(t @ TargetError::NoRegion) => (Reason::AwsConfiguration, t.to_string()),
+        Error::Target(t @ TargetError::NoNamespaceRole { .. }) => {
+            (Reason::NamespaceRoleRequired, t.to_string())
+        }
+        _ => return None,
+    };
     Some(Failed::new(reason, message, Then::Resync))
 }
 
@@ -217,9 +225,23 @@ async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
             "berth.dev/paused is \"true\": not deleting {left} until the annotation is removed"
         )));
     }
-    match ctx.aws_for_cleanup(obj, &left).await? {
-        Some(clients) => obj.delete(ctx, &clients).await,
-        None => Ok(Action::await_change()),
+    let ns = obj.namespace().unwrap_or_default();
+    match ctx.aws_for(&ns).await {
+        Ok(clients) => obj.delete(ctx, &clients).await,
+        // No identity berth may use for the namespace: the resources stay
+        // and the object goes (a finalizer waiting for a role that may
+        // never come would hold it, and its namespace, in deletion forever).
+        Err(Error::Target(t @ TargetError::NoNamespaceRole { .. })) => {
+            let note = format!(
+                "{left} stay in AWS: {t}. Delete them with the account's own tools \
+                 if they are not wanted."
+            );
+            let reason = Reason::NamespaceRoleRequired.as_str();
+            ctx.event(obj, EventType::Warning, reason, "Delete", note)
+                .await;
+            Ok(Action::await_change())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -328,7 +350,6 @@ pub async fn announce<K: Kind>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::TargetError;
 
     fn aws(kind: FailureKind) -> AwsFailure {
         AwsFailure {
