@@ -76,6 +76,15 @@ impl Env {
         self.wait_phase(name, phase, timeout).await
     }
 
+    /// How many of the `K`s in the namespace are Ready.
+    pub async fn count_ready<K>(&self) -> kube::Result<usize>
+    where
+        K: Object + Conditioned,
+    {
+        let list = self.api::<K>().list(&Default::default()).await?;
+        Ok(list.items.iter().filter(|k| is_ready(*k)).count())
+    }
+
     /// Waits until `name` is Ready; on timeout panics as [`Env::wait_for`].
     pub async fn wait_ready<K>(&self, name: &str, timeout: Duration) -> K
     where

@@ -118,15 +118,7 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
     );
 
     // The cluster in RDS carries what the spec asked for.
-    let c = rds(&env)
-        .await
-        .describe_db_clusters()
-        .db_cluster_identifier("orders-db")
-        .send()
-        .await
-        .unwrap()
-        .db_clusters()[0]
-        .clone();
+    let c = describe(&rds(&env).await, "orders-db").await.unwrap();
     assert_eq!(c.iam_database_authentication_enabled(), Some(true));
     assert_eq!(c.storage_encrypted(), Some(true));
     assert_eq!(c.deletion_protection(), Some(true));
@@ -169,14 +161,9 @@ async fn max_capacity_change_is_one_modify_after_available() {
         },
     )
     .await;
-    let scaling = rds(&env)
-        .await
-        .describe_db_clusters()
-        .db_cluster_identifier("orders-db")
-        .send()
+    let scaling = describe(&rds(&env).await, "orders-db")
         .await
         .unwrap()
-        .db_clusters()[0]
         .serverless_v2_scaling_configuration()
         .cloned()
         .unwrap();
