@@ -12,7 +12,7 @@
 use std::fmt::Debug;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,12 +31,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub use awsim;
 pub use berth;
 
+mod aws_state;
+mod berth_command;
+mod call_log;
+pub mod conditions;
+mod env_variants;
+pub mod examples;
 pub mod measure;
 pub mod processes;
 mod readable;
+mod releases;
 
+pub use aws_state::RdsCounts;
+pub use berth_command::berth_bin;
+use berth_command::BerthRun;
 use readable::event_lines;
 pub use readable::{assert_conditions_readable, assert_events_readable};
+pub use releases::task_definition_arn;
 
 /// Field manager of everything the tests apply (as a user's kubectl would).
 pub const MANAGER: &str = "e2e-user";
@@ -49,45 +60,6 @@ pub fn workspace_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("workspace root")
-}
-
-/// The berth binary under test (`BERTH_BIN`, else `target/debug/berth`).
-pub fn berth_bin() -> PathBuf {
-    std::env::var_os("BERTH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("debug/berth"))
-}
-
-/// `berth run` with what every test's berth shares: test AWS credentials,
-/// exit with the test process, the log level, output appended to `log`.
-/// Callers add the flags and environment of their own.
-fn berth_command(log: &Path) -> Command {
-    let bin = berth_bin();
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (cargo build --bin berth)",
-        bin.display()
-    );
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("opening berth's log");
-    let mut command = Command::new(bin);
-    command
-        .arg("run")
-        .env("AWS_ACCESS_KEY_ID", "AKIDE2ETEST")
-        .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("BERTH_EXIT_WITH_PARENT", "1")
-        .env(
-            "RUST_LOG",
-            std::env::var("BERTH_E2E_LOG").unwrap_or_else(|_| "info,berth=debug".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log handle"))
-        .stderr(log);
-    command
 }
 
 fn target_dir() -> PathBuf {
@@ -120,6 +92,20 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
         *done = true;
     }
     Ok(())
+}
+
+/// A namespaced Kubernetes object the helpers read, patch and wait on.
+pub trait Object:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned
+{
+}
+
+impl<K> Object for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + DeserializeOwned
+{
 }
 
 /// Options for a test environment.
@@ -317,29 +303,20 @@ impl Env {
     /// Starts `berth run` for this namespace (its log: target/e2e-logs/NS.berth.log).
     pub fn start_berth(&mut self) {
         assert!(self.berth.is_none(), "berth is already running");
-        let leader_election = if self.options.leader_election {
-            "true"
-        } else {
-            "false"
-        };
-        let mut command = berth_command(&self.log_path);
-        if !self.options.all_namespaces {
-            command.args(["--namespace", &self.home]);
+        let endpoint = self.awsim.endpoint();
+        let child = BerthRun {
+            log: &self.log_path,
+            namespace: (!self.options.all_namespaces).then_some(self.home.as_str()),
+            aws_endpoint: &endpoint,
+            resync_interval: &self.options.resync_interval,
+            admin_port: self.admin_port,
+            leader_election: self.options.leader_election,
         }
-        let child = command
-            .args([
-                "--aws-endpoint-url",
-                &self.awsim.endpoint(),
-                "--aws-region",
-                REGION,
-            ])
-            .args(["--resync-interval", &self.options.resync_interval])
-            .args(["--admin-addr", &format!("127.0.0.1:{}", self.admin_port)])
-            .args(["--debug-addr", &format!("127.0.0.1:{}", self.debug_port)])
-            .args(["--leader-election", leader_election])
-            .envs(self.options.berth_env.iter().map(|(k, v)| (k, v)))
-            .spawn()
-            .expect("starting berth");
+        .command()
+        .args(["--debug-addr", &format!("127.0.0.1:{}", self.debug_port)])
+        .envs(self.options.berth_env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .expect("starting berth");
         self.berth = Some(child);
     }
 
@@ -427,11 +404,7 @@ impl Env {
         pred: impl Fn(&K) -> bool,
     ) -> K
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned
-            + Serialize,
+        K: Object + Serialize,
     {
         let api = self.api::<K>();
         let deadline = Instant::now() + timeout;
@@ -605,13 +578,23 @@ impl Env {
             .collect()
     }
 
+    /// Sets annotation `key` of `name` to `value` (`null` removes it), as
+    /// `kubectl annotate` would.
+    pub async fn annotate<K>(&self, name: &str, key: &str, value: serde_json::Value) -> K
+    where
+        K: Object,
+    {
+        self.merge_patch::<K>(
+            name,
+            serde_json::json!({"metadata": {"annotations": {key: value}}}),
+        )
+        .await
+    }
+
     /// Patches an object with a JSON merge patch, as `kubectl patch --type merge` would.
     pub async fn merge_patch<K>(&self, name: &str, patch: serde_json::Value) -> K
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Object,
     {
         self.api::<K>()
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -625,10 +608,7 @@ impl Env {
     /// panics with the tail of berth's log.
     pub async fn wait_gone<K>(&self, name: &str, timeout: Duration)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Object,
     {
         let deadline = Instant::now() + timeout;
         while self.api::<K>().get_opt(name).await.unwrap().is_some() {
@@ -645,10 +625,7 @@ impl Env {
     /// Deletes `name` as `kubectl delete` would and waits until it is gone.
     pub async fn delete_and_wait<K>(&self, name: &str, timeout: Duration)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Object,
     {
         self.api::<K>()
             .delete(name, &Default::default())
@@ -668,6 +645,23 @@ impl Env {
     /// The same on berth's loopback `--debug-addr`.
     pub async fn debug_get(&self, path: &str) -> anyhow::Result<String> {
         http_get(self.debug_port, path).await
+    }
+
+    /// Waits until `path` on the admin address answers 200 and returns the
+    /// body (`/readyz` does once every watch has listed, which a loaded API
+    /// server can take a while to finish after the first reconcile).
+    pub async fn wait_admin_answers(&self, path: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.admin_get(path).await {
+                Ok(body) => return body,
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "berth's {path} never answered 200: {e:#}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
@@ -744,10 +738,7 @@ impl Env {
     /// nothing berth watches, such as re-applying an unchanged manifest.
     pub async fn refresh_and_wait<K>(&self, name: &str, timeout: Duration)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Object,
     {
         let kind = K::kind(&()).to_string();
         let (started, _) = self.reconciles(&kind, name).await;
@@ -763,152 +754,5 @@ impl Env {
         .await;
         self.wait_reconciled_since(&kind, name, started, timeout)
             .await;
-    }
-}
-
-/// Helpers the test files share: the example manifests and the
-/// predicates tests wait on.
-pub mod examples {
-    use berth::api::conditions::{is_true, READY};
-    use berth::api::EcsService;
-
-    use super::{condition, workspace_root};
-
-    /// `examples/NAME` as text.
-    pub fn file(name: &str) -> String {
-        std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap()
-    }
-
-    /// The example migration without its database (tests that run no
-    /// AuroraCluster controller).
-    pub fn migration() -> String {
-        file("api-migrate.yaml").replace("  databaseRef:\n    name: orders-db\n", "")
-    }
-
-    /// Ready, running `revision`.
-    pub fn ready_on(revision: i64) -> impl Fn(&EcsService) -> bool {
-        move |s: &EcsService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| is_true(&st.conditions, READY) && st.revision == Some(revision))
-        }
-    }
-
-    /// `Degraded=True` with `reason`.
-    pub fn degraded(reason: &'static str) -> impl Fn(&EcsService) -> bool {
-        move |s: &EcsService| {
-            s.status.as_ref().is_some_and(|st| {
-                condition(&st.conditions, "Degraded")
-                    .is_some_and(|c| c.0 == "True" && c.1 == reason)
-            })
-        }
-    }
-
-    /// The Degraded condition's message.
-    pub fn degraded_message(s: &EcsService) -> String {
-        condition(&s.status.as_ref().unwrap().conditions, "Degraded")
-            .unwrap()
-            .2
-    }
-
-    /// A one-task Fargate EcsService `name` (its family too) on `cluster`,
-    /// running nginx, as a YAML document.
-    pub fn fargate_service(name: &str, cluster: &str) -> String {
-        format!(
-            r#"---
-apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: {name}
-spec:
-  cluster: {cluster}
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: {name}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-"#
-        )
-    }
-
-    /// A standalone MigrationJob `name` with an inline task definition running
-    /// `image` (logging to awslogs), plus `extra` spec lines.
-    pub fn inline_job(name: &str, image: &str, extra: &str) -> String {
-        format!(
-            r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: {name}
-spec:
-  cluster: shop
-  launchType: FARGATE
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001]
-    securityGroups: [sg-0a1b2c3d4e5f60a01]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    executionRoleArn: arn:aws:iam::123456789012:role/shop-migrate-execution
-    containers:
-      - name: migrate
-        image: {image}
-        logConfiguration:
-          logDriver: awslogs
-          options:
-            awslogs-group: /shop/migrate
-            awslogs-stream-prefix: job
-  command: ["./migrate", "up"]
-{extra}"#
-        )
-    }
-
-    /// Waits until MigrationJob `name` runs a task; its ARN.
-    pub async fn running_task(env: &super::Env, name: &str) -> String {
-        let job: berth::api::MigrationJob = env
-            .wait_for(
-                name,
-                "Running",
-                std::time::Duration::from_secs(90),
-                |j: &berth::api::MigrationJob| {
-                    j.status.as_ref().is_some_and(|s| {
-                        s.phase == Some(berth::api::migration_job::Phase::Running)
-                            && s.task_arn.is_some()
-                    })
-                },
-            )
-            .await;
-        job.status.unwrap().task_arn.unwrap()
-    }
-
-    /// A small Fargate service `svc-NN` in cluster `shop`: the unit of the
-    /// scale tests.
-    pub fn small_service(i: usize) -> String {
-        format!(
-            r#"apiVersion: berth.dev/v1alpha1
-kind: EcsService
-metadata:
-  name: svc-{i:02}
-spec:
-  cluster: shop
-  desiredCount: 1
-  launchType: FARGATE
-  taskDefinition:
-    family: svc-{i:02}
-    cpu: 256
-    memory: 512
-    containers:
-      - name: app
-        image: public.ecr.aws/nginx/nginx:1.27
-        portMappings: [{{containerPort: 80}}]
-  networkConfiguration:
-    subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
-"#
-        )
     }
 }

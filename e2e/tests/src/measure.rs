@@ -13,7 +13,7 @@ pub type Metrics = BTreeMap<String, f64>;
 impl Env {
     /// berth's `/metrics`, every sample line as `name{labels}` -> value.
     pub async fn berth_metrics(&self) -> anyhow::Result<Metrics> {
-        let body = http_get(self.admin_port, "/metrics").await?;
+        let body = self.admin_get("/metrics").await?;
         Ok(parse_metrics(&body))
     }
 
@@ -33,12 +33,6 @@ impl Env {
             );
         }
         Ok(out)
-    }
-
-    /// berth's `/readyz`: `Ok(body)` when ready (200), else `Err` with the
-    /// status line.
-    pub async fn berth_readyz(&self) -> anyhow::Result<String> {
-        http_get(self.admin_port, "/readyz").await
     }
 
     /// The berth process's peak resident memory (VmHWM), in KiB.

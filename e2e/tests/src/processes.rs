@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
 
-use super::{berth_command, free_port, http_get, tail, target_dir, Env, REGION};
+use super::berth_command::BerthRun;
+use super::{free_port, http_get, tail, target_dir, Env};
 
 /// How to start one more berth.
 #[derive(Clone, Debug, Default)]
@@ -53,20 +54,20 @@ impl Env {
             .clone()
             .unwrap_or_else(|| self.awsim.endpoint());
         let ns = spawn.namespace.as_deref().unwrap_or(&self.ns);
-        let mut command = berth_command(&log_path);
-        if !spawn.all_namespaces {
-            command.args(["--namespace", ns]);
+        let child = BerthRun {
+            log: &log_path,
+            namespace: (!spawn.all_namespaces).then_some(ns),
+            aws_endpoint: &endpoint,
+            resync_interval: &self.options.resync_interval,
+            admin_port,
+            leader_election: true,
         }
-        let child = command
-            .args(["--lease-namespace", ns])
-            .args(["--aws-endpoint-url", &endpoint, "--aws-region", REGION])
-            .args(["--resync-interval", &self.options.resync_interval])
-            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
-            .args(["--leader-election", "true"])
-            .env("POD_NAME", name)
-            .envs(spawn.env.iter().map(|(k, v)| (k, v)))
-            .spawn()
-            .expect("starting berth");
+        .command()
+        .args(["--lease-namespace", ns])
+        .env("POD_NAME", name)
+        .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .expect("starting berth");
         Berth {
             name: name.into(),
             child,

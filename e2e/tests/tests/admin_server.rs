@@ -18,24 +18,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Waits until berth's /metrics answers (the process is up).
 async fn metrics_up(env: &Env) {
-    answers(env, "/metrics").await;
-}
-
-/// Waits until `path` on the admin address answers 200 (`/readyz` does
-/// once every watch has listed, which a loaded API server can take a while
-/// to finish after the first reconcile).
-async fn answers(env: &Env, path: &str) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match env.admin_get(path).await {
-            Ok(body) => return body,
-            Err(e) => assert!(
-                Instant::now() < deadline,
-                "berth's {path} never answered 200: {e:#}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_admin_answers("/metrics", TIMEOUT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +49,7 @@ async fn the_admin_address_lists_no_object() {
         !metrics.contains(&env.ns),
         "/metrics names no namespace of an object"
     );
-    assert_eq!(answers(&env, "/readyz").await, "ok");
+    assert_eq!(env.wait_admin_answers("/readyz", TIMEOUT).await, "ok");
     assert_eq!(env.admin_get("/livez").await.unwrap(), "ok");
     // The loopback debug address the tests start berth with does.
     let listed = env.debug_get("/debug/reconciles").await.unwrap();

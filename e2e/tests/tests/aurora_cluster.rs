@@ -15,6 +15,7 @@ use berth::api::aurora_cluster::ProxyTargetHealth;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
+use berth_e2e::conditions::message_of;
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 use k8s_openapi::api::core::v1::Secret;
@@ -26,14 +27,6 @@ fn ready(a: &AuroraCluster) -> bool {
     a.status
         .as_ref()
         .is_some_and(|s| is_true(&s.conditions, READY))
-}
-
-fn rds_calls(env: &Env) -> u64 {
-    let calls = env.awsim.calls(Some("berth"));
-    calls["byService"]["rds"]
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0)
 }
 
 async fn rds(env: &Env) -> aws_sdk_rds::Client {
@@ -125,15 +118,7 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
     );
 
     // The cluster in RDS carries what the spec asked for.
-    let c = rds(&env)
-        .await
-        .describe_db_clusters()
-        .db_cluster_identifier("orders-db")
-        .send()
-        .await
-        .unwrap()
-        .db_clusters()[0]
-        .clone();
+    let c = describe(&rds(&env).await, "orders-db").await.unwrap();
     assert_eq!(c.iam_database_authentication_enabled(), Some(true));
     assert_eq!(c.storage_encrypted(), Some(true));
     assert_eq!(c.deletion_protection(), Some(true));
@@ -156,12 +141,7 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_capacity_change_is_one_modify_after_available() {
     let env = Env::new("aurora-modify").await;
-    let manifest = file("orders-db.yaml").replace(
-        "  proxy:\n    enabled: true",
-        "  proxy:\n    enabled: false",
-    );
-    env.apply_yaml(&manifest).await.unwrap();
-    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    ready_without_proxy(&env).await;
     assert_eq!(env.berth_calls("rds", "ModifyDBCluster"), 0);
 
     env.merge_patch::<AuroraCluster>(
@@ -181,14 +161,9 @@ async fn max_capacity_change_is_one_modify_after_available() {
         },
     )
     .await;
-    let scaling = rds(&env)
-        .await
-        .describe_db_clusters()
-        .db_cluster_identifier("orders-db")
-        .send()
+    let scaling = describe(&rds(&env).await, "orders-db")
         .await
         .unwrap()
-        .db_clusters()[0]
         .serverless_v2_scaling_configuration()
         .cloned()
         .unwrap();
@@ -199,12 +174,7 @@ async fn max_capacity_change_is_one_modify_after_available() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_leaves_the_cluster_in_aws() {
     let env = Env::new("aurora-retain").await;
-    let manifest = file("orders-db.yaml").replace(
-        "  proxy:\n    enabled: true",
-        "  proxy:\n    enabled: false",
-    );
-    env.apply_yaml(&manifest).await.unwrap();
-    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
+    ready_without_proxy(&env).await;
     env.delete_and_wait::<AuroraCluster>("orders-db", TIMEOUT)
         .await;
     let c = rds(&env)
@@ -237,19 +207,7 @@ async fn invalid_identifier_is_invalid_spec_without_rds_calls() {
     // A valid Kubernetes name RDS refuses (a dot) is berth's to reject.
     let dotted = file("orders-db.yaml").replace("name: orders-db\n", "name: orders.db\n");
     env.apply_yaml(&dotted).await.unwrap();
-    let db: AuroraCluster = env
-        .wait_for(
-            "orders.db",
-            "Degraded InvalidSpec",
-            TIMEOUT,
-            |a: &AuroraCluster| {
-                a.status.as_ref().is_some_and(|s| {
-                    condition(&s.conditions, "Degraded")
-                        .is_some_and(|(st, r, _)| st == "True" && r == "InvalidSpec")
-                })
-            },
-        )
-        .await;
+    let db: AuroraCluster = env.wait_degraded("orders.db", "InvalidSpec", TIMEOUT).await;
     let (_, _, message) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
     assert!(message.contains("metadata.name"), "{message}");
     // A proxy name ({id}-proxy) over RDS's 63 characters, and proxy IAM
@@ -273,21 +231,14 @@ async fn invalid_identifier_is_invalid_spec_without_rds_calls() {
             Err(e) => e.to_string(),
             Ok(_) => {
                 let db: AuroraCluster = env
-                    .wait_for(
-                        name,
-                        "Degraded InvalidSpec",
-                        TIMEOUT,
-                        degraded("InvalidSpec"),
-                    )
+                    .wait_degraded::<AuroraCluster>(name, "InvalidSpec", TIMEOUT)
                     .await;
-                condition(&db.status.unwrap().conditions, "Degraded")
-                    .unwrap()
-                    .2
+                message_of(&db, "Degraded")
             }
         };
         assert!(message.contains(field), "{name}: {message}");
     }
-    assert_eq!(rds_calls(&env), 0);
+    assert_eq!(env.berth_service_calls("rds"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,43 +254,12 @@ async fn lost_create_responses_create_nothing_twice() {
     }
     env.apply_yaml(&file("orders-db.yaml")).await.unwrap();
     env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
-    let lost = env
-        .awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["outcome"] == "lost")
-        .count();
+    let lost = env.berth_lost_calls().len();
     assert_eq!(lost, 4, "every fault fired once");
-    let rds = rds(&env).await;
-    assert_eq!(
-        rds.describe_db_clusters()
-            .send()
-            .await
-            .unwrap()
-            .db_clusters()
-            .len(),
-        1
-    );
-    assert_eq!(
-        rds.describe_db_instances()
-            .send()
-            .await
-            .unwrap()
-            .db_instances()
-            .len(),
-        1
-    );
-    assert_eq!(
-        rds.describe_db_proxies()
-            .send()
-            .await
-            .unwrap()
-            .db_proxies()
-            .len(),
-        1
-    );
+    let rds = env.rds_counts().await;
+    assert_eq!(rds.clusters, 1);
+    assert_eq!(rds.instances, 1);
+    assert_eq!(rds.proxies, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,10 +326,7 @@ async fn snapshot_policy_waits_for_deletion_protection_then_deletes_in_order() {
     // each sent only after the previous was gone, the object released
     // only after the last.
     let deletes: Vec<serde_json::Value> = env
-        .awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
+        .berth_call_log()
         .iter()
         .filter(|c| c["service"] == "rds" && c["outcome"] == "ok")
         .filter(|c| {
@@ -493,24 +410,11 @@ async fn the_example_migration_resolves_its_database_ref() {
         env.apply_yaml(&file(example)).await.unwrap();
     }
     let job: MigrationJob = env
-        .wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-            j.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(Phase::Succeeded))
-        })
+        .wait_phase("api-migrate", Phase::Succeeded, TIMEOUT)
         .await;
     let db: AuroraCluster = env.api().get("orders-db").await.unwrap();
     let proxy = db.status.unwrap().proxy_endpoint.unwrap();
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let task = ecs
-        .describe_tasks()
-        .cluster("shop")
-        .tasks(job.status.unwrap().task_arn.unwrap())
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone();
+    let task = env.ecs_task(job.status.unwrap().task_arn.unwrap()).await;
     let db_host = task
         .overrides()
         .unwrap()
@@ -531,13 +435,10 @@ fn without_proxy() -> String {
     )
 }
 
-fn degraded(reason: &'static str) -> impl Fn(&AuroraCluster) -> bool {
-    move |a: &AuroraCluster| {
-        a.status.as_ref().is_some_and(|s| {
-            condition(&s.conditions, "Degraded")
-                .is_some_and(|(st, r, _)| st == "True" && r == reason)
-        })
-    }
+/// Applies the example without its proxy and waits until it is Ready.
+async fn ready_without_proxy(env: &Env) {
+    env.apply_yaml(&without_proxy()).await.unwrap();
+    env.wait_for("orders-db", "Ready", TIMEOUT, ready).await;
 }
 
 fn ready_at(generation: i64) -> impl Fn(&AuroraCluster) -> bool {
@@ -551,22 +452,12 @@ fn ready_at(generation: i64) -> impl Fn(&AuroraCluster) -> bool {
 
 /// Berth's calls to `rds:action` as awsim logged them, by outcome.
 fn outcomes(env: &Env, action: &str) -> Vec<String> {
-    env.awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["service"] == "rds" && c["action"] == action)
-        .map(|c| c["outcome"].as_str().unwrap_or_default().to_string())
-        .collect()
+    env.berth_outcomes("rds", action)
 }
 
 /// Berth's calls that change something in RDS (any outcome).
 fn rds_mutations(env: &Env) -> Vec<String> {
-    env.awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
+    env.berth_call_log()
         .iter()
         .filter(|c| c["service"] == "rds")
         .filter_map(|c| c["action"].as_str())
@@ -676,19 +567,14 @@ async fn min_above_max_capacity_is_invalid_spec_without_rds_calls() {
     assert!(manifest.contains("minCapacity: 16"));
     env.apply_yaml(&manifest).await.unwrap();
     let db: AuroraCluster = env
-        .wait_for(
-            "orders-db",
-            "Degraded InvalidSpec",
-            TIMEOUT,
-            degraded("InvalidSpec"),
-        )
+        .wait_degraded::<AuroraCluster>("orders-db", "InvalidSpec", TIMEOUT)
         .await;
     let (_, _, message) = condition(&db.status.unwrap().conditions, "Degraded").unwrap();
     assert!(
         message.contains("spec.serverlessV2.minCapacity"),
         "{message}"
     );
-    assert_eq!(rds_calls(&env), 0);
+    assert_eq!(env.berth_service_calls("rds"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,34 +593,10 @@ async fn restart_mid_creation_creates_nothing_twice() {
         let ok = outcomes(&env, action).iter().filter(|o| *o == "ok").count();
         assert_eq!(ok, 1, "{action}: {:?}", outcomes(&env, action));
     }
-    let rds = rds(&env).await;
-    assert_eq!(
-        rds.describe_db_clusters()
-            .send()
-            .await
-            .unwrap()
-            .db_clusters()
-            .len(),
-        1
-    );
-    assert_eq!(
-        rds.describe_db_instances()
-            .send()
-            .await
-            .unwrap()
-            .db_instances()
-            .len(),
-        1
-    );
-    assert_eq!(
-        rds.describe_db_proxies()
-            .send()
-            .await
-            .unwrap()
-            .db_proxies()
-            .len(),
-        1
-    );
+    let rds = env.rds_counts().await;
+    assert_eq!(rds.clusters, 1);
+    assert_eq!(rds.instances, 1);
+    assert_eq!(rds.proxies, 1);
 }
 
 /// The master password RDS keeps in Secrets Manager (read as a user could).

@@ -9,24 +9,14 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, PROGRESSING, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
-use berth_e2e::examples::{degraded, degraded_message, file, migration, ready_on};
-use berth_e2e::{Env, Options};
+use berth_e2e::examples::{degraded_message, file, migration, ready_on};
+use berth_e2e::Env;
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(150);
 
 async fn service_tags(env: &Env) -> BTreeMap<String, String> {
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let svc = ecs
-        .describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .unwrap()
-        .services()[0]
-        .clone();
+    let svc = env.ecs_service_with_tags("shop-api").await;
     svc.tags()
         .iter()
         .map(|t| {
@@ -61,9 +51,7 @@ fn berth_mutations(env: &Env) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_follow_the_spec_and_drift_is_set_back() {
     let env = Env::new("tags").await;
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     assert_eq!(
         service_tags(&env).await.get("team").map(String::as_str),
         Some("orders")
@@ -120,11 +108,8 @@ async fn tags_follow_the_spec_and_drift_is_set_back() {
         .send()
         .await
         .unwrap();
-    env.merge_patch::<EcsService>(
-        "api",
-        json!({"metadata": {"annotations": {"berth.dev/refresh": "tags"}}}),
-    )
-    .await;
+    env.annotate::<EcsService>("api", "berth.dev/refresh", serde_json::json!("tags"))
+        .await;
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
         let tags = service_tags(&env).await;
@@ -147,9 +132,7 @@ async fn tags_follow_the_spec_and_drift_is_set_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_tag_value_is_invalid_spec_without_aws_calls() {
     let env = Env::new("bad-tag").await;
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     let before = env.awsim.calls(Some("berth"))["total"].as_u64();
     let mutations = berth_mutations(&env);
 
@@ -158,12 +141,7 @@ async fn invalid_tag_value_is_invalid_spec_without_aws_calls() {
         .await
         .unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/InvalidSpec",
-            TIMEOUT,
-            degraded("InvalidSpec"),
-        )
+        .wait_degraded::<EcsService>("api", "InvalidSpec", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(message.contains("spec.tags.team"), "{message}");
@@ -178,50 +156,17 @@ async fn invalid_tag_value_is_invalid_spec_without_aws_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_map_service_of_someone_else_needs_adopt() {
     let env = Env::new("cloudmap-adopt").await;
-    let sd = aws_sdk_servicediscovery::Client::new(&env.aws().await);
-    let ns_id = sd
-        .list_namespaces()
-        .send()
+    let theirs = env
+        .create_cloud_map_service("api", 60)
         .await
-        .unwrap()
-        .namespaces()
-        .iter()
-        .find(|n| n.name() == Some("shop.internal"))
-        .and_then(|n| n.id().map(str::to_string))
-        .unwrap();
-    let theirs = sd
-        .create_service()
-        .name("api")
-        .namespace_id(&ns_id)
-        .dns_config(
-            aws_sdk_servicediscovery::types::DnsConfig::builder()
-                .dns_records(
-                    aws_sdk_servicediscovery::types::DnsRecord::builder()
-                        .r#type(aws_sdk_servicediscovery::types::RecordType::A)
-                        .ttl(60)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .service()
-        .unwrap()
         .arn()
         .unwrap()
         .to_string();
+    let sd = aws_sdk_servicediscovery::Client::new(&env.aws().await);
 
     env.apply_yaml(&file("api.yaml")).await.unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/AdoptionRequired",
-            TIMEOUT,
-            degraded("AdoptionRequired"),
-        )
+        .wait_degraded::<EcsService>("api", "AdoptionRequired", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(
@@ -233,9 +178,7 @@ async fn cloud_map_service_of_someone_else_needs_adopt() {
 
     env.merge_patch::<EcsService>("api", json!({"spec": {"adopt": true}}))
         .await;
-    let svc = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    let svc = env.wait_ready_on("api", 1, TIMEOUT).await;
     assert_eq!(
         svc.status.unwrap().cloud_map_service_arn.as_deref(),
         Some(theirs.as_str())
@@ -269,14 +212,7 @@ async fn rollout_past_its_deadline_is_degraded() {
     // passes 30 real seconds after the deployment started. (Advancing
     // awsim's clock would not help: it moves `createdAt` further ahead of
     // the clock berth reads.)
-    let env = Env::with_options(
-        "deadline",
-        Options {
-            time_scale: 1.0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = Env::with_time_scale("deadline", 1.0).await;
     let skew = env.awsim.now() - unix_now();
     assert!(
         skew.abs() < 2.0,
@@ -296,12 +232,7 @@ async fn rollout_past_its_deadline_is_degraded() {
         );
     env.apply_yaml(&manifest).await.unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/ProgressDeadlineExceeded",
-            TIMEOUT,
-            degraded("ProgressDeadlineExceeded"),
-        )
+        .wait_degraded::<EcsService>("api", "ProgressDeadlineExceeded", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(
@@ -319,15 +250,9 @@ async fn rollout_past_its_deadline_is_degraded() {
         .last_transition_time
         .0
         .as_second() as f64;
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let described = ecs
-        .describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .send()
+    let deployment = env
+        .ecs_service("shop-api")
         .await
-        .unwrap();
-    let deployment = described.services()[0]
         .deployments()
         .iter()
         .find(|d| d.status() == Some("PRIMARY"))
@@ -355,12 +280,9 @@ fn unix_now() -> f64 {
 /// Calls berth sent to `service:action` that AWS acted on or lost the
 /// answer of, oldest first, as their outcomes: throttled attempts never
 /// reach the operation, so they do not count.
-fn sent(log: &serde_json::Value, service: &str, action: &str) -> Vec<String> {
-    log.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["service"] == service && c["action"] == action)
-        .map(|c| c["outcome"].as_str().unwrap_or_default().to_string())
+fn sent(env: &Env, service: &str, action: &str) -> Vec<String> {
+    env.berth_outcomes(service, action)
+        .into_iter()
         .filter(|outcome| outcome != "throttled")
         .collect()
 }
@@ -377,29 +299,10 @@ async fn lost_responses_create_nothing_twice() {
         env.awsim.lose_responses(action, 1);
     }
     env.apply_yaml(&migration()).await.unwrap();
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
+    env.wait_phase("api-migrate", Phase::Succeeded, TIMEOUT)
         .await;
-    env.wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-        j.status
-            .as_ref()
-            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
-    })
-    .await;
-    let calls = env.awsim.call_log(Some("berth"));
-    let lost: Vec<String> = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["outcome"] == "lost")
-        .map(|c| {
-            format!(
-                "{}:{}",
-                c["service"].as_str().unwrap(),
-                c["action"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let lost = env.berth_lost_calls();
     assert_eq!(lost.len(), 4, "every fault fired once: {lost:?}");
 
     // What berth sent. A create with an idempotency token is sent again
@@ -414,7 +317,7 @@ async fn lost_responses_create_nothing_twice() {
         ("ecs", "RegisterTaskDefinition", &["lost"][..]),
     ] {
         assert_eq!(
-            sent(&calls, service, action),
+            sent(&env, service, action),
             want,
             "{service}:{action} calls berth sent"
         );
@@ -493,12 +396,8 @@ async fn a_status_from_a_stale_read_cannot_undo_success() {
                 .is_some_and(|s| s.phase == Some(Phase::Running))
         })
         .await;
-    env.wait_for("api-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-        j.status
-            .as_ref()
-            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
-    })
-    .await;
+    env.wait_phase("api-migrate", Phase::Succeeded, TIMEOUT)
+        .await;
 
     // What a reconcile holding the older read would write.
     let stale_status = running.status.clone().unwrap();
@@ -535,9 +434,7 @@ async fn replace_on_immutable_change_is_not_offered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_map_lookups_are_not_repeated_on_every_reconcile() {
     let env = Env::new("cloudmap-lookups").await;
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     // A reconcile that began before Ready may still be looking the registry
     // up: one whole reconcile after it, and every earlier one has finished.
     env.refresh_and_wait::<EcsService>("api", TIMEOUT).await;

@@ -9,7 +9,7 @@ use berth::api::migration_job::{MigrationJob, Phase, LOG_LINE_BYTES, LOG_TAIL_BY
 use berth::controller::bounds::{MARKER, STATUS_BYTES};
 use berth_e2e::awsim::images::{ImageBehavior, ImageRule};
 use berth_e2e::awsim::logs::MAX_EVENT_MESSAGE_BYTES;
-use berth_e2e::examples::{file, ready_on};
+use berth_e2e::examples::{file, service_job};
 use berth_e2e::Env;
 
 const TIMEOUT: Duration = Duration::from_secs(150);
@@ -17,18 +17,10 @@ const LOUD: &str = "shop/migrate:loud";
 
 /// A PreRollout migration of the example API running the loud image.
 fn migration(name: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: {name}
-spec:
-  serviceRef:
-    name: api
-  hook: PreRollout
-  image: {LOUD}
-  command: ["./api", "migrate", "up"]
-{extra}"#
+    service_job(
+        name,
+        LOUD,
+        &format!("  hook: PreRollout\n  command: [\"./api\", \"migrate\", \"up\"]\n{extra}"),
     )
 }
 
@@ -72,8 +64,7 @@ async fn a_task_printing_megabytes_leaves_a_small_status_and_the_gate_opens() {
     env.apply_yaml(&file("api.yaml")).await.unwrap();
 
     // Both status writes went through: the gate opened.
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.wait_ready_on("api", 1, TIMEOUT).await;
     let loud: MigrationJob = env.wait_for("loud", "Succeeded", TIMEOUT, succeeded).await;
     let quiet: MigrationJob = env.wait_for("quiet", "Succeeded", TIMEOUT, succeeded).await;
 

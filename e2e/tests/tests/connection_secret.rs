@@ -15,7 +15,7 @@ use berth::api::conditions::{DEGRADED, READY};
 use berth::api::AuroraCluster;
 use berth::controller::aurora_cluster::connection_secret::{test_failed, OWNER_UID_LABEL};
 use berth_e2e::examples::file;
-use berth_e2e::{condition, Env, Options};
+use berth_e2e::{condition, Env};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::ByteString;
@@ -186,11 +186,8 @@ async fn once_the_foreign_secret_is_deleted_berth_creates_its_own() {
         .await
         .unwrap();
     // berth does not watch Secrets: the next look (here a refresh) writes.
-    env.merge_patch::<AuroraCluster>(
-        "orders-db",
-        json!({"metadata": {"annotations": {"berth.dev/refresh": "1"}}}),
-    )
-    .await;
+    env.annotate::<AuroraCluster>("orders-db", "berth.dev/refresh", serde_json::json!("1"))
+        .await;
     let db = available(&env).await;
     assert_eq!(
         condition(&db.status.as_ref().unwrap().conditions, DEGRADED)
@@ -286,14 +283,7 @@ async fn berths_own_secret_is_created_then_updated_by_the_json_patch() {
 /// the AuroraCluster, no label) is still berth's and is updated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_an_earlier_berth_wrote_is_still_updated() {
-    let mut env = Env::with_options(
-        "secret-legacy",
-        Options {
-            start_berth: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut env = Env::without_berth("secret-legacy").await;
     env.apply_yaml(&manifest("orders-db-connection"))
         .await
         .unwrap();
@@ -347,14 +337,7 @@ async fn a_secret_an_earlier_berth_wrote_is_still_updated() {
 /// the Secret is unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_server_refuses_a_failed_test_as_a_whole() {
-    let env = Env::with_options(
-        "secret-test-op",
-        Options {
-            start_berth: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = Env::without_berth("secret-test-op").await;
     let api = env.api::<Secret>();
     team_secret(&env, "payments-api-key").await;
     let mut plain = Secret::default();

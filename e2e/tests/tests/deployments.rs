@@ -7,26 +7,10 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
-use berth_e2e::examples::{degraded, degraded_message, ready_on};
-use berth_e2e::{condition, workspace_root, Env};
+use berth_e2e::examples::{degraded_message, file, service_job};
+use berth_e2e::{condition, task_definition_arn, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn example() -> String {
-    std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap()
-}
-
-async fn ecs_service(env: &Env) -> aws_sdk_ecs::types::Service {
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    ecs.describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .send()
-        .await
-        .unwrap()
-        .services()[0]
-        .clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
@@ -35,26 +19,7 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
     // record does.
     let event = "(service shop-api) has reached a steady state.";
     env.awsim.set_rollback_event_text(Some(event));
-    env.apply_yaml(&example()).await.unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
-
-    env.apply_yaml(&example().replace("shop/api:1.4.2", "shop/api:1.5.0-unhealthy"))
-        .await
-        .unwrap();
-    let svc = env
-        .wait_for(
-            "api",
-            "Degraded/RolledBack",
-            TIMEOUT,
-            degraded("RolledBack"),
-        )
-        .await;
+    let (first, svc) = env.release_an_unhealthy_image(TIMEOUT).await;
     let message = degraded_message(&svc);
     assert!(
         message.contains("the deployment circuit breaker rolled back after ")
@@ -74,7 +39,7 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
     );
 
     // ECS serves the old revision; its events never said "rolling back".
-    let ecs = ecs_service(&env).await;
+    let ecs = env.ecs_service("shop-api").await;
     assert_eq!(ecs.task_definition(), Some(first.as_str()));
     assert_eq!(ecs.current_service_deployment(), Some(record.arn.as_str()));
     let events: Vec<&str> = ecs.events().iter().filter_map(|e| e.message()).collect();
@@ -88,10 +53,18 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
 
 /// The example with `deployment` settings added after the circuit breaker.
 fn with_deployment(image: &str, extra: &str) -> String {
-    let text = example().replace("shop/api:1.4.2", image);
+    let text = file("api.yaml").replace("shop/api:1.4.2", image);
     let anchor = "      rollback: true\n";
     let at = text.find(anchor).expect("the example's circuit breaker") + anchor.len();
     format!("{}{extra}{}", &text[..at], &text[at..])
+}
+
+/// The ECS service deployment record berth reports in status.
+fn deployment_record(svc: EcsService) -> berth::api::ecs_service::ServiceDeploymentStatus {
+    svc.status
+        .and_then(|s| s.rollout)
+        .and_then(|r| r.service_deployment)
+        .expect("a service deployment in status")
 }
 
 /// The Progressing message names `stage`.
@@ -104,9 +77,42 @@ fn progressing_in(stage: &'static str) -> impl Fn(&EcsService) -> bool {
     }
 }
 
+/// Rolls out revision 1 of the example with deployment `settings`, then
+/// bumps the image and waits until ECS shifts production traffic; the task
+/// definition revision 1 runs.
+async fn shifting_traffic(env: &Env, settings: &str) -> String {
+    let first = task_definition_arn(
+        env.deploy(
+            &with_deployment("shop/api:1.4.2", settings),
+            "api",
+            1,
+            TIMEOUT,
+        )
+        .await,
+    );
+    shift_traffic(env, settings).await;
+    first
+}
+
+/// Bumps the image of the example with deployment `settings` and waits
+/// until berth reports ECS shifting production traffic.
+async fn shift_traffic(env: &Env, settings: &str) {
+    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
+        .await
+        .unwrap();
+    env.wait_for(
+        "api",
+        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
+        TIMEOUT,
+        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
+    )
+    .await;
+}
+
 async fn record_of(env: &Env) -> aws_sdk_ecs::types::ServiceDeployment {
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let arn = ecs_service(env)
+    let arn = env
+        .ecs_service("shop-api")
         .await
         .current_service_deployment()
         .unwrap()
@@ -122,12 +128,18 @@ async fn record_of(env: &Env) -> aws_sdk_ecs::types::ServiceDeployment {
 
 async fn progresses_to_ready(name: &str, settings: &str, strategy: &str) {
     let env = Env::new(name).await;
-    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
+    env.deploy(
+        &with_deployment("shop/api:1.4.2", settings),
+        "api",
+        1,
+        TIMEOUT,
+    )
+    .await;
+    let config = env
+        .ecs_service("shop-api")
         .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
-    let config = ecs_service(&env).await.deployment_configuration().cloned();
+        .deployment_configuration()
+        .cloned();
     assert_eq!(
         config
             .as_ref()
@@ -137,27 +149,10 @@ async fn progresses_to_ready(name: &str, settings: &str, strategy: &str) {
         "{config:?}"
     );
 
-    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
-        .await
-        .unwrap();
     // berth reports the deployment's steps while ECS shifts traffic.
-    env.wait_for(
-        "api",
-        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
-        TIMEOUT,
-        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
-    )
-    .await;
-    let svc = env
-        .wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
-    let record = svc
-        .status
-        .unwrap()
-        .rollout
-        .unwrap()
-        .service_deployment
-        .unwrap();
+    shift_traffic(&env, settings).await;
+    let svc = env.wait_ready_on("api", 2, TIMEOUT).await;
+    let record = deployment_record(svc);
     assert_eq!(record.status.as_deref(), Some("SUCCESSFUL"), "{record:?}");
     let aws = record_of(&env).await;
     assert_eq!(aws.service_deployment_arn(), Some(record.arn.as_str()));
@@ -197,58 +192,21 @@ async fn canary_deployment_progresses_through_its_steps_to_ready() {
 async fn alarm_during_the_bake_rolls_back_and_is_named() {
     let env = Env::new("dep-alarm").await;
     let settings = "    strategy: CANARY\n    bakeTimeInMinutes: 10\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 10}\n    alarms: {names: [shop-api-5xx], rollback: true}\n";
-    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
-        .await
-        .unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
-    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
-        .await
-        .unwrap();
-    env.wait_for(
-        "api",
-        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
-        TIMEOUT,
-        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
-    )
-    .await;
+    let first = shifting_traffic(&env, settings).await;
     env.awsim.set_alarm("shop-api-5xx", "ALARM");
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/RolledBack",
-            TIMEOUT,
-            degraded("RolledBack"),
-        )
+        .wait_degraded::<EcsService>("api", "RolledBack", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(
         message.contains("deployment alarm shop-api-5xx went into ALARM"),
         "{message}"
     );
-    let record = svc
-        .status
-        .unwrap()
-        .rollout
-        .unwrap()
-        .service_deployment
-        .unwrap();
+    let record = deployment_record(svc);
     assert_eq!(record.triggered_alarms, vec!["shop-api-5xx".to_string()]);
-    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
-        s.status
-            .as_ref()
-            .and_then(|st| st.rollout.as_ref())
-            .and_then(|r| r.service_deployment.as_ref())
-            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
-    })
-    .await;
+    env.wait_rollback_finished("api", TIMEOUT).await;
     assert_eq!(
-        ecs_service(&env).await.task_definition(),
+        env.ecs_service("shop-api").await.task_definition(),
         Some(first.as_str())
     );
 }
@@ -258,39 +216,16 @@ async fn rollback_annotation_rolls_back_the_ongoing_deployment_once() {
     let env = Env::new("dep-manual").await;
     // A canary that bakes long enough to be rolled back by hand.
     let settings = "    strategy: CANARY\n    bakeTimeInMinutes: 30\n    canary: {canaryPercent: 10, canaryBakeTimeInMinutes: 30}\n";
-    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
-        .await
-        .unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
-    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
-        .await
-        .unwrap();
-    env.wait_for(
-        "api",
-        "Progressing in stage PRODUCTION_TRAFFIC_SHIFT",
-        TIMEOUT,
-        progressing_in("PRODUCTION_TRAFFIC_SHIFT"),
-    )
-    .await;
+    let first = shifting_traffic(&env, settings).await;
 
-    env.merge_patch::<EcsService>(
+    env.annotate::<EcsService>(
         "api",
-        serde_json::json!({"metadata": {"annotations": {"berth.dev/rollback": "incident-42"}}}),
+        "berth.dev/rollback",
+        serde_json::json!("incident-42"),
     )
     .await;
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/RolledBack",
-            TIMEOUT,
-            degraded("RolledBack"),
-        )
+        .wait_degraded::<EcsService>("api", "RolledBack", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(
@@ -299,16 +234,9 @@ async fn rollback_annotation_rolls_back_the_ongoing_deployment_once() {
     );
     let status = svc.status.unwrap();
     assert_eq!(status.rollback_requested.as_deref(), Some("incident-42"));
-    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
-        s.status
-            .as_ref()
-            .and_then(|st| st.rollout.as_ref())
-            .and_then(|r| r.service_deployment.as_ref())
-            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
-    })
-    .await;
+    env.wait_rollback_finished("api", TIMEOUT).await;
     assert_eq!(
-        ecs_service(&env).await.task_definition(),
+        env.ecs_service("shop-api").await.task_definition(),
         Some(first.as_str())
     );
     let events = env.events_for("api").await;
@@ -326,18 +254,10 @@ async fn rollback_annotation_rolls_back_the_ongoing_deployment_once() {
 }
 
 fn post_test_job(image_tag: &str) -> String {
-    format!(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: smoke
-spec:
-  serviceRef:
-    name: api
-  hook: PostTestTraffic
-  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:{image_tag}
-  backoffLimit: 0
-"#
+    service_job(
+        "smoke",
+        &format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:{image_tag}"),
+        "  hook: PostTestTraffic\n  backoffLimit: 0\n",
     )
 }
 
@@ -345,11 +265,7 @@ const BLUE_GREEN: &str = "    strategy: BLUE_GREEN\n    bakeTimeInMinutes: 1\n";
 
 /// berth's ContinueServiceDeployment calls: (action, virtual time).
 fn continue_calls(env: &Env) -> Vec<(String, f64)> {
-    env.awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    env.berth_call_log()
         .iter()
         .filter(|c| c["action"] == "ContinueServiceDeployment" && c["outcome"] == "ok")
         .map(|c| {
@@ -373,14 +289,9 @@ async fn paused_deployment_runs_the_job(name: &str, tag: &str) -> (Env, String) 
         .await
         .unwrap();
     env.apply_yaml(&post_test_job(tag)).await.unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
-    let config = ecs_service(&env)
+    let first = task_definition_arn(env.wait_ready_on("api", 1, TIMEOUT).await);
+    let config = env
+        .ecs_service("shop-api")
         .await
         .deployment_configuration()
         .cloned()
@@ -404,36 +315,21 @@ async fn paused_deployment_runs_the_job(name: &str, tag: &str) -> (Env, String) 
 async fn post_test_traffic_job_passes_and_the_deployment_continues() {
     let (env, _) = paused_deployment_runs_the_job("dep-ptt-pass", "smoke-sleep-5").await;
     let job: berth::api::MigrationJob = env
-        .wait_for(
+        .wait_phase(
             "smoke",
-            "Succeeded",
+            berth::api::migration_job::Phase::Succeeded,
             TIMEOUT,
-            |j: &berth::api::MigrationJob| {
-                j.status
-                    .as_ref()
-                    .is_some_and(|s| s.phase == Some(berth::api::migration_job::Phase::Succeeded))
-            },
         )
         .await;
     let status = job.status.unwrap();
     assert_eq!(status.exit_code, Some(0));
     let checked = status.service_deployment.clone().unwrap();
-    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
+    env.wait_ready_on("api", 2, TIMEOUT).await;
     let calls = continue_calls(&env);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].0, "CONTINUE");
     // The continue came after the job's task stopped with exit 0.
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let task = ecs
-        .describe_tasks()
-        .cluster("shop")
-        .tasks(status.task_arn.unwrap())
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone();
+    let task = env.ecs_task(status.task_arn.unwrap()).await;
     let stopped = task.stopped_at().unwrap().as_secs_f64();
     assert!(
         calls[0].1 >= stopped,
@@ -450,31 +346,19 @@ async fn post_test_traffic_job_passes_and_the_deployment_continues() {
 async fn post_test_traffic_job_fails_and_the_deployment_rolls_back() {
     let (env, first) = paused_deployment_runs_the_job("dep-ptt-fail", "smoke-exit-1").await;
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/PostTestTrafficCheckFailed",
-            TIMEOUT,
-            degraded("PostTestTrafficCheckFailed"),
-        )
+        .wait_degraded::<EcsService>("api", "PostTestTrafficCheckFailed", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(
         message.contains("PostTestTraffic MigrationJob smoke failed with exit code 1"),
         "{message}"
     );
-    env.wait_for("api", "the rollback finished", TIMEOUT, |s: &EcsService| {
-        s.status
-            .as_ref()
-            .and_then(|st| st.rollout.as_ref())
-            .and_then(|r| r.service_deployment.as_ref())
-            .is_some_and(|d| d.status.as_deref() == Some("ROLLBACK_SUCCESSFUL"))
-    })
-    .await;
+    env.wait_rollback_finished("api", TIMEOUT).await;
     let calls = continue_calls(&env);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].0, "ROLLBACK");
     assert_eq!(
-        ecs_service(&env).await.task_definition(),
+        env.ecs_service("shop-api").await.task_definition(),
         Some(first.as_str())
     );
     let svc: EcsService = env.api().get("api").await.unwrap();
@@ -494,17 +378,21 @@ async fn pre_rollout_migration_gates(name: &str, settings: &str) {
     env.apply_yaml(&berth_e2e::examples::migration())
         .await
         .unwrap();
-    env.apply_yaml(&with_deployment("shop/api:1.4.2", settings))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
-    let mark = env.awsim.call_log(Some("berth")).as_array().unwrap().len();
-    env.apply_yaml(&with_deployment("shop/api:1.5.0", settings))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
+    env.deploy(
+        &with_deployment("shop/api:1.4.2", settings),
+        "api",
+        1,
+        TIMEOUT,
+    )
+    .await;
+    let mark = env.berth_call_mark();
+    env.deploy(
+        &with_deployment("shop/api:1.5.0", settings),
+        "api",
+        2,
+        TIMEOUT,
+    )
+    .await;
     let job = env
         .api::<berth::api::MigrationJob>()
         .get("api-migrate")
@@ -518,7 +406,7 @@ async fn pre_rollout_migration_gates(name: &str, settings: &str) {
         .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
         .map(|t| t.as_millisecond() as f64 / 1000.0)
         .expect("the migration's finishedAt");
-    let calls = env.awsim.call_log(Some("berth")).as_array().unwrap()[mark..].to_vec();
+    let calls = env.berth_call_log_since(mark);
     let time_of = |action: &str| {
         calls
             .iter()

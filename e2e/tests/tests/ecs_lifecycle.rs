@@ -6,59 +6,21 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
-use berth_e2e::examples::{degraded, degraded_message, ready_on};
-use berth_e2e::{condition, workspace_root, Env, Options};
+use berth_e2e::examples::{degraded, degraded_message, file, ready_on};
+use berth_e2e::{condition, Env, Options};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-fn example() -> String {
-    std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap()
-}
-
 async fn refresh(env: &Env, value: &str) {
-    env.merge_patch::<EcsService>(
-        "api",
-        json!({"metadata": {"annotations": {"berth.dev/refresh": value}}}),
-    )
-    .await;
-}
-
-async fn ecs_service(env: &Env) -> aws_sdk_ecs::types::Service {
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    ecs.describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .send()
-        .await
-        .unwrap()
-        .services()[0]
-        .clone()
+    env.annotate::<EcsService>("api", "berth.dev/refresh", json!(value))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_healthy_image_is_rolled_back_and_reported() {
     let mut env = Env::new("ecs-rollback").await;
-    env.apply_yaml(&example()).await.unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
-
-    env.apply_yaml(&example().replace("shop/api:1.4.2", "shop/api:1.5.0-unhealthy"))
-        .await
-        .unwrap();
-    let svc = env
-        .wait_for(
-            "api",
-            "Degraded/RolledBack",
-            TIMEOUT,
-            degraded("RolledBack"),
-        )
-        .await;
+    let (first, svc) = env.release_an_unhealthy_image(TIMEOUT).await;
     let message = degraded_message(&svc);
     assert!(
         message.contains("health checks"),
@@ -67,7 +29,7 @@ async fn never_healthy_image_is_rolled_back_and_reported() {
     assert!(!is_true(&svc.status.as_ref().unwrap().conditions, READY));
     // ECS serves the old revision, "stable" as far as ECS is concerned.
     assert_eq!(
-        ecs_service(&env).await.task_definition(),
+        env.ecs_service("shop-api").await.task_definition(),
         Some(first.as_str())
     );
     let stopped = &svc.status.unwrap().last_stopped_tasks;
@@ -88,6 +50,28 @@ async fn never_healthy_image_is_rolled_back_and_reported() {
     assert_eq!(env.berth_calls("ecs", "UpdateService"), updates);
 }
 
+/// ECS's minimumHealthyPercent of shop-api.
+async fn minimum_healthy_percent(env: &Env) -> Option<i32> {
+    env.ecs_service("shop-api")
+        .await
+        .deployment_configuration()
+        .and_then(|d| d.minimum_healthy_percent())
+}
+
+/// Waits until shop-api's minimumHealthyPercent is the spec's 50 again;
+/// past `within`, fails with `failure` of the last value read.
+async fn wait_set_back(env: &Env, within: Duration, failure: impl Fn(Option<i32>) -> String) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let min = minimum_healthy_percent(env).await;
+        if min == Some(50) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", failure(min));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn image_rule(image: &str, unhealthy: bool) -> awsim::images::ImageRule {
     awsim::images::ImageRule {
         image: image.into(),
@@ -102,23 +86,16 @@ fn image_rule(image: &str, unhealthy: bool) -> awsim::images::ImageRule {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_retries_a_failed_rollout_once_per_value() {
     let mut env = Env::new("ecs-retry").await;
-    env.apply_yaml(&example()).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     // Revision 2's image never passes its health checks until someone fixes
     // it outside the spec (an awsim image rule; a later rule wins).
     let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:1.5.0";
     env.awsim.add_image_rule(image_rule(image, true));
-    env.apply_yaml(&example().replace("shop/api:1.4.2", "shop/api:1.5.0"))
+    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
         .await
         .unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/RolledBack",
-            TIMEOUT,
-            degraded("RolledBack"),
-        )
+        .wait_degraded::<EcsService>("api", "RolledBack", TIMEOUT)
         .await;
     let generation = svc.metadata.generation;
     assert!(env.rollout_retries().is_empty());
@@ -172,9 +149,7 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
     // Fixed outside the spec: the next value rolls revision 2 out.
     env.awsim.add_image_rule(image_rule(image, false));
     refresh(&env, "retry-2").await;
-    let svc = env
-        .wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
+    let svc = env.wait_ready_on("api", 2, TIMEOUT).await;
     assert_eq!(svc.metadata.generation, generation);
     let retried = env.rollout_retries();
     assert_eq!(retried.len(), 2, "one retry per value: {retried:?}");
@@ -189,7 +164,7 @@ async fn a_refresh_retries_a_failed_rollout_once_per_value() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpullable_image_reports_tasks_failing_then_recovers() {
     let env = Env::new("ecs-pull").await;
-    let broken = example()
+    let broken = file("api.yaml")
         .replace("shop/api:1.4.2", "shop/api:1.4.2-pullfail")
         .replace(
             "      enable: true\n      rollback: true",
@@ -197,33 +172,28 @@ async fn unpullable_image_reports_tasks_failing_then_recovers() {
         );
     env.apply_yaml(&broken).await.unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/TasksFailing",
-            TIMEOUT,
-            degraded("TasksFailing"),
-        )
+        .wait_degraded::<EcsService>("api", "TasksFailing", TIMEOUT)
         .await;
     let message = degraded_message(&svc);
     assert!(message.contains("CannotPullContainerError"), "{message}");
 
-    let fixed = example().replace(
+    let fixed = file("api.yaml").replace(
         "      enable: true\n      rollback: true",
         "      enable: false\n      rollback: false",
     );
-    env.apply_yaml(&fixed).await.unwrap();
-    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
+    env.deploy(&fixed, "api", 2, TIMEOUT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaling_outside_berth_is_kept_when_desired_count_is_absent() {
     let env = Env::new("ecs-scale").await;
-    env.apply_yaml(&example().replace("  desiredCount: 2\n", ""))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(
+        &file("api.yaml").replace("  desiredCount: 2\n", ""),
+        "api",
+        1,
+        TIMEOUT,
+    )
+    .await;
     let updates = env.berth_calls("ecs", "UpdateService");
 
     // An autoscaler (or a human) scales the service to 4.
@@ -247,7 +217,7 @@ async fn scaling_outside_berth_is_kept_when_desired_count_is_absent() {
         },
     )
     .await;
-    assert_eq!(ecs_service(&env).await.desired_count(), 4);
+    assert_eq!(env.ecs_service("shop-api").await.desired_count(), 4);
     assert_eq!(
         env.berth_calls("ecs", "UpdateService"),
         updates,
@@ -258,9 +228,7 @@ async fn scaling_outside_berth_is_kept_when_desired_count_is_absent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_secret_rolls_out_new_tasks() {
     let env = Env::new("ecs-secret").await;
-    env.apply_yaml(&example()).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     let sm = aws_sdk_secretsmanager::Client::new(&env.aws().await);
     sm.put_secret_value()
         .secret_id("shop/stripe-api-key")
@@ -282,17 +250,18 @@ async fn rotated_secret_rolls_out_new_tasks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_discovery_change_updates_registries_in_place() {
     let env = Env::new("ecs-cloudmap").await;
-    env.apply_yaml(&example()).await.unwrap();
     let before = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .deploy(&file("api.yaml"), "api", 1, TIMEOUT)
         .await
         .status
         .unwrap()
         .cloud_map_service_arn
         .unwrap();
-    env.apply_yaml(&example().replace("    serviceName: api\n", "    serviceName: api-v2\n"))
-        .await
-        .unwrap();
+    env.apply_yaml(
+        &file("api.yaml").replace("    serviceName: api\n", "    serviceName: api-v2\n"),
+    )
+    .await
+    .unwrap();
     let svc = env
         .wait_for(
             "api",
@@ -309,7 +278,7 @@ async fn service_discovery_change_updates_registries_in_place() {
         )
         .await;
     let after = svc.status.unwrap().cloud_map_service_arn.unwrap();
-    let service = ecs_service(&env).await;
+    let service = env.ecs_service("shop-api").await;
     assert_eq!(
         service.service_registries()[0].registry_arn(),
         Some(after.as_str())
@@ -332,9 +301,7 @@ async fn drift_is_set_back_and_pause_stops_it() {
         },
     )
     .await;
-    env.apply_yaml(&example()).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
     let change_outside = || async {
         ecs.update_service()
@@ -352,21 +319,10 @@ async fn drift_is_set_back_and_pause_stops_it() {
     };
     change_outside().await;
     // Set back within one resync interval, with an Event naming the drift.
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    loop {
-        let min = ecs_service(&env)
-            .await
-            .deployment_configuration()
-            .and_then(|d| d.minimum_healthy_percent());
-        if min == Some(50) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "drift was not set back: {min:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_set_back(&env, Duration::from_secs(40), |min| {
+        format!("drift was not set back: {min:?}")
+    })
+    .await;
     let events = env.events_for("api").await;
     assert!(
         events
@@ -376,11 +332,8 @@ async fn drift_is_set_back_and_pause_stops_it() {
     );
 
     // Paused: the same drift stays.
-    env.merge_patch::<EcsService>(
-        "api",
-        json!({"metadata": {"annotations": {"berth.dev/paused": "true"}}}),
-    )
-    .await;
+    env.annotate::<EcsService>("api", "berth.dev/paused", json!("true"))
+        .await;
     env.wait_for("api", "reports Paused", TIMEOUT, |s: &EcsService| {
         s.status.as_ref().is_some_and(|st| {
             condition(&st.conditions, "Progressing").is_some_and(|c| c.1 == "Paused")
@@ -393,10 +346,7 @@ async fn drift_is_set_back_and_pause_stops_it() {
     let (started, _) = env.reconciles("EcsService", "api").await;
     env.wait_reconciled_since("EcsService", "api", started, Duration::from_secs(40))
         .await;
-    let min = ecs_service(&env)
-        .await
-        .deployment_configuration()
-        .and_then(|d| d.minimum_healthy_percent());
+    let min = minimum_healthy_percent(&env).await;
     assert_eq!(min, Some(0), "a paused resource is not mutated");
 
     // Unpaused + refresh: set back at once.
@@ -405,29 +355,17 @@ async fn drift_is_set_back_and_pause_stops_it() {
         json!({"metadata": {"annotations": {"berth.dev/paused": null, "berth.dev/refresh": "now"}}}),
     )
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let min = ecs_service(&env)
-            .await
-            .deployment_configuration()
-            .and_then(|d| d.minimum_healthy_percent());
-        if min == Some(50) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "refresh did not set drift back"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_set_back(&env, Duration::from_secs(20), |_| {
+        "refresh did not set drift back".to_string()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_removes_service_revisions_and_cloud_map() {
     let env = Env::new("ecs-delete").await;
-    env.apply_yaml(&example()).await.unwrap();
     let status = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
+        .deploy(&file("api.yaml"), "api", 1, TIMEOUT)
         .await
         .status
         .unwrap();
@@ -470,13 +408,15 @@ async fn delete_removes_service_revisions_and_cloud_map() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_leaves_everything_in_aws() {
     let env = Env::new("ecs-retain").await;
-    env.apply_yaml(&example().replace("deletionPolicy: Delete", "deletionPolicy: Retain"))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(
+        &file("api.yaml").replace("deletionPolicy: Delete", "deletionPolicy: Retain"),
+        "api",
+        1,
+        TIMEOUT,
+    )
+    .await;
     env.delete_and_wait::<EcsService>("api", TIMEOUT).await;
-    assert_eq!(ecs_service(&env).await.status(), Some("ACTIVE"));
+    assert_eq!(env.ecs_service("shop-api").await.status(), Some("ACTIVE"));
     assert_eq!(env.berth_calls("ecs", "DeleteService"), 0);
     assert_eq!(env.berth_calls("ecs", "DeregisterTaskDefinition"), 0);
 }
@@ -485,7 +425,7 @@ async fn retain_leaves_everything_in_aws() {
 async fn old_revisions_beyond_the_history_limit_are_deregistered() {
     let env = Env::new("ecs-prune").await;
     let with_limit = |tag: &str| {
-        example()
+        file("api.yaml")
             .replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 2")
             .replace("shop/api:1.4.2", &format!("shop/api:{tag}"))
     };
@@ -558,14 +498,9 @@ async fn existing_service_needs_adopt() {
         .await
         .unwrap();
 
-    env.apply_yaml(&example()).await.unwrap();
+    env.apply_yaml(&file("api.yaml")).await.unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/AdoptionRequired",
-            TIMEOUT,
-            degraded("AdoptionRequired"),
-        )
+        .wait_degraded::<EcsService>("api", "AdoptionRequired", TIMEOUT)
         .await;
     assert!(degraded_message(&svc).contains("spec.adopt"));
     assert_eq!(
@@ -575,7 +510,7 @@ async fn existing_service_needs_adopt() {
     );
     assert_eq!(env.berth_calls("ecs", "CreateService"), 0);
 
-    env.apply_yaml(&example().replace(
+    env.apply_yaml(&file("api.yaml").replace(
         "deletionPolicy: Delete",
         "deletionPolicy: Delete\n  adopt: true",
     ))
@@ -589,7 +524,12 @@ async fn existing_service_needs_adopt() {
     )
     .await;
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let arn = ecs_service(&env).await.service_arn().unwrap().to_string();
+    let arn = env
+        .ecs_service("shop-api")
+        .await
+        .service_arn()
+        .unwrap()
+        .to_string();
     let tags = ecs
         .list_tags_for_resource()
         .resource_arn(arn)
@@ -610,47 +550,22 @@ async fn existing_service_needs_adopt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloud_map_service_berth_did_not_create_survives_delete() {
     let env = Env::new("ecs-cm-keep").await;
-    let config = env.aws().await;
-    let cloudmap = aws_sdk_servicediscovery::Client::new(&config);
-    let namespaces = cloudmap.list_namespaces().send().await.unwrap();
-    let ns_id = namespaces
-        .namespaces()
-        .iter()
-        .find(|n| n.name() == Some("shop.internal"))
-        .and_then(|n| n.id())
-        .unwrap()
-        .to_string();
     // Someone else's Cloud Map service with the name the example uses.
-    let theirs = cloudmap
-        .create_service()
-        .name("api")
-        .namespace_id(&ns_id)
-        .dns_config(
-            aws_sdk_servicediscovery::types::DnsConfig::builder()
-                .dns_records(
-                    aws_sdk_servicediscovery::types::DnsRecord::builder()
-                        .r#type(aws_sdk_servicediscovery::types::RecordType::A)
-                        .ttl(10)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let id = theirs.service().unwrap().id().unwrap().to_string();
+    let theirs = env.create_cloud_map_service("api", 10).await;
+    let id = theirs.id().unwrap().to_string();
+    let cloudmap = aws_sdk_servicediscovery::Client::new(&env.aws().await);
 
     // Using it takes spec.adopt; berth still never deletes what it adopted.
-    env.apply_yaml(&example().replace(
-        "  deletionPolicy: Delete\n",
-        "  deletionPolicy: Delete\n  adopt: true\n",
-    ))
-    .await
-    .unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(
+        &file("api.yaml").replace(
+            "  deletionPolicy: Delete\n",
+            "  deletionPolicy: Delete\n  adopt: true\n",
+        ),
+        "api",
+        1,
+        TIMEOUT,
+    )
+    .await;
     env.delete_and_wait::<EcsService>("api", TIMEOUT).await;
     assert!(
         cloudmap.get_service().id(&id).send().await.is_ok(),

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
 use berth_e2e::awsim::ThrottleProfile;
 use berth_e2e::examples::small_service;
@@ -29,19 +28,9 @@ async fn fifty_services_share_describe_calls() {
         .collect();
     env.apply_yaml(&all).await.unwrap();
 
-    let api = env.api::<EcsService>();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let list = api.list(&Default::default()).await.unwrap();
-        let ready = list
-            .items
-            .iter()
-            .filter(|s| {
-                s.status
-                    .as_ref()
-                    .is_some_and(|st| is_true(&st.conditions, READY))
-            })
-            .count();
+        let ready = env.count_ready::<EcsService>().await.unwrap();
         if ready == SERVICES {
             break;
         }

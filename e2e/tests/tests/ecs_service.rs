@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use berth::api::conditions::READY;
 use berth::api::EcsService;
-use berth_e2e::examples::ready_on;
-use berth_e2e::{condition, workspace_root, Env, Options};
+use berth_e2e::examples::{degraded_message, file, ready_on};
+use berth_e2e::{condition, task_definition_arn, workspace_root, Env};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -16,9 +16,7 @@ async fn api_service_converges_and_restarts_without_churn() {
     let manifest = workspace_root().join("examples/api.yaml");
     env.apply_file(&manifest).await.unwrap();
 
-    let svc: EcsService = env
-        .wait_for("api", "Ready on revision 1", READY_TIMEOUT, ready_on(1))
-        .await;
+    let svc: EcsService = env.wait_ready_on("api", 1, READY_TIMEOUT).await;
     let status = svc.status.clone().unwrap();
     assert_eq!(status.desired_count, Some(2));
     assert_eq!(status.running_count, Some(2));
@@ -38,20 +36,13 @@ async fn api_service_converges_and_restarts_without_churn() {
     assert_eq!(&cols[1..6], ["True", "2", "2", "1", "COMPLETED"], "{line}");
 
     // AWS state: the service runs the rendered task definition, registered in Cloud Map.
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let described = ecs
-        .describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .send()
-        .await
-        .unwrap();
-    let service = &described.services()[0];
+    let service = &env.ecs_service("shop-api").await;
     assert_eq!(
         service.task_definition(),
         status.task_definition_arn.as_deref()
     );
     assert_eq!(service.service_registries().len(), 1);
+    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
     let td = ecs
         .describe_task_definition()
         .task_definition(service.task_definition().unwrap())
@@ -115,32 +106,13 @@ async fn api_service_converges_and_restarts_without_churn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_change_rolls_out_exactly_one_new_revision() {
     // A slower clock, so the rolling update is long enough to watch.
-    let env = Env::with_options(
-        "ecs-image",
-        Options {
-            time_scale: 3.0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = Env::with_time_scale("ecs-image", 3.0).await;
     env.apply_file(workspace_root().join("examples/api.yaml"))
         .await
         .unwrap();
-    env.wait_for("api", "Ready on revision 1", READY_TIMEOUT, ready_on(1))
-        .await;
-    let first = env
-        .api::<EcsService>()
-        .get("api")
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
+    let first = task_definition_arn(env.wait_ready_on("api", 1, READY_TIMEOUT).await);
 
-    let yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml"))
-        .unwrap()
-        .replace("shop/api:1.4.2", "shop/api:1.5.0");
+    let yaml = file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0");
     env.apply_yaml(&yaml).await.unwrap();
     env.wait_for(
         "api",
@@ -155,9 +127,7 @@ async fn image_change_rolls_out_exactly_one_new_revision() {
         },
     )
     .await;
-    let svc: EcsService = env
-        .wait_for("api", "Ready on revision 2", READY_TIMEOUT, ready_on(2))
-        .await;
+    let svc: EcsService = env.wait_ready_on("api", 2, READY_TIMEOUT).await;
     assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 2);
     let status = svc.status.unwrap();
     assert_ne!(status.task_definition_arn.as_deref(), Some(first.as_str()));
@@ -180,24 +150,12 @@ async fn image_change_rolls_out_exactly_one_new_revision() {
 async fn invalid_spec_is_degraded_without_aws_calls() {
     let env = Env::new("ecs-invalid").await;
     // Valid for the schema, invalid for berth: Fargate has no 4096 MiB with 256 CPU.
-    let yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml"))
-        .unwrap()
-        .replace("cpu: 512\n    memory: 1024", "cpu: 256\n    memory: 4096");
+    let yaml = file("api.yaml").replace("cpu: 512\n    memory: 1024", "cpu: 256\n    memory: 4096");
     env.apply_yaml(&yaml).await.unwrap();
     let svc: EcsService = env
-        .wait_for(
-            "api",
-            "Degraded/InvalidSpec",
-            Duration::from_secs(30),
-            |s: &EcsService| {
-                s.status.as_ref().is_some_and(|st| {
-                    condition(&st.conditions, "Degraded")
-                        .is_some_and(|c| c.0 == "True" && c.1 == "InvalidSpec")
-                })
-            },
-        )
+        .wait_degraded::<EcsService>("api", "InvalidSpec", Duration::from_secs(30))
         .await;
-    let (_, _, message) = condition(&svc.status.unwrap().conditions, "Degraded").unwrap();
+    let message = degraded_message(&svc);
     assert!(message.contains("spec.taskDefinition.memory"), "{message}");
     let calls = env.awsim.calls(Some("berth"));
     assert_eq!(
@@ -210,24 +168,12 @@ async fn invalid_spec_is_degraded_without_aws_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_case_cluster_is_degraded_not_created() {
     let env = Env::new("ecs-cluster").await;
-    let yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml"))
-        .unwrap()
-        .replace("cluster: shop", "cluster: Shop");
+    let yaml = file("api.yaml").replace("cluster: shop", "cluster: Shop");
     env.apply_yaml(&yaml).await.unwrap();
     let svc: EcsService = env
-        .wait_for(
-            "api",
-            "Degraded/ClusterNotFound",
-            Duration::from_secs(60),
-            |s: &EcsService| {
-                s.status.as_ref().is_some_and(|st| {
-                    condition(&st.conditions, "Degraded")
-                        .is_some_and(|c| c.0 == "True" && c.1 == "ClusterNotFound")
-                })
-            },
-        )
+        .wait_degraded::<EcsService>("api", "ClusterNotFound", Duration::from_secs(60))
         .await;
-    let (_, _, message) = condition(&svc.status.unwrap().conditions, "Degraded").unwrap();
+    let message = degraded_message(&svc);
     assert!(
         message.contains("\"Shop\"") && message.contains("spec.cluster"),
         "{message}"

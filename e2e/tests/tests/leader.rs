@@ -142,11 +142,7 @@ async fn a_killed_leader_hands_over_and_a_running_job_runs_once() {
         handover < Duration::from_secs(LEASE_SECONDS as u64 + 10),
         "hand-over took {handover:?}"
     );
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-            j.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded)
-        })
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     assert_eq!(job.status.unwrap().attempts, 1);
     assert_eq!(
         env.awsim.call_count("ecs", "RunTask"),

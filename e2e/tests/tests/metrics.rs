@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
-use berth::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
+use berth::api::{AuroraCluster, EcsService, PullThroughCache};
 use berth_e2e::examples::file;
 use berth_e2e::{workspace_root, Env};
 
@@ -84,10 +84,8 @@ async fn metrics_cover_what_operators_alert_on_with_bounded_labels() {
         })
         .await;
     }
-    env.wait_for::<MigrationJob>("api-migrate", "Succeeded", TIMEOUT, |j| {
-        j.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded)
-    })
-    .await;
+    env.wait_phase("api-migrate", Phase::Succeeded, TIMEOUT)
+        .await;
 
     let metrics = env.berth_metrics().await.unwrap();
     let mut seen: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();

@@ -7,13 +7,22 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
-use berth_e2e::examples::{fargate_service, inline_job, running_task};
+use berth_e2e::examples::{fargate_service, file, inline_job, running_task, service_job};
 use berth_e2e::{condition, workspace_root, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn phase_is(phase: Phase) -> impl Fn(&MigrationJob) -> bool {
     move |j: &MigrationJob| j.status.as_ref().and_then(|s| s.phase) == Some(phase)
+}
+
+/// Succeeded, in a run other than `run_hash`'s.
+fn succeeded_other_than(run_hash: Option<String>) -> impl Fn(&MigrationJob) -> bool {
+    move |j: &MigrationJob| {
+        j.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(Phase::Succeeded) && s.run_hash != run_hash)
+    }
 }
 
 fn columns(env: &Env, name: &str) -> Vec<String> {
@@ -31,9 +40,7 @@ async fn inline_job_succeeds_once_even_across_restarts() {
     let manifest = inline_job("migrate", "shop/migrate:1.0", "  logTail:\n    lines: 20\n");
     env.apply_yaml(&manifest).await.unwrap();
 
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     let status = job.status.unwrap();
     assert_eq!(status.exit_code, Some(0));
     assert_eq!(status.attempts, 1);
@@ -80,11 +87,7 @@ async fn inline_job_succeeds_once_even_across_restarts() {
             "migrate",
             "the new run Succeeded",
             TIMEOUT,
-            |j: &MigrationJob| {
-                j.status
-                    .as_ref()
-                    .is_some_and(|s| s.phase == Some(Phase::Succeeded) && s.run_hash != old_hash)
-            },
+            succeeded_other_than(old_hash),
         )
         .await;
     assert_eq!(job.status.unwrap().attempts, 1);
@@ -94,16 +97,14 @@ async fn inline_job_succeeds_once_even_across_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_job_is_retried_backoff_limit_times_then_fails() {
     let env = Env::new("mj-fail").await;
-    env.apply_yaml(&inline_job(
-        "migrate",
-        "shop/migrate:exit-1",
-        "  backoffLimit: 2\n",
-    ))
-    .await
-    .unwrap();
     // Backoffs of 5 s and 10 s between the three attempts.
     let job: MigrationJob = env
-        .wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+        .run_job(
+            &inline_job("migrate", "shop/migrate:exit-1", "  backoffLimit: 2\n"),
+            "migrate",
+            Phase::Failed,
+            TIMEOUT,
+        )
         .await;
     let status = job.status.unwrap();
     assert_eq!(status.exit_code, Some(1));
@@ -176,8 +177,7 @@ async fn a_refresh_value_the_job_already_carried_never_reruns_it() {
     let annotated = "  name: migrate\n  annotations:\n    berth.dev/refresh: \"before\"\n";
     let manifest = inline_job("migrate", "shop/migrate:exit-1", "  backoffLimit: 0\n")
         .replace("  name: migrate\n", annotated);
-    env.apply_yaml(&manifest).await.unwrap();
-    env.wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+    env.run_job(&manifest, "migrate", Phase::Failed, TIMEOUT)
         .await;
     // Reconciled again after it failed, the old value still runs nothing.
     look_again(&env, "look-1").await;
@@ -205,11 +205,8 @@ async fn a_refresh_value_the_job_already_carried_never_reruns_it() {
 /// annotation set to a value other than "true"), and waits until it did.
 async fn look_again(env: &Env, value: &str) {
     let (started, _) = env.reconciles("MigrationJob", "migrate").await;
-    env.merge_patch::<MigrationJob>(
-        "migrate",
-        serde_json::json!({"metadata": {"annotations": {"berth.dev/paused": value}}}),
-    )
-    .await;
+    env.annotate::<MigrationJob>("migrate", "berth.dev/paused", serde_json::json!(value))
+        .await;
     env.wait_reconciled_since("MigrationJob", "migrate", started, TIMEOUT)
         .await;
 }
@@ -230,9 +227,7 @@ async fn a_restart_follows_the_running_task() {
         .await;
     assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     let status = job.status.unwrap();
     assert_eq!(status.task_arn.as_deref(), Some(task_arn.as_str()));
     assert_eq!(status.attempts, 1);
@@ -243,15 +238,17 @@ async fn a_restart_follows_the_running_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_deadline_the_task_is_stopped() {
     let env = Env::new("mj-deadline").await;
-    env.apply_yaml(&inline_job(
-        "migrate",
-        "shop/migrate:sleep-3000",
-        "  activeDeadlineSeconds: 4\n",
-    ))
-    .await
-    .unwrap();
     let job: MigrationJob = env
-        .wait_for("migrate", "Failed", TIMEOUT, phase_is(Phase::Failed))
+        .run_job(
+            &inline_job(
+                "migrate",
+                "shop/migrate:sleep-3000",
+                "  activeDeadlineSeconds: 4\n",
+            ),
+            "migrate",
+            Phase::Failed,
+            TIMEOUT,
+        )
         .await;
     let status = job.status.unwrap();
     let (degraded, reason, _) = condition(&status.conditions, DEGRADED).unwrap();
@@ -263,15 +260,8 @@ async fn past_the_deadline_the_task_is_stopped() {
     assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 
     // The task is really stopping in ECS.
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let out = ecs
-        .describe_tasks()
-        .cluster("shop")
-        .tasks(status.task_arn.unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.tasks()[0].desired_status(), Some("STOPPED"));
+    let out = env.ecs_task(status.task_arn.unwrap()).await;
+    assert_eq!(out.desired_status(), Some("STOPPED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,11 +311,8 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
 
     // The database goes ahead: berth creates it, and the job runs once it
     // is Ready, with the proxy endpoint berth reported.
-    env.merge_patch::<AuroraCluster>(
-        "orders-db",
-        serde_json::json!({"metadata": {"annotations": {"berth.dev/paused": "false"}}}),
-    )
-    .await;
+    env.annotate::<AuroraCluster>("orders-db", "berth.dev/paused", serde_json::json!("false"))
+        .await;
     let db = env
         .wait_for(
             "orders-db",
@@ -340,20 +327,11 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
         .await;
     let proxy = db.status.unwrap().proxy_endpoint.expect("a proxy endpoint");
 
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let out = ecs
-        .describe_tasks()
-        .cluster("shop")
-        .tasks(job.status.unwrap().task_arn.unwrap())
-        .send()
-        .await
-        .unwrap();
-    let overrides = out.tasks()[0].overrides().unwrap();
+    let out = env.ecs_task(job.status.unwrap().task_arn.unwrap()).await;
+    let overrides = out.overrides().unwrap();
     let container = overrides
         .container_overrides()
         .iter()
@@ -378,28 +356,16 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_ref_job_runs_with_the_services_revision_and_reruns_on_a_new_one() {
     let env = Env::new("mj-svc").await;
-    let api_yaml = std::fs::read_to_string(workspace_root().join("examples/api.yaml")).unwrap();
+    let api_yaml = file("api.yaml");
     env.apply_yaml(&api_yaml).await.unwrap();
-    env.apply_yaml(
-        r#"apiVersion: berth.dev/v1alpha1
-kind: MigrationJob
-metadata:
-  name: smoke
-spec:
-  serviceRef:
-    name: api
-  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api-smoke:1.4.2
-  command: ["smoke"]
-  environment:
-    - name: TARGET
-      value: http://api.shop.internal:8080
-"#,
-    )
+    env.apply_yaml(&service_job(
+        "smoke",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api-smoke:1.4.2",
+        "  command: [\"smoke\"]\n  environment:\n    - name: TARGET\n      value: http://api.shop.internal:8080\n",
+    ))
     .await
     .unwrap();
-    let job: MigrationJob = env
-        .wait_for("smoke", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("smoke", Phase::Succeeded, TIMEOUT).await;
     let status = job.status.unwrap();
     let svc: berth::api::EcsService = env.api().get("api").await.unwrap();
     assert_eq!(
@@ -449,11 +415,7 @@ spec:
             "smoke",
             "a second run for the new revision",
             TIMEOUT,
-            |j: &MigrationJob| {
-                j.status
-                    .as_ref()
-                    .is_some_and(|s| s.phase == Some(Phase::Succeeded) && s.run_hash != first_hash)
-            },
+            succeeded_other_than(first_hash),
         )
         .await;
     assert_ne!(job.status.unwrap().service_hash, status.service_hash);
@@ -476,29 +438,24 @@ async fn deleting_a_running_job_stops_its_task() {
     env.delete_and_wait::<MigrationJob>("migrate", TIMEOUT)
         .await;
     assert_eq!(env.berth_calls("ecs", "StopTask"), 1);
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let out = ecs
-        .describe_tasks()
-        .cluster("shop")
-        .tasks(job.status.unwrap().task_arn.unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.tasks()[0].desired_status(), Some("STOPPED"));
+    let out = env.ecs_task(job.status.unwrap().task_arn.unwrap()).await;
+    assert_eq!(out.desired_status(), Some("STOPPED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_job_is_deleted_after_its_ttl() {
     let env = Env::new("mj-ttl").await;
-    env.apply_yaml(&inline_job(
+    env.run_job(
+        &inline_job(
+            "migrate",
+            "shop/migrate:1.0",
+            "  ttlSecondsAfterFinished: 3\n",
+        ),
         "migrate",
-        "shop/migrate:1.0",
-        "  ttlSecondsAfterFinished: 3\n",
-    ))
-    .await
-    .unwrap();
-    env.wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+        Phase::Succeeded,
+        TIMEOUT,
+    )
+    .await;
     // Deleted after its TTL.
     env.wait_gone::<MigrationJob>("migrate", Duration::from_secs(30))
         .await;
@@ -514,14 +471,7 @@ async fn a_task_of_the_run_left_by_a_crash_is_adopted_not_run_again() {
     use berth::aws::tags::TAG_ATTEMPT;
     use berth::controller::migration_job::plan;
 
-    let mut env = Env::with_options(
-        "mj-adopt",
-        berth_e2e::Options {
-            start_berth: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut env = Env::without_berth("mj-adopt").await;
     let image = "shop/migrate:sleep-150";
     env.apply_yaml(&inline_job("migrate", image, ""))
         .await
@@ -571,9 +521,7 @@ async fn a_task_of_the_run_left_by_a_crash_is_adopted_not_run_again() {
     let orphan = run.tasks()[0].task_arn().unwrap().to_string();
 
     env.start_berth();
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     let status = job.status.unwrap();
     assert_eq!(status.task_arn.as_deref(), Some(orphan.as_str()));
     assert_eq!(status.attempts, 1);
@@ -628,11 +576,7 @@ async fn a_new_run_waits_for_the_previous_runs_task() {
             "migrate",
             "the new run Succeeded",
             TIMEOUT,
-            |j: &MigrationJob| {
-                j.status.as_ref().is_some_and(|s| {
-                    s.phase == Some(Phase::Succeeded) && s.run_hash != first.run_hash
-                })
-            },
+            succeeded_other_than(first.run_hash.clone()),
         )
         .await;
     assert_ne!(job.status.unwrap().task_arn, first.task_arn);
@@ -685,9 +629,7 @@ async fn a_task_that_cannot_start_is_retried_without_using_the_backoff_limit() {
     // The cause is fixed: the next attempt runs by itself and succeeds, with
     // no spec edit and no refresh.
     env.awsim.set_faults(Default::default());
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     let status = job.status.unwrap();
     assert!(status.attempts >= 2, "{status:?}");
     assert_eq!(env.berth_calls("ecs", "RunTask"), status.attempts as u64);
@@ -749,9 +691,7 @@ async fn a_task_forgotten_before_berth_saw_it_stop_is_reported_not_rerun() {
     // The user decides: a refresh runs it again, as a new attempt.
     env.refresh_and_wait::<MigrationJob>("migrate", TIMEOUT)
         .await;
-    let job: MigrationJob = env
-        .wait_for("migrate", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    let job: MigrationJob = env.wait_phase("migrate", Phase::Succeeded, TIMEOUT).await;
     assert_eq!(job.status.unwrap().attempts, 2);
     assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
 }
@@ -846,8 +786,7 @@ spec:
         |j: &MigrationJob| queued(&j.status.clone().unwrap_or_default().conditions),
     )
     .await;
-    env.wait_for("smoke", "Succeeded", TIMEOUT, phase_is(Phase::Succeeded))
-        .await;
+    env.wait_phase("smoke", Phase::Succeeded, TIMEOUT).await;
     assert_eq!(env.berth_calls("ecs", "RegisterTaskDefinition"), 3);
     assert_eq!(env.berth_calls("ecs", "RunTask"), 1);
 }

@@ -82,38 +82,17 @@ async fn a_namespace_without_its_role_makes_no_aws_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_with_its_role_acts_as_that_role() {
-    let mut env = Env::with_options(
+    let env = Env::with_annotated_namespace(
         "ns-role-ok",
-        Options {
-            start_berth: false,
-            ..requiring_namespace_roles()
-        },
-    )
-    .await;
-    env.annotate_namespace(
-        &env.home,
+        requiring_namespace_roles(),
         serde_json::json!({"berth.dev/aws-role-arn": ROLE}),
     )
     .await;
-    env.start_berth();
     env.apply_yaml(&fargate_service("api", "shop"))
         .await
         .unwrap();
-    env.wait_for("api", "Ready", TIMEOUT, |s: &EcsService| {
-        s.status
-            .as_ref()
-            .is_some_and(|st| is_true(&st.conditions, READY))
-    })
-    .await;
-    let assumed: Vec<String> = env
-        .awsim
-        .call_log(None)
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] == "AssumeRole")
-        .filter_map(|c| c["params"]["RoleArn"].as_str().map(str::to_string))
-        .collect();
+    env.wait_ready::<EcsService>("api", TIMEOUT).await;
+    let assumed: Vec<String> = env.assumed_roles();
     assert!(!assumed.is_empty(), "no AssumeRole: {:?}", all_calls(&env));
     assert!(assumed.iter().all(|r| r == ROLE), "{assumed:?}");
 }
@@ -136,34 +115,21 @@ fn job_degraded(reason: &'static str) -> impl Fn(&MigrationJob) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allow_list_bounds_the_roles_a_job_may_pass() {
-    let mut env = Env::with_options(
-        "ns-allow",
-        Options {
-            start_berth: false,
-            ..Options::default()
-        },
-    )
-    .await;
     // Both of the job's roles must match (the execution role is
     // shop-migrate-execution in the example).
-    env.annotate_namespace(
-        &env.home,
+    let env = Env::with_annotated_namespace(
+        "ns-allow",
+        Options::default(),
         serde_json::json!({"berth.dev/allowed-role-arns":
             "arn:aws:iam::123456789012:role/shop-migrate-*, arn:aws:iam::123456789012:role/shop-api-?ask"}),
     )
     .await;
-    env.start_berth();
 
     env.apply_yaml(&job("outside", "arn:aws:iam::123456789012:role/admin"))
         .await
         .unwrap();
     let refused: MigrationJob = env
-        .wait_for(
-            "outside",
-            "Degraded InvalidSpec",
-            TIMEOUT,
-            job_degraded("InvalidSpec"),
-        )
+        .wait_degraded::<MigrationJob>("outside", "InvalidSpec", TIMEOUT)
         .await;
     let status = refused.status.unwrap();
     let message = condition(&status.conditions, "Degraded").unwrap().2;
@@ -179,16 +145,13 @@ async fn the_allow_list_bounds_the_roles_a_job_may_pass() {
     assert_eq!(status.task_arn, None);
     assert_eq!(all_calls(&env), Vec::<String>::new());
 
-    env.apply_yaml(&job(
-        "inside",
-        "arn:aws:iam::123456789012:role/shop-migrate-task",
-    ))
-    .await
-    .unwrap();
     let inside: MigrationJob = env
-        .wait_for("inside", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-            j.status.as_ref().and_then(|s| s.phase) == Some(Phase::Succeeded)
-        })
+        .run_job(
+            &job("inside", "arn:aws:iam::123456789012:role/shop-migrate-task"),
+            "inside",
+            Phase::Succeeded,
+            TIMEOUT,
+        )
         .await;
     // The task ran as the allowed role.
     let ecs = aws_sdk_ecs::Client::new(&env.aws().await);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use berth::api::conditions::READY;
 use berth::api::PullThroughCache;
+use berth_e2e::conditions::true_because;
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 
@@ -16,42 +17,85 @@ const CRED: &str =
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
 
 fn ready_because(reason: &'static str) -> impl Fn(&PullThroughCache) -> bool {
-    move |p| {
-        let conditions = p
-            .status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        condition(conditions, READY).is_some_and(|(s, r, _)| s == "True" && r == reason)
-    }
-}
-
-fn failed_because(reason: &'static str) -> impl Fn(&PullThroughCache) -> bool {
-    move |p| {
-        let conditions = p
-            .status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        condition(conditions, "Degraded").is_some_and(|(s, r, _)| s == "True" && r == reason)
-    }
+    true_because(READY, reason)
 }
 
 async fn ecr(env: &Env) -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::new(&env.aws().await)
 }
 
-async fn rule_prefixes(env: &Env) -> Vec<String> {
-    ecr(env)
+/// Applies the example cache and waits until it is Ready because of `reason`.
+async fn example_ready_because(env: &Env, reason: &'static str) -> PullThroughCache {
+    env.apply_yaml(&file("pull-through-cache.yaml"))
         .await
-        .describe_pull_through_cache_rules()
+        .unwrap();
+    env.wait_for(
+        "docker-hub",
+        &format!("Ready ({reason})"),
+        TIMEOUT,
+        ready_because(reason),
+    )
+    .await
+}
+
+/// Removes what was made by hand: the rule for `prefix`, the creation
+/// template, and repository `repository` (with its images when `force`).
+async fn remove_hand_made(ecr: &aws_sdk_ecr::Client, prefix: &str, repository: &str, force: bool) {
+    ecr.delete_pull_through_cache_rule()
+        .ecr_repository_prefix(prefix)
         .send()
         .await
-        .unwrap()
-        .pull_through_cache_rules()
-        .iter()
-        .filter_map(|r| r.ecr_repository_prefix().map(str::to_string))
+        .unwrap();
+    ecr.delete_repository_creation_template()
+        .prefix("docker-hub")
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository()
+        .repository_name(repository)
+        .set_force(force.then_some(true))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn rule_prefixes(env: &Env) -> Vec<String> {
+    env.pull_through_cache_rules()
+        .await
+        .into_iter()
+        .map(|(prefix, _)| prefix)
         .collect()
+}
+
+/// A pull through cache rule for `prefix` made by hand (not by berth).
+async fn hand_made_rule(ecr: &aws_sdk_ecr::Client, prefix: &str) {
+    ecr.create_pull_through_cache_rule()
+        .ecr_repository_prefix(prefix)
+        .upstream_registry_url("registry-1.docker.io")
+        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
+        .credential_arn(CRED)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A repository creation template for the cache's repositories with tags
+/// but without a repository creation role: ECR cannot create the cache's
+/// repositories.
+async fn hand_made_template(ecr: &aws_sdk_ecr::Client) {
+    ecr.create_repository_creation_template()
+        .prefix("docker-hub")
+        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
+        .resource_tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("team")
+                .value("tonys-chips")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 fn quay(name: &str, policy: &str) -> String {
@@ -63,17 +107,7 @@ fn quay(name: &str, policy: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_becomes_ready_with_its_columns() {
     let env = Env::new("ptc-example").await;
-    env.apply_yaml(&file("pull-through-cache.yaml"))
-        .await
-        .unwrap();
-    let p = env
-        .wait_for(
-            "docker-hub",
-            "Ready (RuleReady)",
-            TIMEOUT,
-            ready_because("RuleReady"),
-        )
-        .await;
+    let p = example_ready_because(&env, "RuleReady").await;
     let status = p.status.unwrap();
     assert_eq!(status.valid, Some(true));
     assert_eq!(status.registry_id.as_deref(), Some("123456789012"));
@@ -110,12 +144,7 @@ async fn docker_hub_without_a_credential_is_invalid_and_calls_no_ecr() {
     .await
     .unwrap();
     let p = env
-        .wait_for(
-            "docker-hub",
-            "Degraded (InvalidSpec)",
-            TIMEOUT,
-            failed_because("InvalidSpec"),
-        )
+        .wait_degraded::<PullThroughCache>("docker-hub", "InvalidSpec", TIMEOUT)
         .await;
     let (_, _, message) = condition(&p.status.unwrap().conditions, "Degraded").unwrap();
     assert!(message.contains("spec.credentialArn"), "{message}");
@@ -144,41 +173,10 @@ async fn the_incident_is_named_in_status() {
         .send()
         .await
         .unwrap();
-    ecr.create_pull_through_cache_rule()
-        .ecr_repository_prefix("docker-hub/tonys-chips/api")
-        .upstream_registry_url("registry-1.docker.io")
-        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
-        .credential_arn(CRED)
-        .send()
-        .await
-        .unwrap();
-    ecr.create_repository_creation_template()
-        .prefix("docker-hub")
-        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
-        // Tags without a repository creation role: ECR cannot create the
-        // cache's repositories.
-        .resource_tags(
-            aws_sdk_ecr::types::Tag::builder()
-                .key("team")
-                .value("tonys-chips")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    hand_made_rule(&ecr, "docker-hub/tonys-chips/api").await;
+    hand_made_template(&ecr).await;
 
-    env.apply_yaml(&file("pull-through-cache.yaml"))
-        .await
-        .unwrap();
-    let p = env
-        .wait_for(
-            "docker-hub",
-            "Ready with PrefixOverlap",
-            TIMEOUT,
-            ready_because("PrefixOverlap"),
-        )
-        .await;
+    let p = example_ready_because(&env, "PrefixOverlap").await;
     let status = p.status.unwrap();
     let (_, _, message) = condition(&status.conditions, READY).unwrap();
     for cause in [
@@ -201,21 +199,13 @@ async fn the_incident_is_named_in_status() {
     );
 
     // The fix: one prefix rule, no templates, no hand-made repositories.
-    ecr.delete_pull_through_cache_rule()
-        .ecr_repository_prefix("docker-hub/tonys-chips/api")
-        .send()
-        .await
-        .unwrap();
-    ecr.delete_repository_creation_template()
-        .prefix("docker-hub")
-        .send()
-        .await
-        .unwrap();
-    ecr.delete_repository()
-        .repository_name("docker-hub/tonys-chips/web")
-        .send()
-        .await
-        .unwrap();
+    remove_hand_made(
+        &ecr,
+        "docker-hub/tonys-chips/api",
+        "docker-hub/tonys-chips/web",
+        false,
+    )
+    .await;
     env.refresh_and_wait::<PullThroughCache>("docker-hub", TIMEOUT)
         .await;
     env.wait_for(
@@ -251,16 +241,7 @@ async fn a_lost_create_response_creates_the_rule_once() {
     let env = Env::new("ptc-lost").await;
     env.awsim
         .lose_responses("ecr:CreatePullThroughCacheRule", 1);
-    env.apply_yaml(&file("pull-through-cache.yaml"))
-        .await
-        .unwrap();
-    env.wait_for(
-        "docker-hub",
-        "Ready (RuleReady)",
-        TIMEOUT,
-        ready_because("RuleReady"),
-    )
-    .await;
+    example_ready_because(&env, "RuleReady").await;
     assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 1);
     assert_eq!(rule_prefixes(&env).await, ["docker-hub"]);
 }
@@ -295,14 +276,7 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
     env.apply_yaml(&file("pull-through-cache.yaml"))
         .await
         .unwrap();
-    let s = env
-        .wait_for(
-            "web",
-            "Ready on revision 1",
-            Duration::from_secs(150),
-            berth_e2e::examples::ready_on(1),
-        )
-        .await;
+    let s = env.wait_ready_on("web", 1, Duration::from_secs(150)).await;
     assert_eq!(s.metadata.generation, generation);
     assert!(!s
         .metadata
@@ -364,27 +338,8 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
     let ecr = ecr(&env).await;
     // What the team made by hand: a per-repository rule, a creation
     // template, and the repository itself.
-    ecr.create_pull_through_cache_rule()
-        .ecr_repository_prefix("docker-hub/library/nginx")
-        .upstream_registry_url("registry-1.docker.io")
-        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
-        .credential_arn(CRED)
-        .send()
-        .await
-        .unwrap();
-    ecr.create_repository_creation_template()
-        .prefix("docker-hub")
-        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
-        .resource_tags(
-            aws_sdk_ecr::types::Tag::builder()
-                .key("team")
-                .value("tonys-chips")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    hand_made_rule(&ecr, "docker-hub/library/nginx").await;
+    hand_made_template(&ecr).await;
     ecr.create_repository()
         .repository_name("docker-hub/library/nginx")
         .send()
@@ -411,16 +366,7 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
     let generation = s.metadata.generation;
 
     // One prefix rule: Ready, but it names the causes, and so does the service.
-    env.apply_yaml(&file("pull-through-cache.yaml"))
-        .await
-        .unwrap();
-    env.wait_for(
-        "docker-hub",
-        "Ready with PrefixOverlap",
-        TIMEOUT,
-        ready_because("PrefixOverlap"),
-    )
-    .await;
+    example_ready_because(&env, "PrefixOverlap").await;
     let s = env
         .wait_for(
             "web",
@@ -454,30 +400,14 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
     }
 
     // Remove the causes; the spec is not touched.
-    ecr.delete_pull_through_cache_rule()
-        .ecr_repository_prefix("docker-hub/library/nginx")
-        .send()
-        .await
-        .unwrap();
-    ecr.delete_repository_creation_template()
-        .prefix("docker-hub")
-        .send()
-        .await
-        .unwrap();
-    ecr.delete_repository()
-        .repository_name("docker-hub/library/nginx")
-        .force(true)
-        .send()
-        .await
-        .unwrap();
-    let s = env
-        .wait_for(
-            "web",
-            "Ready on revision 1",
-            Duration::from_secs(180),
-            berth_e2e::examples::ready_on(1),
-        )
-        .await;
+    remove_hand_made(
+        &ecr,
+        "docker-hub/library/nginx",
+        "docker-hub/library/nginx",
+        true,
+    )
+    .await;
+    let s = env.wait_ready_on("web", 1, Duration::from_secs(180)).await;
     assert_eq!(s.metadata.generation, generation);
     assert_eq!(
         s.status.unwrap().pull_through_cache.as_deref(),
@@ -515,20 +445,10 @@ async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
     use berth::api::migration_job::Phase;
     use berth::api::{EcsService, MigrationJob};
     let env = Env::new("ptc-release").await;
-    env.apply_yaml(&file("pull-through-cache.yaml"))
-        .await
-        .unwrap();
-    env.wait_for("docker-hub", "Ready", TIMEOUT, ready_because("RuleReady"))
-        .await;
+    example_ready_because(&env, "RuleReady").await;
     env.apply_yaml(WEB_MIGRATE).await.unwrap();
     env.apply_yaml(&web_retrying()).await.unwrap();
-    env.wait_for(
-        "web",
-        "Ready on revision 1",
-        Duration::from_secs(150),
-        berth_e2e::examples::ready_on(1),
-    )
-    .await;
+    env.wait_ready_on("web", 1, Duration::from_secs(150)).await;
     let job = env
         .wait_for(
             "web-migrate",
@@ -568,34 +488,17 @@ async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
         })
         .await;
     let web_generation = web.metadata.generation;
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let serving = ecs
-        .describe_services()
-        .cluster("shop")
-        .services("shop-web")
-        .send()
-        .await
-        .unwrap();
-    let td = serving.services()[0].task_definition().unwrap().to_string();
+    let serving = env.ecs_service("shop-web").await;
+    let td = serving.task_definition().unwrap().to_string();
     assert!(td.ends_with(":1"), "the service left revision 1: {td}");
 
     // The rule is back: the migration retries by itself and the service rolls out.
     env.apply_yaml(&file("pull-through-cache.yaml"))
         .await
         .unwrap();
-    env.wait_for(
-        "web",
-        "Ready on revision 2",
-        Duration::from_secs(240),
-        berth_e2e::examples::ready_on(2),
-    )
-    .await;
+    env.wait_ready_on("web", 2, Duration::from_secs(240)).await;
     let job = env
-        .wait_for("web-migrate", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-            j.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(Phase::Succeeded))
-        })
+        .wait_phase("web-migrate", Phase::Succeeded, TIMEOUT)
         .await;
     assert_eq!(job.metadata.generation, job_generation);
     assert!(!job
@@ -635,12 +538,7 @@ async fn someone_elses_rule_is_taken_over_only_with_adopt() {
         .await
         .unwrap();
     let p = env
-        .wait_for(
-            "docker-hub",
-            "Degraded/AdoptionRequired",
-            TIMEOUT,
-            failed_because("AdoptionRequired"),
-        )
+        .wait_degraded::<PullThroughCache>("docker-hub", "AdoptionRequired", TIMEOUT)
         .await;
     let message = condition(&p.status.unwrap().conditions, "Degraded")
         .unwrap()
@@ -671,7 +569,7 @@ fn rule_mutations(env: &Env) -> [u64; 3] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_immutable_change_is_refused_unless_the_rule_may_be_replaced() {
-    use berth::api::migration_job::{MigrationJob, Phase};
+    use berth::api::migration_job::Phase;
     let env = Env::new("ptc-replace").await;
     const FLAG: &str = "  replaceOnImmutableChange: true\n";
     env.apply_yaml(&cache("quay", "quay", "")).await.unwrap();
@@ -679,14 +577,12 @@ async fn an_immutable_change_is_refused_unless_the_rule_may_be_replaced() {
         .await;
     // A first pull: the cache creates the repository.
     let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/quay/org/app:1";
-    env.apply_yaml(&berth_e2e::examples::inline_job("pull", image, ""))
-        .await
-        .unwrap();
-    env.wait_for("pull", "Succeeded", TIMEOUT, |j: &MigrationJob| {
-        j.status
-            .as_ref()
-            .is_some_and(|s| s.phase == Some(Phase::Succeeded))
-    })
+    env.run_job(
+        &berth_e2e::examples::inline_job("pull", image, ""),
+        "pull",
+        Phase::Succeeded,
+        TIMEOUT,
+    )
     .await;
 
     // Another upstream without the flag: refused, and ECR is left alone.
@@ -694,12 +590,7 @@ async fn an_immutable_change_is_refused_unless_the_rule_may_be_replaced() {
         .await
         .unwrap();
     let p = env
-        .wait_for(
-            "cache",
-            "Degraded/ImmutableFieldChanged",
-            TIMEOUT,
-            failed_because("ImmutableFieldChanged"),
-        )
+        .wait_degraded::<PullThroughCache>("cache", "ImmutableFieldChanged", TIMEOUT)
         .await;
     let message = condition(&p.status.unwrap().conditions, "Degraded")
         .unwrap()

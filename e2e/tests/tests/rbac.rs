@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
-use berth_e2e::examples::{file, ready_on};
+use berth_e2e::examples::file;
 use berth_e2e::{tail, Env, Options};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -226,8 +226,7 @@ async fn example_converges(env: &Env) {
     assert!(data.contains_key("host"));
     assert_eq!(data["proxyHost"].0, proxy.into_bytes());
     secrets_are_unreadable_as_berth(env).await;
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.wait_ready_on("api", 1, TIMEOUT).await;
     for job in ["api-migrate", "api-smoke-test"] {
         env.wait_for::<MigrationJob>(job, "Succeeded", TIMEOUT, |j| {
             j.status
@@ -326,9 +325,7 @@ async fn without_the_status_patch_rule_status_is_never_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_events_create_berth_still_converges_and_says_why() {
     let env = env_as_chart("rbac-noevents", true, without("events")).await;
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     wait_for_log(
         &env,
         "the Event denied",
@@ -351,7 +348,7 @@ async fn readyz_waits_until_every_watch_has_listed() {
     )
     .await;
     let not_ready = env
-        .berth_readyz()
+        .admin_get("/readyz")
         .await
         .expect_err("ready without a MigrationJob watch");
     assert!(not_ready.to_string().contains("503"), "{not_ready:#}");
@@ -359,7 +356,7 @@ async fn readyz_waits_until_every_watch_has_listed() {
     install_rbac(&env, true, |_| {}).await;
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
-        match env.berth_readyz().await {
+        match env.admin_get("/readyz").await {
             Ok(body) => {
                 assert_eq!(body, "ok");
                 break;

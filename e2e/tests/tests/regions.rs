@@ -36,21 +36,13 @@ async fn ready_arn(api: &Api<EcsService>, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_namespace_reaches_aws_in_its_own_region_and_role() {
-    let mut env = Env::with_options(
-        "regions",
-        Options {
-            start_berth: false,
-            ..Options::default()
-        },
-    )
-    .await;
     // Namespace A: another region than berth's --aws-region (us-east-1).
-    env.annotate_namespace(
-        &env.home,
+    let env = Env::with_annotated_namespace(
+        "regions",
+        Options::default(),
         serde_json::json!({"berth.dev/aws-region": "eu-west-1"}),
     )
     .await;
-    env.start_berth();
 
     // Namespace B: a third region, and a role to assume.
     let b = env.create_namespace("b").await;
@@ -85,15 +77,7 @@ async fn each_namespace_reaches_aws_in_its_own_region_and_role() {
     assert!(arn_b.starts_with("arn:aws:ecs:ap-southeast-2:"), "{arn_b}");
 
     // B's calls were made as its role; A assumed none.
-    let assumed: Vec<String> = env
-        .awsim
-        .call_log(None)
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] == "AssumeRole")
-        .filter_map(|c| c["params"]["RoleArn"].as_str().map(str::to_string))
-        .collect();
+    let assumed: Vec<String> = env.assumed_roles();
     assert!(
         !assumed.is_empty(),
         "no AssumeRole call: {:?}",

@@ -8,8 +8,8 @@ use std::time::Duration;
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
 use berth_e2e::awsim::ThrottleProfile;
-use berth_e2e::examples::{file, migration, ready_on};
-use berth_e2e::{condition, Env};
+use berth_e2e::examples::{degraded_message, file, migration};
+use berth_e2e::{task_definition_arn, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(150);
 
@@ -39,9 +39,7 @@ async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
     env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
     env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    env.wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await;
     let h1 = service_hash(&env).await;
     env.wait_for(
         "api-migrate",
@@ -59,12 +57,14 @@ async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
     .await;
 
     // Bump the image: migration first, then the rollout, then the smoke test.
-    let mark = env.awsim.call_log(Some("berth")).as_array().unwrap().len();
-    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 2", TIMEOUT, ready_on(2))
-        .await;
+    let mark = env.berth_call_mark();
+    env.deploy(
+        &file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0"),
+        "api",
+        2,
+        TIMEOUT,
+    )
+    .await;
     let h2 = service_hash(&env).await;
     let migrate = env
         .wait_for(
@@ -106,11 +106,8 @@ async fn migration_gates_the_rollout_and_the_smoke_test_follows() {
         "the migration task's subnet comes from the service: {subnet:?}"
     );
 
-    let log = env.awsim.call_log(Some("berth"));
-    let calls: Vec<&serde_json::Value> = log.as_array().unwrap()[mark..]
-        .iter()
-        .filter(|c| c["outcome"] == "ok")
-        .collect();
+    let log = env.berth_call_log_since(mark);
+    let calls: Vec<&serde_json::Value> = log.iter().filter(|c| c["outcome"] == "ok").collect();
     let position = |pred: &dyn Fn(&serde_json::Value) -> bool| calls.iter().position(|c| pred(c));
     let migration_run = position(&|c| {
         c["action"] == "RunTask"
@@ -159,34 +156,15 @@ async fn failing_migration_keeps_the_old_revision_until_fixed() {
     // AWS's published rates: berth's limiter must keep every call under them.
     env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
+    let first = task_definition_arn(env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await);
 
     env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.0-exit-1"))
         .await
         .unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/MigrationFailed",
-            TIMEOUT,
-            |s: &EcsService| {
-                s.status.as_ref().is_some_and(|st| {
-                    condition(&st.conditions, "Degraded")
-                        .is_some_and(|c| c.0 == "True" && c.1 == "MigrationFailed")
-                })
-            },
-        )
+        .wait_degraded::<EcsService>("api", "MigrationFailed", TIMEOUT)
         .await;
-    let message = condition(&svc.status.unwrap().conditions, "Degraded")
-        .unwrap()
-        .2;
+    let message = degraded_message(&svc);
     assert!(
         message.contains("api-migrate") && message.contains("exit code 1"),
         "{message}"
@@ -197,22 +175,17 @@ async fn failing_migration_keeps_the_old_revision_until_fixed() {
     assert_eq!(st.exit_code, Some(1));
     assert_eq!(st.attempts, 3, "backoffLimit 2 = three attempts");
     // ECS still serves revision 1.
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    let served = ecs
-        .describe_services()
-        .cluster("shop")
-        .services("shop-api")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(served.services()[0].task_definition(), Some(first.as_str()));
+    let served = env.ecs_service("shop-api").await;
+    assert_eq!(served.task_definition(), Some(first.as_str()));
 
     // Fixing the image re-runs the migration and releases the rollout.
-    env.apply_yaml(&file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.1"))
-        .await
-        .unwrap();
-    env.wait_for("api", "Ready on revision 3", TIMEOUT, ready_on(3))
-        .await;
+    env.deploy(
+        &file("api.yaml").replace("shop/api:1.4.2", "shop/api:1.5.1"),
+        "api",
+        3,
+        TIMEOUT,
+    )
+    .await;
     assert_unthrottled(&env);
 }
 
@@ -223,14 +196,7 @@ async fn failing_smoke_test_rolls_the_service_back() {
     env.awsim.set_throttle_profile(ThrottleProfile::Aws);
     env.apply_yaml(&migration()).await.unwrap();
     env.apply_yaml(&file("api-smoke-test.yaml")).await.unwrap();
-    env.apply_yaml(&file("api.yaml")).await.unwrap();
-    let first = env
-        .wait_for("api", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await
-        .status
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
+    let first = task_definition_arn(env.deploy(&file("api.yaml"), "api", 1, TIMEOUT).await);
     let h1 = service_hash(&env).await;
     env.wait_for(
         "api-smoke-test",
@@ -254,38 +220,19 @@ async fn failing_smoke_test_rolls_the_service_back() {
     .await
     .unwrap();
     let svc = env
-        .wait_for(
-            "api",
-            "Degraded/PostRolloutCheckFailed",
-            TIMEOUT,
-            |s: &EcsService| {
-                s.status.as_ref().is_some_and(|st| {
-                    condition(&st.conditions, "Degraded")
-                        .is_some_and(|c| c.0 == "True" && c.1 == "PostRolloutCheckFailed")
-                })
-            },
-        )
+        .wait_degraded::<EcsService>("api", "PostRolloutCheckFailed", TIMEOUT)
         .await;
-    let message = condition(&svc.status.unwrap().conditions, "Degraded")
-        .unwrap()
-        .2;
+    let message = degraded_message(&svc);
     assert!(
         message.contains("api-smoke-test") && message.contains("rolled back"),
         "{message}"
     );
 
     // ECS is back on revision 1.
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
-        let served = ecs
-            .describe_services()
-            .cluster("shop")
-            .services("shop-api")
-            .send()
-            .await
-            .unwrap();
-        if served.services()[0].task_definition() == Some(first.as_str()) {
+        let served = env.ecs_service("shop-api").await;
+        if served.task_definition() == Some(first.as_str()) {
             break;
         }
         assert!(

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, MigrationJob};
 use berth_e2e::awsim::{Seed, ThrottleProfile};
@@ -253,19 +252,10 @@ async fn two_hundred_services_with_migrations_converge_once() {
         "every service Ready",
         Duration::from_secs(300),
         || async {
-            let list = services
-                .list(&Default::default())
+            let ready = env
+                .count_ready::<EcsService>()
                 .await
                 .map_err(|e| e.to_string())?;
-            let ready = list
-                .items
-                .iter()
-                .filter(|s| {
-                    s.status
-                        .as_ref()
-                        .is_some_and(|st| is_true(&st.conditions, READY))
-                })
-                .count();
             (ready == SERVICES)
                 .then_some(())
                 .ok_or(format!("{ready}/{SERVICES} Ready"))

@@ -107,23 +107,6 @@ fn identity(p: &PullThroughCache) -> String {
     )
 }
 
-async fn rules(env: &Env) -> Vec<(String, Option<String>)> {
-    aws_sdk_ecr::Client::new(&env.aws().await)
-        .describe_pull_through_cache_rules()
-        .send()
-        .await
-        .unwrap()
-        .pull_through_cache_rules()
-        .iter()
-        .map(|r| {
-            (
-                r.ecr_repository_prefix().unwrap_or_default().to_string(),
-                r.credential_arn().map(str::to_string),
-            )
-        })
-        .collect()
-}
-
 /// Bumps `name`'s generation with a spec change that changes nothing in
 /// ECR, so its conditions show a reconcile since.
 async fn touch(env: &Env, name: &str) -> PullThroughCache {
@@ -211,7 +194,7 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
     assert_eq!(ready_status, "False");
     assert_eq!(mutations(&env), [1, 0, 0], "the second made an ECR change");
     assert_eq!(
-        rules(&env).await,
+        env.pull_through_cache_rules().await,
         [("docker-hub".into(), Some(CRED.into()))]
     );
     assert!(env
@@ -232,7 +215,7 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
     .await;
     assert_eq!(mutations(&env), [1, 0, 0], "adopt: true made an ECR change");
     assert_eq!(
-        rules(&env).await,
+        env.pull_through_cache_rules().await,
         [("docker-hub".into(), Some(CRED.into()))]
     );
 
@@ -257,7 +240,7 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
         "a non-owner's deletion touched the rule"
     );
     assert_eq!(
-        rules(&env).await,
+        env.pull_through_cache_rules().await,
         [("docker-hub".into(), Some(CRED.into()))]
     );
     assert_eq!(claims(&env).await, owner_claim);
@@ -326,21 +309,22 @@ async fn a_cache_prefix_has_one_owner_across_namespaces_restarts_and_leaders() {
     env.delete_and_wait::<PullThroughCache>("docker-hub", TIMEOUT)
         .await;
     assert_eq!(
-        rules(&env).await,
+        env.pull_through_cache_rules().await,
         [("docker-hub".into(), Some(CRED.into()))]
     );
     assert_eq!(claims(&env).await, [], "the owner's claim was released");
     env.use_namespace(&team_b);
-    env.merge_patch::<PullThroughCache>(
+    env.annotate::<PullThroughCache>(
         "docker-hub",
-        serde_json::json!({"metadata": {"annotations": {"berth.dev/refresh": "after-owner-left"}}}),
+        "berth.dev/refresh",
+        serde_json::json!("after-owner-left"),
     )
     .await;
     let adopted: PullThroughCache = env
         .wait_for("docker-hub", "Ready after adopting", TIMEOUT, ready)
         .await;
     assert_eq!(
-        rules(&env).await,
+        env.pull_through_cache_rules().await,
         [("docker-hub".into(), Some(other_cred.clone()))]
     );
     assert_eq!(mutations(&env), [1, 1, 0]);

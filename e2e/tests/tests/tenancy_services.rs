@@ -29,10 +29,7 @@ fn web(name: &str, version: &str, extra: &str) -> String {
 
 /// berth's calls of `action` whose request field `key` is `value`.
 fn calls(env: &Env, action: &str, key: &str, value: &str) -> usize {
-    env.awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
+    env.berth_call_log()
         .iter()
         .filter(|c| c["action"] == action && c["params"][key] == value)
         .count()
@@ -64,19 +61,6 @@ fn mutations(env: &Env) -> Vec<(String, usize)> {
     .collect()
 }
 
-async fn ecs_web(env: &Env) -> aws_sdk_ecs::types::Service {
-    let ecs = aws_sdk_ecs::Client::new(&env.aws().await);
-    ecs.describe_services()
-        .cluster("shop")
-        .services("web")
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .unwrap()
-        .services()[0]
-        .clone()
-}
-
 fn tag(svc: &aws_sdk_ecs::types::Service, key: &str) -> Option<String> {
     svc.tags()
         .iter()
@@ -98,12 +82,9 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     let owner_a = format!("{team_a}/web");
 
     // Team A's service, Ready.
-    env.apply_yaml(&web("web", "1.27", "")).await.unwrap();
-    let a = env
-        .wait_for("web", "Ready on revision 1", TIMEOUT, ready_on(1))
-        .await;
+    let a = env.deploy(&web("web", "1.27", ""), "web", 1, TIMEOUT).await;
     let a_revision = a.status.unwrap().task_definition_arn.unwrap();
-    let before = ecs_web(&env).await;
+    let before = env.ecs_service_with_tags("web").await;
     assert_eq!(before.task_definition(), Some(a_revision.as_str()));
     assert_eq!(tag(&before, OWNER_TAG).as_deref(), Some(owner_a.as_str()));
     let quiet = mutations(&env);
@@ -113,7 +94,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     env.use_namespace(&team_b);
     env.apply_yaml(&web("web-b", "1.28", "")).await.unwrap();
     let b = env
-        .wait_for("web-b", "Degraded/Conflict", TIMEOUT, degraded("Conflict"))
+        .wait_degraded::<EcsService>("web-b", "Conflict", TIMEOUT)
         .await;
     let message = degraded_message(&b);
     assert!(
@@ -125,7 +106,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         .await
         .unwrap();
     let c = env
-        .wait_for("web-c", "Degraded/Conflict", TIMEOUT, degraded("Conflict"))
+        .wait_degraded::<EcsService>("web-c", "Conflict", TIMEOUT)
         .await;
     let message = degraded_message(&c);
     assert!(
@@ -151,7 +132,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         .await;
     assert!(degraded_message(&b).contains(&owner_a));
     assert_eq!(mutations(&env), quiet, "adopt changed nothing either");
-    let after = ecs_web(&env).await;
+    let after = env.ecs_service_with_tags("web").await;
     assert_eq!(after.task_definition(), Some(a_revision.as_str()));
     assert_eq!(tag(&after, OWNER_TAG).as_deref(), Some(owner_a.as_str()));
 
@@ -159,7 +140,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     env.delete_and_wait::<EcsService>("web-b", TIMEOUT).await;
     env.delete_and_wait::<EcsService>("web-c", TIMEOUT).await;
     assert_eq!(mutations(&env), quiet, "deleting B deleted nothing of A's");
-    let after = ecs_web(&env).await;
+    let after = env.ecs_service_with_tags("web").await;
     assert_eq!(after.status(), Some("ACTIVE"));
     assert_eq!(after.task_definition(), Some(a_revision.as_str()));
     let events = env.events_for("web-b").await;
@@ -174,7 +155,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     env.apply_yaml(&web("web-b", "1.28", "  adopt: true\n"))
         .await
         .unwrap();
-    env.wait_for("web-b", "Degraded/Conflict", TIMEOUT, degraded("Conflict"))
+    env.wait_degraded::<EcsService>("web-b", "Conflict", TIMEOUT)
         .await;
     assert_eq!(
         mutations(&env),
@@ -188,11 +169,15 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
     env.merge_patch::<EcsService>("web", json!({"spec": {"deletionPolicy": "Retain"}}))
         .await;
     env.delete_and_wait::<EcsService>("web", TIMEOUT).await;
-    assert_eq!(ecs_web(&env).await.status(), Some("ACTIVE"));
+    assert_eq!(
+        env.ecs_service_with_tags("web").await.status(),
+        Some("ACTIVE")
+    );
     env.use_namespace(&team_b);
-    env.merge_patch::<EcsService>(
+    env.annotate::<EcsService>(
         "web-b",
-        json!({"metadata": {"annotations": {"berth.dev/refresh": "owner-gone"}}}),
+        "berth.dev/refresh",
+        serde_json::json!("owner-gone"),
     )
     .await;
     let b = env
@@ -203,7 +188,7 @@ async fn another_namespaces_service_is_never_changed_until_its_owner_is_gone() {
         b_revision.contains("task-definition/web-b:"),
         "{b_revision}"
     );
-    let adopted = ecs_web(&env).await;
+    let adopted = env.ecs_service_with_tags("web").await;
     assert_eq!(adopted.task_definition(), Some(b_revision.as_str()));
     assert_eq!(
         tag(&adopted, OWNER_TAG).as_deref(),

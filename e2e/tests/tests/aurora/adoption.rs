@@ -24,12 +24,7 @@ async fn existing_cluster_needs_adopt_then_is_adopted_without_recreation() {
 
     env.apply_yaml(&without_proxy()).await.unwrap();
     let db: AuroraCluster = env
-        .wait_for(
-            "orders-db",
-            "Degraded AdoptionRequired",
-            TIMEOUT,
-            degraded("AdoptionRequired"),
-        )
+        .wait_degraded::<AuroraCluster>("orders-db", "AdoptionRequired", TIMEOUT)
         .await;
     let db_status = db.status;
     let (_, _, message) = condition(&db_status.as_ref().unwrap().conditions, "Degraded").unwrap();
@@ -179,12 +174,7 @@ async fn a_foreign_proxy_of_berths_name_needs_adopt() {
     env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"proxy": {"enabled": true}}}))
         .await;
     let db: AuroraCluster = env
-        .wait_for(
-            "orders-db",
-            "Degraded AdoptionRequired",
-            TIMEOUT,
-            degraded("AdoptionRequired"),
-        )
+        .wait_degraded::<AuroraCluster>("orders-db", "AdoptionRequired", TIMEOUT)
         .await;
     let st = db.status.unwrap();
     let (_, _, message) = condition(&st.conditions, "Degraded").unwrap();

@@ -18,10 +18,7 @@ async fn instances(env: &Env) -> Vec<aws_sdk_rds::types::DbInstance> {
 
 /// The instance ids of berth's calls to `rds:action` that RDS accepted.
 fn instance_calls(env: &Env, action: &str) -> Vec<String> {
-    env.awsim
-        .call_log(Some("berth"))
-        .as_array()
-        .unwrap()
+    env.berth_call_log()
         .iter()
         .filter(|c| c["service"] == "rds" && c["action"] == action && c["outcome"] == "ok")
         .map(|c| {
