@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::ResourceExt;
 
 use super::context::{is_paused, Context};
@@ -170,6 +169,7 @@ async fn converge(
     Ok(Outcome::status(next, then))
 }
 
+/// Sends the plan's one mutation and publishes the plan's Event for it.
 async fn act(
     obj: &AuroraCluster,
     ctx: &Context,
@@ -178,163 +178,66 @@ async fn act(
 ) -> Result<()> {
     let id = obj.cluster_identifier();
     let engine = obj.spec.engine.as_aws();
-    let (reason, aws_action, note, created) = match action {
+    let created = match action {
         RdsAction::Nothing => return Ok(()),
         RdsAction::CreateSubnetGroup {
             name,
             subnet_ids,
             tags,
-        } => (
-            "SubnetGroupCreated",
-            "CreateDBSubnetGroup",
-            format!("created DB subnet group {name} ({})", subnet_ids.join(", ")),
-            rds::create_subnet_group(clients, name, subnet_ids, tags).await?,
-        ),
-        RdsAction::CreateCluster(c) => (
-            "ClusterCreated",
-            "CreateDBCluster",
-            format!(
-                "created Aurora cluster {id} ({engine} {})",
-                c.engine_version.as_deref().unwrap_or("default version")
-            ),
-            rds::create_cluster(clients, c).await?,
-        ),
-        RdsAction::AdoptCluster { arn, tags } => {
+        } => rds::create_subnet_group(clients, name, subnet_ids, tags).await?,
+        RdsAction::CreateCluster(c) => rds::create_cluster(clients, c).await?,
+        RdsAction::AdoptCluster { arn, tags }
+        | RdsAction::TagCluster { arn, tags }
+        | RdsAction::AdoptInstance { arn, tags, .. }
+        | RdsAction::AdoptProxy { arn, tags, .. } => {
             rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted the existing cluster {id} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
-        RdsAction::TagCluster { arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
-            (
-                "TagsUpdated",
-                "AddTagsToResource",
-                format!("set tags of cluster {id}: {}", keys.join(", ")),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::ModifyCluster(m) => {
             rds::modify_cluster(clients, &id, m).await?;
-            (
-                "ClusterModified",
-                "ModifyDBCluster",
-                format!("modified cluster {id}: {}", m.describe()),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::CreateInstance {
             id: iid,
             class,
             tags,
-        } => (
-            "InstanceCreated",
-            "CreateDBInstance",
-            format!("created DB instance {iid} ({class}) in cluster {id}"),
-            rds::create_instance(clients, iid, &id, engine, class, tags).await?,
-        ),
-        RdsAction::AdoptInstance { id: iid, arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted DB instance {iid} of cluster {id} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
+        } => rds::create_instance(clients, iid, &id, engine, class, tags).await?,
         RdsAction::ModifyInstance { id: iid, class } => {
             rds::modify_instance(clients, iid, class).await?;
-            (
-                "InstanceModified",
-                "ModifyDBInstance",
-                format!("changing the class of DB instance {iid} to {class}"),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::DeleteInstance { id: iid } => {
             rds::delete_instance(clients, iid).await?;
-            (
-                "InstanceDeleted",
-                "DeleteDBInstance",
-                format!(
-                    "deleting DB instance {iid} (spec.instances.count {})",
-                    obj.spec.instances.count
-                ),
-                Created::Created,
-            )
+            Created::Created
         }
-        RdsAction::CreateProxy(p) => (
-            "ProxyCreated",
-            "CreateDBProxy",
-            format!("created RDS Proxy {}", p.name),
-            rds::create_proxy(clients, p).await?,
-        ),
-        RdsAction::AdoptProxy { name, arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted the existing RDS Proxy {name} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
+        RdsAction::CreateProxy(p) => rds::create_proxy(clients, p).await?,
         RdsAction::ModifyProxy { name, modify } => {
             rds::modify_proxy(clients, name, modify).await?;
-            (
-                "ProxyModified",
-                "ModifyDBProxy",
-                format!("modified RDS Proxy {name}: {}", modify.describe()),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::RegisterTarget { proxy, cluster } => {
             rds::register_proxy_target(clients, proxy, cluster).await?;
-            (
-                "ProxyTargetRegistered",
-                "RegisterDBProxyTargets",
-                format!("registered cluster {cluster} with RDS Proxy {proxy}"),
-                Created::Created,
-            )
+            Created::Created
         }
     };
     match created {
-        Created::Created => {
-            ctx.event(obj, EventType::Normal, reason, aws_action, note)
-                .await
-        }
+        Created::Created => publish(obj, ctx, action.event(obj)).await,
         // A create whose response was lost: already done.
         Created::AlreadyOurs => {}
-        Created::Foreign => {
-            return Err(Error::Aws(crate::aws::AwsFailure {
-                kind: FailureKind::Terminal,
-                action: "rds:Create",
-                code: Some("AlreadyExists".into()),
-                message: format!(
-                    "{aws_action}: a resource with berth's name for {id} exists and is not managed by berth"
-                ),
-            }))
-        }
+        Created::Foreign => return Err(Error::Aws(action.name_taken(obj))),
     }
     Ok(())
 }
 
+async fn publish(obj: &AuroraCluster, ctx: &Context, event: Option<plan::Event>) {
+    if let Some(e) = event {
+        ctx.event(obj, e.type_, e.reason, e.action, e.note).await;
+    }
+}
+
 async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
     if obj.spec.deletion_policy == AuroraDeletionPolicy::Retain {
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            format!(
-                "deletionPolicy Retain: cluster {} with its instances, proxy and subnet group stays in AWS",
-                obj.cluster_identifier()
-            ),
-        )
-        .await;
+        publish(obj, ctx, Some(plan::retained(obj))).await;
         return Ok(Action::await_change());
     }
     if is_paused(obj.annotations()) {
@@ -342,26 +245,15 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
             "berth.dev/paused is \"true\": not deleting AWS resources".into(),
         ));
     }
-    let left = format!(
-        "cluster {} with its instances, proxy and subnet group",
-        obj.cluster_identifier()
-    );
-    let Some(clients) = ctx.aws_for_cleanup(obj, &left).await? else {
+    let Some(clients) = ctx.aws_for_cleanup(obj, &plan::what_stays(obj)).await? else {
         return Ok(Action::await_change());
     };
     let observed = observe(obj, &clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
-    let (reason, action, note) = match &step {
+    match &step {
         DeleteStep::Done => return Ok(Action::await_change()),
-        DeleteStep::Leave(message) => {
-            ctx.event(
-                obj,
-                EventType::Warning,
-                "LeftInAws",
-                "Delete",
-                message.clone(),
-            )
-            .await;
+        DeleteStep::Leave(_) => {
+            publish(obj, ctx, step.event()).await;
             return Ok(Action::await_change());
         }
         DeleteStep::Wait(_) => return Err(still_deleting(&step)),
@@ -374,58 +266,24 @@ async fn cleanup(obj: &AuroraCluster, ctx: &Context) -> Result<Action> {
             return Err(Error::Config(message));
         }
         DeleteStep::LiftDeletionProtection(id) => {
-            let lift = rds::ClusterModify {
-                deletion_protection: Some(false),
-                ..Default::default()
-            };
-            rds::modify_cluster(&clients, id, &lift).await?;
-            (
-                "ClusterModified",
-                "ModifyDBCluster",
-                format!("lifted deletion protection of cluster {id} (spec.deletionProtection: false) to delete it"),
-            )
+            rds::modify_cluster(&clients, id, &plan::lift_deletion_protection()).await?;
         }
         DeleteStep::DeleteProxy(name) => {
             rds::delete_proxy(&clients, name).await?;
-            (
-                "ProxyDeleted",
-                "DeleteDBProxy",
-                format!("deleting RDS Proxy {name}"),
-            )
         }
         DeleteStep::DeleteInstances(ids) => {
             for iid in ids {
                 rds::delete_instance(&clients, iid).await?;
             }
-            (
-                "InstancesDeleted",
-                "DeleteDBInstance",
-                format!("deleting DB instance(s) {}", ids.join(", ")),
-            )
         }
         DeleteStep::DeleteCluster { id, final_snapshot } => {
             rds::delete_cluster(&clients, id, final_snapshot.as_deref()).await?;
-            let how = match final_snapshot {
-                Some(s) => format!("with final snapshot {s}"),
-                None => "without a final snapshot (deletionPolicy Delete)".into(),
-            };
-            (
-                "ClusterDeleted",
-                "DeleteDBCluster",
-                format!("deleting cluster {id} {how}"),
-            )
         }
         DeleteStep::DeleteSubnetGroup(name) => {
             rds::delete_subnet_group(&clients, name).await?;
-            (
-                "SubnetGroupDeleted",
-                "DeleteDBSubnetGroup",
-                format!("deleted DB subnet group {name}"),
-            )
         }
-    };
-    ctx.event(obj, EventType::Normal, reason, action, note)
-        .await;
+    }
+    publish(obj, ctx, step.event()).await;
     // The finalizer stays until the next look finds everything gone.
     Err(still_deleting(&step))
 }
