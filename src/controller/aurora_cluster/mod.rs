@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::ResourceExt;
 
 use super::context::{is_paused, Context};
@@ -57,11 +56,14 @@ impl Kind for AuroraCluster {
     }
 
     fn left_in_aws(&self) -> Option<String> {
-        Some(left_in_aws(self))
+        Some(plan::what_stays(self))
     }
 
     fn retained(&self) -> Option<(&'static str, String)> {
-        retained(self)
+        let retain = self.spec.deletion_policy == AuroraDeletionPolicy::Retain;
+        retain
+            .then(|| plan::retained(self))
+            .map(|e| (e.reason, e.note))
     }
 
     async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
@@ -175,6 +177,7 @@ async fn converge(
     Ok(Outcome::status(next, then))
 }
 
+/// Sends the plan's one mutation and publishes the plan's Event for it.
 async fn act(
     obj: &AuroraCluster,
     ctx: &Context,
@@ -183,185 +186,71 @@ async fn act(
 ) -> Result<()> {
     let id = obj.cluster_identifier();
     let engine = obj.spec.engine.as_aws();
-    let (reason, aws_action, note, created) = match action {
+    let created = match action {
         RdsAction::Nothing => return Ok(()),
         RdsAction::CreateSubnetGroup {
             name,
             subnet_ids,
             tags,
-        } => (
-            "SubnetGroupCreated",
-            "CreateDBSubnetGroup",
-            format!("created DB subnet group {name} ({})", subnet_ids.join(", ")),
-            rds::create_subnet_group(clients, name, subnet_ids, tags).await?,
-        ),
-        RdsAction::CreateCluster(c) => (
-            "ClusterCreated",
-            "CreateDBCluster",
-            format!(
-                "created Aurora cluster {id} ({engine} {})",
-                c.engine_version.as_deref().unwrap_or("default version")
-            ),
-            rds::create_cluster(clients, c).await?,
-        ),
-        RdsAction::AdoptCluster { arn, tags } => {
+        } => rds::create_subnet_group(clients, name, subnet_ids, tags).await?,
+        RdsAction::CreateCluster(c) => rds::create_cluster(clients, c).await?,
+        RdsAction::AdoptCluster { arn, tags }
+        | RdsAction::TagCluster { arn, tags }
+        | RdsAction::AdoptInstance { arn, tags, .. }
+        | RdsAction::AdoptProxy { arn, tags, .. } => {
             rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted the existing cluster {id} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
-        RdsAction::TagCluster { arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
-            (
-                "TagsUpdated",
-                "AddTagsToResource",
-                format!("set tags of cluster {id}: {}", keys.join(", ")),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::ModifyCluster(m) => {
             rds::modify_cluster(clients, &id, m).await?;
-            (
-                "ClusterModified",
-                "ModifyDBCluster",
-                format!("modified cluster {id}: {}", m.describe()),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::CreateInstance {
             id: iid,
             class,
             tags,
-        } => (
-            "InstanceCreated",
-            "CreateDBInstance",
-            format!("created DB instance {iid} ({class}) in cluster {id}"),
-            rds::create_instance(clients, iid, &id, engine, class, tags).await?,
-        ),
-        RdsAction::AdoptInstance { id: iid, arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted DB instance {iid} of cluster {id} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
+        } => rds::create_instance(clients, iid, &id, engine, class, tags).await?,
         RdsAction::ModifyInstance { id: iid, class } => {
             rds::modify_instance(clients, iid, class).await?;
-            (
-                "InstanceModified",
-                "ModifyDBInstance",
-                format!("changing the class of DB instance {iid} to {class}"),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::DeleteInstance { id: iid } => {
             rds::delete_instance(clients, iid).await?;
-            (
-                "InstanceDeleted",
-                "DeleteDBInstance",
-                format!(
-                    "deleting DB instance {iid} (spec.instances.count {})",
-                    obj.spec.instances.count
-                ),
-                Created::Created,
-            )
+            Created::Created
         }
-        RdsAction::CreateProxy(p) => (
-            "ProxyCreated",
-            "CreateDBProxy",
-            format!("created RDS Proxy {}", p.name),
-            rds::create_proxy(clients, p).await?,
-        ),
-        RdsAction::AdoptProxy { name, arn, tags } => {
-            rds::add_tags(clients, arn, tags).await?;
-            (
-                "Adopted",
-                "AddTagsToResource",
-                format!("adopted the existing RDS Proxy {name} (spec.adopt: true)"),
-                Created::Created,
-            )
-        }
+        RdsAction::CreateProxy(p) => rds::create_proxy(clients, p).await?,
         RdsAction::ModifyProxy { name, modify } => {
             rds::modify_proxy(clients, name, modify).await?;
-            (
-                "ProxyModified",
-                "ModifyDBProxy",
-                format!("modified RDS Proxy {name}: {}", modify.describe()),
-                Created::Created,
-            )
+            Created::Created
         }
         RdsAction::RegisterTarget { proxy, cluster } => {
             rds::register_proxy_target(clients, proxy, cluster).await?;
-            (
-                "ProxyTargetRegistered",
-                "RegisterDBProxyTargets",
-                format!("registered cluster {cluster} with RDS Proxy {proxy}"),
-                Created::Created,
-            )
+            Created::Created
         }
     };
     match created {
-        Created::Created => {
-            ctx.event(obj, EventType::Normal, reason, aws_action, note)
-                .await
-        }
+        Created::Created => publish(obj, ctx, action.event(obj)).await,
         // A create whose response was lost: already done.
         Created::AlreadyOurs => {}
-        Created::Foreign => {
-            return Err(Error::Aws(crate::aws::AwsFailure {
-                kind: FailureKind::Terminal,
-                action: "rds:Create",
-                code: Some("AlreadyExists".into()),
-                message: format!(
-                    "{aws_action}: a resource with berth's name for {id} exists and is not managed by berth"
-                ),
-            }))
-        }
+        Created::Foreign => return Err(Error::Aws(action.name_taken(obj))),
     }
     Ok(())
 }
 
-/// What deleting the object deletes, as an Event names it.
-fn left_in_aws(obj: &AuroraCluster) -> String {
-    format!(
-        "cluster {} with its instances, proxy and subnet group",
-        obj.cluster_identifier()
-    )
-}
-
-fn retained(obj: &AuroraCluster) -> Option<(&'static str, String)> {
-    (obj.spec.deletion_policy == AuroraDeletionPolicy::Retain).then(|| {
-        (
-            "Retained",
-            format!(
-                "deletionPolicy Retain: cluster {} with its instances, proxy and subnet group stays in AWS",
-                obj.cluster_identifier()
-            ),
-        )
-    })
+async fn publish(obj: &AuroraCluster, ctx: &Context, event: Option<plan::Event>) {
+    if let Some(e) = event {
+        ctx.event(obj, e.type_, e.reason, e.action, e.note).await;
+    }
 }
 
 /// One deletion step per look, in the order RDS allows.
 async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result<Action> {
     let observed = observe(obj, clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
-    let (reason, action, note) = match &step {
+    match &step {
         DeleteStep::Done => return Ok(Action::await_change()),
-        DeleteStep::Leave(message) => {
-            ctx.event(
-                obj,
-                EventType::Warning,
-                "LeftInAws",
-                "Delete",
-                message.clone(),
-            )
-            .await;
+        DeleteStep::Leave(_) => {
+            publish(obj, ctx, step.event()).await;
             return Ok(Action::await_change());
         }
         DeleteStep::Wait(_) => return Err(still_deleting(&step)),
@@ -374,58 +263,24 @@ async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result
             return Err(Error::Config(message));
         }
         DeleteStep::LiftDeletionProtection(id) => {
-            let lift = rds::ClusterModify {
-                deletion_protection: Some(false),
-                ..Default::default()
-            };
-            rds::modify_cluster(clients, id, &lift).await?;
-            (
-                "ClusterModified",
-                "ModifyDBCluster",
-                format!("lifted deletion protection of cluster {id} (spec.deletionProtection: false) to delete it"),
-            )
+            rds::modify_cluster(clients, id, &plan::lift_deletion_protection()).await?;
         }
         DeleteStep::DeleteProxy(name) => {
             rds::delete_proxy(clients, name).await?;
-            (
-                "ProxyDeleted",
-                "DeleteDBProxy",
-                format!("deleting RDS Proxy {name}"),
-            )
         }
         DeleteStep::DeleteInstances(ids) => {
             for iid in ids {
                 rds::delete_instance(clients, iid).await?;
             }
-            (
-                "InstancesDeleted",
-                "DeleteDBInstance",
-                format!("deleting DB instance(s) {}", ids.join(", ")),
-            )
         }
         DeleteStep::DeleteCluster { id, final_snapshot } => {
             rds::delete_cluster(clients, id, final_snapshot.as_deref()).await?;
-            let how = match final_snapshot {
-                Some(s) => format!("with final snapshot {s}"),
-                None => "without a final snapshot (deletionPolicy Delete)".into(),
-            };
-            (
-                "ClusterDeleted",
-                "DeleteDBCluster",
-                format!("deleting cluster {id} {how}"),
-            )
         }
         DeleteStep::DeleteSubnetGroup(name) => {
             rds::delete_subnet_group(clients, name).await?;
-            (
-                "SubnetGroupDeleted",
-                "DeleteDBSubnetGroup",
-                format!("deleted DB subnet group {name}"),
-            )
         }
-    };
-    ctx.event(obj, EventType::Normal, reason, action, note)
-        .await;
+    }
+    publish(obj, ctx, step.event()).await;
     // The finalizer stays until the next look finds everything gone.
     Err(still_deleting(&step))
 }

@@ -4,6 +4,7 @@
 //! the deletion order are submodules.
 
 mod delete;
+mod events;
 mod instances;
 mod proxy;
 mod status;
@@ -19,7 +20,8 @@ use crate::aws::rds::{
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 use crate::controller::ownership::{self, Claimant, Owners, Ownership};
 
-pub use delete::{delete_step, DeleteStep};
+pub use delete::{delete_step, lift_deletion_protection, what_stays, DeleteStep};
+pub use events::{retained, Event};
 pub use instances::instance_number;
 pub use proxy::{proxy_is_ours, proxy_modify};
 pub use status::{conflict_message, failure, status, with_conflict, writes_secret};
@@ -230,32 +232,58 @@ pub fn deletion_protected_message(obj: &AuroraCluster) -> String {
     )
 }
 
+/// The first step the resources need, each in RDS's order: subnet group,
+/// cluster, its instances, the proxy; or all of them available.
 fn plan_resources(i: &Inputs) -> Plan {
     let obj = i.obj;
-    let spec = &obj.spec;
     let id = obj.cluster_identifier();
     let tags = resource_tags(obj, i.owner, i.uid);
-    let o = i.observed;
-
-    let Some(cluster) = &o.cluster else {
-        if !spec.subnet_ids.is_empty() && o.subnet_group.is_none() {
-            return step(
-                RdsAction::CreateSubnetGroup {
-                    name: id.clone(),
-                    subnet_ids: spec.subnet_ids.clone(),
-                    tags,
-                },
-                Reason::Creating,
-                format!("creating DB subnet group {id}"),
-            );
-        }
-        return step(
-            RdsAction::CreateCluster(Box::new(cluster_create(obj, tags))),
-            Reason::Creating,
-            format!("creating Aurora cluster {id}"),
-        );
+    let Some(cluster) = &i.observed.cluster else {
+        return create_first(i, tags);
     };
+    let proxy = || {
+        let ps = obj.spec.proxy.as_ref().filter(|p| p.enabled)?;
+        proxy::plan_proxy(i, ps, cluster, tags.clone())
+    };
+    claim_cluster(i, cluster, &tags)
+        .or_else(|| cluster_busy(&id, cluster))
+        .or_else(|| cluster_drift(obj, cluster, &tags))
+        .or_else(|| instances::plan_instances(i, &id, cluster, &tags))
+        .or_else(proxy)
+        .unwrap_or_else(|| available(i))
+}
 
+/// No cluster yet: berth's subnet group (from `subnetIds`) first, then
+/// the cluster.
+fn create_first(i: &Inputs, tags: BTreeMap<String, String>) -> Plan {
+    let spec = &i.obj.spec;
+    let id = i.obj.cluster_identifier();
+    if !spec.subnet_ids.is_empty() && i.observed.subnet_group.is_none() {
+        return step(
+            RdsAction::CreateSubnetGroup {
+                name: id.clone(),
+                subnet_ids: spec.subnet_ids.clone(),
+                tags,
+            },
+            Reason::Creating,
+            format!("creating DB subnet group {id}"),
+        );
+    }
+    step(
+        RdsAction::CreateCluster(Box::new(cluster_create(i.obj, tags))),
+        Reason::Creating,
+        format!("creating Aurora cluster {id}"),
+    )
+}
+
+/// A cluster of berth's name that is not (yet) this object's: refused, or
+/// adopted.
+fn claim_cluster(
+    i: &Inputs,
+    cluster: &ClusterView,
+    tags: &BTreeMap<String, String>,
+) -> Option<Plan> {
+    let id = i.obj.cluster_identifier();
     let owned = claim(i, &cluster.tags);
     if let Some(p) = refused(
         &owned,
@@ -263,81 +291,92 @@ fn plan_resources(i: &Inputs) -> Plan {
         "take it over, or choose another clusterIdentifier",
         "spec.clusterIdentifier",
     ) {
-        return p;
+        return Some(p);
     }
-    if owned == Ownership::Adopt {
-        return step(
+    (owned == Ownership::Adopt).then(|| {
+        step(
             RdsAction::AdoptCluster {
                 arn: cluster.arn.clone(),
-                tags,
+                tags: tags.clone(),
             },
             Reason::Creating,
             format!("adopting the existing cluster {id} (spec.adopt: true)"),
-        );
-    }
+        )
+    })
+}
 
+/// RDS is creating or changing the cluster: nothing else until it is
+/// available.
+fn cluster_busy(id: &str, cluster: &ClusterView) -> Option<Plan> {
     match cluster.status.as_str() {
-        "available" => {}
-        "creating" => return wait(Reason::Creating, format!("cluster {id} is being created")),
-        "modifying" | "upgrading" | "resetting-master-credentials" | "backing-up" => {
-            return wait(
-                Reason::Modifying,
-                format!(
-                    "cluster {id} is {}; waiting for it to be available",
-                    cluster.status
-                ),
-            )
-        }
-        other => {
-            return wait(
-                Reason::Creating,
-                format!("cluster {id} is {other}; waiting for it to be available"),
-            )
-        }
+        "available" => None,
+        "creating" => Some(wait(
+            Reason::Creating,
+            format!("cluster {id} is being created"),
+        )),
+        "modifying" | "upgrading" | "resetting-master-credentials" | "backing-up" => Some(wait(
+            Reason::Modifying,
+            format!(
+                "cluster {id} is {}; waiting for it to be available",
+                cluster.status
+            ),
+        )),
+        other => Some(wait(
+            Reason::Creating,
+            format!("cluster {id} is {other}; waiting for it to be available"),
+        )),
     }
+}
 
+/// The cluster's settings, then its tags, brought to the spec.
+fn cluster_drift(
+    obj: &AuroraCluster,
+    cluster: &ClusterView,
+    tags: &BTreeMap<String, String>,
+) -> Option<Plan> {
+    let id = obj.cluster_identifier();
     let modify = cluster_modify(obj, cluster);
     if !modify.is_empty() {
         // RDS queues a change it cannot apply yet; a second request would
         // stack on it.
         if cluster.pending_modifications {
-            return wait(
+            return Some(wait(
                 Reason::Modifying,
                 format!("cluster {id} has pending modifications; waiting before changing it"),
-            );
+            ));
         }
         let message = format!("applying to cluster {id}: {}", modify.describe());
-        return step(RdsAction::ModifyCluster(modify), Reason::Modifying, message);
+        return Some(step(
+            RdsAction::ModifyCluster(modify),
+            Reason::Modifying,
+            message,
+        ));
     }
-
     let missing: BTreeMap<String, String> = tags
         .iter()
         .filter(|(k, v)| cluster.tags.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if !missing.is_empty() {
-        let keys: Vec<&str> = missing.keys().map(String::as_str).collect();
-        let message = format!("tagging cluster {id}: {}", keys.join(", "));
-        return step(
-            RdsAction::TagCluster {
-                arn: cluster.arn.clone(),
-                tags: missing,
-            },
-            Reason::Modifying,
-            message,
-        );
+    if missing.is_empty() {
+        return None;
     }
+    let keys: Vec<&str> = missing.keys().map(String::as_str).collect();
+    let message = format!("tagging cluster {id}: {}", keys.join(", "));
+    Some(step(
+        RdsAction::TagCluster {
+            arn: cluster.arn.clone(),
+            tags: missing,
+        },
+        Reason::Modifying,
+        message,
+    ))
+}
 
-    if let Some(p) = instances::plan_instances(i, &id, cluster, &tags) {
-        return p;
-    }
-    if let Some(ps) = spec.proxy.as_ref().filter(|p| p.enabled) {
-        if let Some(p) = proxy::plan_proxy(i, ps, cluster, tags) {
-            return p;
-        }
-    }
-
-    let ready = instances_ready(o);
+/// Everything is as the spec says.
+fn available(i: &Inputs) -> Plan {
+    let obj = i.obj;
+    let id = obj.cluster_identifier();
+    let ready = instances_ready(i.observed);
     let message = if proxy_enabled(obj) {
         format!(
             "cluster {id}, {ready} instance(s) and RDS Proxy {} are available",

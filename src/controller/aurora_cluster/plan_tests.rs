@@ -4,9 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{cluster_modify, delete_step, plan, DeleteStep, Inputs, Observed, RdsAction};
+use kube::runtime::events::EventType;
+
+use super::plan::{
+    cluster_modify, delete_step, lift_deletion_protection, plan, retained, DeleteStep, Inputs,
+    Observed, RdsAction,
+};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
 use crate::api::conditions::{Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::api::reasons::text_problem;
 use crate::aws::rds::{
     ClusterModify, ClusterView, InstanceView, ProxyAuth, ProxyView, SubnetGroupView, TargetView,
 };
@@ -751,4 +757,216 @@ fn another_objects_resources_are_never_taken() {
         DeleteStep::Leave(message) => assert!(message.contains(OTHER), "{message}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// `(reason, AWS action, note)` of a Normal Event.
+pub(super) fn normal(e: Option<super::plan::Event>) -> (&'static str, &'static str, String) {
+    let e = e.expect("an Event");
+    assert_eq!(e.type_, EventType::Normal, "{}", e.note);
+    assert_eq!(text_problem(e.reason, &e.note), None, "{}", e.note);
+    (e.reason, e.action, e.note)
+}
+
+#[test]
+fn each_step_says_what_rds_did() {
+    let obj = example();
+    let group = SubnetGroupView {
+        name: "orders-db".into(),
+        ..Default::default()
+    };
+    let mut capacity = example();
+    capacity.spec.serverless_v2.as_mut().unwrap().max_capacity = 16.0;
+    let mut tagged = example();
+    tagged.spec.tags.insert("cost-center".into(), "42".into());
+    let cases: Vec<(&AuroraCluster, Observed, (&str, &str, &str))> = vec![
+        (
+            &obj,
+            Observed::default(),
+            (
+                "SubnetGroupCreated",
+                "CreateDBSubnetGroup",
+                "created DB subnet group orders-db (subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002)",
+            ),
+        ),
+        (
+            &obj,
+            Observed {
+                subnet_group: Some(group),
+                ..Default::default()
+            },
+            (
+                "ClusterCreated",
+                "CreateDBCluster",
+                "created Aurora cluster orders-db (aurora-postgresql 16.4)",
+            ),
+        ),
+        (
+            &capacity,
+            all_up(),
+            (
+                "ClusterModified",
+                "ModifyDBCluster",
+                "modified cluster orders-db: serverless v2 capacity 0.5-16 ACUs",
+            ),
+        ),
+        (
+            &tagged,
+            all_up(),
+            (
+                "TagsUpdated",
+                "AddTagsToResource",
+                "set tags of cluster orders-db: cost-center",
+            ),
+        ),
+        (
+            &obj,
+            Observed {
+                instances: vec![],
+                ..all_up_without_proxy()
+            },
+            (
+                "InstanceCreated",
+                "CreateDBInstance",
+                "created DB instance orders-db-1 (db.serverless) in cluster orders-db",
+            ),
+        ),
+        (
+            &obj,
+            all_up_without_proxy(),
+            (
+                "ProxyCreated",
+                "CreateDBProxy",
+                "created RDS Proxy orders-db-proxy",
+            ),
+        ),
+        (
+            &obj,
+            Observed {
+                target: None,
+                ..all_up()
+            },
+            (
+                "ProxyTargetRegistered",
+                "RegisterDBProxyTargets",
+                "registered cluster orders-db with RDS Proxy orders-db-proxy",
+            ),
+        ),
+    ];
+    for (obj, o, (reason, action, note)) in cases {
+        let said = normal(run(obj, &o).action.event(obj));
+        assert_eq!(said, (reason, action, note.to_string()), "{note}");
+    }
+    assert_eq!(run(&obj, &all_up()).action.event(&obj), None);
+}
+
+#[test]
+fn adopting_says_so_and_a_foreign_name_is_terminal() {
+    let mut obj = example();
+    obj.spec.adopt = true;
+    let mut o = all_up_without_proxy();
+    o.cluster.as_mut().unwrap().tags.clear();
+    assert_eq!(
+        normal(run(&obj, &o).action.event(&obj)),
+        (
+            "Adopted",
+            "AddTagsToResource",
+            "adopted the existing cluster orders-db (spec.adopt: true)".into()
+        )
+    );
+    let create = run(&obj, &Observed::default()).action;
+    let failure = create.name_taken(&obj);
+    assert_eq!(failure.kind, crate::aws::FailureKind::Terminal);
+    assert_eq!(failure.code.as_deref(), Some("AlreadyExists"));
+    assert_eq!(
+        failure.message,
+        "CreateDBSubnetGroup: a resource with berth's name for orders-db exists and is not managed by berth"
+    );
+}
+
+#[test]
+fn each_deletion_step_says_what_berth_asked_rds_for() {
+    let obj = example();
+    let cases: Vec<(DeleteStep, (&str, &str, &str))> = vec![
+        (
+            DeleteStep::LiftDeletionProtection("orders-db".into()),
+            (
+                "ClusterModified",
+                "ModifyDBCluster",
+                "lifted deletion protection of cluster orders-db (spec.deletionProtection: false) to delete it",
+            ),
+        ),
+        (
+            DeleteStep::DeleteProxy("orders-db-proxy".into()),
+            ("ProxyDeleted", "DeleteDBProxy", "deleting RDS Proxy orders-db-proxy"),
+        ),
+        (
+            DeleteStep::DeleteInstances(vec!["orders-db-1".into(), "orders-db-2".into()]),
+            (
+                "InstancesDeleted",
+                "DeleteDBInstance",
+                "deleting DB instance(s) orders-db-1, orders-db-2",
+            ),
+        ),
+        (
+            DeleteStep::DeleteCluster {
+                id: "orders-db".into(),
+                final_snapshot: Some("orders-db-final-0b6a1f3e".into()),
+            },
+            (
+                "ClusterDeleted",
+                "DeleteDBCluster",
+                "deleting cluster orders-db with final snapshot orders-db-final-0b6a1f3e",
+            ),
+        ),
+        (
+            DeleteStep::DeleteCluster {
+                id: "orders-db".into(),
+                final_snapshot: None,
+            },
+            (
+                "ClusterDeleted",
+                "DeleteDBCluster",
+                "deleting cluster orders-db without a final snapshot (deletionPolicy Delete)",
+            ),
+        ),
+        (
+            DeleteStep::DeleteSubnetGroup("orders-db".into()),
+            (
+                "SubnetGroupDeleted",
+                "DeleteDBSubnetGroup",
+                "deleted DB subnet group orders-db",
+            ),
+        ),
+    ];
+    for (step, (reason, action, note)) in cases {
+        assert_eq!(normal(step.event()), (reason, action, note.to_string()));
+    }
+    for quiet in [
+        DeleteStep::Done,
+        DeleteStep::Wait("cluster orders-db is being deleted".into()),
+        DeleteStep::DeletionProtected,
+    ] {
+        assert_eq!(quiet.event(), None, "{quiet:?}");
+    }
+    let left = "cluster orders-db belongs to shop/other-db by its berth.dev/owner tag";
+    let e = DeleteStep::Leave(left.into()).event().unwrap();
+    assert_eq!(
+        (e.type_, e.reason, e.action, e.note.as_str()),
+        (EventType::Warning, "LeftInAws", "Delete", left)
+    );
+    assert_eq!(
+        normal(Some(retained(&obj))),
+        (
+            "Retained",
+            "Delete",
+            "deletionPolicy Retain: cluster orders-db with its instances, proxy and subnet group stays in AWS".into()
+        )
+    );
+    assert_eq!(
+        lift_deletion_protection(),
+        ClusterModify {
+            deletion_protection: Some(false),
+            ..Default::default()
+        }
+    );
 }

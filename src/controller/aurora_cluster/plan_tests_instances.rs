@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::plan::{instance_number, RdsAction};
-use super::plan_tests::{all_up, example, instance, reason_of, run, OWNER};
+use super::plan_tests::{all_up, example, instance, normal, reason_of, run, OWNER};
 use crate::api::conditions::{Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::InstanceView;
 use crate::aws::tags::TAG_OWNER;
@@ -206,4 +206,45 @@ fn instances_of_an_adopted_cluster_are_adopted_and_counted() {
     let p = run(&obj, &o);
     assert_eq!(p.action, RdsAction::Nothing);
     assert_eq!(reason_of(&p.conditions, READY), (true, Reason::Available));
+}
+
+#[test]
+fn instance_steps_say_what_rds_did() {
+    let mut obj = example();
+    obj.spec.instances.count = 1;
+    let mut o = all_up();
+    o.instances = vec![
+        numbered(1, "available"),
+        numbered(2, "available"),
+        numbered(3, "available"),
+    ];
+    assert_eq!(
+        normal(run(&obj, &o).action.event(&obj)),
+        (
+            "InstanceDeleted",
+            "DeleteDBInstance",
+            "deleting DB instance orders-db-3 (spec.instances.count 1)".into()
+        )
+    );
+    obj.spec.instances.class = "db.r6g.large".into();
+    o.instances.truncate(1);
+    assert_eq!(
+        normal(run(&obj, &o).action.event(&obj)),
+        (
+            "InstanceModified",
+            "ModifyDBInstance",
+            "changing the class of DB instance orders-db-1 to db.r6g.large".into()
+        )
+    );
+    obj.spec.adopt = true;
+    o.instances[0].id = "legacy-writer".into();
+    o.instances[0].tags.clear();
+    assert_eq!(
+        normal(run(&obj, &o).action.event(&obj)),
+        (
+            "Adopted",
+            "AddTagsToResource",
+            "adopted DB instance legacy-writer of cluster orders-db (spec.adopt: true)".into()
+        )
+    );
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::plan::{proxy_modify, RdsAction};
-use super::plan_tests::{all_up, example, proxy, reason_of, run, target, OWNER, SECRET};
+use super::plan_tests::{all_up, example, normal, proxy, reason_of, run, target, OWNER, SECRET};
 use crate::api::aurora_cluster::ProxyIamAuth;
 use crate::api::conditions::{Reason, DEGRADED, PROGRESSING, READY};
 use crate::aws::rds::{ProxyAuth, ProxyModify};
@@ -167,5 +167,32 @@ fn an_unhealthy_target_keeps_ready_false_with_awss_reason() {
             .contains("UNAVAILABLE (AUTH_FAILURE: Proxy does not have"),
         "{}",
         ready.message
+    );
+}
+
+#[test]
+fn proxy_steps_say_what_rds_did() {
+    let mut obj = example();
+    obj.spec.proxy.as_mut().unwrap().idle_client_timeout = 900;
+    assert_eq!(
+        normal(run(&obj, &all_up()).action.event(&obj)),
+        (
+            "ProxyModified",
+            "ModifyDBProxy",
+            "modified RDS Proxy orders-db-proxy: idle client timeout 900s".into()
+        )
+    );
+    let mut o = all_up();
+    o.proxy.as_mut().unwrap().tags = Some(BTreeMap::from([("team".into(), "dba".into())]));
+    o.target = None;
+    let mut obj = example();
+    obj.spec.adopt = true;
+    assert_eq!(
+        normal(run(&obj, &o).action.event(&obj)),
+        (
+            "Adopted",
+            "AddTagsToResource",
+            "adopted the existing RDS Proxy orders-db-proxy (spec.adopt: true)".into()
+        )
     );
 }

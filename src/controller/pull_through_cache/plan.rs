@@ -166,41 +166,11 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             ));
         }
     }
-    // Still in ECR (a replace that stopped after the delete left none),
-    // and not claimed since by another object.
-    let old_taken = matches!(i.old_claim, Some(Standing::Taken(_)));
-    let old_rule = moved_from
-        .filter(|old| i.rules.iter().any(|r| &&r.prefix == old))
-        .filter(|_| !old_taken)
-        .cloned();
-    let rule = i.rules.iter().find(|r| &r.prefix == prefix);
-    let Some(rule) = rule else {
-        if i.paused {
-            return Decision::Paused;
-        }
-        return Decision::Act(match old_rule {
-            Some(old) => RuleAction::Replace {
-                delete: old,
-                create: Some(request(spec)),
-                changed: vec!["ecrRepositoryPrefix"],
-            },
-            None => RuleAction::Create(request(spec)),
-        });
+    let old_rule = old_rule(i, moved_from);
+    let Some(rule) = i.rules.iter().find(|r| &r.prefix == prefix) else {
+        return create(i, old_rule);
     };
-    let created_after = |r: &RuleView| {
-        let born = i
-            .obj
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.as_second() as f64);
-        matches!((r.created_at, born), (Some(c), Some(b)) if c >= b)
-    };
-    let ours = *i.claim == Standing::Mine
-        || prev.ecr_repository_prefix.as_ref() == Some(prefix)
-        || (matches_spec(spec, rule) && created_after(rule))
-        || spec.adopt;
-    if !ours {
+    if !is_ours(i, &prev, rule) {
         return Decision::Blocked(
             Reason::AdoptionRequired,
             format!(
@@ -209,6 +179,58 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             ),
         );
     }
+    bring_to_spec(i, rule, old_rule)
+}
+
+/// The rule of the former prefix `moved_from`, when it is still in ECR (a
+/// replace that stopped after the delete left none) and not claimed since
+/// by another object.
+fn old_rule(i: &Inputs<'_>, moved_from: Option<&String>) -> Option<String> {
+    let old_taken = matches!(i.old_claim, Some(Standing::Taken(_)));
+    moved_from
+        .filter(|old| i.rules.iter().any(|r| &&r.prefix == old))
+        .filter(|_| !old_taken)
+        .cloned()
+}
+
+/// No rule of the spec's prefix: create it (replacing the former
+/// prefix's rule, if any).
+fn create(i: &Inputs<'_>, old_rule: Option<String>) -> Decision {
+    if i.paused {
+        return Decision::Paused;
+    }
+    let spec = &i.obj.spec;
+    Decision::Act(match old_rule {
+        Some(old) => RuleAction::Replace {
+            delete: old,
+            create: Some(request(spec)),
+            changed: vec!["ecrRepositoryPrefix"],
+        },
+        None => RuleAction::Create(request(spec)),
+    })
+}
+
+/// Whether the existing rule of the spec's prefix is this object's.
+fn is_ours(i: &Inputs<'_>, prev: &PullThroughCacheStatus, rule: &RuleView) -> bool {
+    let spec = &i.obj.spec;
+    let born = i
+        .obj
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second() as f64);
+    let created_after = matches!((rule.created_at, born), (Some(c), Some(b)) if c >= b);
+    *i.claim == Standing::Mine
+        || prev.ecr_repository_prefix.as_ref() == Some(&spec.ecr_repository_prefix)
+        || (matches_spec(spec, rule) && created_after)
+        || spec.adopt
+}
+
+/// berth's rule of the spec's prefix: the former prefix's rule goes,
+/// then the rule is replaced or updated as the spec says.
+fn bring_to_spec(i: &Inputs<'_>, rule: &RuleView, old_rule: Option<String>) -> Decision {
+    let spec = &i.obj.spec;
+    let prefix = &spec.ecr_repository_prefix;
     let changed = immutable_changes(spec, rule);
     if !changed.is_empty() && !spec.replace_on_immutable_change {
         return immutable(&format!(

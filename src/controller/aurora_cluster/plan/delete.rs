@@ -4,7 +4,7 @@
 
 use super::{proxy_is_ours, Observed};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraDeletionPolicy};
-use crate::aws::rds::ClusterView;
+use crate::aws::rds::{ClusterModify, ClusterView, InstanceView};
 use crate::aws::tags::TAG_OWNER;
 
 /// One deletion step.
@@ -56,23 +56,28 @@ fn owned(tags: &std::collections::BTreeMap<String, String>, owner: &str) -> bool
     tags.get(TAG_OWNER).map(String::as_str) == Some(owner)
 }
 
+/// What a deletion that stops early leaves in AWS.
+pub fn what_stays(obj: &AuroraCluster) -> String {
+    format!(
+        "cluster {} with its instances, proxy and subnet group",
+        obj.cluster_identifier()
+    )
+}
+
+/// The one change `LiftDeletionProtection` sends.
+pub fn lift_deletion_protection() -> ClusterModify {
+    ClusterModify {
+        deletion_protection: Some(false),
+        ..Default::default()
+    }
+}
+
 pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep {
     let id = obj.cluster_identifier();
-    let ours = |c: &ClusterView| owned(&c.tags, owner);
     // Before anything is deleted: a half-deleted database (proxy gone,
     // cluster protected) would serve no one.
-    if let Some(c) = o
-        .cluster
-        .as_ref()
-        .filter(|c| ours(c) && c.deletion_protection)
-    {
-        if obj.spec.deletion_protection {
-            return DeleteStep::DeletionProtected;
-        }
-        if c.status == "available" {
-            return DeleteStep::LiftDeletionProtection(id);
-        }
-        return DeleteStep::Wait(format!("cluster {id} is {}", c.status));
+    if let Some(step) = protection_step(obj, o, owner) {
+        return step;
     }
     // Never someone else's proxy, whatever the policy.
     if let Some(p) = o.proxy.as_ref().filter(|p| proxy_is_ours(p, owner)) {
@@ -82,19 +87,11 @@ pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep
         return DeleteStep::DeleteProxy(p.name.clone());
     }
     let Some(cluster) = &o.cluster else {
-        return match &o.subnet_group {
-            Some(g)
-                if !obj.spec.subnet_ids.is_empty()
-                    && g.tags.as_ref().is_some_and(|t| owned(t, owner)) =>
-            {
-                DeleteStep::DeleteSubnetGroup(g.name.clone())
-            }
-            _ => DeleteStep::Done,
-        };
+        return subnet_group_step(obj, o, owner);
     };
     // Never delete someone else's cluster; say whose it is when berth's
     // tags name another object.
-    if !ours(cluster) {
+    if !owned(&cluster.tags, owner) {
         return match cluster.tags.get(TAG_OWNER) {
             Some(other) => DeleteStep::Leave(format!(
                 "cluster {id} belongs to {other} by its berth.dev/owner tag, so berth leaves it, \
@@ -103,40 +100,84 @@ pub fn delete_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep
             None => DeleteStep::Done,
         };
     }
-    let (mine, foreign): (Vec<_>, Vec<_>) = o.instances.iter().partition(|i| owned(&i.tags, owner));
+    instances_step(&id, &o.instances, owner).unwrap_or_else(|| cluster_step(obj, cluster))
+}
+
+/// berth's cluster is protected: lifted once the spec no longer asks for
+/// it and RDS can change the cluster.
+fn protection_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> Option<DeleteStep> {
+    let c = o
+        .cluster
+        .as_ref()
+        .filter(|c| owned(&c.tags, owner) && c.deletion_protection)?;
+    let id = obj.cluster_identifier();
+    Some(if obj.spec.deletion_protection {
+        DeleteStep::DeletionProtected
+    } else if c.status == "available" {
+        DeleteStep::LiftDeletionProtection(id)
+    } else {
+        DeleteStep::Wait(format!("cluster {id} is {}", c.status))
+    })
+}
+
+/// The cluster is gone: berth's own subnet group (made from `subnetIds`)
+/// goes last.
+fn subnet_group_step(obj: &AuroraCluster, o: &Observed, owner: &str) -> DeleteStep {
+    match &o.subnet_group {
+        Some(g)
+            if !obj.spec.subnet_ids.is_empty()
+                && g.tags.as_ref().is_some_and(|t| owned(t, owner)) =>
+        {
+            DeleteStep::DeleteSubnetGroup(g.name.clone())
+        }
+        _ => DeleteStep::Done,
+    }
+}
+
+/// berth's instances go before the cluster; instances berth does not
+/// manage keep it, since RDS refuses to delete a cluster that still has
+/// instances. `None` once no instance is left.
+fn instances_step(id: &str, instances: &[InstanceView], owner: &str) -> Option<DeleteStep> {
+    let (mine, foreign): (Vec<_>, Vec<_>) = instances.iter().partition(|i| owned(&i.tags, owner));
     let live: Vec<String> = mine
         .iter()
         .filter(|i| i.status != "deleting")
         .map(|i| i.id.clone())
         .collect();
     if !live.is_empty() {
-        return DeleteStep::DeleteInstances(live);
+        return Some(DeleteStep::DeleteInstances(live));
     }
     if !mine.is_empty() {
-        return DeleteStep::Wait(format!(
+        return Some(DeleteStep::Wait(format!(
             "{} DB instance(s) of {id} are being deleted",
             mine.len()
-        ));
+        )));
     }
-    // RDS refuses to delete a cluster that still has instances.
     let kept: Vec<&str> = foreign
         .iter()
         .filter(|i| i.status != "deleting")
         .map(|i| i.id.as_str())
         .collect();
     if !kept.is_empty() {
-        return DeleteStep::Leave(format!(
+        return Some(DeleteStep::Leave(format!(
             "cluster {id} keeps DB instance(s) {} that berth does not manage, so berth leaves \
              the cluster and its subnet group in AWS",
             kept.join(", ")
-        ));
+        )));
     }
     if !foreign.is_empty() {
-        return DeleteStep::Wait(format!(
+        return Some(DeleteStep::Wait(format!(
             "{} DB instance(s) of {id} are being deleted",
             foreign.len()
-        ));
+        )));
     }
+    None
+}
+
+/// berth's cluster without instances: deleted (with the final snapshot
+/// the policy asks for) once RDS is not changing it.
+fn cluster_step(obj: &AuroraCluster, cluster: &ClusterView) -> DeleteStep {
+    let id = obj.cluster_identifier();
     match cluster.status.as_str() {
         "deleting" => return DeleteStep::Wait(format!("cluster {id} is being deleted")),
         // RDS refuses to delete a cluster in the middle of a change.

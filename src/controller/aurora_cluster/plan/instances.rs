@@ -45,43 +45,11 @@ pub(super) fn plan_instances(
     cluster: &ClusterView,
     tags: &BTreeMap<String, String>,
 ) -> Option<Plan> {
-    let obj = i.obj;
-    let spec = &obj.spec;
     let o = i.observed;
-    let want = spec.instances.count;
-    let class = &spec.instances.class;
-
-    // An adopted cluster's instances count toward spec.instances.count;
-    // one added by hand to berth's cluster is adopted the same way.
-    if let Some((x, owned)) = o
-        .instances
-        .iter()
-        .filter(|x| x.status != "deleting")
-        .map(|x| (x, claim(i, &x.tags)))
-        .find(|(_, owned)| *owned != Ownership::Ours)
-    {
-        if let Some(p) = refused(
-            &owned,
-            &format!("DB instance {} of cluster {id}", x.id),
-            "take it over (it then counts toward spec.instances.count), or delete it",
-            "spec.clusterIdentifier",
-        ) {
-            return Some(p);
-        }
-        return Some(step(
-            RdsAction::AdoptInstance {
-                id: x.id.clone(),
-                arn: x.arn.clone(),
-                tags: tags.clone(),
-            },
-            Reason::Creating,
-            format!(
-                "adopting DB instance {} of cluster {id} (spec.adopt: true)",
-                x.id
-            ),
-        ));
+    let want = i.obj.spec.instances.count;
+    if let Some(p) = adopt_instance(i, id, tags) {
+        return Some(p);
     }
-
     let live: Vec<&InstanceView> = o
         .instances
         .iter()
@@ -89,29 +57,7 @@ pub(super) fn plan_instances(
         .collect();
     let count = live.len() as i32;
     if count < want {
-        // The lowest free number: with fewer instances than wanted one of
-        // 1..=want is free unless a deleting instance still holds it.
-        let free = (1..=want)
-            .map(|n| instance_id(obj, n))
-            .find(|n| !o.instances.iter().any(|x| x.id == *n));
-        return Some(match free {
-            Some(iid) => step(
-                RdsAction::CreateInstance {
-                    id: iid.clone(),
-                    class: class.clone(),
-                    tags: tags.clone(),
-                },
-                Reason::Creating,
-                format!("creating DB instance {iid} ({class})"),
-            ),
-            None => wait(
-                Reason::Creating,
-                format!(
-                    "{count} of {want} DB instances; waiting for the deleted ones to be gone \
-                     before creating another"
-                ),
-            ),
-        });
+        return Some(add_instance(i, count, tags));
     }
     // One removal at a time, each waited on until RDS reports it gone.
     if let Some(x) = o.instances.iter().find(|x| x.status == "deleting") {
@@ -121,35 +67,111 @@ pub(super) fn plan_instances(
         ));
     }
     if count > want {
-        return Some(scale_down(obj, id, &live, cluster.writer.as_deref(), want));
-    }
-
-    let not_ready: Vec<&&InstanceView> = live.iter().filter(|x| x.status != "available").collect();
-    if !not_ready.is_empty() {
-        let reason = if not_ready.iter().any(|x| x.status == "creating") {
-            Reason::Creating
-        } else {
-            Reason::Modifying
-        };
-        let list: Vec<String> = not_ready
-            .iter()
-            .map(|x| format!("{} is {}", x.id, x.status))
-            .collect();
-        let ready = count - not_ready.len() as i32;
-        return Some(wait(
-            reason,
-            format!(
-                "{ready} of {want} DB instances available ({})",
-                list.join(", ")
-            ),
+        return Some(scale_down(
+            i.obj,
+            id,
+            &live,
+            cluster.writer.as_deref(),
+            want,
         ));
     }
+    not_ready(&live, want).or_else(|| change_class(cluster, &live, &i.obj.spec.instances.class))
+}
 
-    // Every instance is available: change the class of one, readers before
-    // the writer so that the cluster keeps accepting writes the longest.
+/// An adopted cluster's instances count toward spec.instances.count;
+/// one added by hand to berth's cluster is adopted the same way.
+fn adopt_instance(i: &Inputs, id: &str, tags: &BTreeMap<String, String>) -> Option<Plan> {
+    let (x, owned) = i
+        .observed
+        .instances
+        .iter()
+        .filter(|x| x.status != "deleting")
+        .map(|x| (x, claim(i, &x.tags)))
+        .find(|(_, owned)| *owned != Ownership::Ours)?;
+    if let Some(p) = refused(
+        &owned,
+        &format!("DB instance {} of cluster {id}", x.id),
+        "take it over (it then counts toward spec.instances.count), or delete it",
+        "spec.clusterIdentifier",
+    ) {
+        return Some(p);
+    }
+    Some(step(
+        RdsAction::AdoptInstance {
+            id: x.id.clone(),
+            arn: x.arn.clone(),
+            tags: tags.clone(),
+        },
+        Reason::Creating,
+        format!(
+            "adopting DB instance {} of cluster {id} (spec.adopt: true)",
+            x.id
+        ),
+    ))
+}
+
+/// Fewer than `spec.instances.count` live instances (`count`): create the
+/// next one.
+fn add_instance(i: &Inputs, count: i32, tags: &BTreeMap<String, String>) -> Plan {
+    let obj = i.obj;
+    let want = obj.spec.instances.count;
+    let class = &obj.spec.instances.class;
+    // The lowest free number: with fewer instances than wanted one of
+    // 1..=want is free unless a deleting instance still holds it.
+    let free = (1..=want)
+        .map(|n| instance_id(obj, n))
+        .find(|n| !i.observed.instances.iter().any(|x| x.id == *n));
+    match free {
+        Some(iid) => step(
+            RdsAction::CreateInstance {
+                id: iid.clone(),
+                class: class.clone(),
+                tags: tags.clone(),
+            },
+            Reason::Creating,
+            format!("creating DB instance {iid} ({class})"),
+        ),
+        None => wait(
+            Reason::Creating,
+            format!(
+                "{count} of {want} DB instances; waiting for the deleted ones to be gone \
+                 before creating another"
+            ),
+        ),
+    }
+}
+
+/// Waits for every live instance to be available.
+fn not_ready(live: &[&InstanceView], want: i32) -> Option<Plan> {
+    let not_ready: Vec<&&InstanceView> = live.iter().filter(|x| x.status != "available").collect();
+    if not_ready.is_empty() {
+        return None;
+    }
+    let reason = if not_ready.iter().any(|x| x.status == "creating") {
+        Reason::Creating
+    } else {
+        Reason::Modifying
+    };
+    let list: Vec<String> = not_ready
+        .iter()
+        .map(|x| format!("{} is {}", x.id, x.status))
+        .collect();
+    let ready = live.len() as i32 - not_ready.len() as i32;
+    Some(wait(
+        reason,
+        format!(
+            "{ready} of {want} DB instances available ({})",
+            list.join(", ")
+        ),
+    ))
+}
+
+/// Every instance is available: change the class of one, readers before
+/// the writer so that the cluster keeps accepting writes the longest.
+fn change_class(cluster: &ClusterView, live: &[&InstanceView], class: &str) -> Option<Plan> {
     let mut drifted: Vec<&&InstanceView> = live
         .iter()
-        .filter(|x| x.class != *class && x.pending_class.as_deref() != Some(class.as_str()))
+        .filter(|x| x.class != class && x.pending_class.as_deref() != Some(class))
         .collect();
     drifted.sort_by_key(|x| {
         (
@@ -161,7 +183,7 @@ pub(super) fn plan_instances(
     Some(step(
         RdsAction::ModifyInstance {
             id: x.id.clone(),
-            class: class.clone(),
+            class: class.to_string(),
         },
         Reason::Modifying,
         format!(

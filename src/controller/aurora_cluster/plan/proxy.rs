@@ -81,66 +81,13 @@ pub(super) fn plan_proxy(
     cluster: &ClusterView,
     tags: BTreeMap<String, String>,
 ) -> Option<Plan> {
-    let obj = i.obj;
-    let spec = &obj.spec;
-    let o = i.observed;
-    let id = &cluster.id;
-    let name = proxy_name(obj);
-    let Some(proxy) = &o.proxy else {
-        let Some(secret_arn) = cluster.master_user_secret_arn.clone() else {
-            return Some(wait(
-                Reason::Creating,
-                format!("waiting for RDS to report the master user secret of {id}"),
-            ));
-        };
-        let subnet_ids = if !ps.subnet_ids.is_empty() {
-            ps.subnet_ids.clone()
-        } else if !spec.subnet_ids.is_empty() {
-            spec.subnet_ids.clone()
-        } else {
-            o.subnet_group
-                .as_ref()
-                .map(|g| g.subnet_ids.clone())
-                .unwrap_or_default()
-        };
-        return Some(step(
-            RdsAction::CreateProxy(Box::new(ProxyCreate {
-                name: name.clone(),
-                engine_family: spec.engine.proxy_family().into(),
-                require_tls: ps.require_tls,
-                iam_auth_required: ps.iam_auth == ProxyIamAuth::Required,
-                idle_client_timeout: ps.idle_client_timeout,
-                role_arn: ps.role_arn.clone(),
-                subnet_ids,
-                security_group_ids: security_groups(obj, ps),
-                secret_arn,
-                tags,
-            })),
-            Reason::Creating,
-            format!("creating RDS Proxy {name}"),
-        ));
+    let Some(proxy) = &i.observed.proxy else {
+        return Some(create_proxy(i, ps, cluster, tags));
     };
-    // Tags not listed: status.proxyArn already names this proxy as berth's.
-    let owned = proxy.tags.as_ref().map_or(Ownership::Ours, |t| claim(i, t));
-    if let Some(p) = refused(
-        &owned,
-        &format!("RDS Proxy {name}"),
-        "take it over, or delete it",
-        "spec.clusterIdentifier (the proxy is named after it)",
-    ) {
+    if let Some(p) = claim_proxy(i, proxy, tags) {
         return Some(p);
     }
-    if owned == Ownership::Adopt {
-        return Some(step(
-            RdsAction::AdoptProxy {
-                name: name.clone(),
-                arn: proxy.arn.clone(),
-                tags,
-            },
-            Reason::Creating,
-            format!("adopting the existing RDS Proxy {name} (spec.adopt: true)"),
-        ));
-    }
+    let name = proxy_name(i.obj);
     if proxy.status != "available" {
         let reason = if proxy.status == "modifying" {
             Reason::Modifying
@@ -152,7 +99,7 @@ pub(super) fn plan_proxy(
             format!("RDS Proxy {name} is {}", proxy.status),
         ));
     }
-    let modify = proxy_modify(obj, ps, proxy);
+    let modify = proxy_modify(i.obj, ps, proxy);
     if !modify.is_empty() {
         let message = format!("applying to RDS Proxy {name}: {}", modify.describe());
         return Some(step(
@@ -161,34 +108,114 @@ pub(super) fn plan_proxy(
             message,
         ));
     }
-    let Some(target) = &o.target else {
+    plan_target(i, &name, &cluster.id)
+}
+
+/// The proxy once RDS reports the master user secret it logs in with.
+fn create_proxy(
+    i: &Inputs,
+    ps: &ProxySpec,
+    cluster: &ClusterView,
+    tags: BTreeMap<String, String>,
+) -> Plan {
+    let (obj, spec) = (i.obj, &i.obj.spec);
+    let name = proxy_name(obj);
+    let Some(secret_arn) = cluster.master_user_secret_arn.clone() else {
+        return wait(
+            Reason::Creating,
+            format!(
+                "waiting for RDS to report the master user secret of {}",
+                cluster.id
+            ),
+        );
+    };
+    let subnet_ids = if !ps.subnet_ids.is_empty() {
+        ps.subnet_ids.clone()
+    } else if !spec.subnet_ids.is_empty() {
+        spec.subnet_ids.clone()
+    } else {
+        i.observed
+            .subnet_group
+            .as_ref()
+            .map(|g| g.subnet_ids.clone())
+            .unwrap_or_default()
+    };
+    step(
+        RdsAction::CreateProxy(Box::new(ProxyCreate {
+            name: name.clone(),
+            engine_family: spec.engine.proxy_family().into(),
+            require_tls: ps.require_tls,
+            iam_auth_required: ps.iam_auth == ProxyIamAuth::Required,
+            idle_client_timeout: ps.idle_client_timeout,
+            role_arn: ps.role_arn.clone(),
+            subnet_ids,
+            security_group_ids: security_groups(obj, ps),
+            secret_arn,
+            tags,
+        })),
+        Reason::Creating,
+        format!("creating RDS Proxy {name}"),
+    )
+}
+
+/// A proxy of berth's name that is not (yet) this object's: refused, or
+/// adopted.
+fn claim_proxy(i: &Inputs, proxy: &ProxyView, tags: BTreeMap<String, String>) -> Option<Plan> {
+    let name = proxy_name(i.obj);
+    // Tags not listed: status.proxyArn already names this proxy as berth's.
+    let owned = proxy.tags.as_ref().map_or(Ownership::Ours, |t| claim(i, t));
+    if let Some(p) = refused(
+        &owned,
+        &format!("RDS Proxy {name}"),
+        "take it over, or delete it",
+        "spec.clusterIdentifier (the proxy is named after it)",
+    ) {
+        return Some(p);
+    }
+    (owned == Ownership::Adopt).then(|| {
+        step(
+            RdsAction::AdoptProxy {
+                name: name.clone(),
+                arn: proxy.arn.clone(),
+                tags,
+            },
+            Reason::Creating,
+            format!("adopting the existing RDS Proxy {name} (spec.adopt: true)"),
+        )
+    })
+}
+
+/// The cluster registered as the proxy's target, and waited on until RDS
+/// reports the target available.
+fn plan_target(i: &Inputs, name: &str, id: &str) -> Option<Plan> {
+    let Some(target) = &i.observed.target else {
         return Some(step(
             RdsAction::RegisterTarget {
-                proxy: name.clone(),
-                cluster: id.clone(),
+                proxy: name.to_string(),
+                cluster: id.to_string(),
             },
             Reason::Creating,
             format!("registering cluster {id} as the target of RDS Proxy {name}"),
         ));
     };
-    if target.state != "AVAILABLE" {
-        let why = [target.reason.as_deref(), target.description.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(": ");
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(" ({why})")
-        };
-        return Some(wait(
-            Reason::Creating,
-            format!(
-                "RDS Proxy {name}: target {} is {}{why}",
-                target.cluster_id, target.state
-            ),
-        ));
+    if target.state == "AVAILABLE" {
+        return None;
     }
-    None
+    let why = [target.reason.as_deref(), target.description.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({why})")
+    };
+    Some(wait(
+        Reason::Creating,
+        format!(
+            "RDS Proxy {name}: target {} is {}{why}",
+            target.cluster_id, target.state
+        ),
+    ))
 }

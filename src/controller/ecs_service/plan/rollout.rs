@@ -52,9 +52,6 @@ pub(super) fn rollout_conditions(
     rollout: &RolloutStatus,
     stopped: &[StoppedTask],
 ) -> Vec<Desired> {
-    let spec = &i.obj.spec;
-    let desired = svc.desired_count;
-    let running = svc.running_count;
     let state = primary.and_then(|d| d.rollout_state.clone());
     let failing = failure_summary(stopped, Some(i.desired_arn));
     if let Some(failed) =
@@ -63,24 +60,9 @@ pub(super) fn rollout_conditions(
         return failed;
     }
     match state.as_deref() {
-        Some("COMPLETED") if running >= desired => vec![
-            Desired::new(
-                READY,
-                true,
-                Reason::RolloutComplete,
-                format!(
-                    "revision {} is running {running}/{desired} tasks",
-                    i.desired_revision
-                ),
-            ),
-            Desired::new(
-                PROGRESSING,
-                false,
-                Reason::RolloutComplete,
-                "the last rollout completed",
-            ),
-            conditions::not_degraded(),
-        ],
+        Some("COMPLETED") if svc.running_count >= svc.desired_count => {
+            complete(i.desired_revision, svc)
+        }
         Some("FAILED") => {
             let message = format!(
                 "the rollout of revision {} failed: {}{}",
@@ -89,52 +71,83 @@ pub(super) fn rollout_conditions(
                     .reason
                     .as_deref()
                     .unwrap_or("ECS marked the deployment FAILED"),
-                failing
-                    .as_deref()
-                    .map(|f| format!("; {f}"))
-                    .unwrap_or_default()
+                then_failing(failing.as_deref())
             );
             conditions::failed(Reason::RolloutFailed, message)
         }
-        _ => {
-            let deadline = i64::from(spec.deployment.progress_deadline_seconds);
-            let started = rollout
-                .started_at
-                .as_deref()
-                .and_then(|s| s.parse::<Timestamp>().ok());
-            let elapsed = started.map(|s| i.now.as_second() - s.as_second());
-            let progress = format!(
-                "revision {}: {running}/{desired} running, {} pending",
-                i.desired_revision, svc.pending_count
-            );
-            if elapsed.is_some_and(|e| e > deadline) {
-                // Tasks can be RUNNING and still not healthy (health checks,
-                // load balancer registration): say what did not happen.
-                let message = format!(
-                    "revision {} did not become stable within progressDeadlineSeconds ({deadline}s): \
-                     ECS still reports the rollout IN_PROGRESS with {running} of {desired} tasks running \
-                     and {} pending, so its tasks have not all started and passed their health checks{}",
-                    i.desired_revision,
-                    svc.pending_count,
-                    failing.as_deref().map(|f| format!("; {f}")).unwrap_or_default()
-                );
-                conditions::failed(Reason::ProgressDeadlineExceeded, message)
-            } else if let Some(f) = failing {
-                vec![
-                    Desired::new(
-                        READY,
-                        false,
-                        Reason::TasksFailing,
-                        format!("{progress}; {f}"),
-                    ),
-                    Desired::new(PROGRESSING, true, Reason::RollingOut, progress.clone()),
-                    Desired::new(DEGRADED, true, Reason::TasksFailing, f),
-                ]
-            } else {
-                rolling_out(i.desired_revision, rollout, svc)
-            }
-        }
+        _ => in_progress(i, svc, rollout, failing),
     }
+}
+
+fn complete(revision: i64, svc: &ServiceView) -> Vec<Desired> {
+    let (running, desired) = (svc.running_count, svc.desired_count);
+    vec![
+        Desired::new(
+            READY,
+            true,
+            Reason::RolloutComplete,
+            format!("revision {revision} is running {running}/{desired} tasks"),
+        ),
+        Desired::new(
+            PROGRESSING,
+            false,
+            Reason::RolloutComplete,
+            "the last rollout completed",
+        ),
+        conditions::not_degraded(),
+    ]
+}
+
+/// `; <failing>` to append to a message, or nothing.
+fn then_failing(failing: Option<&str>) -> String {
+    failing.map(|f| format!("; {f}")).unwrap_or_default()
+}
+
+/// The rollout is under way: failed past its deadline, degraded while its
+/// tasks fail, or rolling out.
+fn in_progress(
+    i: &Inputs<'_>,
+    svc: &ServiceView,
+    rollout: &RolloutStatus,
+    failing: Option<String>,
+) -> Vec<Desired> {
+    let (running, desired) = (svc.running_count, svc.desired_count);
+    let deadline = i64::from(i.obj.spec.deployment.progress_deadline_seconds);
+    let started = rollout
+        .started_at
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok());
+    let elapsed = started.map(|s| i.now.as_second() - s.as_second());
+    if elapsed.is_some_and(|e| e > deadline) {
+        // Tasks can be RUNNING and still not healthy (health checks,
+        // load balancer registration): say what did not happen.
+        let message = format!(
+            "revision {} did not become stable within progressDeadlineSeconds ({deadline}s): \
+             ECS still reports the rollout IN_PROGRESS with {running} of {desired} tasks running \
+             and {} pending, so its tasks have not all started and passed their health checks{}",
+            i.desired_revision,
+            svc.pending_count,
+            then_failing(failing.as_deref())
+        );
+        return conditions::failed(Reason::ProgressDeadlineExceeded, message);
+    }
+    let Some(f) = failing else {
+        return rolling_out(i.desired_revision, rollout, svc);
+    };
+    let progress = format!(
+        "revision {}: {running}/{desired} running, {} pending",
+        i.desired_revision, svc.pending_count
+    );
+    vec![
+        Desired::new(
+            READY,
+            false,
+            Reason::TasksFailing,
+            format!("{progress}; {f}"),
+        ),
+        Desired::new(PROGRESSING, true, Reason::RollingOut, progress),
+        Desired::new(DEGRADED, true, Reason::TasksFailing, f),
+    ]
 }
 
 pub(super) fn rolling_out(
