@@ -18,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::context::Memos;
+use super::memo::Memos;
 use crate::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use crate::runtime::reconciles::ReconcileLog;
 
@@ -132,7 +132,7 @@ mod tests {
     use kube::runtime::reflector;
 
     use super::*;
-    use crate::controller::context::Remembered;
+    use crate::controller::memo::{JobMemo, LastWrite, Remembered};
 
     fn job(name: &str, uid: &str) -> MigrationJob {
         let mut j: MigrationJob = serde_json::from_value(serde_json::json!({
@@ -180,8 +180,13 @@ mod tests {
     }
 
     fn remember(memos: &Memos, uid: &str) {
-        let memo = crate::controller::migration_job::Memo::written("run-1");
-        memos.jobs.update(uid, |m| *m = memo);
+        let last_write = Some(LastWrite {
+            run_hash: "run-1".into(),
+            attempts: 1,
+        });
+        memos
+            .jobs
+            .update(uid, |m: &mut JobMemo| m.last_write = last_write);
     }
 
     fn remembers(memos: &Memos, uid: &str) -> bool {

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod context;
 pub mod ecs_service;
 pub mod error;
+pub mod memo;
 pub mod metrics;
 pub mod migration_job;
 pub mod ownership;

@@ -15,19 +15,11 @@ use k8s_openapi::jiff::{Timestamp, Unit};
 use crate::aws::taskdef::{latest_with_hash, RenderedTaskDefinition};
 use crate::aws::{AwsFailure, Clients, Ticket};
 
-use super::context::{Memo, Remembered};
+use super::memo::{Memo, Paced, Queued};
 
 /// A wait up to this long is spent in the reconcile (requeueing would cost
 /// more than it frees).
 const HOLD: Duration = Duration::from_secs(2);
-
-/// A ticket taken for one object's call, for the work identified by `key`
-/// (e.g. the spec hash a task definition is registered for).
-#[derive(Clone, Debug)]
-pub struct Queued {
-    key: String,
-    ticket: Ticket,
-}
 
 /// Whether an object may make its call now.
 #[derive(Debug, PartialEq, Eq)]
@@ -165,18 +157,13 @@ fn turn_at<M: Paced>(memos: &Memo<M>, uid: &str, key: &str, ticket: Ticket, now:
     }
 }
 
-/// A kind's memo that holds its object's ticket.
-pub trait Paced: Remembered {
-    fn queued(&mut self) -> &mut Option<Queued>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_far_ticket_is_kept_and_a_near_one_spent() {
-        let memos = Memo::<crate::controller::migration_job::Memo>::default();
+        let memos = Memo::<crate::controller::memo::JobMemo>::default();
         let now = Instant::now();
         let far = Ticket {
             at: now + Duration::from_secs(30),

@@ -53,7 +53,7 @@ pub(crate) fn start(
     aws: aws::Factory,
     metrics: Arc<Metrics>,
     reconciles: Arc<ReconcileLog>,
-    memos: Arc<context::Memos>,
+    memos: Arc<crate::controller::memo::Memos>,
     stop: Stop,
 ) -> Running {
     let synced = Synced::default();

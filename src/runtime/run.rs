@@ -21,8 +21,8 @@ use super::reconciles::ReconcileLog;
 use super::{admin, leader};
 use crate::aws;
 use crate::cli::RunArgs;
+use crate::controller::bookkeeping;
 use crate::controller::metrics::Metrics;
-use crate::controller::{bookkeeping, context};
 
 /// How long a stopping leader lets in-flight reconciles finish: within the
 /// pod's default terminationGracePeriodSeconds (30 s), with room to release
@@ -45,7 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let tracked = bookkeeping::Tracked::register(&mut registry);
     let reconciles = Arc::new(ReconcileLog::tracked(tracked.reconciles));
-    let memos = Arc::new(context::Memos::tracked(tracked.memos));
+    let memos = Arc::new(crate::controller::memo::Memos::tracked(tracked.memos));
     let admin = admin::AdminState {
         ready: ready.clone(),
         standby: standby.clone(),

@@ -22,7 +22,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
-use super::context::{is_paused, Context, Remembered, REFRESH_ANNOTATION};
+use super::context::{is_paused, Context, REFRESH_ANNOTATION};
 use super::error::Result;
 use super::ownership::Owners;
 use super::pacing;
@@ -37,29 +37,6 @@ use plan::Revision;
 
 /// Stopped tasks kept in status.
 const STOPPED_IN_STATUS: usize = 5;
-
-/// What this process remembers of an EcsService between reconciles.
-#[derive(Clone, Debug, Default)]
-pub struct Memo {
-    /// When it last observed AWS while waiting for migrations (`waiting`).
-    waiting: Option<waiting::Waiting>,
-    /// The revision registered or found for a hash (`revision`).
-    registered: Option<revision::Registered>,
-    /// Its ticket for RegisterTaskDefinition (`pacing`).
-    queued: Option<pacing::Queued>,
-}
-
-impl Remembered for Memo {
-    fn is_empty(&self) -> bool {
-        self.waiting.is_none() && self.registered.is_none() && self.queued.is_none()
-    }
-}
-
-impl pacing::Paced for Memo {
-    fn queued(&mut self) -> &mut Option<pacing::Queued> {
-        &mut self.queued
-    }
-}
 
 impl Kind for EcsService {
     type Status = EcsServiceStatus;

@@ -8,6 +8,7 @@ use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::aws::{taskdef, Clients};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::memo::Registered;
 use crate::controller::pacing;
 use plan::Revision;
 
@@ -104,14 +105,4 @@ async fn look(
         },
         false => pacing::Found::Missing,
     }))
-}
-
-/// The task definition revision this process registered or found for an
-/// EcsService: until the status write that records it lands (it may fail on
-/// a stale read), the next reconcile knows it without asking ECS again.
-#[derive(Clone, Debug)]
-pub(super) struct Registered {
-    hash: String,
-    arn: String,
-    revision: i64,
 }

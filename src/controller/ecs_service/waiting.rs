@@ -6,14 +6,7 @@ use kube::ResourceExt;
 use super::plan;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::controller::context::{Context, REFRESH_ANNOTATION};
-
-/// When this process last observed AWS for a service that was waiting for
-/// its migrations, and the refresh value it had then.
-#[derive(Clone, Debug)]
-pub(super) struct Waiting {
-    at: std::time::Instant,
-    refresh: Option<String>,
-}
+use crate::controller::memo::Waiting;
 
 pub(super) fn remember(obj: &EcsService, ctx: &Context, next: &EcsServiceStatus) {
     let uid = obj.metadata.uid.as_deref().unwrap_or_default();

@@ -22,51 +22,15 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use super::context::{Context, Remembered};
+use super::context::Context;
 use super::error::{Error, Result};
-use super::pacing;
+use super::memo::LastWrite;
 use super::shell::{self, Failed, Kind, Outcome, Target};
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus};
 use crate::aws::ecs::tasks::{self, RunTarget};
 use crate::aws::tags::owner_of;
 use crate::aws::{Clients, FailureKind};
-use plan::{is_finished, LastWrite, Plan, Report, Then};
-
-/// What this process remembers of a MigrationJob between reconciles.
-#[derive(Clone, Debug, Default)]
-pub struct Memo {
-    /// The run this process wrote last (`Kind::written`).
-    last_write: Option<LastWrite>,
-    /// Its ticket for RegisterTaskDefinition (`pacing`).
-    queued: Option<pacing::Queued>,
-}
-
-impl Remembered for Memo {
-    fn is_empty(&self) -> bool {
-        self.last_write.is_none() && self.queued.is_none()
-    }
-}
-
-#[cfg(test)]
-impl Memo {
-    /// A memo of a written run, for tests of the bookkeeping.
-    pub(crate) fn written(run_hash: &str) -> Self {
-        let run_hash = run_hash.to_string();
-        Memo {
-            last_write: Some(LastWrite {
-                run_hash,
-                attempts: 1,
-            }),
-            queued: None,
-        }
-    }
-}
-
-impl pacing::Paced for Memo {
-    fn queued(&mut self) -> &mut Option<pacing::Queued> {
-        &mut self.queued
-    }
-}
+use plan::{is_finished, Plan, Report, Then};
 
 impl Kind for MigrationJob {
     type Status = MigrationJobStatus;

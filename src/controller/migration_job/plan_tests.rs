@@ -4,6 +4,7 @@
 //! read it must ask for before it decides. Together with `plan_tests_run`
 //! (a run's course) they produce every reason a MigrationJob reports.
 
+use crate::controller::memo::LastWrite;
 use std::time::Duration;
 
 use super::plan::*;

@@ -20,6 +20,7 @@ use crate::api::migration_job::{MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::ecs::tasks::{RunTarget, TaskView, ToRun};
 use crate::aws::tags::owner_of;
 use crate::aws::taskdef::RenderedTaskDefinition;
+use crate::controller::memo::LastWrite;
 use crate::controller::pacing::Found;
 
 pub use crate::aws::ecs::tasks::started_by;
@@ -34,15 +35,6 @@ pub use status::{expiry, status, Expiry};
 /// Requeue while waiting on another object (EcsService changes also
 /// trigger a reconcile through the watch; AuroraClusters are polled).
 pub const WAIT_REQUEUE: Duration = Duration::from_secs(5);
-
-/// The run hash and attempts of the last status this process wrote for a
-/// MigrationJob (a memo): a reconcile that reads an older status from the
-/// watch waits for it instead of acting on it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastWrite {
-    pub run_hash: String,
-    pub attempts: i32,
-}
 
 /// What a reconcile observed. The watch stores and memos are read up
 /// front; each AWS read is made only when the plan asks for it ([`Need`]),
