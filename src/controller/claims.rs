@@ -347,14 +347,6 @@ impl Claims {
     }
 }
 
-impl super::context::Context {
-    /// The context with its claims kept in `claims`' namespace.
-    pub fn with_claims(mut self, claims: Claims) -> Self {
-        self.claims = claims;
-        self
-    }
-}
-
 /// A replica that stopped leading writes no claim (the client's gate lets
 /// every Lease write through, for the leader election's own).
 fn not_leading(e: crate::runtime::leader::NotLeading) -> kube::Error {

@@ -93,6 +93,12 @@ impl Context {
 
     /// Watching only `namespace` (`--namespace`): objects elsewhere are
     /// not berth's to see (`super::ownership`).
+    /// The context with its claims kept in `claims`' namespace.
+    pub fn with_claims(mut self, claims: super::claims::Claims) -> Self {
+        self.claims = claims;
+        self
+    }
+
     pub fn watching(mut self, namespace: Option<String>) -> Self {
         self.scope = namespace;
         self
