@@ -12,6 +12,7 @@ use crate::aws::ecs::{ServiceDeploymentView, ServiceView};
 
 mod action;
 pub mod deployment;
+mod events;
 mod gate;
 mod next;
 mod prune;
@@ -22,6 +23,7 @@ mod settings;
 
 use crate::controller::ownership::Owners;
 pub use action::{fields_of, ServiceAction};
+pub use events::{tags_event, update_event};
 pub use gate::{gate, gate_unchanged, post_check, waiting_for_migrations, Gate};
 pub use next::{
     failure, needs_stopped_tasks, not_ours, prunes, registry_refused, requeue, status,
