@@ -453,16 +453,13 @@ pub fn news<'a>(
     (!known).then_some(now)
 }
 
-/// The conditions while paused (nothing changed in ECR).
+/// The conditions while paused (nothing changed in ECR): Ready says
+/// whether the rule exists.
 pub fn paused_conditions(exists: bool) -> Vec<Desired> {
     let message = if exists {
         "berth.dev/paused is true: the rule is left as it is"
     } else {
         "berth.dev/paused is true: the rule is not created"
     };
-    vec![
-        Desired::new(READY, exists, Reason::Paused, message),
-        Desired::new(PROGRESSING, false, Reason::Paused, message),
-        conditions::not_degraded(),
-    ]
+    conditions::paused(exists, message)
 }

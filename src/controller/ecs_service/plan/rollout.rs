@@ -204,11 +204,7 @@ pub(super) fn migration_failed(message: &str) -> Vec<Desired> {
 
 pub(super) fn paused_conditions(ready: bool) -> Vec<Desired> {
     let message = "berth.dev/paused is \"true\": berth makes no AWS changes for this service";
-    vec![
-        Desired::new(READY, ready, Reason::Paused, message),
-        Desired::new(PROGRESSING, false, Reason::Paused, message),
-        Desired::new(DEGRADED, false, Reason::Paused, message),
-    ]
+    conditions::paused(ready, message)
 }
 
 /// `N tasks stopped: <reason> (container exited with code X)` over the
