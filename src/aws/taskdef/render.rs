@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::document::{self, TaskDefinition};
 use super::request;
+pub use super::request::RenderedTaskDefinition;
 use crate::api::task_definition::{ContainerSecret, LogDriver, NetworkMode, TaskDefinitionSpec};
 use crate::hash::content_hash;
 
@@ -38,26 +39,6 @@ pub struct RenderInput<'a> {
     /// Base Secrets Manager ARN (as returned by [`secret_arns`]) -> current
     /// version id. Secrets missing here simply do not contribute to the hash.
     pub secret_versions: &'a BTreeMap<String, String>,
-}
-
-/// Everything RegisterTaskDefinition needs, already canonical: environment
-/// variables and secrets sorted by name, `hostPort` and `awslogs-region`
-/// filled in the way ECS would report them back.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RenderedTaskDefinition {
-    pub family: String,
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-    pub network_mode: ecs::NetworkMode,
-    pub requires_compatibilities: Vec<ecs::Compatibility>,
-    pub execution_role_arn: Option<String>,
-    pub task_role_arn: Option<String>,
-    pub runtime_platform: Option<ecs::RuntimePlatform>,
-    pub container_definitions: Vec<ecs::ContainerDefinition>,
-    pub volumes: Vec<ecs::Volume>,
-    /// User tags plus berth's owner, uid and hash tags, sorted by key.
-    pub tags: Vec<ecs::Tag>,
-    pub hash: String,
 }
 
 impl RenderedTaskDefinition {
@@ -126,35 +107,11 @@ pub fn register_request(input: &RenderInput<'_>) -> RenderedTaskDefinition {
     tags.insert(TAG_UID.to_string(), input.uid.clone());
     tags.insert(TAG_HASH.to_string(), hash.clone());
 
-    let request::Request {
-        family,
-        cpu,
-        memory,
-        network_mode,
-        requires_compatibilities,
-        execution_role_arn,
-        task_role_arn,
-        runtime_platform,
-        container_definitions,
-        volumes,
-    } = request::request(td);
-    RenderedTaskDefinition {
-        family,
-        cpu,
-        memory,
-        network_mode,
-        requires_compatibilities,
-        execution_role_arn,
-        task_role_arn,
-        runtime_platform,
-        container_definitions,
-        volumes,
-        tags: tags
-            .into_iter()
-            .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
-            .collect(),
-        hash,
-    }
+    let tags = tags
+        .into_iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect();
+    request::rendered(td, tags, hash)
 }
 
 /// The distinct Secrets Manager secrets the task reads (container secrets and

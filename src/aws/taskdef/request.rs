@@ -7,8 +7,11 @@ use aws_sdk_ecs::types as ecs;
 
 use super::document as doc;
 
-/// The request's fields, as [`super::RenderedTaskDefinition`] holds them.
-pub(super) struct Request {
+/// Everything RegisterTaskDefinition needs, already canonical: environment
+/// variables and secrets sorted by name, `hostPort` and `awslogs-region`
+/// filled in the way ECS would report them back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedTaskDefinition {
     pub family: String,
     pub cpu: Option<String>,
     pub memory: Option<String>,
@@ -19,9 +22,18 @@ pub(super) struct Request {
     pub runtime_platform: Option<ecs::RuntimePlatform>,
     pub container_definitions: Vec<ecs::ContainerDefinition>,
     pub volumes: Vec<ecs::Volume>,
+    /// User tags plus berth's owner, uid and hash tags, sorted by key.
+    pub tags: Vec<ecs::Tag>,
+    pub hash: String,
 }
 
-pub(super) fn request(td: doc::TaskDefinition) -> Request {
+/// The rendering as RegisterTaskDefinition sends it, with the request's
+/// tags and the hash they carry.
+pub(super) fn rendered(
+    td: doc::TaskDefinition,
+    tags: Vec<ecs::Tag>,
+    hash: String,
+) -> RenderedTaskDefinition {
     let doc::TaskDefinition {
         family,
         cpu,
@@ -34,7 +46,7 @@ pub(super) fn request(td: doc::TaskDefinition) -> Request {
         container_definitions,
         volumes,
     } = td;
-    Request {
+    RenderedTaskDefinition {
         family,
         cpu,
         memory,
@@ -48,6 +60,8 @@ pub(super) fn request(td: doc::TaskDefinition) -> Request {
         runtime_platform: runtime_platform.map(runtime_platform_of),
         container_definitions: container_definitions.into_iter().map(container).collect(),
         volumes: volumes.into_iter().flatten().map(volume).collect(),
+        tags,
+        hash,
     }
 }
 
