@@ -24,7 +24,7 @@ pub use delete::{delete_step, lift_deletion_protection, what_stays, DeleteStep};
 pub use events::{retained, Event};
 pub use instances::instance_number;
 pub use proxy::{proxy_is_ours, proxy_modify};
-pub use status::{conflict_message, failure, status, with_conflict, writes_secret};
+pub use status::{failure, status, writes_secret};
 
 /// What RDS reported for the object's resources.
 #[derive(Clone, Debug, Default)]

@@ -33,7 +33,6 @@ use crate::api::roles::PassesRoles;
 use crate::aws::ecs::{services as act, ServiceDeploymentView, ServiceView};
 use crate::aws::tags::owner_of;
 use crate::aws::{taskdef, AwsFailure, Clients};
-use plan::Revision;
 
 /// Stopped tasks kept in status.
 const STOPPED_IN_STATUS: usize = 5;
@@ -107,11 +106,9 @@ async fn converge(
         seen = Some((service, owners));
     }
     let revision = revision::desired(obj, ctx, clients, prev, &rendered, paused, held).await?;
-    if let Some(outcome) = plan::without_revision(obj, &revision, Timestamp::now()) {
-        return Ok(outcome);
-    }
-    let Revision::Known(desired_arn, revision) = revision else {
-        unreachable!("without_revision reports every other case");
+    let (desired_arn, revision) = match plan::without_revision(obj, revision, Timestamp::now()) {
+        Ok(known) => known,
+        Err(outcome) => return Ok(outcome),
     };
     let (service, owners) = match seen {
         Some(seen) => seen,

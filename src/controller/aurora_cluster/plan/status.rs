@@ -100,7 +100,7 @@ pub fn writes_secret(i: &Inputs, prev: &AuroraClusterStatus, next: &AuroraCluste
         && (next != prev || prev.observed_generation != i.obj.metadata.generation)
 }
 
-pub fn conflict_message(name: &str) -> String {
+fn conflict_message(name: &str) -> String {
     format!(
         "Secret {name} (spec.connectionSecret.name) exists and was not created by berth for \
          this AuroraCluster; berth left it unchanged and wrote no connection details. Choose \
@@ -112,7 +112,7 @@ pub fn conflict_message(name: &str) -> String {
 /// Degraded says so; Ready stops claiming the spec is in place (a plan
 /// still converging keeps its own Ready, which is False and says what it
 /// waits for); Progressing stays the plan's, as RDS work goes on.
-pub fn with_conflict(conditions: Vec<Desired>, name: &str) -> Vec<Desired> {
+fn with_conflict(conditions: Vec<Desired>, name: &str) -> Vec<Desired> {
     let message = conflict_message(name);
     conditions
         .into_iter()

@@ -32,25 +32,25 @@ pub enum Revision {
     Refused(Reason, String),
 }
 
-/// What is reported while the desired revision is not known: `None` once
-/// it is.
+/// The desired revision's ARN and number, or what is reported while it
+/// is not known.
 pub fn without_revision(
     obj: &EcsService,
-    revision: &Revision,
+    revision: Revision,
     now: Timestamp,
-) -> Option<Outcome<EcsServiceStatus>> {
+) -> Result<(String, i64), Outcome<EcsServiceStatus>> {
     let cluster = obj.spec.cluster.clone();
-    Some(match revision {
-        Revision::Known(..) => return None,
+    Err(match revision {
+        Revision::Known(arn, number) => return Ok((arn, number)),
         Revision::Refused(reason, message) => {
-            Outcome::Failed(Failed::new(*reason, message.clone(), Then::Resync))
+            Outcome::Failed(Failed::new(reason, message, Then::Resync))
         }
         // Registrations come one a second: observing now would describe
         // this service alone. The next poll on the cluster's grid
         // describes it with the others.
         Revision::Later => Outcome::Quiet(Then::PollOn(cluster)),
         Revision::Queued(wait) => {
-            Outcome::Conditions(registration_queued(now, *wait), Then::After(*wait))
+            Outcome::Conditions(registration_queued(now, wait), Then::After(wait))
         }
         Revision::Paused(hash) => {
             let message = format!(

@@ -136,12 +136,14 @@ fn without_a_desired_revision() {
     ];
     for (revision, want) in cases {
         assert_eq!(
-            reported(without_revision(&obj, &revision, now)),
+            reported(without_revision(&obj, revision.clone(), now).err()),
             want,
             "{revision:?}"
         );
     }
-    let Some(Outcome::Quiet(then)) = without_revision(&obj, &Revision::Later, now) else {
+    let known = without_revision(&obj, Revision::Known(NEW_TD.into(), 2), now);
+    assert_eq!(known.ok(), Some((NEW_TD.to_string(), 2)));
+    let Err(Outcome::Quiet(then)) = without_revision(&obj, Revision::Later, now) else {
         panic!("registered at its turn: nothing to say until the next poll");
     };
     assert_eq!(then, Then::PollOn(cluster));
