@@ -1,6 +1,6 @@
 //! The one reconcile shell of every kind. A kind implements [`Kind`]: its
-//! spec's validation, the roles it hands to AWS, `converge` (observe, plan,
-//! act) and cleanup. The shell runs the finalizer, the prelude every kind
+//! spec's validation, `converge` (observe, plan, act; AWS through a
+//! [`Target`] that checks the roles it hands over) and deletion. The shell runs the finalizer, the prelude every kind
 //! shares (an invalid spec or a namespace that refuses the object makes no
 //! AWS call), turns a failure a human must fix into `Degraded`, and makes
 //! the one status write of the reconcile.
@@ -151,10 +151,6 @@ impl Failed {
             then,
         }
     }
-
-    pub fn conditions(&self) -> Vec<Desired> {
-        conditions::failed(self.reason, self.message.clone())
-    }
 }
 
 /// A terminal AWS failure, in AWS's words; anything else is retried.
@@ -258,7 +254,8 @@ async fn apply<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Action> 
 }
 
 /// The object's AWS target: the clients of its namespace's region and role,
-/// resolved when first asked for. A namespace without a region, without
+/// resolved only when the kind asks (a MigrationJob with a finished run
+/// never does). A namespace without a region, without
 /// the role `--require-namespace-role` asks for, or whose
 /// `berth.dev/allowed-role-arns` does not allow a role the object passes
 /// refuses here, before any AWS call ([`refused`] reports it).
@@ -385,7 +382,7 @@ mod tests {
         ];
         for (err, want) in cases {
             let got = refused(&err).map(|f| {
-                let _ = f.conditions();
+                let _ = conditions::failed(f.reason, f.message.clone());
                 (f.reason, f.then)
             });
             assert_eq!(got, want, "{err}");
@@ -395,7 +392,7 @@ mod tests {
     #[test]
     fn a_terminal_aws_failure_is_reported_in_aws_words_and_the_rest_retried() {
         let f = terminal(&aws(FailureKind::Terminal)).unwrap();
-        let _ = f.conditions();
+        let _ = conditions::failed(f.reason, f.message.clone());
         assert_eq!((f.reason, f.then), (Reason::AwsError, Then::Resync));
         assert!(
             f.message.contains("InvalidParameterException"),

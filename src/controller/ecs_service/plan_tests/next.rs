@@ -28,7 +28,7 @@ fn reported(o: Option<Outcome<EcsServiceStatus>>) -> Option<(Reason, Then)> {
     match o? {
         Outcome::Failed(f) => {
             assert!(!f.message.is_empty());
-            let _ = f.conditions();
+            let _ = conditions::failed(f.reason, f.message.clone());
             Some((f.reason, f.then))
         }
         Outcome::Conditions(c, then) => Some((c[0].reason, then)),
