@@ -21,7 +21,7 @@ use kube::ResourceExt;
 use super::context::{is_paused, Context};
 use super::error::{Error, Result};
 use super::ownership;
-use super::shell::{self, Kind, Outcome, Target, Then};
+use super::shell::{self, Kind, Outcome, Target};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
 use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
@@ -173,7 +173,7 @@ async fn converge(
         }
     }
     shell::announce(obj, ctx, &prev.conditions, &next.conditions, "Reconcile").await;
-    let then = if p.busy { Then::Poll } else { Then::Resync };
+    let then = p.then();
     Ok(Outcome::status(next, then))
 }
 

@@ -101,6 +101,18 @@ pub struct Plan {
     pub busy: bool,
 }
 
+impl Plan {
+    /// When to look again: soon while RDS converges, else at the resync.
+    pub fn then(&self) -> crate::controller::shell::Then {
+        use crate::controller::shell::Then;
+        if self.busy {
+            Then::Poll
+        } else {
+            Then::Resync
+        }
+    }
+}
+
 pub struct Inputs<'a> {
     pub obj: &'a AuroraCluster,
     pub owner: &'a str,

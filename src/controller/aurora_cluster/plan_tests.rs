@@ -266,6 +266,7 @@ fn creates_in_order_and_waits_on_each() {
             "{name}"
         );
         assert!(p.busy, "{name}");
+        assert_eq!(p.then(), crate::controller::shell::Then::Poll, "{name}");
     }
 }
 
@@ -283,6 +284,7 @@ fn ready_when_cluster_instances_and_proxy_target_are_available() {
         (false, Reason::AsExpected)
     );
     assert!(!p.busy);
+    assert_eq!(p.then(), crate::controller::shell::Then::Resync);
 
     // Without a proxy, no proxy is needed.
     let mut obj = example();

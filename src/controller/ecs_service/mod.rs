@@ -85,9 +85,7 @@ async fn converge(
     let rendered = render(obj, clients).await?;
     let hash = rendered.hash.clone();
     if !paused && waiting::still(obj, ctx, prev, &hash) {
-        return Ok(Outcome::Quiet(shell::Then::PollOn(
-            obj.spec.cluster.clone(),
-        )));
+        return Ok(plan::still_waiting(obj));
     }
     // A service holding a ticket for its registration (`pacing`) observed
     // ECS when it took it (a missing cluster stops it before it registers

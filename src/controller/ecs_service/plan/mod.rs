@@ -27,7 +27,7 @@ pub use events::{tags_event, update_event};
 pub use gate::{gate, gate_unchanged, post_check, waiting_for_migrations, Gate};
 pub use next::{
     failure, needs_stopped_tasks, not_ours, prunes, registry_refused, requeue, status,
-    without_revision, Answered, Revision,
+    still_waiting, without_revision, Answered, Revision,
 };
 pub use prune::{may_prune, revisions_to_prune};
 pub use refusals::{family_refused, registry_use, service_refused};

@@ -61,6 +61,13 @@ pub fn without_revision(
     })
 }
 
+/// Still waiting for the same migrations: nothing in AWS can open the
+/// gate (the MigrationJob watch wakes the service when a job finishes), so
+/// the poll writes nothing and comes back on the cluster's grid.
+pub fn still_waiting(obj: &EcsService) -> Outcome<EcsServiceStatus> {
+    Outcome::Quiet(Then::PollOn(obj.spec.cluster.clone()))
+}
+
 /// The existing ECS service is not this object's to change: decided
 /// before anything is registered for it, so an object refused the service
 /// leaves no revision in its family.

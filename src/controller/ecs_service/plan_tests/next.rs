@@ -9,8 +9,8 @@ use crate::api::conditions::PROGRESSING;
 use crate::api::ecs_service::ServiceDeploymentStatus;
 use crate::aws::{AwsFailure, FailureKind};
 use crate::controller::ecs_service::plan::{
-    failure, needs_stopped_tasks, prunes, registry_refused, requeue, status, without_revision,
-    Answered, Revision,
+    failure, needs_stopped_tasks, prunes, registry_refused, requeue, status, still_waiting,
+    without_revision, Answered, Revision,
 };
 use crate::controller::shell::{Outcome, Then};
 
@@ -145,6 +145,11 @@ fn without_a_desired_revision() {
     assert_eq!(known.ok(), Some((NEW_TD.to_string(), 2)));
     let Err(Outcome::Quiet(then)) = without_revision(&obj, Revision::Later, now) else {
         panic!("registered at its turn: nothing to say until the next poll");
+    };
+    assert_eq!(then, Then::PollOn(cluster.clone()));
+    // Still waiting for the same migrations: nothing written, next poll.
+    let Outcome::Quiet(then) = still_waiting(&obj) else {
+        panic!("a service still waiting writes nothing");
     };
     assert_eq!(then, Then::PollOn(cluster));
 }
