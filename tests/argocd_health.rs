@@ -234,6 +234,12 @@ fn every_state_has_a_case() {
             path_of("Progressing", "stale"),
             "{kind}: no case of a stale status"
         );
+        // A fix just pushed for a Degraded object: Progressing until berth
+        // has looked at it, as Argo CD's own Deployment check.
+        assert!(
+            path_of("Progressing", "degradedStale"),
+            "{kind}: no case of a Degraded status of an older generation"
+        );
     }
     let mj = cases("MigrationJob");
     for part in ["running", "succeeded", "failed", "invalidSpec"] {

@@ -38,13 +38,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("MigrationJob", "progressing_noStatus.yaml", "Unknown"),
     ("AuroraCluster", "progressing_noStatus.yaml", "Unknown"),
     ("PullThroughCache", "progressing_noStatus.yaml", "Unknown"),
-    // Flux's generation check runs before any expression: a Degraded
-    // status of an older generation waits for berth to catch up.
-    (
-        "EcsService",
-        "degraded_rolloutFailedStale.yaml",
-        "InProgress",
-    ),
 ];
 
 fn root() -> PathBuf {

@@ -3,9 +3,9 @@
 -- see docs/argocd-flux.md. Lua 5.1 (gopher-lua) with only the base and table
 -- libraries, as argocd-cm scripts run without resource.customizations.useOpenLibs.
 --
--- Order: Degraded condition True -> Degraded; berth.dev/paused "true" ->
--- Suspended; status.observedGeneration missing or behind metadata.generation ->
--- Progressing; Ready condition True -> Healthy; anything else -> Progressing
+-- Order: status.observedGeneration missing or behind metadata.generation ->
+-- Progressing; Degraded condition True -> Degraded; berth.dev/paused "true" ->
+-- Suspended; Ready condition True -> Healthy; anything else -> Progressing
 -- with the Ready condition's message.
 local hs = {}
 
@@ -45,6 +45,24 @@ if obj.status ~= nil then
   observed = obj.status.observedGeneration
 end
 
+-- A status of an older spec says nothing about the current one, not even
+-- that it is degraded (as Argo CD's own Deployment check).
+if observed == nil then
+  hs.status = "Progressing"
+  if generation ~= nil then
+    hs.message = "waiting for berth to report the status of generation " .. generation
+  else
+    hs.message = "waiting for berth to report a status"
+  end
+  return hs
+end
+if generation ~= nil and observed < generation then
+  hs.status = "Progressing"
+  hs.message = "waiting for berth to observe generation " .. generation
+    .. " (status is of generation " .. observed .. ")"
+  return hs
+end
+
 if degraded ~= nil and degraded.status == "True" then
   hs.status = "Degraded"
   hs.message = message_of(degraded) or message_of(ready) or text(degraded.reason)
@@ -62,21 +80,6 @@ if paused then
   return hs
 end
 
-if observed == nil then
-  hs.status = "Progressing"
-  if generation ~= nil then
-    hs.message = "waiting for berth to report the status of generation " .. generation
-  else
-    hs.message = "waiting for berth to report a status"
-  end
-  return hs
-end
-if generation ~= nil and observed < generation then
-  hs.status = "Progressing"
-  hs.message = "waiting for berth to observe generation " .. generation
-    .. " (status is of generation " .. observed .. ")"
-  return hs
-end
 
 if ready ~= nil and ready.reason == "Paused" then
   -- The annotation is gone; the status is from before berth resumed.
