@@ -18,6 +18,8 @@ pub mod poll;
 pub mod pull_through;
 pub mod pull_through_cache;
 pub mod shell;
+#[cfg(test)]
+pub(crate) mod state_table;
 pub mod status;
 
 use std::sync::Arc;

@@ -11,6 +11,10 @@ mod plan_tests;
 mod plan_tests_instances;
 #[cfg(test)]
 mod plan_tests_proxy;
+#[cfg(test)]
+mod plan_tests_states;
+#[cfg(test)]
+pub(crate) use plan_tests_states::rows as states;
 
 use std::sync::Arc;
 

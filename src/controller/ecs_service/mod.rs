@@ -11,6 +11,8 @@ mod cloud_map;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+pub(crate) use plan_tests::states::rows as states;
 mod revision;
 mod waiting;
 

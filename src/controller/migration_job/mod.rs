@@ -12,7 +12,11 @@ mod plan_tests;
 #[cfg(test)]
 mod plan_tests_run;
 #[cfg(test)]
+mod plan_tests_states;
+#[cfg(test)]
 mod plan_tests_steps;
+#[cfg(test)]
+pub(crate) use plan_tests_states::rows as states;
 
 use std::sync::Arc;
 

@@ -5,6 +5,10 @@
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod plan_tests_states;
+#[cfg(test)]
+pub(crate) use plan_tests_states::rows as states;
 
 use std::sync::Arc;
 

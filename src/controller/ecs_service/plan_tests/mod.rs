@@ -10,6 +10,7 @@ mod gate;
 mod next;
 mod prune;
 mod retry;
+pub(super) mod states;
 mod update;
 
 use k8s_openapi::jiff::Timestamp;

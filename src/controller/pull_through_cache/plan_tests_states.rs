@@ -1,0 +1,75 @@
+//! The PullThroughCache's rows of the state table
+//! (`controller::state_table`), each from the plan.
+
+use super::plan::{conditions, diagnose, paused_conditions};
+use crate::api::common::DeletionPolicy;
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::aws::ecr::{RuleView, Verdict};
+use crate::controller::shell::Kind;
+use crate::controller::state_table::{Row, State};
+
+fn example() -> PullThroughCache {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/pull-through-cache.yaml"
+    ))
+    .unwrap();
+    let mut obj: PullThroughCache = serde_yaml::from_str(&text).unwrap();
+    obj.metadata.namespace = Some("shop".into());
+    obj.status = Some(PullThroughCacheStatus {
+        ecr_repository_prefix: Some(obj.spec.ecr_repository_prefix.clone()),
+        ..Default::default()
+    });
+    obj
+}
+
+pub(crate) fn rows() -> Vec<Row> {
+    let obj = example();
+    let prefix = obj.spec.ecr_repository_prefix.as_str();
+    let rule = RuleView {
+        prefix: prefix.into(),
+        upstream_url: "registry-1.docker.io".into(),
+        created_at: Some(1_800_000_000.0),
+        ..Default::default()
+    };
+    let alone = diagnose(prefix, &[rule], &[], &[]);
+    let valid = Verdict {
+        valid: true,
+        failure: None,
+    };
+    let invalid = Verdict {
+        valid: false,
+        failure: Some("Unable to retrieve the secret from Secrets Manager".into()),
+    };
+    let mut kept = obj.clone();
+    kept.spec.deletion_policy = DeletionPolicy::Retain;
+    assert!(kept.retained().is_some());
+    vec![
+        Row::never(
+            State::Creating,
+            "the rule is created and validated in one reconcile: the first status says whether it works",
+        ),
+        Row::new(
+            State::Ready,
+            "the rule exists and ECR finds it valid",
+            conditions(prefix, &valid, &alone),
+        ),
+        Row::never(State::RollingOut, "ECR updates a rule in place at once"),
+        Row::never(State::Waiting, "a rule waits for nothing"),
+        Row::never(
+            State::Retrying,
+            "ECR calls that fail for a while are retried with backoff; the conditions keep their state",
+        ),
+        Row::new(
+            State::NeedsHuman,
+            "ValidatePullThroughCacheRule finds the rule not valid",
+            conditions(prefix, &invalid, &Default::default()),
+        ),
+        Row::new(State::Paused, "berth.dev/paused is \"true\"", paused_conditions(true)).paused(),
+        Row::never(State::Deleting, "(to do)"),
+        Row::gone(
+            State::Retained,
+            "deleted with `deletionPolicy: Retain`: the rule stays",
+        ),
+    ]
+}
