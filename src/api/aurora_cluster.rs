@@ -323,8 +323,11 @@ pub struct AuroraClusterStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxyTargetHealth {
-    /// REGISTERING, AVAILABLE or UNAVAILABLE.
-    pub state: String,
+    /// REGISTERING, AVAILABLE or UNAVAILABLE (absent when RDS reports
+    /// none: no status member is required, so a status write can never be
+    /// refused for one RDS left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     /// Why the target is not AVAILABLE (UNREACHABLE, CONNECTION_FAILED,
     /// AUTH_FAILURE, PENDING_PROXY_CAPACITY, INVALID_REPLICATION_STATE).
     #[serde(default, skip_serializing_if = "Option::is_none")]

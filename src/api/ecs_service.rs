@@ -39,7 +39,11 @@ pub use super::ecs_deployment::*;
         type_ = "integer",
         json_path = ".status.runningCount"
     ),
-    printcolumn(name = "Revision", type_ = "integer", json_path = ".status.revision"),
+    printcolumn(
+        name = "Revision",
+        type_ = "integer",
+        json_path = ".status.servingRevision"
+    ),
     printcolumn(
         name = "Rollout",
         type_ = "string",
@@ -208,8 +212,15 @@ pub struct EcsServiceStatus {
     /// The task definition berth wants running (may wait on migrations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_arn: Option<String>,
+    /// The revision of `taskDefinitionArn`, the one berth wants running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<i64>,
+    /// The task definition revision the ECS service runs now (its
+    /// `taskDefinition`): `revision` once a rollout completed, the previous
+    /// one after a rollback, absent while there is no service. The
+    /// REVISION column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_revision: Option<i64>,
     /// Hash of the rendered task definition (and secret versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_hash: Option<String>,
@@ -244,7 +255,12 @@ pub struct EcsServiceStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutStatus {
-    /// ECS rolloutState of the PRIMARY deployment (IN_PROGRESS, COMPLETED, FAILED).
+    /// ECS rolloutState of the PRIMARY deployment (IN_PROGRESS, COMPLETED,
+    /// FAILED); once this rollout was rolled back (circuit breaker, alarm,
+    /// failed PostTestTraffic or PostRollout check, `berth.dev/rollback`),
+    /// the rollback's state in the words of ECS service deployments:
+    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED. The
+    /// ROLLOUT column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,8 +297,10 @@ pub struct RolloutStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceDeploymentStatus {
-    /// The service deployment ARN.
-    pub arn: String,
+    /// The service deployment ARN (no status member is required: a status
+    /// write can never be refused for one left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
     /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED,
     /// ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or
     /// ROLLBACK_FAILED.

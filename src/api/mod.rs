@@ -21,6 +21,8 @@ pub mod pull_through_cache;
 pub mod reasons;
 pub mod reference;
 pub mod roles;
+#[cfg(test)]
+pub mod status_schema;
 pub mod task_definition;
 pub mod validation;
 

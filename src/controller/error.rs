@@ -23,6 +23,10 @@ pub enum Error {
     /// reconcile read it. Run again on a fresh read.
     #[error("stale read: {0}")]
     StaleRead(String),
+    /// The API server refused the status write (422 Invalid): the status
+    /// breaks the CRD schema at `field`.
+    #[error("the API server refused the status write ({field}): {message}")]
+    StatusRefused { field: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,6 +51,7 @@ impl Error {
             Error::Target(TargetError::NoRegion) => "ConfigError",
             Error::Target(TargetError::NoNamespaceRole { .. }) => "NamespaceRoleRequired",
             Error::StaleRead(_) => "StaleRead",
+            Error::StatusRefused { .. } => "StatusWriteRefused",
         }
     }
 

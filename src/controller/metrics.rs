@@ -39,6 +39,9 @@ pub struct Metrics {
     /// Events that report them (e.g. RolloutComplete, RolledBack,
     /// Succeeded, Failed, TaskStarted).
     pub events: Family<EventLabels, Counter>,
+    /// Status writes the API server refused (422): a status berth computed
+    /// that breaks the CRD schema.
+    pub status_writes_refused: Family<KindLabel, Counter>,
 }
 
 impl Metrics {
@@ -51,6 +54,7 @@ impl Metrics {
             }),
             in_flight: Family::default(),
             events: Family::default(),
+            status_writes_refused: Family::default(),
         };
         registry.register(
             "berth_reconciles",
@@ -76,6 +80,11 @@ impl Metrics {
             "berth_events",
             "Events berth published, by kind, reason and type: rollout and migration outcomes among them",
             m.events.clone(),
+        );
+        registry.register(
+            "berth_status_writes_refused",
+            "Status writes the API server refused (422: the status breaks the CRD schema), by kind",
+            m.status_writes_refused.clone(),
         );
         m
     }

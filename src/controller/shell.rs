@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
+use super::metrics::KindLabel;
 use super::status::{self, Conditioned};
 use crate::api::conditions::{self, Desired, Reason};
 use crate::api::roles::PassedRole;
@@ -285,10 +286,74 @@ async fn converge<K: Kind>(obj: &K, ctx: &Context, prev: &K::Status) -> Result<O
     obj.converge(ctx, &target, prev).await
 }
 
+/// The one status write, and a write the API server refused reported.
+async fn write<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &K::Status,
+    outcome: Outcome<K::Status>,
+) -> Result<Action> {
+    match write_outcome(obj, ctx, api, prev, outcome).await {
+        Err(Error::StatusRefused { field, message }) => {
+            Err(write_refused(obj, ctx, api, prev, field, message).await)
+        }
+        other => other,
+    }
+}
+
+/// A status write the API server refused is never a silently kept old
+/// status: the metric and a Warning Event say so, the log names the field,
+/// and the conditions alone are written onto the stored status (Ready
+/// False, Degraded True) so the object stops showing what it showed. The
+/// error goes to the error policy: the reconcile runs again after a backoff.
+async fn write_refused<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &K::Status,
+    field: String,
+    message: String,
+) -> Error {
+    let kind = K::kind(&()).to_string();
+    ctx.metrics
+        .status_writes_refused
+        .get_or_create(&KindLabel { kind: kind.clone() })
+        .inc();
+    let name = obj.name_any();
+    tracing::warn!(%kind, %name, %field, error = %message, "the API server refused the status write");
+    let f = refused_write(&message);
+    ctx.event(
+        obj,
+        EventType::Warning,
+        f.reason.as_str(),
+        "WriteStatus",
+        f.message.clone(),
+    )
+    .await;
+    let desired = conditions::failed(f.reason, f.message);
+    if let Err(e) = status::write_conditions(api, obj, prev, &desired).await {
+        tracing::warn!(%kind, %name, error = %e, "the conditions saying so were not written either");
+    }
+    Error::StatusRefused { field, message }
+}
+
+/// What the conditions say after the API server refused a status write
+/// with `message` (which names the field).
+pub fn refused_write(message: &str) -> Failed {
+    Failed::new(
+        Reason::StatusWriteRefused,
+        format!(
+            "the API server refused berth's status write ({message}); berth retries with backoff"
+        ),
+        Then::Resync,
+    )
+}
+
 /// The one status write: a status that learned nothing is not written; a
 /// failure gets one Warning Event when it first appears or changes
 /// (`status::write_failed`).
-async fn write<K: Kind>(
+async fn write_outcome<K: Kind>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
@@ -387,6 +452,26 @@ mod tests {
             });
             assert_eq!(got, want, "{err}");
         }
+    }
+
+    /// A refused status write is reported in the API server's words, which
+    /// name the field.
+    #[test]
+    fn a_refused_status_write_names_the_field() {
+        let message = "EcsService.berth.dev \"api\" is invalid: \
+                       status.rollout.serviceDeployment.arn: Required value";
+        let f = refused_write(message);
+        let desired = conditions::failed(f.reason, f.message.clone());
+        assert_eq!(f.reason, Reason::StatusWriteRefused);
+        assert!(desired
+            .iter()
+            .all(|d| d.message.contains("serviceDeployment.arn")));
+        assert_eq!(
+            status::refused_field(message),
+            "status.rollout.serviceDeployment.arn"
+        );
+        let several = "MigrationJob.berth.dev \"m\" is invalid: [status.phase: Unsupported value: \"X\", status.attempts: Invalid value]";
+        assert_eq!(status::refused_field(several), "status.phase");
     }
 
     #[test]

@@ -70,8 +70,25 @@ where
             obj.name_any(),
             obj.meta().resource_version.as_deref().unwrap_or("unknown")
         ))),
+        Err(kube::Error::Api(e)) if e.code == 422 => Err(Error::StatusRefused {
+            field: refused_field(&e.message),
+            message: e.message,
+        }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The field an API server's 422 names: `KIND "NAME" is invalid: FIELD:
+/// DETAIL` (or `[FIELD: DETAIL, ...]` for several).
+pub fn refused_field(message: &str) -> String {
+    let detail = message
+        .split_once("is invalid: ")
+        .map_or(message, |(_, d)| d)
+        .trim_start_matches('[');
+    detail
+        .split_once(": ")
+        .map_or(detail, |(field, _)| field)
+        .to_string()
 }
 
 /// A status with the shared contract: conditions and observedGeneration.

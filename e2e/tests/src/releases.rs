@@ -1,6 +1,7 @@
 //! Releases of an EcsService as scenarios step through them: apply a
 //! version and wait until it serves, watch a rollout fail and roll back.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth::api::EcsService;
@@ -51,6 +52,49 @@ impl Env {
             )
             .await;
         (first, svc)
+    }
+
+    /// The columns `kubectl get ecssvc NAME` prints for EcsService `name`,
+    /// by header (`REVISION`, `ROLLOUT`, ...): what a user reads.
+    pub fn ecs_service_columns(&self, name: &str) -> BTreeMap<String, String> {
+        let out = self.kubectl(&["get", "ecssvc", name]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "kubectl get ecssvc {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines = text.lines();
+        let headers = lines.next().unwrap_or_default().split_whitespace();
+        let row = lines.next().unwrap_or_default().split_whitespace();
+        headers
+            .map(str::to_string)
+            .zip(row.map(str::to_string))
+            .collect()
+    }
+
+    /// Waits until `kubectl get ecssvc NAME` shows REVISION `revision` and
+    /// ROLLOUT `rollout`; returns every column.
+    pub async fn wait_columns(
+        &self,
+        name: &str,
+        revision: &str,
+        rollout: &str,
+        timeout: Duration,
+    ) -> BTreeMap<String, String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let columns = self.ecs_service_columns(name);
+            let shown = |c: &str| columns.get(c).map(String::as_str);
+            if shown("REVISION") == Some(revision) && shown("ROLLOUT") == Some(rollout) {
+                return columns;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kubectl get ecssvc {name} never showed REVISION {revision} and ROLLOUT {rollout}: {columns:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// Waits until EcsService `name`'s ECS deployment has rolled back

@@ -93,7 +93,7 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
     assert_eq!(
         st.proxy_target_health,
         Some(ProxyTargetHealth {
-            state: "AVAILABLE".into(),
+            state: Some("AVAILABLE".into()),
             reason: None,
             description: None,
         })

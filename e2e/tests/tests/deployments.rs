@@ -41,7 +41,7 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
     // ECS serves the old revision; its events never said "rolling back".
     let ecs = env.ecs_service("shop-api").await;
     assert_eq!(ecs.task_definition(), Some(first.as_str()));
-    assert_eq!(ecs.current_service_deployment(), Some(record.arn.as_str()));
+    assert_eq!(ecs.current_service_deployment(), record.arn.as_deref());
     let events: Vec<&str> = ecs.events().iter().filter_map(|e| e.message()).collect();
     assert!(events.contains(&event), "{events:?}");
     assert!(
@@ -49,6 +49,10 @@ async fn circuit_breaker_rollback_is_read_from_the_deployment_record() {
         "{events:?}"
     );
     assert!(env.berth_calls("ecs", "DescribeServiceDeployments") > 0);
+    // The columns say what ECS serves and that the rollout rolled back.
+    env.wait_rollback_finished("api", TIMEOUT).await;
+    env.wait_columns("api", "1", "ROLLBACK_SUCCESSFUL", TIMEOUT)
+        .await;
 }
 
 /// The example with `deployment` settings added after the circuit breaker.
@@ -155,7 +159,7 @@ async fn progresses_to_ready(name: &str, settings: &str, strategy: &str) {
     let record = deployment_record(svc);
     assert_eq!(record.status.as_deref(), Some("SUCCESSFUL"), "{record:?}");
     let aws = record_of(&env).await;
-    assert_eq!(aws.service_deployment_arn(), Some(record.arn.as_str()));
+    assert_eq!(aws.service_deployment_arn(), record.arn.as_deref());
     assert_eq!(
         aws.status().map(|s| s.as_str()),
         Some("SUCCESSFUL"),
@@ -209,6 +213,8 @@ async fn alarm_during_the_bake_rolls_back_and_is_named() {
         env.ecs_service("shop-api").await.task_definition(),
         Some(first.as_str())
     );
+    env.wait_columns("api", "1", "ROLLBACK_SUCCESSFUL", TIMEOUT)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,6 +253,8 @@ async fn rollback_annotation_rolls_back_the_ongoing_deployment_once() {
         "{events:?}"
     );
     assert_eq!(env.berth_calls("ecs", "StopServiceDeployment"), 1);
+    env.wait_columns("api", "1", "ROLLBACK_SUCCESSFUL", TIMEOUT)
+        .await;
 
     // The handled value does not roll back again.
     env.refresh_and_wait::<EcsService>("api", TIMEOUT).await;
@@ -368,6 +376,8 @@ async fn post_test_traffic_job_fails_and_the_deployment_rolls_back() {
             .1,
         "PostTestTrafficCheckFailed"
     );
+    env.wait_columns("api", "1", "ROLLBACK_SUCCESSFUL", TIMEOUT)
+        .await;
 }
 
 /// A PreRollout migration gates a BLUE_GREEN, LINEAR or CANARY rollout as it

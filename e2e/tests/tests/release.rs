@@ -246,6 +246,9 @@ async fn failing_smoke_test_rolls_the_service_back() {
         events.iter().any(|e| e.contains("rolling back")),
         "{events:?}"
     );
+    // berth's own rollback shows as ECS's would: revision 1 serves.
+    env.wait_columns("api", "1", "ROLLBACK_SUCCESSFUL", TIMEOUT)
+        .await;
     assert_unthrottled(&env);
 }
 

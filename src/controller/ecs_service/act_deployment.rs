@@ -130,7 +130,7 @@ pub async fn current_record(
         .rollout
         .as_ref()
         .and_then(|r| r.service_deployment.as_ref())
-        .filter(|d| d.arn == arn);
+        .filter(|d| d.arn.as_deref() == Some(arn));
     if let Some(finished) = known.and_then(deployment::finished_view) {
         return Ok(Some(finished));
     }

@@ -72,7 +72,7 @@ pub fn status(
         instances_ready: instances_ready(o),
         proxy_arn: proxy.map(|p| p.arn.clone()),
         proxy_target_health: o.target.as_ref().map(|t| ProxyTargetHealth {
-            state: t.state.clone(),
+            state: Some(t.state.clone()).filter(|s| !s.is_empty()),
             reason: t.reason.clone(),
             description: t.description.clone(),
         }),

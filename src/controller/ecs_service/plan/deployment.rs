@@ -14,7 +14,7 @@ use crate::api::ecs_service::{
 };
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
 use crate::aws::ecs::deployments::CircuitBreakerView;
-use crate::aws::ecs::{ServiceDeploymentView, ServiceView};
+use crate::aws::ecs::{DeploymentView, ServiceDeploymentView, ServiceView};
 
 /// Whether the service's deployment configuration differs from the spec:
 /// the rolling bounds and circuit breaker always; strategy settings the
@@ -148,10 +148,32 @@ pub fn load_balancers_differ(obj: &EcsService, svc: &ServiceView) -> bool {
     have != want
 }
 
+/// The state of a rollback as the ROLLOUT column shows it, in the words of
+/// ECS service deployments: the record's own (ROLLBACK_REQUESTED,
+/// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED) when ECS
+/// rolls back; for berth's own rollback (an UpdateService to the previous
+/// revision, `starting` now) the same words from the deployment that
+/// serves the previous revision.
+pub fn rollback_state(
+    record: Option<&ServiceDeploymentView>,
+    primary: Option<&DeploymentView>,
+    starting: bool,
+) -> String {
+    if let Some(r) = record.filter(|r| r.status.starts_with("ROLLBACK_")) {
+        return r.status.clone();
+    }
+    let done = !starting && primary.is_some_and(|d| d.is("COMPLETED"));
+    match done {
+        true => "ROLLBACK_SUCCESSFUL",
+        false => "ROLLBACK_IN_PROGRESS",
+    }
+    .into()
+}
+
 /// The record as status shows it.
 pub fn record_status(r: &ServiceDeploymentView) -> ServiceDeploymentStatus {
     ServiceDeploymentStatus {
-        arn: r.arn.clone(),
+        arn: Some(r.arn.clone()),
         status: Some(r.status.clone()).filter(|s| !s.is_empty()),
         status_reason: r.status_reason.clone(),
         lifecycle_stage: r.lifecycle_stage.clone(),
@@ -175,8 +197,9 @@ pub fn finished_view(d: &ServiceDeploymentStatus) -> Option<ServiceDeploymentVie
         status.as_str(),
         "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"
     );
+    let arn = d.arn.clone()?;
     finished.then(|| ServiceDeploymentView {
-        arn: d.arn.clone(),
+        arn,
         status,
         status_reason: d.status_reason.clone(),
         lifecycle_stage: d.lifecycle_stage.clone(),

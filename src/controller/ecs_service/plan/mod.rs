@@ -257,6 +257,14 @@ fn update(i: &Inputs<'_>, svc: &ServiceView) -> Plan {
     if pushing {
         restart_rollout(i, &mut rollout, retry.as_ref());
     }
+    if rolled_back(i, &f) && retry.is_none() {
+        let starting = matches!(&action, ServiceAction::Update { update, .. } if update.rollback);
+        rollout.state = Some(deployment::rollback_state(
+            i.record,
+            svc.primary(),
+            starting,
+        ));
+    }
     let conditions = update_conditions(i, svc, &f, &rollout, pushing, retry.is_some());
     Plan {
         action,
@@ -268,6 +276,13 @@ fn update(i: &Inputs<'_>, svc: &ServiceView) -> Plan {
         retry,
         ..Plan::hold(i, Vec::new())
     }
+}
+
+/// This rollout was rolled back, or is being rolled back: by ECS (circuit
+/// breaker, alarm, `berth.dev/rollback`), after a failed PostTestTraffic
+/// check, or by berth after a failed PostRollout check.
+fn rolled_back(i: &Inputs<'_>, f: &Facts) -> bool {
+    f.rolled_back || i.post_test_failed.is_some() || matches!(i.post_check, Some((_, true)))
 }
 
 /// The revision the service should run: back to the previous one after a

@@ -146,14 +146,14 @@ pub fn rollout_after(p: &Plan, current: Option<&ServiceView>) -> Option<RolloutS
     if let Some(d) = svc.primary() {
         r.deployment_id = d.id.clone();
     }
-    let known = r.service_deployment.as_ref().map(|d| d.arn.as_str());
+    let known = r.service_deployment.as_ref().and_then(|d| d.arn.as_deref());
     if let Some(arn) = svc
         .current_service_deployment
         .as_deref()
         .filter(|a| Some(*a) != known)
     {
         r.service_deployment = Some(ServiceDeploymentStatus {
-            arn: arn.to_string(),
+            arn: Some(arn.to_string()),
             ..ServiceDeploymentStatus::default()
         });
     }
@@ -216,6 +216,9 @@ pub fn status(a: &Answered<'_>) -> EcsServiceStatus {
         service_arn: current.map(|s| s.arn.clone()).or(prev.service_arn.clone()),
         task_definition_arn: Some(a.desired_arn.to_string()),
         revision: Some(a.revision),
+        serving_revision: current
+            .and_then(|s| s.task_definition.as_deref())
+            .and_then(super::prune::revision_of),
         spec_hash: Some(a.hash.to_string()),
         desired_count: current.map(|s| s.desired_count),
         running_count: current.map(|s| s.running_count),

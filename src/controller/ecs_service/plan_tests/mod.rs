@@ -6,6 +6,7 @@
 //! UpdateService field, `prune` the revision history, `gate` the
 //! pre-rollout gate, `retry` the retry of a rollout ECS failed.
 
+mod columns;
 mod gate;
 mod next;
 mod prune;
@@ -104,8 +105,41 @@ fn service(td: &str, state: &str, running: i32) -> ServiceView {
 
 const REGISTRY: &str = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1";
 
+/// The status the reconcile writes after `p` (the service answering as
+/// `svc`), checked against the CRD schema: every plan case is a status the
+/// API server accepts.
+fn schema_checked(p: Plan, obj: &EcsService, svc: Option<&ServiceView>, hash: &str) -> Plan {
+    let next = next_status(&p, obj, svc, hash);
+    let case = format!("{:?}", p.conditions);
+    crate::api::status_schema::assert_valid::<EcsService>(&next, &case);
+    p
+}
+
+/// The status the reconcile writes after `p`, the service answering as `svc`.
+fn next_status(
+    p: &Plan,
+    obj: &EcsService,
+    svc: Option<&ServiceView>,
+    hash: &str,
+) -> EcsServiceStatus {
+    let prev = obj.status.clone().unwrap_or_default();
+    super::plan::status(&super::plan::Answered {
+        obj,
+        prev: &prev,
+        plan: p,
+        current: svc,
+        desired_arn: NEW_TD,
+        revision: 2,
+        hash,
+        registry: Some(REGISTRY.into()),
+        pull_through_cache: None,
+        rollback_requested: None,
+        now: Timestamp::from_second(NOW).unwrap(),
+    })
+}
+
 fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[StoppedTask]) -> Plan {
-    plan(&Inputs {
+    let p = plan(&Inputs {
         obj,
         hash: "h1",
         desired_arn: NEW_TD,
@@ -123,7 +157,8 @@ fn run(obj: &EcsService, svc: Option<&ServiceView>, gate: Gate, stopped: &[Stopp
         refresh: None,
         cache: None,
         now: Timestamp::from_second(NOW).unwrap(),
-    })
+    });
+    schema_checked(p, obj, svc, "h1")
 }
 
 fn reason_of(p: &Plan, type_: &str) -> (bool, Reason) {
@@ -169,12 +204,17 @@ impl World {
         }
     }
 
+    /// The status the reconcile writes after this world's plan.
+    fn next_status(&self) -> EcsServiceStatus {
+        next_status(&self.plan(), &self.obj, self.svc.as_ref(), self.hash)
+    }
+
     fn svc(&mut self) -> &mut ServiceView {
         self.svc.as_mut().unwrap()
     }
 
     fn plan(&self) -> Plan {
-        plan(&Inputs {
+        let p = plan(&Inputs {
             obj: &self.obj,
             hash: self.hash,
             desired_arn: NEW_TD,
@@ -192,7 +232,8 @@ impl World {
             refresh: self.refresh,
             cache: self.cache.clone(),
             now: Timestamp::from_second(NOW).unwrap(),
-        })
+        });
+        schema_checked(p, &self.obj, self.svc.as_ref(), self.hash)
     }
 }
 

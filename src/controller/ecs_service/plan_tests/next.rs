@@ -212,7 +212,7 @@ fn a_moving_deployment_is_polled_and_a_settled_one_resynced() {
     // A rollback berth asked for leaves Progressing false but moves on.
     settled.rollout = Some(RolloutStatus {
         service_deployment: Some(ServiceDeploymentStatus {
-            arn: "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/api/1".into(),
+            arn: Some("arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/api/1".into()),
             status: Some("ROLLBACK_IN_PROGRESS".into()),
             ..Default::default()
         }),
@@ -250,7 +250,7 @@ fn the_next_status_records_the_answer_to_the_mutation() {
     let rollout = next.rollout.clone().unwrap();
     assert_eq!(rollout.deployment_id.as_deref(), Some("ecs-svc/2"));
     assert_eq!(
-        rollout.service_deployment.map(|d| d.arn),
+        rollout.service_deployment.and_then(|d| d.arn),
         answered.current_service_deployment
     );
     assert_eq!(next.task_definition_arn.as_deref(), Some(NEW_TD));

@@ -171,14 +171,14 @@ fn borrowed(
             .rollout
             .as_ref()
             .and_then(|r| r.service_deployment.as_ref())
-            .filter(|d| d.awaiting_hook.is_some());
+            .filter(|d| d.awaiting_hook.is_some() && d.arn.is_some());
         let Some(d) = paused else {
             return Err(Unresolved::WaitingForRollout(format!(
                 "waiting for a deployment of EcsService {service_name:?} to pause after test traffic \
                  (strategy BLUE_GREEN, LINEAR or CANARY)"
             )));
         };
-        service_deployment = Some(d.arn.clone());
+        service_deployment = d.arn.clone();
     }
     let s = &svc.spec;
     let name = job.metadata.name.clone().unwrap_or_default();
