@@ -260,22 +260,19 @@ pub struct MigrationJobStatus {
     pub pull_through_cache: Option<String>,
 }
 
-/// Attempts in a row whose task could not start for one cause.
+/// Attempts in a row whose task could not start for one cause (berth
+/// always writes every field).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CannotStart {
     /// ECS's error code, the prefix of its stoppedReason (e.g.
     /// `CannotPullContainerError`, `ResourceInitializationError`).
-    #[serde(default)]
     pub code: String,
     /// The latest attempt that could not start.
-    #[serde(default)]
     pub attempt: i32,
     /// How many attempts in a row, through `attempt`, could not start with `code`.
-    #[serde(default)]
     pub in_a_row: i32,
     /// ECS's stoppedReason for `attempt`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stopped_reason: String,
 }
 
