@@ -348,14 +348,16 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
         .unwrap();
 
     env.apply_yaml(&web_retrying()).await.unwrap();
-    // No PullThroughCache object: the failed pull says so.
+    // No PullThroughCache object: the failed pull says so, on Degraded
+    // (a person must act) while ECS keeps trying (Progressing).
     let s = env
         .wait_for(
             "web",
             "a failed pull naming the missing rule",
             TIMEOUT,
             |s: &EcsService| {
-                any_message(s, "CannotPullContainerError")
+                true_because(DEGRADED, "TasksFailing")(s)
+                    && message_of(s, DEGRADED).contains("CannotPullContainerError")
                     && any_message(
                         s,
                         "no PullThroughCache covers repository docker-hub/library/nginx",
@@ -363,6 +365,7 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
             },
         )
         .await;
+    assert!(true_because(PROGRESSING, "RollingOut")(&s), "{s:?}");
     assert_eq!(s.status.unwrap().pull_through_cache, None);
     let generation = s.metadata.generation;
 
