@@ -227,6 +227,13 @@ pub struct MigrationJobStatus {
     /// ran the command, so they do not count against `backoffLimit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub start_failures: Vec<i32>,
+    /// The cause the latest attempts of the current try could not start
+    /// their task with, while they fail in a row for it: two in a row for
+    /// a cause a person must fix (an image that cannot be pulled, secrets
+    /// that cannot be read) make the job `Degraded` (`TaskCannotStart`)
+    /// while berth keeps retrying. Gone once a task of the run starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cannot_start: Option<CannotStart>,
     /// The `berth.dev/refresh` value the run has seen: the object's value
     /// while the run was not Failed, or the one that restarted it. Only a
     /// different value starts a new try of a Failed run.
@@ -251,6 +258,22 @@ pub struct MigrationJobStatus {
     /// in this account's ECR under its prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_through_cache: Option<String>,
+}
+
+/// Attempts in a row whose task could not start for one cause (berth
+/// always writes every field).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CannotStart {
+    /// ECS's error code, the prefix of its stoppedReason (e.g.
+    /// `CannotPullContainerError`, `ResourceInitializationError`).
+    pub code: String,
+    /// The latest attempt that could not start.
+    pub attempt: i32,
+    /// How many attempts in a row, through `attempt`, could not start with `code`.
+    pub in_a_row: i32,
+    /// ECS's stoppedReason for `attempt`.
+    pub stopped_reason: String,
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -625,6 +625,12 @@ async fn a_task_that_cannot_start_is_retried_without_using_the_backoff_limit() {
         message.contains("does not count against backoffLimit"),
         "{message}"
     );
+    // One failed start may pass by itself: nothing needs a person yet.
+    let (degraded, reason, _) = condition(&status.conditions, DEGRADED).unwrap();
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("False", "AsExpected")
+    );
 
     // The cause is fixed: the next attempt runs by itself and succeeds, with
     // no spec edit and no refresh.

@@ -1,14 +1,15 @@
 //! PullThroughCache against awsim's ECR: the example becomes Ready, an
 //! invalid spec makes no ECR call, the incident's causes (per-repository
 //! rules, a creation template, a hand-made repository) are named in
-//! status, deletion follows deletionPolicy, and a lost create response
-//! creates the rule once.
+//! status, deletion follows deletionPolicy, a lost create response
+//! creates the rule once, and a release whose images cannot be pulled is
+//! Degraded on its MigrationJob and EcsService until the rule is back.
 
 use std::time::Duration;
 
-use berth::api::conditions::READY;
+use berth::api::conditions::{is_true, DEGRADED, PROGRESSING, READY};
 use berth::api::PullThroughCache;
-use berth_e2e::conditions::true_because;
+use berth_e2e::conditions::{message_of, true_because, Conditioned};
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 
@@ -347,14 +348,16 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
         .unwrap();
 
     env.apply_yaml(&web_retrying()).await.unwrap();
-    // No PullThroughCache object: the failed pull says so.
+    // No PullThroughCache object: the failed pull says so, on Degraded
+    // (a person must act) while ECS keeps trying (Progressing).
     let s = env
         .wait_for(
             "web",
             "a failed pull naming the missing rule",
             TIMEOUT,
             |s: &EcsService| {
-                any_message(s, "CannotPullContainerError")
+                true_because(DEGRADED, "TasksFailing")(s)
+                    && message_of(s, DEGRADED).contains("CannotPullContainerError")
                     && any_message(
                         s,
                         "no PullThroughCache covers repository docker-hub/library/nginx",
@@ -362,6 +365,7 @@ async fn the_incident_replayed_the_service_recovers_without_a_spec_change() {
             },
         )
         .await;
+    assert!(true_because(PROGRESSING, "RollingOut")(&s), "{s:?}");
     assert_eq!(s.status.unwrap().pull_through_cache, None);
     let generation = s.metadata.generation;
 
@@ -427,21 +431,8 @@ spec:
   backoffLimit: 0
 ";
 
-fn job_message(j: &berth::api::MigrationJob) -> String {
-    j.status
-        .as_ref()
-        .map(|s| {
-            s.conditions
-                .iter()
-                .map(|c| c.message.clone())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
+async fn a_release_without_the_rule_is_degraded_and_rolls_out_once_it_is_back() {
     use berth::api::migration_job::Phase;
     use berth::api::{EcsService, MigrationJob};
     let env = Env::new("ptc-release").await;
@@ -470,23 +461,48 @@ async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
     env.apply_yaml(&web_retrying().replace("nginx:1.27", "nginx:1.28"))
         .await
         .unwrap();
-    let job = env
+    // Two failed starts in a row for one cause: the job needs a person
+    // (Degraded) while it keeps retrying (Progressing), and says why.
+    let job: MigrationJob = env
         .wait_for(
             "web-migrate",
-            "a failed pull with the missing rule",
+            "Degraded: its task cannot start",
             TIMEOUT,
-            |j: &MigrationJob| {
-                let m = job_message(j);
-                m.contains("CannotPullContainerError") && m.contains("no PullThroughCache covers")
-            },
+            true_because(DEGRADED, "TaskCannotStart"),
         )
         .await;
-    assert_ne!(job.status.as_ref().unwrap().phase, Some(Phase::Failed));
-    let web = env
-        .wait_for("web", "the cause in status", TIMEOUT, |s: &EcsService| {
-            any_message(s, "CannotPullContainerError") && any_message(s, "web-migrate")
-        })
+    let status = job.status.as_ref().unwrap();
+    assert_ne!(status.phase, Some(Phase::Failed));
+    let runs = run_tasks_of(&env, status.run_hash.as_deref().unwrap());
+    assert_eq!(
+        (status.start_failures.len(), runs),
+        (2, 2),
+        "Degraded within two failed starts"
+    );
+    let degraded = message_of(&job, DEGRADED);
+    assert!(
+        degraded.contains("CannotPullContainerError")
+            && degraded.contains("no PullThroughCache covers"),
+        "{degraded}"
+    );
+    assert!(true_because(PROGRESSING, "Retrying")(&job), "{job:?}");
+    let web: EcsService = env
+        .wait_for(
+            "web",
+            "Degraded: its migration cannot start",
+            TIMEOUT,
+            true_because(DEGRADED, "MigrationCannotStart"),
+        )
         .await;
+    let degraded = message_of(&web, DEGRADED);
+    assert!(
+        degraded.contains("CannotPullContainerError") && degraded.contains("web-migrate"),
+        "{degraded}"
+    );
+    assert!(
+        true_because(PROGRESSING, "WaitingForMigrations")(&web),
+        "{web:?}"
+    );
     let web_generation = web.metadata.generation;
     let serving = env.ecs_service("shop-web").await;
     let td = serving.task_definition().unwrap().to_string();
@@ -504,10 +520,24 @@ async fn a_release_without_the_rule_waits_and_rolls_out_once_it_is_back() {
     assert!(!job
         .metadata
         .annotations
+        .clone()
         .unwrap_or_default()
         .contains_key("berth.dev/refresh"));
     let web: EcsService = env.api().get("web").await.unwrap();
     assert_eq!(web.metadata.generation, web_generation);
+    // Nothing needs a person any more, on either object.
+    assert!(true_because(READY, "RolloutComplete")(&web), "{web:?}");
+    assert!(!is_true(web.conditions(), DEGRADED), "{web:?}");
+    assert!(!is_true(job.conditions(), DEGRADED), "{job:?}");
+}
+
+/// berth's RunTask calls for the MigrationJob run `run_hash` (awsim's log).
+fn run_tasks_of(env: &Env, run_hash: &str) -> usize {
+    let started_by = berth::aws::ecs::tasks::started_by(run_hash);
+    env.berth_call_log()
+        .iter()
+        .filter(|c| c["action"] == "RunTask" && c["params"]["startedBy"] == started_by.as_str())
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,11 +85,45 @@ impl TaskView {
         self.last_status == "STOPPED"
     }
 
+    /// The task got as far as running its containers: RUNNING now, or
+    /// stopped after it ran (an exit code, or a stop that was no failure
+    /// to start).
+    pub fn ran(&self) -> bool {
+        self.last_status == "RUNNING"
+            || self.exit_code.is_some()
+            || (self.stopped() && !self.failed_to_start())
+    }
+
     /// The task stopped before its containers ran the command.
     pub fn failed_to_start(&self) -> bool {
         self.stopped()
             && self.exit_code.is_none()
             && self.stop_code.as_deref() == Some("TaskFailedToStart")
+    }
+
+    /// ECS's error code for why the task could not start: the prefix of
+    /// its stoppedReason (or the container's reason), e.g.
+    /// `CannotPullContainerError` or `ResourceInitializationError` (the
+    /// codes of "Stopped tasks error codes",
+    /// https://docs.aws.amazon.com/AmazonECS/latest/userguide/stopped-task-error-codes.html).
+    /// None for a task that started, or a reason without a code.
+    pub fn start_failure_code(&self) -> Option<&str> {
+        if !self.failed_to_start() {
+            return None;
+        }
+        [
+            self.stopped_reason.as_deref(),
+            self.container_reason.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|r| {
+            let (code, _) = r.split_once(':')?;
+            let code = code.trim();
+            (code.starts_with(|c: char| c.is_ascii_uppercase())
+                && code.chars().all(|c| c.is_ascii_alphanumeric()))
+            .then_some(code)
+        })
     }
 
     /// `exit code 1 (Essential container in task exited)`.
@@ -122,6 +156,15 @@ impl TaskView {
         }
     }
 }
+
+/// Start failure codes a retry does not fix, only a person: the image
+/// cannot be pulled (not found, no access, no route to the registry:
+/// `CannotPullContainerError`), or the task's resources cannot be set up
+/// (secrets or registry auth unreadable or unreachable, the log driver:
+/// `ResourceInitializationError`). Others (`ContainerRuntimeTimeoutError`,
+/// `InternalError`, placement and capacity) pass by themselves.
+pub const START_FAILURES_NEEDING_A_PERSON: [&str; 2] =
+    ["CannotPullContainerError", "ResourceInitializationError"];
 
 /// Hex characters of the run hash kept in `startedBy`: 36 characters in
 /// all, as ECS used to document (128 today), so older accounts' tooling
@@ -424,5 +467,32 @@ mod tests {
         assert_eq!(v.exit_code, Some(3));
         assert_eq!(v.attempt, 2);
         assert!(v.stopped());
+    }
+
+    #[test]
+    fn the_start_failure_code_is_the_reasons_prefix() {
+        let failed = |reason: &str| TaskView {
+            arn: "arn:aws:ecs:us-east-1:1:task/shop/x".into(),
+            attempt: 1,
+            last_status: "STOPPED".into(),
+            exit_code: None,
+            stopped_reason: Some(reason.into()),
+            stop_code: Some("TaskFailedToStart".into()),
+            container_reason: None,
+            created_at: None,
+            stopped_at: None,
+        };
+        let pull = failed(
+            "CannotPullContainerError: pull image manifest has been retried 7 time(s): not found",
+        );
+        assert_eq!(pull.start_failure_code(), Some("CannotPullContainerError"));
+        let eni = failed("Timeout waiting for network interface provisioning to complete.");
+        assert_eq!(eni.start_failure_code(), None);
+        let exited = TaskView {
+            exit_code: Some(1),
+            stop_code: Some("EssentialContainerExited".into()),
+            ..failed("Essential container in task exited: code 1")
+        };
+        assert_eq!(exited.start_failure_code(), None);
     }
 }

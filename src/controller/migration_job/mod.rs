@@ -138,14 +138,18 @@ async fn report(
             phase,
             reason,
             message,
+            cannot_start,
         } => {
             // The PullThroughCache serving the image; a failed pull says
             // what state its rule is in.
             let serving = serving(obj, ctx, target, &status).await;
-            let message = super::pull_through::explain(&message, serving.as_ref());
+            let explain = |m: &str| super::pull_through::explain(m, serving.as_ref());
+            let message = explain(&message);
+            let cannot_start = cannot_start.as_deref().map(explain);
+            let desired = plan::conditions_with(phase, reason, &message, cannot_start.as_deref());
             let object = serving.and_then(|s| s.object);
             let now = Timestamp::now();
-            plan::status(obj, prev, *status, phase, reason, &message, object, now)
+            plan::status(obj, prev, *status, phase, &desired, object, now)
         }
         Report::Failed { reason, message } => {
             return Ok(Outcome::Failed(Failed::new(reason, message, then)))
@@ -174,7 +178,10 @@ async fn serving(
         &ns,
         &region,
         &target?.task_definition,
-        status.stopped_reason.as_deref(),
+        status.stopped_reason.as_deref().or(status
+            .cannot_start
+            .as_ref()
+            .map(|c| c.stopped_reason.as_str())),
     )
 }
 

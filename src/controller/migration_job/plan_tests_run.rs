@@ -532,3 +532,240 @@ fn database_vars_prefer_the_proxy_and_wait_for_ready() {
     assert_eq!(get("DB_USER"), "orders_admin");
     assert_eq!(get("DB_USE_IAM_AUTH"), "true");
 }
+
+/// Tasks that could not start, in a row or not: two in a row for one cause
+/// a person must fix make the run Degraded (`TaskCannotStart`) while it
+/// keeps retrying, until a task of the run starts.
+mod cannot_start {
+    use super::super::plan_tests::{world, World, NOW};
+    use super::*;
+    use crate::api::conditions::PROGRESSING;
+
+    const PULL: &str = "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref shop/api:2: not found";
+    const SECRET: &str = "ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secret from asm: AccessDeniedException";
+    const TIMEOUT: &str =
+        "ContainerRuntimeTimeoutError: Could not transition to running; timed out after waiting 1m";
+
+    /// Attempt `attempt`'s task as ECS reports it.
+    enum Seen {
+        CouldNotStart(&'static str),
+        Starting,
+        Running,
+        Exited(i32),
+    }
+
+    fn view(attempt: i32, seen: &Seen) -> TaskView {
+        let stopped_at = Some(NOW - 1);
+        match seen {
+            Seen::CouldNotStart(reason) => TaskView {
+                stopped_reason: Some(reason.to_string()),
+                container_reason: None,
+                ..never_started(attempt, NOW - 1)
+            },
+            Seen::Starting => task(attempt, "PROVISIONING", None, None),
+            Seen::Running => task(attempt, "RUNNING", None, None),
+            Seen::Exited(code) => task(attempt, "STOPPED", Some(*code), stopped_at),
+        }
+    }
+
+    /// The plan once attempt `attempt` (started as `started` records it)
+    /// shows `seen`; the world keeps the status it reports.
+    fn see(w: &mut World, attempt: i32, seen: &Seen) -> (Phase, Reason, Option<String>) {
+        let t = view(attempt, seen);
+        let prev = &mut w.observed.prev;
+        if prev.attempts < attempt {
+            prev.attempts = attempt;
+            prev.task_arn = Some(t.arn.clone());
+            prev.exit_code = None;
+            prev.stopped_reason = None;
+            prev.finished_at = None;
+        }
+        w.observed.task = Some(Some(t));
+        let p = plan(&Inputs {
+            job: &w.job,
+            observed: &w.observed,
+            now: at(NOW),
+        })
+        .unwrap();
+        let Report::Run {
+            status,
+            phase,
+            reason,
+            cannot_start,
+            ..
+        } = p.report
+        else {
+            panic!("{:?}", p.report);
+        };
+        w.observed.prev = *status;
+        (phase, reason, cannot_start)
+    }
+
+    struct Case {
+        name: &'static str,
+        attempts: &'static [Seen],
+        /// Degraded names this cause, or None: not Degraded.
+        degraded: Option<&'static str>,
+    }
+
+    const CASES: &[Case] = &[
+        Case {
+            name: "one start failure is retried, not Degraded",
+            attempts: &[Seen::CouldNotStart(PULL)],
+            degraded: None,
+        },
+        Case {
+            name: "two in a row for a failed pull are Degraded, naming it",
+            attempts: &[Seen::CouldNotStart(PULL), Seen::CouldNotStart(PULL)],
+            degraded: Some("CannotPullContainerError"),
+        },
+        Case {
+            name: "two in a row for unreadable secrets are Degraded, naming it",
+            attempts: &[Seen::CouldNotStart(SECRET), Seen::CouldNotStart(SECRET)],
+            degraded: Some("ResourceInitializationError"),
+        },
+        Case {
+            name: "two different causes are not",
+            attempts: &[Seen::CouldNotStart(SECRET), Seen::CouldNotStart(PULL)],
+            degraded: None,
+        },
+        Case {
+            name: "a cause that passes by itself is not",
+            attempts: &[Seen::CouldNotStart(TIMEOUT), Seen::CouldNotStart(TIMEOUT)],
+            degraded: None,
+        },
+        Case {
+            name: "an attempt that ran in between breaks the row",
+            attempts: &[
+                Seen::CouldNotStart(PULL),
+                Seen::Exited(1),
+                Seen::CouldNotStart(PULL),
+            ],
+            degraded: None,
+        },
+        Case {
+            name: "the next attempt still starting keeps it",
+            attempts: &[
+                Seen::CouldNotStart(PULL),
+                Seen::CouldNotStart(PULL),
+                Seen::Starting,
+            ],
+            degraded: Some("CannotPullContainerError"),
+        },
+        Case {
+            name: "a third in a row keeps it, counting on",
+            attempts: &[
+                Seen::CouldNotStart(PULL),
+                Seen::CouldNotStart(PULL),
+                Seen::CouldNotStart(PULL),
+            ],
+            degraded: Some("3 attempts in a row"),
+        },
+        Case {
+            name: "a task that starts clears it",
+            attempts: &[
+                Seen::CouldNotStart(PULL),
+                Seen::CouldNotStart(PULL),
+                Seen::Running,
+            ],
+            degraded: None,
+        },
+        Case {
+            name: "a task that exits 0 clears it with the run's success",
+            attempts: &[
+                Seen::CouldNotStart(PULL),
+                Seen::CouldNotStart(PULL),
+                Seen::Exited(0),
+            ],
+            degraded: None,
+        },
+    ];
+
+    #[test]
+    fn two_start_failures_in_a_row_for_one_cause_need_a_person() {
+        for case in CASES {
+            let name = case.name;
+            let mut w = world();
+            w.attempt(0);
+            let mut said = (Phase::Pending, Reason::Starting, None);
+            for (i, seen) in case.attempts.iter().enumerate() {
+                said = see(&mut w, i as i32 + 1, seen);
+            }
+            let (phase, reason, cannot_start) = said;
+            let message = "the run's own message";
+            let c = conditions_with(phase, reason, message, cannot_start.as_deref());
+            let of = |t: &str| c.iter().find(|d| d.type_ == t).unwrap();
+            match case.degraded {
+                Some(cause) => {
+                    let m = cannot_start.unwrap_or_else(|| panic!("{name}: not Degraded"));
+                    assert!(m.contains(cause), "{name}: {m}");
+                    assert_eq!(phase, Phase::Running, "{name}");
+                    let d = of(DEGRADED);
+                    assert_eq!(
+                        (d.status, d.reason),
+                        (true, Reason::TaskCannotStart),
+                        "{name}"
+                    );
+                    assert_eq!(d.message, m, "{name}");
+                    // Retrying and needing a person are not exclusive.
+                    let p = of(PROGRESSING);
+                    assert_eq!((p.status, p.reason), (true, reason), "{name}");
+                    assert!(!of(READY).status, "{name}");
+                }
+                None => {
+                    assert_eq!(cannot_start, None, "{name}");
+                    let d = of(DEGRADED);
+                    assert_eq!((d.status, d.reason), (false, Reason::AsExpected), "{name}");
+                }
+            }
+            // Start failures never count against backoffLimit.
+            assert_ne!(phase, Phase::Failed, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_next_attempt_starts_still_saying_it_and_a_refresh_forgets_it() {
+        let mut w = world();
+        w.attempt(0);
+        see(&mut w, 1, &Seen::CouldNotStart(PULL));
+        see(&mut w, 2, &Seen::CouldNotStart(PULL));
+        // Past the backoff: attempt 3 is started, the cause still stands.
+        let p = plan(&Inputs {
+            job: &w.job,
+            observed: &w.observed,
+            now: at(NOW + 60),
+        })
+        .unwrap();
+        assert!(
+            matches!(&p.step, Step::Run(r) if r.attempt == 3),
+            "{:?}",
+            p.step
+        );
+        let Report::Run { cannot_start, .. } = &p.report else {
+            panic!("{:?}", p.report);
+        };
+        assert!(cannot_start.as_deref().is_some_and(|m| m.contains(PULL)));
+        // A new try after a Failed run starts with no record.
+        let mut s = w.observed.prev.clone();
+        s.phase = Some(Phase::Failed);
+        let v = run_refreshed(2, None, &s, None, NOW + 60, Some("1"));
+        assert_eq!(v.refresh.as_deref(), Some("1"));
+        w.observed.prev = s;
+        w.observed.refresh = Some("1".into());
+        let p = plan(&Inputs {
+            job: &w.job,
+            observed: &w.observed,
+            now: at(NOW + 60),
+        })
+        .unwrap();
+        let status = p.status().unwrap();
+        assert_eq!(status.cannot_start, None);
+        assert!(matches!(
+            &p.report,
+            Report::Run {
+                cannot_start: None,
+                ..
+            }
+        ));
+    }
+}

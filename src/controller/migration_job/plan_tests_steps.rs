@@ -56,6 +56,7 @@ fn a_started_task_is_followed_from_its_arn() {
         phase,
         reason,
         message,
+        ..
     } = &p.report
     else {
         panic!("{:?}", p.report);
@@ -82,6 +83,7 @@ fn a_registration_not_yet_due_is_queued_with_its_turn() {
         phase,
         reason,
         message,
+        ..
     } = &p.report
     else {
         panic!("{:?}", p.report);

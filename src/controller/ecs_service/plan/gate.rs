@@ -3,7 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::api::conditions::{self, Reason, PROGRESSING};
+use crate::api::conditions::{self, Reason, DEGRADED, PROGRESSING};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus};
 use crate::api::migration_job::{Hook, MigrationJob, Phase};
 
@@ -12,6 +12,12 @@ use crate::api::migration_job::{Hook, MigrationJob, Phase};
 pub enum Gate {
     Open,
     Waiting(String),
+    /// Waiting (the message), and a job's task cannot start until a
+    /// person fixes the cause (what its `TaskCannotStart` says).
+    CannotStart {
+        waiting: String,
+        cause: String,
+    },
     Failed(String),
 }
 
@@ -25,11 +31,14 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
             j.is_hook_of(Hook::PreRollout, service) && j.metadata.deletion_timestamp.is_none()
         })
         .collect();
-    let mut waiting = Vec::new();
+    let (mut waiting, mut causes) = (Vec::new(), Vec::new());
     for job in &pre {
         let name = job.metadata.name.clone().unwrap_or_default();
         let status = job.status.clone().unwrap_or_default();
         let for_this = status.service_hash.as_deref() == Some(hash);
+        // The job's run goes on but needs a person: the service says so
+        // on its own Degraded, with the job's words.
+        let cause = cannot_start(&status.conditions).filter(|_| for_this);
         match (status.phase, for_this) {
             (Some(Phase::Succeeded), true) => {}
             (Some(Phase::Failed), true) => {
@@ -45,6 +54,13 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
                         .unwrap_or_default()
                 ));
             }
+            _ if cause.is_some() => {
+                causes.push(format!(
+                    "MigrationJob {name}: {}",
+                    cause.unwrap_or_default()
+                ));
+                waiting.push(name);
+            }
             // An attempt that could not start (a failed pull, say) is
             // retried by the job; the service says why it still waits.
             (_, true)
@@ -59,14 +75,29 @@ pub fn gate(jobs: &[MigrationJob], service: &str, hash: &str) -> Gate {
         }
     }
     if waiting.is_empty() {
-        Gate::Open
-    } else {
-        waiting.sort();
-        Gate::Waiting(format!(
-            "waiting for PreRollout MigrationJob(s) {} to succeed for revision hash {hash}",
-            waiting.join(", ")
-        ))
+        return Gate::Open;
     }
+    waiting.sort();
+    let waiting = format!(
+        "waiting for PreRollout MigrationJob(s) {} to succeed for revision hash {hash}",
+        waiting.join(", ")
+    );
+    if causes.is_empty() {
+        return Gate::Waiting(waiting);
+    }
+    causes.sort();
+    Gate::CannotStart {
+        waiting,
+        cause: causes.join("; "),
+    }
+}
+
+/// The message of a job's `Degraded=True/TaskCannotStart`: its run goes
+/// on, but its task cannot start until a person fixes the cause.
+fn cannot_start(conditions: &[Condition]) -> Option<&str> {
+    conditions::find(conditions, DEGRADED)
+        .filter(|c| c.status == "True" && c.reason == Reason::TaskCannotStart.as_str())
+        .map(|c| c.message.as_str())
 }
 
 /// A failed PostRollout MigrationJob for revision `hash` of `service`:
@@ -112,7 +143,18 @@ pub fn gate_unchanged(
         return false;
     };
     let name = obj.metadata.name.as_deref().unwrap_or_default();
+    // Degraded must still say what the gate says about starting tasks.
+    let said = conditions::find(&prev.conditions, DEGRADED)
+        .filter(|c| c.status == "True" && c.reason == Reason::MigrationCannotStart.as_str())
+        .map(|c| c.message.as_str());
+    let unchanged = match gate(jobs, name, hash) {
+        Gate::Waiting(m) => m == progressing.message && said.is_none(),
+        Gate::CannotStart { waiting, cause } => {
+            waiting == progressing.message && said.is_some_and(|s| s.starts_with(&cause))
+        }
+        _ => false,
+    };
     prev.observed_generation == obj.metadata.generation
         && prev.spec_hash.as_deref() == Some(hash)
-        && matches!(gate(jobs, name, hash), Gate::Waiting(m) if m == progressing.message)
+        && unchanged
 }

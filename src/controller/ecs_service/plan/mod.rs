@@ -33,8 +33,8 @@ pub use prune::{may_prune, revisions_to_prune};
 pub use refusals::{family_refused, registry_use, service_refused};
 pub use rollout::registration_queued;
 use rollout::{
-    failure_summary, is_complete, migration_failed, paused_conditions, rolling_out,
-    rollout_conditions, rollout_status, waiting,
+    failure_summary, is_complete, migration_cannot_start, migration_failed, paused_conditions,
+    rolling_out, rollout_conditions, rollout_status, waiting,
 };
 
 pub struct Inputs<'a> {
@@ -151,6 +151,7 @@ fn create(i: &Inputs<'_>) -> Plan {
         // A service that does not exist yet has nothing to protect: its
         // first revision still waits for its migrations.
         Gate::Waiting(m) => waiting(m),
+        Gate::CannotStart { waiting, cause } => migration_cannot_start(waiting, cause),
         Gate::Failed(m) => migration_failed(m),
         Gate::Open => {
             let creating = "creating the ECS service";
@@ -376,6 +377,7 @@ fn update_conditions(
     match &i.gate {
         _ if f.serving_desired => rollout_conditions(i, svc, primary, rollout, i.stopped),
         Gate::Waiting(m) => waiting(m),
+        Gate::CannotStart { waiting, cause } => migration_cannot_start(waiting, cause),
         Gate::Failed(m) => migration_failed(m),
         Gate::Open => rolling_out(i.desired_revision, rollout, svc),
     }

@@ -198,6 +198,17 @@ pub(super) fn waiting(message: &str) -> Vec<Desired> {
     ]
 }
 
+/// Waiting for migrations (`waiting`) of which one cannot start its task
+/// until a person fixes `cause`: the gate stays closed and the job keeps
+/// retrying (Progressing), and Degraded names the cause.
+pub(super) fn migration_cannot_start(waiting: &str, cause: &str) -> Vec<Desired> {
+    vec![
+        Desired::new(READY, false, Reason::WaitingForMigrations, waiting),
+        Desired::new(PROGRESSING, true, Reason::WaitingForMigrations, waiting),
+        Desired::new(DEGRADED, true, Reason::MigrationCannotStart, cause),
+    ]
+}
+
 pub(super) fn migration_failed(message: &str) -> Vec<Desired> {
     conditions::failed(Reason::MigrationFailed, message)
 }

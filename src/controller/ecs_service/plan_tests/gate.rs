@@ -74,3 +74,113 @@ fn a_queued_registration_says_when_its_turn_comes() {
         ready.message
     );
 }
+
+/// `migrate` running for revision hash h1, its Degraded condition as the
+/// job reports it.
+fn running_with(degraded: &str) -> MigrationJob {
+    with_status(
+        MIGRATE,
+        &format!(
+            "{{phase: Running, serviceHash: h1, attempts: 2, startFailures: [1, 2], conditions: [{degraded}]}}"
+        ),
+    )
+}
+
+fn now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::from_second(super::NOW).unwrap()
+}
+
+const PULL: &str = "2 attempts in a row could not start their task, the last (attempt 2) with CannotPullContainerError: pull image manifest has been retried 7 time(s): not found; berth keeps retrying, but the task starts only once a person fixes the image";
+
+fn degraded(status: &str, reason: &str, message: &str) -> String {
+    format!(
+        "{{type: Degraded, status: \"{status}\", reason: {reason}, message: \"{message}\", lastTransitionTime: \"2026-01-01T00:00:00Z\"}}"
+    )
+}
+
+/// The service mirrors its PreRollout job: the job's TaskCannotStart is
+/// the service's MigrationCannotStart (Degraded, naming the cause) while
+/// both keep progressing; one start failure, or one for an older
+/// revision, leaves the service merely waiting.
+#[test]
+fn a_job_that_cannot_start_makes_the_waiting_service_degraded() {
+    use super::{example, reason_of, recorded, run, service, OLD_TD};
+    use crate::api::conditions::{Reason, DEGRADED, PROGRESSING, READY};
+    use crate::controller::ecs_service::plan::gate_unchanged;
+
+    let stuck = running_with(&degraded("True", "TaskCannotStart", PULL));
+    let cases = [
+        ("the job cannot start its task", stuck.clone(), true),
+        (
+            "one start failure: the job is not Degraded",
+            running_with(&degraded(
+                "False",
+                "AsExpected",
+                "no problem needs attention",
+            )),
+            false,
+        ),
+        (
+            "the job is Degraded for an older revision",
+            job(&serde_yaml::to_string(&stuck).unwrap().replace("h1", "h0")),
+            false,
+        ),
+    ];
+    for (name, job, cannot_start) in cases {
+        let g = gate(std::slice::from_ref(&job), "api", "h1");
+        let obj = example(Some(recorded(OLD_TD)));
+        let svc = service(OLD_TD, "COMPLETED", 2);
+        for (what, p) in [
+            ("existing", run(&obj, Some(&svc), g.clone(), &[])),
+            ("new", run(&example(None), None, g.clone(), &[])),
+        ] {
+            assert_eq!(
+                reason_of(&p, READY),
+                (false, Reason::WaitingForMigrations),
+                "{name}, {what}"
+            );
+            assert_eq!(
+                reason_of(&p, PROGRESSING),
+                (true, Reason::WaitingForMigrations),
+                "{name}, {what}"
+            );
+            let d = p.conditions.iter().find(|c| c.type_ == DEGRADED).unwrap();
+            if cannot_start {
+                assert_eq!(d.reason, Reason::MigrationCannotStart, "{name}, {what}");
+                assert!(d.status, "{name}, {what}");
+                assert!(
+                    d.message.contains("MigrationJob migrate")
+                        && d.message.contains("CannotPullContainerError"),
+                    "{name}, {what}: {}",
+                    d.message
+                );
+            } else {
+                assert_eq!(
+                    (d.status, d.reason),
+                    (false, Reason::AsExpected),
+                    "{name}, {what}"
+                );
+            }
+        }
+        // A poll may skip AWS only while Degraded says what the gate says.
+        let p = run(&obj, Some(&svc), g.clone(), &[]);
+        let mut written = recorded(OLD_TD);
+        written.conditions = crate::api::conditions::merge(&[], &p.conditions, Some(2), now());
+        assert!(
+            gate_unchanged(&obj, &written, "h1", std::slice::from_ref(&job)),
+            "{name}"
+        );
+        let waiting = gate(
+            &[with_status(MIGRATE, "{phase: Running, serviceHash: h1}")],
+            "api",
+            "h1",
+        );
+        let before = run(&obj, Some(&svc), waiting, &[]);
+        written.conditions = crate::api::conditions::merge(&[], &before.conditions, Some(2), now());
+        assert_eq!(
+            gate_unchanged(&obj, &written, "h1", std::slice::from_ref(&job)),
+            !cannot_start,
+            "{name}: the job's change must reach the service's status"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{plan, Gate, Inputs, Plan, ServiceAction};
 use super::retry::CacheReady;
-use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
 use crate::aws::ecs::service_tags;
@@ -503,8 +503,18 @@ fn rollout_outcomes() {
         ),
         ..Default::default()
     };
+    // Tasks that cannot pull: Degraded names the cause at once, while ECS
+    // keeps trying (Progressing) and berth pushes nothing new.
     let p = run(&obj, Some(&going), Gate::Open, std::slice::from_ref(&pull));
     assert_eq!(reason_of(&p, DEGRADED), (true, Reason::TasksFailing));
+    assert_eq!(reason_of(&p, PROGRESSING), (true, Reason::RollingOut));
+    assert_eq!(p.action, ServiceAction::Nothing);
+    let degraded = p.conditions.iter().find(|c| c.type_ == DEGRADED).unwrap();
+    assert!(
+        degraded.message.contains("CannotPullContainerError"),
+        "{}",
+        degraded.message
+    );
 
     let mut late = obj.clone();
     late.spec.deployment.progress_deadline_seconds = 30;

@@ -15,7 +15,7 @@ use kube::runtime::events::EventType;
 
 use crate::api::aurora_cluster::AuroraCluster;
 use crate::api::common::EnvVar;
-use crate::api::conditions::{Desired, Reason, DEGRADED, PROGRESSING, READY};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus, Phase};
 use crate::aws::ecs::tasks::{RunTarget, TaskView, ToRun};
 use crate::aws::tags::owner_of;
@@ -26,8 +26,8 @@ use crate::controller::pacing::Found;
 pub use crate::aws::ecs::tasks::started_by;
 pub use resolve::{database_vars, derived_family, resolve, run_hash, which_run, Unresolved};
 pub use run::{
-    backoff, next, refresh_requested, seen_refresh, Next, RunInputs, Verdict, MAX_START_FAILURES,
-    POLL,
+    backoff, cannot_start, needs_a_person, next, refresh_requested, seen_refresh, Next, RunInputs,
+    Verdict, CANNOT_START_IN_A_ROW, MAX_START_FAILURES, POLL,
 };
 pub use start::{queued, registered, started};
 pub use status::{expiry, status, Expiry};
@@ -175,6 +175,9 @@ pub enum Report {
         phase: Phase,
         reason: Reason,
         message: String,
+        /// The run goes on, but its tasks cannot start until a person
+        /// fixes the cause: `Degraded` (`TaskCannotStart`) says so.
+        cannot_start: Option<String>,
     },
     /// A failure a human must fix (`Degraded`); the rest of the status stays.
     Failed { reason: Reason, message: String },
@@ -227,6 +230,16 @@ impl Plan {
         // Checked and recorded like a condition's (`Desired::new`).
         #[cfg(test)]
         crate::api::reasons::coverage::check(reason, &message);
+        // Retrying and needing a person are not exclusive; a paused job
+        // says Paused on every condition.
+        let cannot_start = match phase {
+            Phase::Pending | Phase::Running if reason != Reason::Paused => needs_a_person(&status),
+            _ => None,
+        };
+        #[cfg(test)]
+        if let Some(m) = &cannot_start {
+            crate::api::reasons::coverage::check(Reason::TaskCannotStart, m);
+        }
         Self {
             step: Step::Wait,
             report: Report::Run {
@@ -234,6 +247,7 @@ impl Plan {
                 phase,
                 reason,
                 message,
+                cannot_start,
             },
             events: Vec::new(),
             then,
@@ -449,6 +463,7 @@ fn start_new_try(cur: &mut MigrationJobStatus, value: &str) -> Note {
     cur.refreshed_by = Some(value.to_string());
     cur.try_started_after = cur.attempts;
     cur.start_failures.clear();
+    cur.cannot_start = None;
     cur.exit_code = None;
     cur.stopped_reason = None;
     cur.finished_at = None;
@@ -483,6 +498,9 @@ fn recorded(
         cur.finished_at.get_or_insert_with(|| now.clone());
     }
     cur.start_failures.extend(v.start_failure);
+    if let Some(t) = task {
+        cur.cannot_start = cannot_start(cur.cannot_start.as_ref(), t);
+    }
     let mut events = Vec::new();
     if v.finished {
         cur.finished_at.get_or_insert(now);
@@ -537,14 +555,34 @@ fn then_after(next: &Next, cur: &MigrationJobStatus) -> Then {
 /// The shared status contract for a phase: Argo CD sees Healthy only when
 /// the run succeeded.
 pub fn conditions_for(phase: Phase, reason: Reason, message: &str) -> Vec<Desired> {
-    let (ready, progressing, degraded) = match phase {
-        Phase::Succeeded => (true, false, false),
-        Phase::Pending | Phase::Running => (false, true, false),
-        Phase::Failed => (false, false, true),
+    conditions_with(phase, reason, message, None)
+}
+
+/// [`conditions_for`], with `Degraded` True (`TaskCannotStart`, message
+/// `cannot_start`) for a run under way whose tasks cannot start until a
+/// person fixes the cause: Progressing stays True, berth keeps retrying.
+pub fn conditions_with(
+    phase: Phase,
+    reason: Reason,
+    message: &str,
+    cannot_start: Option<&str>,
+) -> Vec<Desired> {
+    let (ready, progressing) = match phase {
+        Phase::Succeeded => (true, false),
+        Phase::Pending | Phase::Running => (false, true),
+        Phase::Failed => (false, false),
+    };
+    let degraded = match (phase, cannot_start) {
+        (Phase::Failed, _) => Desired::new(DEGRADED, true, reason, message),
+        (Phase::Pending | Phase::Running, Some(m)) => {
+            Desired::new(DEGRADED, true, Reason::TaskCannotStart, m)
+        }
+        _ if reason == Reason::Paused => Desired::new(DEGRADED, false, reason, message),
+        _ => conditions::not_degraded(),
     };
     vec![
         Desired::new(READY, ready, reason, message),
         Desired::new(PROGRESSING, progressing, reason, message),
-        Desired::new(DEGRADED, degraded, reason, message),
+        degraded,
     ]
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::api::conditions::{self, Reason, DEGRADED, READY};
-use crate::api::migration_job::{MigrationJobStatus, Phase};
-use crate::aws::ecs::tasks::TaskView;
+use crate::api::migration_job::{CannotStart, MigrationJobStatus, Phase};
+use crate::aws::ecs::tasks::{TaskView, START_FAILURES_NEEDING_A_PERSON};
 
 /// How often a running task is described.
 pub const POLL: Duration = Duration::from_secs(3);
@@ -111,6 +111,63 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
 /// (`TaskNeverStarted`): bounded apart from `backoffLimit`, which counts only
 /// attempts that ran the command.
 pub const MAX_START_FAILURES: usize = 10;
+
+/// Attempts in a row that could not start for one cause a person must fix
+/// before the run says so (`Degraded`, `TaskCannotStart`) while it retries:
+/// one failed pull can be a registry's hiccup, two in a row for the same
+/// cause rarely are.
+pub const CANNOT_START_IN_A_ROW: i32 = 2;
+
+/// The record of attempts in a row that could not start, once `t` (the
+/// run's newest task) is seen: gone once a task ran; kept while a task is
+/// still starting; counted on when `t` could not start for the cause of
+/// the attempt before it.
+pub fn cannot_start(prev: Option<&CannotStart>, t: &TaskView) -> Option<CannotStart> {
+    if t.ran() {
+        return None;
+    }
+    if !t.failed_to_start() {
+        return prev.cloned();
+    }
+    // A failure to start without an error code is a cause of its own.
+    let code = t.start_failure_code()?;
+    if let Some(p) = prev.filter(|p| p.attempt == t.attempt) {
+        return Some(p.clone());
+    }
+    let in_a_row = match prev {
+        Some(p) if p.code == code && p.attempt + 1 == t.attempt => p.in_a_row + 1,
+        _ => 1,
+    };
+    Some(CannotStart {
+        code: code.to_string(),
+        attempt: t.attempt,
+        in_a_row,
+        stopped_reason: t
+            .stopped_reason
+            .clone()
+            .or_else(|| t.container_reason.clone())
+            .unwrap_or_else(|| code.to_string()),
+    })
+}
+
+/// The `Degraded` message of a run still under way whose latest attempts
+/// could not start, in a row, for a cause a person must fix.
+pub fn needs_a_person(s: &MigrationJobStatus) -> Option<String> {
+    let c = s.cannot_start.as_ref().filter(|c| {
+        c.in_a_row >= CANNOT_START_IN_A_ROW
+            && START_FAILURES_NEEDING_A_PERSON.contains(&c.code.as_str())
+    })?;
+    let fix = match c.code.as_str() {
+        "CannotPullContainerError" => {
+            "the image, the access to its registry or the pull-through cache rule serving it"
+        }
+        _ => "the secrets, the registry credentials or the network route to them",
+    };
+    Some(format!(
+        "{} attempts in a row could not start their task, the last (attempt {}) with {}; berth keeps retrying, but the task starts only once a person fixes {fix}",
+        c.in_a_row, c.attempt, c.stopped_reason
+    ))
+}
 
 /// A Failed run whose `berth.dev/refresh` has a value it has not honored yet:
 /// the documented lever after a human fixed what made it fail.

@@ -4,20 +4,18 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::conditions_for;
-use crate::api::conditions::{self, Reason};
+use crate::api::conditions::{self, Desired};
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 
-/// The next status: the run's, in `phase`, with the conditions saying
-/// `reason` and `message`, and the PullThroughCache serving the image.
-#[allow(clippy::too_many_arguments)]
+/// The next status: the run's, in `phase`, with the `desired` conditions
+/// ([`conditions_with`](super::conditions_with)), and the PullThroughCache
+/// serving the image.
 pub fn status(
     obj: &MigrationJob,
     prev: &MigrationJobStatus,
     mut next: MigrationJobStatus,
     phase: Phase,
-    reason: Reason,
-    message: &str,
+    desired: &[Desired],
     pull_through_cache: Option<String>,
     now: Timestamp,
 ) -> MigrationJobStatus {
@@ -25,8 +23,7 @@ pub fn status(
     next.pull_through_cache = pull_through_cache;
     next.phase = Some(phase);
     next.observed_generation = generation;
-    let desired = conditions_for(phase, reason, message);
-    next.conditions = conditions::merge(&prev.conditions, &desired, generation, now);
+    next.conditions = conditions::merge(&prev.conditions, desired, generation, now);
     next
 }
 
