@@ -22,14 +22,15 @@ fn written(state: State, when: &'static str, w: &World) -> Row {
             phase,
             reason,
             message,
+            cannot_start,
         } => {
+            let desired = conditions_with(phase, reason, &message, cannot_start.as_deref());
             let s = super::plan::status(
                 &w.job,
                 &w.observed.prev,
                 *status,
                 phase,
-                reason,
-                &message,
+                &desired,
                 None,
                 at(NOW),
             );
