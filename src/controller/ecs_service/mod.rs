@@ -19,14 +19,13 @@ pub use plan::{deployment, retry};
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
 use super::context::{is_paused, Context, REFRESH_ANNOTATION};
 use super::error::Result;
 use super::ownership::Owners;
 use super::pacing;
-use super::shell::{self, Kind, Outcome, Target};
+use super::shell::{self, Deleted, Kind, Outcome, Target};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, StoppedTask};
 use crate::api::migration_job::MigrationJob;
 use crate::api::roles::PassesRoles;
@@ -70,7 +69,7 @@ impl Kind for EcsService {
         cleanup::retained(self)
     }
 
-    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Deleted> {
         cleanup::delete(self, ctx, clients).await
     }
 }

@@ -10,16 +10,10 @@ use crate::aws::AwsFailure;
 use crate::controller::ownership::{self, Claimant, Ownership};
 use crate::controller::shell::{self, Outcome, Then};
 
-/// The message of every condition while `berth.dev/paused` holds back an
-/// RDS change.
-pub const PAUSED: &str = "berth.dev/paused is \"true\": berth makes no RDS changes";
-
-/// Paused: the plan's change is not made, and the conditions say so.
+/// Paused: the plan's change is not made. Its conditions stay what berth
+/// would report; the shell says `Paused` on them (`shell::paused`).
 pub fn paused(mut p: Plan) -> Plan {
-    if p.action != RdsAction::Nothing {
-        p.action = RdsAction::Nothing;
-        p.conditions = conditions::paused(false, PAUSED);
-    }
+    p.action = RdsAction::Nothing;
     p
 }
 
