@@ -1032,3 +1032,31 @@ fn paused_changes_nothing_and_says_paused() {
         assert_eq!(got, want, "{name}");
     }
 }
+
+/// While paused the stored conditions are the shell's, not the plan's: an
+/// unchanged cluster does not rewrite the connection Secret on every look.
+#[test]
+fn paused_does_not_rewrite_the_connection_secret_every_look() {
+    use crate::controller::shell::{paused, Outcome, Then};
+    let (obj, o, owners) = (example(), all_up(), Owners::default());
+    let inputs = |paused| Inputs {
+        obj: &obj,
+        owner: OWNER,
+        uid: UID,
+        observed: &o,
+        owners: &owners,
+        paused,
+    };
+    let (held, running) = (inputs(true), inputs(false));
+    let t = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+    let prev = crate::api::AuroraClusterStatus::default();
+    let next = super::plan::status(&held, &prev, &plan(&held), false, t);
+    let outcome = Outcome::status(next.clone(), Then::Resync);
+    let Outcome::Status(stored, _) =
+        paused("AuroraCluster", &prev, outcome, obj.metadata.generation, t)
+    else {
+        panic!("a status");
+    };
+    assert!(!super::plan::writes_secret(&held, &stored, &next));
+    assert!(super::plan::writes_secret(&running, &stored, &next));
+}

@@ -278,7 +278,18 @@ async fn act_and_report(
             .await?;
     }
     waiting::remember(obj, ctx, &next);
-    let then = plan::requeue(&next, &obj.spec.cluster);
+    // While paused the shell writes Progressing=False (`shell::paused`):
+    // only a deployment ECS itself runs is polled, not what berth holds back.
+    let then = match paused {
+        true => {
+            let shown = EcsServiceStatus {
+                conditions: Vec::new(),
+                ..next.clone()
+            };
+            plan::requeue(&shown, &obj.spec.cluster)
+        }
+        false => plan::requeue(&next, &obj.spec.cluster),
+    };
     Ok(Outcome::status(next, then))
 }
 
