@@ -24,14 +24,16 @@ pub fn failed(reason: Reason, message: impl Into<String>) -> Vec<Desired> {
     ]
 }
 
-/// `berth.dev/paused` holds back a change: every condition says `Paused`
-/// and why; Ready stays what it was for what is already in place (`ready`).
-pub fn paused(ready: bool, message: impl Into<String>) -> Vec<Desired> {
+/// `berth.dev/paused`: every condition says `Paused` and why; Ready and
+/// Degraded keep what berth found (`ready`: what is in place works;
+/// `degraded`: a person has to act even so), Progressing is False (berth
+/// moves nothing forward).
+pub fn paused(ready: bool, degraded: bool, message: impl Into<String>) -> Vec<Desired> {
     let message = message.into();
     vec![
         Desired::new(READY, ready, Reason::Paused, message.clone()),
         Desired::new(PROGRESSING, false, Reason::Paused, message.clone()),
-        Desired::new(DEGRADED, false, Reason::Paused, message),
+        Desired::new(DEGRADED, degraded, Reason::Paused, message),
     ]
 }
 

@@ -58,6 +58,7 @@ reasons! {
     NamespaceRoleRequired ["all"] "berth runs with --require-namespace-role and the namespace has no berth.dev/aws-role-arn annotation: no tenant acts with berth's own AWS identity. No AWS call was made." => "Ask the platform team to annotate the namespace with its AWS role (berth.dev/aws-role-arn).";
     SecretConflict ["AuroraCluster"] "spec.connectionSecret.name names a Secret berth did not create for this object; berth left it exactly as it was." => "Choose another spec.connectionSecret.name, or delete that Secret so berth can create its own.";
     Paused ["all"] "The berth.dev/paused annotation is \"true\": berth makes no AWS changes for this object." => "Remove the annotation (or set it to \"false\") to resume.";
+    Deleting ["all"] "The object is being deleted: berth deletes what it made in AWS, one step at a time in the order AWS allows, and keeps the finalizer until AWS reports it gone; the message names the step it waits for." => "Wait; or set spec.deletionPolicy: Retain (EcsService, AuroraCluster, PullThroughCache) to leave what is still in AWS there and let the object go.";
     Creating ["EcsService"] "The ECS service is being created." => "Wait.";
     RollingOut ["EcsService"] "A new revision is rolling out (or settings are being applied)." => "Wait; the message shows running/desired tasks.";
     RolloutComplete ["EcsService"] "The desired revision runs with a COMPLETED rollout." => "Nothing.";

@@ -2,8 +2,9 @@
 //! spec's validation, `converge` (observe, plan, act; AWS through a
 //! [`Target`] that checks the roles it hands over) and deletion. The shell runs the finalizer, the prelude every kind
 //! shares (an invalid spec or a namespace that refuses the object makes no
-//! AWS call), turns a failure a human must fix into `Degraded`, and makes
-//! the one status write of the reconcile.
+//! AWS call), turns a failure a human must fix into `Degraded`, decides the
+//! conditions of every kind while it is paused ([`paused`]) or being
+//! deleted ([`deleting`]), and makes the one status write of the reconcile.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,10 +21,11 @@ use super::context::{is_paused, Context, FINALIZER};
 use super::error::{Error, Result};
 use super::metrics::KindLabel;
 use super::status::{self, Conditioned};
-use crate::api::conditions::{self, Desired, Reason};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
 use crate::api::roles::PassedRole;
 use crate::aws::{AwsFailure, Clients, FailureKind, TargetError};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
 
 /// A kind berth reconciles.
 pub trait Kind:
@@ -78,12 +80,27 @@ pub trait Kind:
         async {}
     }
 
-    /// Deletes what is the object's in AWS; `Ok` releases the finalizer.
+    /// One deletion step of what is the object's in AWS, and what is left
+    /// to wait for ([`Deleted`]).
     fn delete(
         &self,
         ctx: &Context,
         clients: &Arc<Clients>,
-    ) -> impl Future<Output = Result<Action>> + Send;
+    ) -> impl Future<Output = Result<Deleted>> + Send;
+}
+
+/// Where a kind's deletion stands after its step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// Nothing of the object's is left to delete (or what is left stays on
+    /// purpose, with an Event): the finalizer goes.
+    Gone,
+    /// Still deleting: what it waits for, a clause such as "deleting DB
+    /// instance(s) orders-db-1". The finalizer stays.
+    Waiting(String),
+    /// A human must act before anything more is deleted: the conditions say
+    /// so, and the finalizer stays.
+    Refused(Failed),
 }
 
 /// The one status write a reconcile makes, and when it looks again.
@@ -95,6 +112,14 @@ pub enum Outcome<S> {
     Conditions(Vec<Desired>, Then),
     /// A failure a human must fix: `Degraded` with this reason.
     Failed(Failed),
+    /// `berth.dev/paused` held back a change the kind would make; the
+    /// shell reports it ([`paused`]). `ready`: what is in AWS is what the
+    /// spec asks for; `held`: what is left as it is, in a clause.
+    Held {
+        ready: bool,
+        held: String,
+        then: Then,
+    },
     /// Nothing to write.
     Quiet(Then),
 }
@@ -203,7 +228,8 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
 /// The deletion every kind shares: nothing left, retained, paused (the
 /// finalizer stays: a paused object changes nothing in AWS, deleting
 /// included), or no identity for the namespace (the resources stay, an
-/// Event says so); then the kind deletes.
+/// Event says so); then the kind deletes, step by step, and the status
+/// says what the deletion waits for ([`deleting`]).
 async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     if let Some(uid) = &obj.meta().uid {
         ctx.memos.forget(uid);
@@ -218,13 +244,21 @@ async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     if is_paused(obj.annotations()) {
+        let held =
+            format!("it is being deleted, and berth deletes {left} once the annotation is removed");
+        let outcome = Outcome::Held {
+            ready: is_ready(obj),
+            held,
+            then: Then::Change,
+        };
+        write_aside(obj, ctx, outcome).await?;
         return Err(Error::Config(format!(
             "berth.dev/paused is \"true\": not deleting {left} until the annotation is removed"
         )));
     }
     let ns = obj.namespace().unwrap_or_default();
-    match ctx.aws_for(&ns).await {
-        Ok(clients) => obj.delete(ctx, &clients).await,
+    let deleted = match ctx.aws_for(&ns).await {
+        Ok(clients) => obj.delete(ctx, &clients).await?,
         // No identity berth may use for the namespace: the resources stay
         // and the object goes (a finalizer waiting for a role that may
         // never come would hold it, and its namespace, in deletion forever).
@@ -236,10 +270,51 @@ async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
             let reason = Reason::NamespaceRoleRequired.as_str();
             ctx.event(obj, EventType::Warning, reason, "Delete", note)
                 .await;
-            Ok(Action::await_change())
+            return Ok(Action::await_change());
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    match deleted {
+        Deleted::Gone => Ok(Action::await_change()),
+        Deleted::Waiting(what) => {
+            let outcome = Outcome::Conditions(deleting(K::kind(&()).as_ref(), &what), Then::Poll);
+            write_aside(obj, ctx, outcome).await?;
+            // An error keeps the finalizer; the look after the transient
+            // backoff takes the next step.
+            Err(Error::Aws(AwsFailure {
+                kind: FailureKind::Transient,
+                action: "Delete",
+                code: None,
+                message: format!("still deleting: {what}"),
+            }))
+        }
+        Deleted::Refused(failed) => {
+            let message = failed.message.clone();
+            write_aside(obj, ctx, Outcome::Failed(failed)).await?;
+            // A human must act: look again at the slow pace (a spec edit
+            // triggers a reconcile at once).
+            Err(Error::Config(message))
+        }
     }
+}
+
+/// The status says Ready=True.
+fn is_ready<K: Kind>(obj: &K) -> bool {
+    obj.status()
+        .is_some_and(|s| conditions::is_true(s.conditions(), conditions::READY))
+}
+
+/// The conditions of an object being deleted: Ready is False, as what it
+/// stood for is going; Progressing says what the deletion waits for;
+/// nothing needs a human (a deletion that does says so with its own
+/// reason, [`Deleted::Refused`]).
+pub fn deleting(kind: &str, what: &str) -> Vec<Desired> {
+    let message = format!("the {kind} is being deleted: {what}");
+    vec![
+        Desired::new(conditions::READY, false, Reason::Deleting, message.clone()),
+        Desired::new(conditions::PROGRESSING, true, Reason::Deleting, message),
+        conditions::not_degraded(),
+    ]
 }
 
 async fn apply<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Action> {
@@ -360,6 +435,16 @@ async fn write_outcome<K: Kind>(
     prev: &K::Status,
     outcome: Outcome<K::Status>,
 ) -> Result<Action> {
+    let outcome = match is_paused(obj.annotations()) || matches!(outcome, Outcome::Held { .. }) {
+        true => paused(
+            K::kind(&()).as_ref(),
+            prev,
+            outcome,
+            obj.meta().generation,
+            Timestamp::now(),
+        ),
+        false => outcome,
+    };
     let then = match outcome {
         Outcome::Status(next, then) => {
             if *next != *prev {
@@ -376,21 +461,144 @@ async fn write_outcome<K: Kind>(
             status::write_failed(ctx, api, obj, prev, f.reason, &f.message).await?;
             f.then
         }
-        Outcome::Quiet(then) => then,
+        // `paused` turned it into conditions.
+        Outcome::Held { then, .. } | Outcome::Quiet(then) => then,
     };
     Ok(then.action(ctx))
 }
 
-/// Writes `failed` outside a reconcile's own write (a deletion that waits
-/// for a human).
-pub async fn write_failed<K: Kind>(obj: &K, ctx: &Context, failed: Failed) -> Result<()> {
+/// The one status write of a look that is not a reconcile's own (a
+/// deletion step).
+async fn write_aside<K: Kind>(obj: &K, ctx: &Context, outcome: Outcome<K::Status>) -> Result<()> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let prev = obj.status().cloned().unwrap_or_default();
-    status::write_failed(ctx, &api, obj, &prev, failed.reason, &failed.message).await
+    write(obj, ctx, &api, &prev, outcome).await.map(|_| ())
+}
+
+/// While `berth.dev/paused` is "true" the shell, not the kind, decides the
+/// conditions, the same for every kind: all three say `Paused`; Ready and
+/// Degraded keep the status the kind found (what is in AWS works, or not;
+/// a person has to act, or not: a pause hides no failure), Progressing is
+/// False (berth moves nothing forward until the annotation goes). The
+/// message says what is left as it is, or what berth would report without
+/// the annotation. A look that learned nothing new writes nothing.
+pub fn paused<S: Conditioned>(
+    kind: &str,
+    prev: &S,
+    outcome: Outcome<S>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Outcome<S> {
+    let said = |c: &Condition| Said {
+        status: c.status == "True",
+        paused: c.reason == Reason::Paused.as_str(),
+        message: c.message.clone(),
+    };
+    let wished = |d: &Desired| Said {
+        status: d.status,
+        paused: d.reason == Reason::Paused,
+        message: d.message.clone(),
+    };
+    let of = |cs: &[Condition], t| conditions::find(cs, t).map(said);
+    let of_desired = |ds: &[Desired], t| ds.iter().find(|d| d.type_ == t).map(wished);
+    let (found, then) = match outcome {
+        Outcome::Status(mut next, then) => {
+            let cs = next.conditions();
+            let desired = paused_conditions(kind, as_found(of(cs, READY), of(cs, DEGRADED)));
+            let merged = conditions::merge(prev.conditions(), &desired, generation, now);
+            next.set_conditions(merged, generation);
+            return Outcome::Status(next, then);
+        }
+        Outcome::Conditions(ds, then) => {
+            let ready = of_desired(&ds, READY).or_else(|| of(prev.conditions(), READY));
+            let degraded = of_desired(&ds, DEGRADED).or_else(|| of(prev.conditions(), DEGRADED));
+            (as_found(ready, degraded), then)
+        }
+        Outcome::Failed(f) => {
+            let found = Found {
+                ready: false,
+                degraded: true,
+                hold: Hold::Would(f.message),
+            };
+            (found, f.then)
+        }
+        Outcome::Held { ready, held, then } => {
+            let degraded = of(prev.conditions(), DEGRADED).is_some_and(|d| d.status);
+            let hold = Hold::Held(held);
+            let found = Found {
+                ready,
+                degraded,
+                hold,
+            };
+            (found, then)
+        }
+        Outcome::Quiet(then) => {
+            let cs = prev.conditions();
+            if of(cs, READY).is_some_and(|r| r.paused) {
+                return Outcome::Quiet(then);
+            }
+            (as_found(of(cs, READY), of(cs, DEGRADED)), then)
+        }
+    };
+    Outcome::Conditions(paused_conditions(kind, found), then)
+}
+
+/// One condition as the kind reported it.
+struct Said {
+    status: bool,
+    paused: bool,
+    message: String,
+}
+
+/// What the kind found, for the paused conditions.
+struct Found {
+    ready: bool,
+    degraded: bool,
+    hold: Hold,
+}
+
+/// What the paused message adds to "berth makes no AWS changes".
+#[derive(Debug, PartialEq, Eq)]
+enum Hold {
+    /// What the kind would report.
+    Would(String),
+    /// What the kind leaves as it is.
+    Held(String),
+    Nothing,
+}
+
+/// Ready's and Degraded's status, and what the kind would report:
+/// Degraded's message when it is True (what a person has to fix), else
+/// Ready's. A condition that says `Paused` already adds nothing.
+fn as_found(ready: Option<Said>, degraded: Option<Said>) -> Found {
+    let (r, d) = (ready.as_ref(), degraded.as_ref());
+    let (ready_status, degraded_status) =
+        (r.is_some_and(|r| r.status), d.is_some_and(|d| d.status));
+    let told = degraded
+        .filter(|d| d.status)
+        .or(ready)
+        .filter(|c| !c.paused && !c.message.is_empty());
+    Found {
+        ready: ready_status,
+        degraded: degraded_status,
+        hold: told.map_or(Hold::Nothing, |c| Hold::Would(c.message)),
+    }
+}
+
+fn paused_conditions(kind: &str, found: Found) -> Vec<Desired> {
+    let base = format!("berth.dev/paused is \"true\": berth makes no AWS changes for this {kind}");
+    let message = match found.hold {
+        Hold::Would(m) => format!("{base}; without the annotation berth would report: {m}"),
+        Hold::Held(m) => format!("{base}; {m}"),
+        Hold::Nothing => base,
+    };
+    conditions::paused(found.ready, found.degraded, message)
 }
 
 /// An Event for each of Ready and Degraded that turned True with a new
-/// reason (a phase change): Normal for Ready, Warning for Degraded.
+/// reason (a phase change): Normal for Ready, Warning for Degraded. None
+/// while paused: the kind's conditions are not the ones written
+/// ([`paused`]), so every look would announce them again.
 pub async fn announce<K: Kind>(
     obj: &K,
     ctx: &Context,
@@ -398,6 +606,9 @@ pub async fn announce<K: Kind>(
     next: &[Condition],
     action: &str,
 ) {
+    if is_paused(obj.annotations()) {
+        return;
+    }
     for (c, warning) in conditions::turned_true(prev, next) {
         let type_ = if warning {
             EventType::Warning
@@ -410,81 +621,5 @@ pub async fn announce<K: Kind>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn aws(kind: FailureKind) -> AwsFailure {
-        AwsFailure {
-            kind,
-            action: "ecs:CreateService",
-            code: Some("InvalidParameterException".into()),
-            message: "no".into(),
-        }
-    }
-
-    /// The prelude's failures, as every kind reports them.
-    #[test]
-    fn prelude_failures() {
-        let invalid = Error::InvalidSpec(crate::api::InvalidSpec(vec![
-            crate::api::validation::FieldError {
-                field: "spec.taskDefinition.taskRoleArn".into(),
-                message: "is not allowed in this namespace".into(),
-            },
-        ]));
-        let cases: Vec<(Error, Option<(Reason, Then)>)> = vec![
-            (invalid, Some((Reason::InvalidSpec, Then::Resync))),
-            (
-                Error::Target(TargetError::NoRegion),
-                Some((Reason::AwsConfiguration, Then::Resync)),
-            ),
-            (
-                Error::Target(TargetError::NoNamespaceRole {
-                    namespace: "team-a".into(),
-                }),
-                Some((Reason::NamespaceRoleRequired, Then::Resync)),
-            ),
-            (Error::StaleRead("behind".into()), None),
-        ];
-        for (err, want) in cases {
-            let got = refused(&err).map(|f| {
-                let _ = conditions::failed(f.reason, f.message.clone());
-                (f.reason, f.then)
-            });
-            assert_eq!(got, want, "{err}");
-        }
-    }
-
-    /// A refused status write is reported in the API server's words, which
-    /// name the field.
-    #[test]
-    fn a_refused_status_write_names_the_field() {
-        let message = "EcsService.berth.dev \"api\" is invalid: \
-                       status.rollout.serviceDeployment.arn: Required value";
-        let f = refused_write(message);
-        let desired = conditions::failed(f.reason, f.message.clone());
-        assert_eq!(f.reason, Reason::StatusWriteRefused);
-        assert!(desired
-            .iter()
-            .all(|d| d.message.contains("serviceDeployment.arn")));
-        assert_eq!(
-            status::refused_field(message),
-            "status.rollout.serviceDeployment.arn"
-        );
-        let several = "MigrationJob.berth.dev \"m\" is invalid: [status.phase: Unsupported value: \"X\", status.attempts: Invalid value]";
-        assert_eq!(status::refused_field(several), "status.phase");
-    }
-
-    #[test]
-    fn a_terminal_aws_failure_is_reported_in_aws_words_and_the_rest_retried() {
-        let f = terminal(&aws(FailureKind::Terminal)).unwrap();
-        let _ = conditions::failed(f.reason, f.message.clone());
-        assert_eq!((f.reason, f.then), (Reason::AwsError, Then::Resync));
-        assert!(
-            f.message.contains("InvalidParameterException"),
-            "{}",
-            f.message
-        );
-        assert_eq!(terminal(&aws(FailureKind::Transient)), None);
-        assert_eq!(terminal(&aws(FailureKind::Throttled)), None);
-    }
-}
+#[path = "shell_tests.rs"]
+mod tests;

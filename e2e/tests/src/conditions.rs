@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use berth::api::conditions::{is_true, READY};
+use berth::api::conditions::{is_true, DEGRADED, PROGRESSING, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{AuroraCluster, EcsService, MigrationJob, PullThroughCache};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -39,6 +39,19 @@ pub fn true_because<K: Conditioned>(
     move |k: &K| condition(k.conditions(), type_).is_some_and(|c| c.0 == "True" && c.1 == reason)
 }
 
+/// `berth.dev/paused` as berth reports it on every kind: all three
+/// conditions say `Paused`, Ready and Degraded with the status berth found
+/// (`ready`, `degraded`), Progressing False.
+pub fn paused_with<K: Conditioned>(ready: bool, degraded: bool) -> impl Fn(&K) -> bool {
+    move |k: &K| {
+        let says = |type_: &str, status: bool| {
+            let want = if status { "True" } else { "False" };
+            condition(k.conditions(), type_).is_some_and(|c| c.0 == want && c.1 == "Paused")
+        };
+        says(READY, ready) && says(PROGRESSING, false) && says(DEGRADED, degraded)
+    }
+}
+
 /// The message of condition `type_` (panics when there is none).
 pub fn message_of<K: Conditioned>(k: &K, type_: &str) -> String {
     condition(k.conditions(), type_)
@@ -57,6 +70,19 @@ pub fn phase_is(phase: Phase) -> impl Fn(&MigrationJob) -> bool {
 }
 
 impl Env {
+    /// Sets `berth.dev/paused: "true"` on `name` and waits until berth
+    /// reports `Paused` on all three conditions ([`paused_with`]).
+    pub async fn pause<K>(&self, name: &str, ready: bool, degraded: bool, timeout: Duration) -> K
+    where
+        K: Object + Serialize + Conditioned,
+    {
+        self.annotate::<K>(name, "berth.dev/paused", serde_json::json!("true"))
+            .await;
+        let what = format!("Paused on every condition (Ready={ready}, Degraded={degraded})");
+        self.wait_for(name, &what, timeout, paused_with::<K>(ready, degraded))
+            .await
+    }
+
     /// Waits until MigrationJob `name` is in `phase` (e.g. Succeeded).
     pub async fn wait_phase(&self, name: &str, phase: Phase, timeout: Duration) -> MigrationJob {
         self.wait_for(name, &format!("{phase:?}"), timeout, phase_is(phase))

@@ -15,7 +15,7 @@ use berth::api::aurora_cluster::ProxyTargetHealth;
 use berth::api::conditions::{is_true, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
-use berth_e2e::conditions::message_of;
+use berth_e2e::conditions::{message_of, true_because};
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 use k8s_openapi::api::core::v1::Secret;
@@ -136,6 +136,15 @@ async fn example_reaches_ready_with_proxy_and_connection_secret() {
     assert_eq!(env.berth_calls("rds", "CreateDBCluster"), 1);
     assert_eq!(env.berth_calls("rds", "CreateDBProxy"), 1);
     assert_eq!(env.berth_calls("rds", "RegisterDBProxyTargets"), 1);
+
+    // Paused: every condition says so; Ready stays True (the cluster is
+    // available), and the message still says what berth sees.
+    let db: AuroraCluster = env.pause("orders-db", true, false, TIMEOUT).await;
+    let message = message_of(&db, READY);
+    assert!(
+        message.starts_with("berth.dev/paused is \"true\"") && message.contains("are available"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,9 +310,62 @@ async fn snapshot_policy_waits_for_deletion_protection_then_deletes_in_order() {
     for action in ["DeleteDBCluster", "DeleteDBInstance", "DeleteDBProxy"] {
         assert_eq!(env.berth_calls("rds", action), 0, "{action}");
     }
+    let db = env
+        .wait_for(
+            "orders-db",
+            "DeletionProtected while deleting",
+            TIMEOUT,
+            true_because::<AuroraCluster>("Degraded", "DeletionProtected"),
+        )
+        .await;
+    assert_eq!(
+        condition(&db.status.unwrap().conditions, READY).unwrap().1,
+        "DeletionProtected"
+    );
+
+    // Paused while being deleted: the conditions say Paused (the failure
+    // stays Degraded), and that the deletion waits for the annotation.
+    let db: AuroraCluster = env.pause("orders-db", false, true, TIMEOUT).await;
+    let message = message_of(&db, READY);
+    assert!(
+        message.contains("being deleted") && message.contains("once the annotation is removed"),
+        "{message}"
+    );
+    env.annotate::<AuroraCluster>("orders-db", "berth.dev/paused", json!("false"))
+        .await;
 
     env.merge_patch::<AuroraCluster>("orders-db", json!({"spec": {"deletionProtection": false}}))
         .await;
+    // While RDS deletes them, the status names the step it waits for.
+    let db = env
+        .wait_for(
+            "orders-db",
+            "Deleting, waiting for the instance",
+            TIMEOUT,
+            |a: &AuroraCluster| {
+                a.status.as_ref().is_some_and(|s| {
+                    condition(&s.conditions, READY).is_some_and(|c| {
+                        c.0 == "False"
+                            && c.1 == "Deleting"
+                            && c.2.contains("DB instance(s) orders-db-1")
+                    })
+                })
+            },
+        )
+        .await;
+    let conditions = db.status.unwrap().conditions;
+    let (st, reason, message) = condition(&conditions, "Progressing").unwrap();
+    assert_eq!(
+        (st.as_str(), reason.as_str()),
+        ("True", "Deleting"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("the AuroraCluster is being deleted: "),
+        "{message}"
+    );
+    let (st, reason, _) = condition(&conditions, "Degraded").unwrap();
+    assert_eq!((st.as_str(), reason.as_str()), ("False", "AsExpected"));
     // When the object was last seen (real epoch seconds, as awsim logs).
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut last_seen = 0.0;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, READY};
 use berth::api::EcsService;
 use berth_e2e::examples::{degraded, degraded_message, file, ready_on};
-use berth_e2e::{condition, Env, Options};
+use berth_e2e::{Env, Options};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -332,14 +332,8 @@ async fn drift_is_set_back_and_pause_stops_it() {
     );
 
     // Paused: the same drift stays.
-    env.annotate::<EcsService>("api", "berth.dev/paused", json!("true"))
-        .await;
-    env.wait_for("api", "reports Paused", TIMEOUT, |s: &EcsService| {
-        s.status.as_ref().is_some_and(|st| {
-            condition(&st.conditions, "Progressing").is_some_and(|c| c.1 == "Paused")
-        })
-    })
-    .await;
+    // Paused on every condition; the served revision keeps Ready True.
+    env.pause::<EcsService>("api", true, false, TIMEOUT).await;
     change_outside().await;
     // Read after the change: a reconcile (the 10 s resync) that starts
     // later has seen the drift.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, READY};
 use berth::api::migration_job::{MigrationJob, Phase};
 use berth::api::AuroraCluster;
+use berth_e2e::conditions::paused_with;
 use berth_e2e::examples::{fargate_service, file, inline_job, running_task, service_job};
 use berth_e2e::{condition, workspace_root, Env};
 
@@ -92,6 +93,11 @@ async fn inline_job_succeeds_once_even_across_restarts() {
         .await;
     assert_eq!(job.status.unwrap().attempts, 1);
     assert_eq!(env.berth_calls("ecs", "RunTask"), 2);
+
+    // Paused after success: Paused on every condition, Ready stays True
+    // (Healthy in Argo CD), the run is still Succeeded.
+    let job: MigrationJob = env.pause("migrate", true, false, TIMEOUT).await;
+    assert_eq!(job.status.unwrap().phase, Some(Phase::Succeeded));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,6 +305,15 @@ async fn database_ref_waits_for_ready_and_injects_the_proxy_endpoint() {
         )
         .await;
     assert_eq!(job.status.unwrap().phase, Some(Phase::Pending));
+    // The paused database says so on every condition; nothing created,
+    // so it is not Ready.
+    env.wait_for(
+        "orders-db",
+        "Paused",
+        TIMEOUT,
+        paused_with::<AuroraCluster>(false, false),
+    )
+    .await;
     // A waiting job is reconciled again every few seconds.
     let (started, _) = env.reconciles("MigrationJob", "migrate").await;
     env.wait_reconciled_since("MigrationJob", "migrate", started, TIMEOUT)

@@ -134,6 +134,16 @@ async fn the_example_becomes_ready_with_its_columns() {
         ["docker-hub", "True", "docker-hub", "docker-hub"],
         "{text}"
     );
+
+    // Paused: Paused on every condition (Degraded too, not AsExpected);
+    // the rule exists, so Ready stays True.
+    let p: PullThroughCache = env.pause("docker-hub", true, false, TIMEOUT).await;
+    let message = message_of(&p, "Degraded");
+    assert!(
+        message.contains("rule for prefix docker-hub is left as it is"),
+        "{message}"
+    );
+    assert_eq!(env.berth_calls("ecr", "CreatePullThroughCacheRule"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

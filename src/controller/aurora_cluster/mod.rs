@@ -19,18 +19,17 @@ pub(crate) use plan_tests_states::rows as states;
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
 use super::context::{is_paused, Context};
 use super::error::{Error, Result};
 use super::ownership;
-use super::shell::{self, Kind, Outcome, Target};
+use super::shell::{self, Deleted, Kind, Outcome, Target};
 use crate::api::aurora_cluster::{AuroraCluster, AuroraClusterStatus, AuroraDeletionPolicy};
 use crate::api::roles::PassesRoles;
 use crate::aws::rds::{self, Created};
 use crate::aws::tags::owner_of;
-use crate::aws::{AwsFailure, Clients, FailureKind};
+use crate::aws::{AwsFailure, Clients};
 use connection_secret::Written;
 use plan::{DeleteStep, Observed, RdsAction};
 
@@ -70,7 +69,7 @@ impl Kind for AuroraCluster {
             .map(|e| (e.reason, e.note))
     }
 
-    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Deleted> {
         delete(self, ctx, clients).await
     }
 }
@@ -248,23 +247,18 @@ async fn publish(obj: &AuroraCluster, ctx: &Context, event: Option<plan::Event>)
 }
 
 /// One deletion step per look, in the order RDS allows.
-async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result<Action> {
+async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result<Deleted> {
     let observed = observe(obj, clients, true, None).await?;
     let step = plan::delete_step(obj, &observed, &owner_of(obj));
     match &step {
-        DeleteStep::Done => return Ok(Action::await_change()),
+        DeleteStep::Done => return Ok(Deleted::Gone),
         DeleteStep::Leave(_) => {
             publish(obj, ctx, step.event()).await;
-            return Ok(Action::await_change());
+            return Ok(Deleted::Gone);
         }
-        DeleteStep::Wait(_) => return Err(still_deleting(&step)),
+        DeleteStep::Wait(_) => return Ok(Deleted::Waiting(step.waiting_for())),
         DeleteStep::DeletionProtected => {
-            let failed = plan::deletion_protected(obj);
-            let message = failed.message.clone();
-            shell::write_failed(obj, ctx, failed).await?;
-            // A human must act: look again at the slow pace (a spec edit
-            // triggers a reconcile at once).
-            return Err(Error::Config(message));
+            return Ok(Deleted::Refused(plan::deletion_protected(obj)));
         }
         DeleteStep::LiftDeletionProtection(id) => {
             rds::modify_cluster(clients, id, &plan::lift_deletion_protection()).await?;
@@ -286,15 +280,5 @@ async fn delete(obj: &AuroraCluster, ctx: &Context, clients: &Clients) -> Result
     }
     publish(obj, ctx, step.event()).await;
     // The finalizer stays until the next look finds everything gone.
-    Err(still_deleting(&step))
-}
-
-/// Keeps the finalizer and looks again after the transient backoff.
-fn still_deleting(step: &DeleteStep) -> Error {
-    Error::Aws(crate::aws::AwsFailure {
-        kind: FailureKind::Transient,
-        action: "rds:Delete",
-        code: None,
-        message: format!("waiting for {}", step.waiting_for()),
-    })
+    Ok(Deleted::Waiting(step.waiting_for()))
 }

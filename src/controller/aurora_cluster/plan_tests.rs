@@ -528,7 +528,9 @@ fn deletes_proxy_instances_cluster_subnet_group_in_order() {
                 instances: vec![instance("deleting")],
                 ..all_up_without_proxy()
             }),
-            DeleteStep::Wait("1 DB instance(s) of orders-db are being deleted".into()),
+            DeleteStep::Wait(
+                "DB instance(s) orders-db-1 of cluster orders-db are being deleted".into(),
+            ),
         ),
         (
             "then the cluster, with a final snapshot",
@@ -552,7 +554,28 @@ fn deletes_proxy_instances_cluster_subnet_group_in_order() {
         ("done", Observed::default(), DeleteStep::Done),
     ];
     for (name, o, want) in cases {
-        assert_eq!(delete_step(&obj, &o, OWNER), want, "{name}");
+        let step = delete_step(&obj, &o, OWNER);
+        assert_eq!(step, want, "{name}");
+        if step == DeleteStep::Done {
+            continue;
+        }
+        // What the status says while the deletion waits for the step: the
+        // resource it deletes or waits for, by name.
+        let conditions = crate::controller::shell::deleting("AuroraCluster", &step.waiting_for());
+        let named = ["orders-db-proxy", "orders-db-1", "orders-db"];
+        for c in &conditions[..2] {
+            assert_eq!(c.reason, Reason::Deleting, "{name}");
+            assert!(
+                named.iter().any(|n| c.message.contains(n)),
+                "{name}: {}",
+                c.message
+            );
+        }
+        assert_eq!(
+            conditions.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [false, true, false],
+            "{name}: Ready, Progressing, Degraded"
+        );
     }
 
     obj.spec.deletion_policy = AuroraDeletionPolicy::Delete;
@@ -971,4 +994,69 @@ fn each_deletion_step_says_what_berth_asked_rds_for() {
             ..Default::default()
         }
     );
+}
+
+/// Paused: no RDS change, and the shell says `Paused` on all three
+/// conditions; Ready keeps what RDS shows (an available cluster stays
+/// Ready, one not created yet is not).
+#[test]
+fn paused_changes_nothing_and_says_paused() {
+    use crate::controller::shell::{paused, Outcome, Then};
+    let obj = example();
+    for (name, o, ready) in [
+        ("nothing created yet", Observed::default(), false),
+        ("everything available", all_up(), true),
+    ] {
+        let p = plan(&Inputs {
+            obj: &obj,
+            owner: OWNER,
+            uid: UID,
+            observed: &o,
+            owners: &Owners::default(),
+            paused: true,
+        });
+        assert_eq!(p.action, RdsAction::Nothing, "{name}");
+        let outcome = Outcome::Conditions(p.conditions.clone(), Then::Resync);
+        let prev = crate::api::AuroraClusterStatus::default();
+        let t = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+        let Outcome::Conditions(shown, _) = paused("AuroraCluster", &prev, outcome, Some(1), t)
+        else {
+            panic!("{name}: paused conditions");
+        };
+        let got: Vec<(bool, Reason)> = shown.iter().map(|c| (c.status, c.reason)).collect();
+        let want = vec![
+            (ready, Reason::Paused),
+            (false, Reason::Paused),
+            (false, Reason::Paused),
+        ];
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// While paused the stored conditions are the shell's, not the plan's: an
+/// unchanged cluster does not rewrite the connection Secret on every look.
+#[test]
+fn paused_does_not_rewrite_the_connection_secret_every_look() {
+    use crate::controller::shell::{paused, Outcome, Then};
+    let (obj, o, owners) = (example(), all_up(), Owners::default());
+    let inputs = |paused| Inputs {
+        obj: &obj,
+        owner: OWNER,
+        uid: UID,
+        observed: &o,
+        owners: &owners,
+        paused,
+    };
+    let (held, running) = (inputs(true), inputs(false));
+    let t = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+    let prev = crate::api::AuroraClusterStatus::default();
+    let next = super::plan::status(&held, &prev, &plan(&held), false, t);
+    let outcome = Outcome::status(next.clone(), Then::Resync);
+    let Outcome::Status(stored, _) =
+        paused("AuroraCluster", &prev, outcome, obj.metadata.generation, t)
+    else {
+        panic!("a status");
+    };
+    assert!(!super::plan::writes_secret(&held, &stored, &next));
+    assert!(super::plan::writes_secret(&running, &stored, &next));
 }

@@ -4,7 +4,6 @@
 //! is deleted: an ECS service of the same name that is another object's
 //! (or was never adopted) is left as it is.
 
-use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use super::claim;
@@ -13,9 +12,10 @@ use crate::api::ecs_service::EcsService;
 use crate::aws::cloudmap;
 use crate::aws::ecs::services as act;
 use crate::aws::tags::{owner_of, TAG_OWNER};
-use crate::aws::{taskdef, AwsFailure, Clients, FailureKind};
+use crate::aws::{taskdef, Clients};
 use crate::controller::context::Context;
-use crate::controller::error::{Error, Result};
+use crate::controller::error::Result;
+use crate::controller::shell::Deleted;
 
 /// What deleting the object deletes, as an Event names it.
 pub fn left_in_aws(obj: &EcsService) -> String {
@@ -37,15 +37,15 @@ pub fn retained(obj: &EcsService) -> Option<(&'static str, String)> {
 }
 
 /// The ECS service (if it is this object's), this object's revisions,
-/// then the Cloud Map service berth created for it.
-pub async fn delete(obj: &EcsService, ctx: &Context, clients: &Clients) -> Result<Action> {
+/// then the Cloud Map service berth created for it, once ECS deregistered
+/// the service's instances from it.
+pub async fn delete(obj: &EcsService, ctx: &Context, clients: &Clients) -> Result<Deleted> {
     delete_service(obj, ctx, clients).await?;
     // Only this object's revisions (owner tag), wherever its family is.
     for arn in taskdef::owned_revisions(clients, &obj.family(), &owner_of(obj)).await? {
         act::deregister(clients, &arn).await?;
     }
-    delete_registry(obj, ctx, clients).await?;
-    Ok(Action::await_change())
+    delete_registry(obj, ctx, clients).await
 }
 
 async fn delete_service(obj: &EcsService, ctx: &Context, clients: &Clients) -> Result<()> {
@@ -90,25 +90,20 @@ async fn delete_service(obj: &EcsService, ctx: &Context, clients: &Clients) -> R
     Ok(())
 }
 
-async fn delete_registry(obj: &EcsService, ctx: &Context, clients: &Clients) -> Result<()> {
+async fn delete_registry(obj: &EcsService, ctx: &Context, clients: &Clients) -> Result<Deleted> {
     let created = obj
         .status
         .as_ref()
         .and_then(|s| s.cloud_map_service_arn.clone());
     let Some(arn) = created else {
-        return Ok(());
+        return Ok(Deleted::Gone);
     };
     if !cloudmap::created_by(clients, &arn, &owner_of(obj)).await? {
-        return Ok(());
+        return Ok(Deleted::Gone);
     }
     if !cloudmap::delete_service(clients, &arn).await? {
         // Instances drain after the ECS service is gone; try again soon.
-        return Err(Error::Aws(AwsFailure {
-            kind: FailureKind::Transient,
-            action: "servicediscovery:DeleteService",
-            code: Some("ResourceInUse".into()),
-            message: "waiting for ECS to deregister the service's instances".into(),
-        }));
+        return Ok(Deleted::Waiting(draining(&arn)));
     }
     let note = format!("deleted Cloud Map service {arn}");
     ctx.event(
@@ -119,5 +114,10 @@ async fn delete_registry(obj: &EcsService, ctx: &Context, clients: &Clients) -> 
         note,
     )
     .await;
-    Ok(())
+    Ok(Deleted::Gone)
+}
+
+/// What the deletion waits for while Cloud Map still has instances.
+pub fn draining(arn: &str) -> String {
+    format!("deleting Cloud Map service {arn} once ECS has deregistered the service's instances")
 }

@@ -21,14 +21,13 @@ pub use plan::{deployment, retry};
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
 use super::context::{is_paused, Context, REFRESH_ANNOTATION};
 use super::error::Result;
 use super::ownership::Owners;
 use super::pacing;
-use super::shell::{self, Kind, Outcome, Target};
+use super::shell::{self, Deleted, Kind, Outcome, Target};
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, StoppedTask};
 use crate::api::migration_job::MigrationJob;
 use crate::api::roles::PassesRoles;
@@ -72,7 +71,7 @@ impl Kind for EcsService {
         cleanup::retained(self)
     }
 
-    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Deleted> {
         cleanup::delete(self, ctx, clients).await
     }
 }
@@ -281,7 +280,18 @@ async fn act_and_report(
             .await?;
     }
     waiting::remember(obj, ctx, &next);
-    let then = plan::requeue(&next, &obj.spec.cluster);
+    // While paused the shell writes Progressing=False (`shell::paused`):
+    // only a deployment ECS itself runs is polled, not what berth holds back.
+    let then = match paused {
+        true => {
+            let shown = EcsServiceStatus {
+                conditions: Vec::new(),
+                ..next.clone()
+            };
+            plan::requeue(&shown, &obj.spec.cluster)
+        }
+        false => plan::requeue(&next, &obj.spec.cluster),
+    };
     Ok(Outcome::status(next, then))
 }
 

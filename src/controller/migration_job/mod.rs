@@ -22,14 +22,13 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::api::DeleteParams;
-use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
 use super::context::Context;
 use super::error::{Error, Result};
 use super::memo::LastWrite;
-use super::shell::{self, Failed, Kind, Outcome, Target};
+use super::shell::{self, Deleted, Failed, Kind, Outcome, Target};
 use crate::api::migration_job::{MigrationJob, MigrationJobStatus};
 use crate::aws::ecs::tasks::{self, RunTarget};
 use crate::aws::tags::owner_of;
@@ -77,7 +76,7 @@ impl Kind for MigrationJob {
         Some(format!("task {arn}, which runs until it stops by itself,"))
     }
 
-    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Deleted> {
         stop_task(self, ctx, clients).await
     }
 }
@@ -209,10 +208,11 @@ async fn expire(
     }
 }
 
-/// Stops the deleted job's running task.
-async fn stop_task(obj: &MigrationJob, ctx: &Context, clients: &Clients) -> Result<Action> {
+/// Stops the deleted job's running task (the object goes at once: the
+/// task stops by itself).
+async fn stop_task(obj: &MigrationJob, ctx: &Context, clients: &Clients) -> Result<Deleted> {
     let Some(arn) = obj.status.as_ref().and_then(|s| s.task_arn.as_deref()) else {
-        return Ok(Action::await_change());
+        return Ok(Deleted::Gone);
     };
     match tasks::stop_task(clients, arn, "berth: MigrationJob deleted").await {
         Ok(()) => {}
@@ -225,5 +225,5 @@ async fn stop_task(obj: &MigrationJob, ctx: &Context, clients: &Clients) -> Resu
     let note = format!("stopped task {arn}: the MigrationJob was deleted");
     ctx.event(obj, EventType::Normal, "TaskStopped", "StopTask", note)
         .await;
-    Ok(Action::await_change())
+    Ok(Deleted::Gone)
 }

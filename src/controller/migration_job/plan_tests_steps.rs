@@ -164,3 +164,70 @@ fn a_finished_standalone_job_expires_after_its_ttl() {
     w.job.spec.ttl_seconds_after_finished = None;
     assert_eq!(expiry(&w.job, &finished, at(600)), Expiry::Never, "no TTL");
 }
+
+/// The plan's report while paused, as the shell writes it: every
+/// condition says `Paused`, Ready keeps what the run found, the phase is
+/// the run's.
+fn paused_shown(w: &World) -> (Vec<(String, String)>, Option<Phase>) {
+    use crate::controller::shell::{self, Outcome, Then as Requeue};
+    use crate::controller::status::Conditioned;
+    let prev = w.observed.prev.clone();
+    let outcome = match planned(w).report {
+        Report::Run {
+            status,
+            phase,
+            reason,
+            message,
+        } => {
+            let next = super::plan::status(
+                &w.job,
+                &prev,
+                *status,
+                phase,
+                reason,
+                &message,
+                None,
+                at(NOW),
+            );
+            Outcome::status(next, Requeue::Resync)
+        }
+        Report::Nothing => Outcome::Quiet(Requeue::Resync),
+        other => panic!("{other:?}"),
+    };
+    let shown = match shell::paused("MigrationJob", &prev, outcome, None, at(NOW)) {
+        Outcome::Status(next, _) => next.conditions().to_vec(),
+        Outcome::Conditions(desired, _) => {
+            crate::api::conditions::merge(&[], &desired, None, at(NOW))
+        }
+        other => panic!("{other:?}"),
+    };
+    let rows = shown
+        .iter()
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .collect();
+    (rows, prev.phase.or(Some(Phase::Pending)))
+}
+
+#[test]
+fn paused_jobs_say_paused_and_a_succeeded_one_stays_ready() {
+    let paused = |ready: &str| {
+        [ready, "False", "False"]
+            .iter()
+            .map(|s| (s.to_string(), "Paused".to_string()))
+            .collect::<Vec<_>>()
+    };
+    let mut w = world();
+    w.observed.paused = true;
+    assert_eq!(planned(&w).step, Step::Wait, "nothing starts");
+    assert_eq!(paused_shown(&w), (paused("False"), Some(Phase::Pending)));
+
+    // A succeeded run: Ready stays True (Healthy in Argo CD while paused).
+    finished(
+        &mut w,
+        Phase::Succeeded,
+        Reason::Succeeded,
+        "attempt 1 of 3 exited 0",
+    );
+    w.observed.paused = true;
+    assert_eq!(paused_shown(&w), (paused("True"), Some(Phase::Succeeded)));
+}

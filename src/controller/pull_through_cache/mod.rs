@@ -12,14 +12,13 @@ pub(crate) use plan_tests_states::rows as states;
 
 use std::sync::Arc;
 
-use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::ResourceExt;
 
 use super::claims::{self, Holder, Standing};
 use super::context::{is_paused, Context};
 use super::error::{Error, Result};
-use super::shell::{Failed, Kind, Outcome, Target, Then};
+use super::shell::{Deleted, Failed, Kind, Outcome, Target, Then};
 use crate::api::common::DeletionPolicy;
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
 use crate::api::roles::PassesRoles;
@@ -68,7 +67,7 @@ impl Kind for PullThroughCache {
         retain(self, ctx).await
     }
 
-    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Action> {
+    async fn delete(&self, ctx: &Context, clients: &Arc<Clients>) -> Result<Deleted> {
         delete(self, ctx, clients).await
     }
 }
@@ -130,12 +129,9 @@ async fn converge(
             return Ok(Outcome::Failed(Failed::new(reason, message, Then::Resync)))
         }
         Decision::Paused => {
-            let exists = o
-                .rules
-                .iter()
-                .any(|r| r.prefix == obj.spec.ecr_repository_prefix);
-            let conditions = plan::paused_conditions(exists);
-            return Ok(Outcome::Conditions(conditions, Then::Resync));
+            let prefix = &obj.spec.ecr_repository_prefix;
+            let exists = o.rules.iter().any(|r| &r.prefix == prefix);
+            return Ok(plan::held(prefix, exists));
         }
         Decision::Act(a) => a,
     };
@@ -267,9 +263,9 @@ async fn retain(obj: &PullThroughCache, ctx: &Context) {
 /// Delete removes the rule this object owns; a rule whose prefix another
 /// existing object claims is never deleted. The claim is released last,
 /// once the rule is gone.
-async fn delete(obj: &PullThroughCache, ctx: &Context, clients: &Clients) -> Result<Action> {
+async fn delete(obj: &PullThroughCache, ctx: &Context, clients: &Clients) -> Result<Deleted> {
     let Some(prefix) = recorded_prefix(obj) else {
-        return Ok(Action::await_change());
+        return Ok(Deleted::Gone);
     };
     let me = holder(obj)?;
     let claim = observe_claim(obj, ctx, clients, &me, &prefix).await?;
@@ -285,7 +281,7 @@ async fn delete(obj: &PullThroughCache, ctx: &Context, clients: &Clients) -> Res
         )
         .await;
         release_claims(obj, ctx, clients, &me, &prefix).await?;
-        return Ok(Action::await_change());
+        return Ok(Deleted::Gone);
     }
     // Unclaimed (an object from before claims) or stale: claimed for the
     // delete, so nobody takes the prefix while the rule goes.
@@ -300,7 +296,7 @@ async fn delete(obj: &PullThroughCache, ctx: &Context, clients: &Clients) -> Res
     )
     .await;
     release_claims(obj, ctx, clients, &me, &prefix).await?;
-    Ok(Action::await_change())
+    Ok(Deleted::Gone)
 }
 
 /// The claimant: this object (it has a uid once the API server stored it).

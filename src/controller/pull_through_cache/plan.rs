@@ -10,6 +10,7 @@ use crate::api::pull_through_cache::{
 };
 use crate::aws::ecr::{RepositoryView, RuleRequest, RuleView, TemplateView, Verdict};
 use crate::controller::claims::Standing;
+use crate::controller::shell::{Outcome, Then};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleAction {
@@ -453,13 +454,16 @@ pub fn news<'a>(
     (!known).then_some(now)
 }
 
-/// The conditions while paused (nothing changed in ECR): Ready says
-/// whether the rule exists.
-pub fn paused_conditions(exists: bool) -> Vec<Desired> {
-    let message = if exists {
-        "berth.dev/paused is true: the rule is left as it is"
-    } else {
-        "berth.dev/paused is true: the rule is not created"
+/// What a paused decision leaves as it is, for the shell to report as
+/// `Paused` (`shell::paused`): Ready says whether the rule exists.
+pub fn held(prefix: &str, exists: bool) -> Outcome<PullThroughCacheStatus> {
+    let held = match exists {
+        true => format!("the pull-through cache rule for prefix {prefix} is left as it is"),
+        false => format!("the pull-through cache rule for prefix {prefix} is not created"),
     };
-    conditions::paused(exists, message)
+    Outcome::Held {
+        ready: exists,
+        held,
+        then: Then::Resync,
+    }
 }

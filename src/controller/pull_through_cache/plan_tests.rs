@@ -6,13 +6,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{
-    conditions, decide, diagnose, first_rule_created_at, overlaps, paused_conditions, request,
-    timestamp, Decision, Inputs, RuleAction,
+    conditions, decide, diagnose, first_rule_created_at, held, overlaps, request, timestamp,
+    Decision, Inputs, RuleAction,
 };
 use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus, UpstreamRegistry};
 use crate::aws::ecr::{RepositoryView, RuleView, TemplateView, Verdict};
 use crate::controller::claims::{Holder, Standing};
+use crate::controller::shell::{paused, Outcome, Then};
 
 const BORN: i64 = 1_800_000_000;
 const CRED: &str =
@@ -168,14 +169,22 @@ fn paused_changes_nothing() {
         old_claim: None,
     });
     assert_eq!(d, Decision::Paused);
-    assert_eq!(
-        reason_of(&paused_conditions(false), READY),
-        (false, Reason::Paused)
-    );
-    assert_eq!(
-        reason_of(&paused_conditions(true), READY),
-        (true, Reason::Paused)
-    );
+    // The shell reports it: Ready says whether the rule exists.
+    for exists in [false, true] {
+        let got = paused(
+            "PullThroughCache",
+            &PullThroughCacheStatus::default(),
+            held("docker-hub", exists),
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+        );
+        let Outcome::Conditions(conditions, Then::Resync) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!(reason_of(&conditions, READY), (exists, Reason::Paused));
+        assert_eq!(reason_of(&conditions, DEGRADED), (false, Reason::Paused));
+        assert!(conditions[0].message.contains("rule for prefix docker-hub"));
+    }
 }
 
 #[test]

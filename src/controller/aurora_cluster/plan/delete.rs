@@ -31,7 +31,8 @@ pub enum DeleteStep {
 }
 
 impl DeleteStep {
-    /// What berth waits for after this step, for logs.
+    /// What the deletion waits for after this step, in a clause the
+    /// status shows ("deleting DB instance(s) orders-db-1").
     pub fn waiting_for(&self) -> String {
         match self {
             DeleteStep::Done | DeleteStep::Leave(_) => "nothing".into(),
@@ -40,14 +41,18 @@ impl DeleteStep {
                 "spec.deletionProtection: false before deleting the cluster".into()
             }
             DeleteStep::LiftDeletionProtection(id) => {
-                format!("RDS to lift deletion protection of cluster {id}")
+                format!("lifting the deletion protection of cluster {id}")
             }
-            DeleteStep::DeleteProxy(name) => format!("RDS Proxy {name} to be deleted"),
+            DeleteStep::DeleteProxy(name) => format!("deleting RDS Proxy {name}"),
             DeleteStep::DeleteInstances(ids) => {
-                format!("DB instance(s) {} to be deleted", ids.join(", "))
+                format!("deleting DB instance(s) {}", ids.join(", "))
             }
-            DeleteStep::DeleteCluster { id, .. } => format!("cluster {id} to be deleted"),
-            DeleteStep::DeleteSubnetGroup(name) => format!("DB subnet group {name} to be deleted"),
+            DeleteStep::DeleteCluster {
+                id,
+                final_snapshot: Some(snapshot),
+            } => format!("deleting cluster {id} (final snapshot {snapshot})"),
+            DeleteStep::DeleteCluster { id, .. } => format!("deleting cluster {id}"),
+            DeleteStep::DeleteSubnetGroup(name) => format!("deleting DB subnet group {name}"),
         }
     }
 }
@@ -148,9 +153,10 @@ fn instances_step(id: &str, instances: &[InstanceView], owner: &str) -> Option<D
         return Some(DeleteStep::DeleteInstances(live));
     }
     if !mine.is_empty() {
+        let ids: Vec<&str> = mine.iter().map(|i| i.id.as_str()).collect();
         return Some(DeleteStep::Wait(format!(
-            "{} DB instance(s) of {id} are being deleted",
-            mine.len()
+            "DB instance(s) {} of cluster {id} are being deleted",
+            ids.join(", ")
         )));
     }
     let kept: Vec<&str> = foreign
@@ -166,9 +172,10 @@ fn instances_step(id: &str, instances: &[InstanceView], owner: &str) -> Option<D
         )));
     }
     if !foreign.is_empty() {
+        let ids: Vec<&str> = foreign.iter().map(|i| i.id.as_str()).collect();
         return Some(DeleteStep::Wait(format!(
-            "{} DB instance(s) of {id} are being deleted",
-            foreign.len()
+            "DB instance(s) {} of cluster {id} are being deleted",
+            ids.join(", ")
         )));
     }
     None

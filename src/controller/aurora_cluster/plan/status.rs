@@ -10,16 +10,10 @@ use crate::aws::AwsFailure;
 use crate::controller::ownership::{self, Claimant, Ownership};
 use crate::controller::shell::{self, Outcome, Then};
 
-/// The message of every condition while `berth.dev/paused` holds back an
-/// RDS change.
-pub const PAUSED: &str = "berth.dev/paused is \"true\": berth makes no RDS changes";
-
-/// Paused: the plan's change is not made, and the conditions say so.
+/// Paused: the plan's change is not made. Its conditions stay what berth
+/// would report; the shell says `Paused` on them (`shell::paused`).
 pub fn paused(mut p: Plan) -> Plan {
-    if p.action != RdsAction::Nothing {
-        p.action = RdsAction::Nothing;
-        p.conditions = conditions::paused(false, PAUSED);
-    }
+    p.action = RdsAction::Nothing;
     p
 }
 
@@ -94,10 +88,19 @@ fn managed_cluster<'a>(i: &Inputs<'a>) -> Option<&'a crate::aws::rds::ClusterVie
 /// changed. A Secret that was not berth's is tried again on every look (it
 /// may have been deleted since): the plan's conditions never say
 /// SecretConflict, so the status computed before the write differs from
-/// the recorded one.
+/// the recorded one. While paused the shell writes `Paused` conditions,
+/// never the plan's, so only the rest of the status tells.
 pub fn writes_secret(i: &Inputs, prev: &AuroraClusterStatus, next: &AuroraClusterStatus) -> bool {
+    let without_conditions = |s: &AuroraClusterStatus| AuroraClusterStatus {
+        conditions: Vec::new(),
+        ..s.clone()
+    };
+    let changed = match i.paused {
+        true => without_conditions(next) != without_conditions(prev),
+        false => next != prev,
+    };
     managed_cluster(i).is_some()
-        && (next != prev || prev.observed_generation != i.obj.metadata.generation)
+        && (changed || prev.observed_generation != i.obj.metadata.generation)
 }
 
 fn conflict_message(name: &str) -> String {

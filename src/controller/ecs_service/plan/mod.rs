@@ -33,8 +33,8 @@ pub use prune::{may_prune, revisions_to_prune};
 pub use refusals::{family_refused, registry_use, service_refused};
 pub use rollout::registration_queued;
 use rollout::{
-    failure_summary, is_complete, migration_cannot_start, migration_failed, paused_conditions,
-    rolling_out, rollout_conditions, rollout_status, waiting,
+    failure_summary, migration_cannot_start, migration_failed, rolling_out, rollout_conditions,
+    rollout_status, waiting,
 };
 
 pub struct Inputs<'a> {
@@ -144,10 +144,10 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 /// owns it).
 pub const INITIAL_DESIRED_COUNT: i32 = 1;
 
-/// No service yet: create it once the gate is open.
+/// No service yet: create it once the gate is open (and not paused: the
+/// conditions say what berth would report, the shell says `Paused`).
 fn create(i: &Inputs<'_>) -> Plan {
     let conditions = match &i.gate {
-        _ if i.paused => paused_conditions(false),
         // A service that does not exist yet has nothing to protect: its
         // first revision still waits for its migrations.
         Gate::Waiting(m) => waiting(m),
@@ -341,9 +341,6 @@ fn update_conditions(
     retrying: bool,
 ) -> Vec<Desired> {
     let primary = svc.primary();
-    if i.paused {
-        return paused_conditions(f.serving_desired && is_complete(primary));
-    }
     if let Some((message, rollback)) = &i.post_check {
         let message = match rollback {
             true => format!("{message}; rolled back to the previous revision"),

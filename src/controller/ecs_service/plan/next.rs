@@ -52,12 +52,11 @@ pub fn without_revision(
         Revision::Queued(wait) => {
             Outcome::Conditions(registration_queued(now, wait), Then::After(wait))
         }
-        Revision::Paused(hash) => {
-            let message = format!(
-                "berth.dev/paused is \"true\": the new task definition (hash {hash}) is not registered"
-            );
-            Outcome::Conditions(conditions::paused(false, message), Then::Resync)
-        }
+        Revision::Paused(hash) => Outcome::Held {
+            ready: false,
+            held: format!("the new task definition (hash {hash}) is not registered"),
+            then: Then::Resync,
+        },
     })
 }
 

@@ -8,10 +8,6 @@ use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY
 use crate::api::ecs_service::{RolloutStatus, StoppedTask};
 use crate::aws::ecs::{DeploymentView, ServiceView};
 
-pub(super) fn is_complete(primary: Option<&DeploymentView>) -> bool {
-    primary.is_some_and(|d| d.is("COMPLETED"))
-}
-
 pub(super) fn rollout_status(
     primary: Option<&DeploymentView>,
     prev: &Option<RolloutStatus>,
@@ -211,11 +207,6 @@ pub(super) fn migration_cannot_start(waiting: &str, cause: &str) -> Vec<Desired>
 
 pub(super) fn migration_failed(message: &str) -> Vec<Desired> {
     conditions::failed(Reason::MigrationFailed, message)
-}
-
-pub(super) fn paused_conditions(ready: bool) -> Vec<Desired> {
-    let message = "berth.dev/paused is \"true\": berth makes no AWS changes for this service";
-    conditions::paused(ready, message)
 }
 
 /// `N tasks stopped: <reason> (container exited with code X)` over the

@@ -658,6 +658,18 @@ fn a_service_without_a_desired_count_is_created_with_one_task() {
     assert_eq!(desired_count, 1);
 }
 
+/// The plan's conditions while paused, as the shell writes them.
+fn paused_shown(p: &Plan) -> Vec<(bool, Reason)> {
+    use crate::controller::shell::{paused, Outcome, Then};
+    let outcome = Outcome::Conditions(p.conditions.clone(), Then::Resync);
+    let prev = crate::api::EcsServiceStatus::default();
+    let t = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+    let Outcome::Conditions(shown, _) = paused("EcsService", &prev, outcome, Some(1), t) else {
+        panic!("paused conditions");
+    };
+    shown.iter().map(|d| (d.status, d.reason)).collect()
+}
+
 #[test]
 fn paused_changes_nothing() {
     let mut w = World::serving(OLD_TD);
@@ -666,12 +678,26 @@ fn paused_changes_nothing() {
     let p = w.plan();
     assert_eq!(p.action, ServiceAction::Nothing);
     assert_eq!(p.tags, None);
-    assert_eq!(reason_of(&p, READY).1, Reason::Paused);
+    // The old revision serves, the new one is held back: not Ready.
+    let held = vec![(false, Reason::Paused); 3];
+    assert_eq!(paused_shown(&p), held);
+
+    // Serving the desired revision, complete: Ready stays True.
+    let mut w = World::serving(NEW_TD);
+    w.paused = true;
+    let p = w.plan();
+    assert_eq!(p.action, ServiceAction::Nothing);
+    let ready = vec![
+        (true, Reason::Paused),
+        (false, Reason::Paused),
+        (false, Reason::Paused),
+    ];
+    assert_eq!(paused_shown(&p), ready);
 
     // Not created while paused either.
     w.obj = example(None);
     w.svc = None;
     let p = w.plan();
     assert_eq!(p.action, ServiceAction::Nothing);
-    assert_eq!(reason_of(&p, READY), (false, Reason::Paused));
+    assert_eq!(paused_shown(&p), held);
 }

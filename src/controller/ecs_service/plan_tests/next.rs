@@ -32,6 +32,14 @@ fn reported(o: Option<Outcome<EcsServiceStatus>>) -> Option<(Reason, Then)> {
             Some((f.reason, f.then))
         }
         Outcome::Conditions(c, then) => Some((c[0].reason, then)),
+        // What the kind held back while paused, as the shell reports it.
+        held @ Outcome::Held { .. } => reported(Some(crate::controller::shell::paused(
+            "EcsService",
+            &EcsServiceStatus::default(),
+            held,
+            Some(1),
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ))),
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -26,15 +26,15 @@ pub(super) fn run_attempt(
     v: &Verdict,
 ) -> Result<Plan, Need> {
     let o = i.observed;
-    let max = i.job.spec.backoff_limit + 1;
+    // Paused: nothing starts; the verdict stays what berth would report,
+    // and the shell says `Paused` (`shell::paused`).
     if o.paused {
-        let message =
-            format!("berth.dev/paused is \"true\": attempt {attempt} of {max} is not started");
+        let (phase, reason) = (v.phase, v.reason);
         return Ok(Plan::report(
             cur,
-            v.phase,
-            Reason::Paused,
-            message,
+            phase,
+            reason,
+            v.message.clone(),
             Then::Resync,
         ));
     }
