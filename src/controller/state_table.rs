@@ -10,6 +10,10 @@ use serde_json::{json, Value};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use k8s_openapi::jiff::Timestamp;
+
+use super::shell::{self, Outcome};
+use super::status::Conditioned;
 use crate::api::conditions::{Desired, Reason, DEGRADED, PROGRESSING, READY};
 
 #[path = "../../tests/argocd_health/lua.rs"]
@@ -128,6 +132,28 @@ impl Row {
             *deleting = true;
         }
         self
+    }
+
+    /// The conditions the shell writes while `berth.dev/paused` is "true",
+    /// from what the kind's converge returned.
+    pub fn paused_from<S: Conditioned + Default>(
+        when: &'static str,
+        kind: &str,
+        outcome: Outcome<S>,
+    ) -> Row {
+        let written =
+            match shell::paused(kind, &S::default(), outcome, Some(2), Timestamp::UNIX_EPOCH) {
+                Outcome::Conditions(desired, _) => desired,
+                Outcome::Status(status, _) => Row::desired(status.conditions()),
+                _ => panic!("{kind} paused: no conditions"),
+            };
+        Row::new(State::Paused, when, written).paused()
+    }
+
+    /// The conditions the shell writes while the kind's deletion waits for
+    /// `what`.
+    pub fn deleting_for(when: &'static str, kind: &str, what: &str) -> Row {
+        Row::new(State::Deleting, when, shell::deleting(kind, what)).deleting()
     }
 
     pub fn gone(state: State, when: &'static str) -> Row {

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{plan, Inputs, Observed};
+use super::plan::{delete_step, plan, Inputs, Observed};
 use super::plan_tests::{all_up, cluster, example, run, OWNER, UID};
 use crate::api::aurora_cluster::AuroraDeletionPolicy;
+use crate::api::AuroraClusterStatus;
 use crate::controller::ownership::Owners;
-use crate::controller::shell::Kind;
+use crate::controller::shell::{Kind, Outcome, Then};
 use crate::controller::state_table::{Row, State};
 
 pub(crate) fn rows() -> Vec<Row> {
@@ -25,6 +26,18 @@ pub(crate) fn rows() -> Vec<Row> {
         owners: &Owners::default(),
         paused: true,
     });
+    let mut going = example();
+    going.spec.deletion_protection = false;
+    let mut instances_going = all_up();
+    instances_going.proxy = None;
+    instances_going.target = None;
+    instances_going
+        .cluster
+        .as_mut()
+        .unwrap()
+        .deletion_protection = false;
+    instances_going.instances[0].status = "deleting".into();
+    let step = delete_step(&going, &instances_going, OWNER).waiting_for();
     let mut kept = example();
     kept.spec.deletion_policy = AuroraDeletionPolicy::Retain;
     assert!(kept.retained().is_some());
@@ -58,8 +71,16 @@ pub(crate) fn rows() -> Vec<Row> {
             "a cluster of that name exists without berth's tags",
             run(&example(), &foreign).conditions,
         ),
-        Row::new(State::Paused, "berth.dev/paused is \"true\"", paused.conditions).paused(),
-        Row::never(State::Deleting, "(to do)"),
+        Row::paused_from::<AuroraClusterStatus>(
+            "berth.dev/paused is \"true\" on an available cluster",
+            "AuroraCluster",
+            Outcome::Conditions(paused.conditions, Then::Resync),
+        ),
+        Row::deleting_for(
+            "the proxy is gone; RDS deletes the instances",
+            "AuroraCluster",
+            &step,
+        ),
         Row::gone(
             State::Retained,
             "deleted with `deletionPolicy: Retain`: the cluster, instances and proxy stay",

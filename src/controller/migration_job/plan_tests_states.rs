@@ -5,8 +5,10 @@ use super::plan::*;
 use super::plan_tests::{with_database, world, World, NOW};
 use super::plan_tests_run::{at, task};
 use crate::api::conditions;
+use crate::api::migration_job::MigrationJobStatus;
 use crate::api::migration_job::Phase;
-use crate::controller::state_table::{Row, State};
+use crate::controller::shell::{Outcome, Then};
+use crate::controller::state_table::{Row, Shown, State};
 
 /// The status the reconcile would write, and its phase.
 fn written(state: State, when: &'static str, w: &World) -> Row {
@@ -60,12 +62,19 @@ pub(crate) fn rows() -> Vec<Row> {
     failed.job.spec.backoff_limit = 0;
     let mut waiting = world();
     with_database(&mut waiting);
-    let mut paused = world();
-    paused.observed.paused = true;
-    paused.observed.to_run = None;
+    let succeeded = written(State::Ready, "the run succeeded", &stopped(0));
+    let Shown::Conditions { conditions, .. } = &succeeded.shown else {
+        unreachable!()
+    };
+    let paused = Row::paused_from::<MigrationJobStatus>(
+        "berth.dev/paused is \"true\" after the run succeeded",
+        "MigrationJob",
+        Outcome::Conditions(conditions.clone(), Then::Resync),
+    )
+    .phase("Succeeded");
     vec![
         written(State::Creating, "the first task is being started", &world()),
-        written(State::Ready, "the run succeeded", &stopped(0)),
+        succeeded,
         Row::never(State::RollingOut, "a MigrationJob runs a task; it does not roll out"),
         written(
             State::Waiting,
@@ -82,9 +91,11 @@ pub(crate) fn rows() -> Vec<Row> {
             "every attempt spec.backoffLimit allows failed",
             &failed,
         ),
-        written(State::Paused, "berth.dev/paused is \"true\" before the first attempt", &paused)
-            .paused(),
-        Row::never(State::Deleting, "(to do)"),
+        paused,
+        Row::never(
+            State::Deleting,
+            "deleting stops a running task with one call; the object goes at once",
+        ),
         Row::never(
             State::Retained,
             "a MigrationJob has no deletionPolicy: a task still running when it is deleted runs until it stops",

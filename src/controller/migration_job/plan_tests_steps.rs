@@ -178,17 +178,11 @@ fn paused_shown(w: &World) -> (Vec<(String, String)>, Option<Phase>) {
             phase,
             reason,
             message,
+            cannot_start,
         } => {
-            let next = super::plan::status(
-                &w.job,
-                &prev,
-                *status,
-                phase,
-                reason,
-                &message,
-                None,
-                at(NOW),
-            );
+            let desired =
+                super::plan::conditions_with(phase, reason, &message, cannot_start.as_deref());
+            let next = super::plan::status(&w.job, &prev, *status, phase, &desired, None, at(NOW));
             Outcome::status(next, Requeue::Resync)
         }
         Report::Nothing => Outcome::Quiet(Requeue::Resync),

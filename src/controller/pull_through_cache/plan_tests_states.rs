@@ -1,7 +1,7 @@
 //! The PullThroughCache's rows of the state table
 //! (`controller::state_table`), each from the plan.
 
-use super::plan::{conditions, diagnose, paused_conditions};
+use super::plan::{conditions, diagnose, held};
 use crate::api::common::DeletionPolicy;
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
 use crate::aws::ecr::{RuleView, Verdict};
@@ -65,8 +65,15 @@ pub(crate) fn rows() -> Vec<Row> {
             "ValidatePullThroughCacheRule finds the rule not valid",
             conditions(prefix, &invalid, &Default::default()),
         ),
-        Row::new(State::Paused, "berth.dev/paused is \"true\"", paused_conditions(true)).paused(),
-        Row::never(State::Deleting, "(to do)"),
+        Row::paused_from::<PullThroughCacheStatus>(
+            "berth.dev/paused is \"true\" on a ready rule",
+            "PullThroughCache",
+            held(prefix, true),
+        ),
+        Row::never(
+            State::Deleting,
+            "deleting the rule is one call; the object goes at once",
+        ),
         Row::gone(
             State::Retained,
             "deleted with `deletionPolicy: Retain`: the rule stays",

@@ -2,6 +2,7 @@
 //! each from the plan.
 
 use super::*;
+use crate::controller::shell::{Outcome, Then};
 use crate::controller::state_table::{Row, State};
 
 fn migrating() -> Gate {
@@ -22,8 +23,7 @@ pub(crate) fn rows() -> Vec<Row> {
     let mut kept = new.clone();
     kept.spec.deletion_policy = crate::api::common::DeletionPolicy::Retain;
     assert!(crate::controller::shell::Kind::retained(&kept).is_some());
-    let mut paused = World::serving(NEW_TD);
-    paused.paused = true;
+    let serving = World::serving(NEW_TD).plan().conditions;
     vec![
         Row::new(
             State::Creating,
@@ -61,13 +61,16 @@ pub(crate) fn rows() -> Vec<Row> {
             "ECS marked the rollout FAILED",
             run(&new, Some(&service(NEW_TD, "FAILED", 0)), Gate::Open, &[]).conditions,
         ),
-        Row::new(
-            State::Paused,
-            "berth.dev/paused is \"true\"",
-            paused.plan().conditions,
-        )
-        .paused(),
-        Row::never(State::Deleting, "(to do)"),
+        Row::paused_from::<EcsServiceStatus>(
+            "berth.dev/paused is \"true\" on a ready service",
+            "EcsService",
+            Outcome::Conditions(serving, Then::Resync),
+        ),
+        Row::deleting_for(
+            "the ECS service is gone; its Cloud Map service still has instances",
+            "EcsService",
+            &crate::controller::ecs_service::cleanup::draining(REGISTRY),
+        ),
         Row::gone(
             State::Retained,
             "deleted with `deletionPolicy: Retain`: the ECS service stays",

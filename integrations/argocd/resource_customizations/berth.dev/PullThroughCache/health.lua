@@ -81,7 +81,7 @@ if paused then
 end
 
 
-if ready ~= nil and ready.reason == "Paused" then
+if not paused and ready ~= nil and ready.reason == "Paused" then
   -- The annotation is gone; the status is from before berth resumed.
   hs.status = "Progressing"
   hs.message = "berth.dev/paused was removed: waiting for berth to resume"
