@@ -286,6 +286,33 @@ impl EcrState {
         })
     }
 
+    /// The repository `resourceArn` names (TagResource,
+    /// ListTagsForResource): InvalidParameterException for an ARN that is
+    /// not an ECR repository's, RepositoryNotFoundException for one that
+    /// does not exist.
+    fn repository_by_arn(&mut self, body: &Value, registry: &str) -> AwsResult<&mut Repository> {
+        let arn = str_field(body, "resourceArn").unwrap_or("");
+        let name = arn
+            .split_once(":repository/")
+            .filter(|(head, _)| head.starts_with("arn:aws:ecr:"))
+            .map(|(_, name)| name.to_string())
+            .ok_or_else(|| {
+                AwsError::client(
+                    "InvalidParameterException",
+                    format!("Invalid parameter at 'resourceArn' failed to satisfy constraint: '{arn}' is not a valid Amazon ECR repository ARN"),
+                )
+            })?;
+        self.repositories
+            .get_mut(&name)
+            .filter(|r| r.arn == arn)
+            .ok_or_else(|| {
+                AwsError::client(
+                    "RepositoryNotFoundException",
+                    format!("The repository with name '{name}' does not exist in the registry with id '{registry}'"),
+                )
+            })
+    }
+
     fn check_credential(secrets: &SecretsState, arn: Option<&str>) -> AwsResult<()> {
         if let Some(arn) = arn {
             if !secrets.resolves(arn) {
@@ -577,6 +604,38 @@ impl EcrState {
                     )
                 })?;
                 Ok(json!({"repository": Self::repo_json(&r, &registry)}))
+            }
+            // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_TagResource.html:
+            // "Existing tags on a resource are not changed if they are not
+            // specified"; "the only supported resource is an Amazon ECR
+            // repository"; an empty body answers success; over 50 tags on
+            // the repository is TooManyTagsException.
+            "TagResource" => {
+                let r = self.repository_by_arn(body, &registry)?;
+                let new = body
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut tags = r.tags.clone();
+                for t in new {
+                    tags.retain(|old| old["Key"] != t["Key"]);
+                    tags.push(t);
+                }
+                if tags.len() > 50 {
+                    return Err(AwsError::client(
+                        "TooManyTagsException",
+                        "The list of tags on the repository is over the limit. The maximum number of tags that can be applied to a repository is 50.",
+                    ));
+                }
+                r.tags = tags;
+                Ok(json!({}))
+            }
+            // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListTagsForResource.html:
+            // the tags of the repository named by resourceArn.
+            "ListTagsForResource" => {
+                let r = self.repository_by_arn(body, &registry)?;
+                Ok(json!({"tags": r.tags}))
             }
             "GetAuthorizationToken" => Ok(json!({"authorizationData": [{
                 "authorizationToken": "QVdTOmF3c2lt",
