@@ -323,3 +323,46 @@ impl PullThroughCacheSpec {
             .or_else(|| self.upstream_registry.default_url().map(str::to_string))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::affects;
+
+    #[test]
+    fn a_warning_affects_the_repositories_it_names_or_covers() {
+        let cases = [
+            // A per-repository rule under the prefix: its repository and
+            // those under it, not its siblings.
+            ("rule/docker-hub/team/api", "docker-hub/team/api", true),
+            ("rule/docker-hub/team/api", "docker-hub/team/api/x", true),
+            ("rule/docker-hub/team/api", "docker-hub/team/web", false),
+            // A wider rule does not take the prefix's repositories away.
+            ("rule/ROOT", "docker-hub/team/api", false),
+            ("template/docker-hub", "docker-hub/team/api", true),
+            (
+                "template/docker-hub/team",
+                "docker-hub/library/nginx",
+                false,
+            ),
+            ("template/ROOT", "docker-hub/library/nginx", true),
+            (
+                "repository/docker-hub/team/web",
+                "docker-hub/team/web",
+                true,
+            ),
+            (
+                "repository/docker-hub/team/web",
+                "docker-hub/team/api",
+                false,
+            ),
+            ("nonsense", "docker-hub/team/api", false),
+        ];
+        for (warning, repository, want) in cases {
+            assert_eq!(
+                affects(warning, "docker-hub", repository),
+                want,
+                "{warning} {repository}"
+            );
+        }
+    }
+}

@@ -768,6 +768,60 @@ mod tests {
     }
 
     #[test]
+    fn tag_resource_merges_tags_of_an_existing_repository() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        let secrets = SecretsState::default();
+        s.create_repository(&ctx, "docker-hub/app", true, vec![]);
+        let arn = s.repositories["docker-hub/app"].arn.clone();
+        let tag = |k: &str, v: &str| json!({"resourceArn": arn, "tags": [{"Key": k, "Value": v}]});
+        s.handle(&ctx, "TagResource", &tag("a", "1"), &secrets)
+            .unwrap();
+        s.handle(&ctx, "TagResource", &tag("b", "2"), &secrets)
+            .unwrap();
+        s.handle(&ctx, "TagResource", &tag("a", "3"), &secrets)
+            .unwrap();
+        let out = s
+            .handle(
+                &ctx,
+                "ListTagsForResource",
+                &json!({"resourceArn": arn}),
+                &secrets,
+            )
+            .unwrap();
+        assert_eq!(
+            out["tags"],
+            json!([{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "3"}])
+        );
+        let missing = arn.replace("docker-hub/app", "docker-hub/gone");
+        let err = s
+            .handle(
+                &ctx,
+                "ListTagsForResource",
+                &json!({"resourceArn": missing}),
+                &secrets,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "RepositoryNotFoundException");
+        let err = s
+            .handle(
+                &ctx,
+                "TagResource",
+                &json!({"resourceArn": "arn:aws:ecs:us-east-1:000000000000:cluster/x", "tags": []}),
+                &secrets,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        for i in 0..48 {
+            s.handle(&ctx, "TagResource", &tag(&format!("k{i}"), "v"), &secrets)
+                .unwrap();
+        }
+        let err = s
+            .handle(&ctx, "TagResource", &tag("one-too-many", "v"), &secrets)
+            .unwrap_err();
+        assert_eq!(err.code, "TooManyTagsException");
+    }
+
+    #[test]
     fn seeded_repositories_hold_every_tag() {
         let (mut s, ctx) = state_with_rule("docker-hub");
         s.ensure_repository(&ctx, "app");
