@@ -286,11 +286,16 @@ pub struct RolloutStatus {
     pub refreshed_by: Option<String>,
     /// Why berth retried this rollout after ECS failed it (one UpdateService
     /// with forceNewDeployment): `berth.dev/refresh=VALUE`, or
-    /// `PullThroughCache NAME Ready at TIME` when the rule serving an image
-    /// that could not be pulled became Ready after the rollout started (once
-    /// per such transition).
+    /// `PullThroughCache NAME serves REPOSITORY at TIME` when the rule
+    /// serving an image that could not be pulled went from warning about
+    /// its repository to serving it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_for: Option<String>,
+    /// What berth last saw may make pulls of the image's repository fail:
+    /// the PullThroughCache serving it is not Ready or warns about it, or
+    /// none covers it. A failed rollout is retried once when this clears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_through_cache_warning: Option<String>,
 }
 
 /// An ECS service deployment as DescribeServiceDeployments reports it.

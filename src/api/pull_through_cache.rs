@@ -192,6 +192,59 @@ pub struct PullThroughCacheStatus {
     /// Other rules or repository creation templates whose prefix overlaps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+    /// Repositories under the prefix the cache did not create (older than
+    /// the first rule berth knows for the prefix and without berth's
+    /// record tag): ECR does not fetch into them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged_repositories: Vec<String>,
+    /// The creation time (RFC 3339) of the newest repository berth tagged
+    /// `berth.dev/pull-through-cache` as the cache's: newer ones are
+    /// tagged on the next reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repositories_recorded_until: Option<String>,
+}
+
+/// Whether repository `name` lies under prefix `prefix` (ECR matches a
+/// rule's or template's prefix followed by `/`; `ROOT` covers every
+/// repository).
+pub fn covers(prefix: &str, name: &str) -> bool {
+    prefix == "ROOT" || name.starts_with(&format!("{prefix}/"))
+}
+
+/// Whether a warning of the cache for `prefix` (a `status.conflicts` entry
+/// `rule/X` or `template/T`, or `repository/R` for an unmanaged
+/// repository) makes pulls of `repository`, which the rule serves, fail: a
+/// narrower rule takes the repositories it names or covers away from the
+/// prefix rule, a template shapes every repository the cache creates under
+/// it, and ECR does not fetch into a repository it did not create.
+pub fn affects(warning: &str, prefix: &str, repository: &str) -> bool {
+    match warning.split_once('/') {
+        Some(("rule", x)) => {
+            repository == x || (covers(x, repository) && x != prefix && covers(prefix, x))
+        }
+        Some(("template", t)) => covers(t, repository),
+        Some(("repository", r)) => repository == r,
+        _ => false,
+    }
+}
+
+impl PullThroughCacheStatus {
+    /// Every warning of this status (see [`affects`]).
+    pub fn warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.conflicts.iter().cloned().chain(
+            self.unmanaged_repositories
+                .iter()
+                .map(|r| format!("repository/{r}")),
+        )
+    }
+
+    /// The warnings that make pulls of `repository` fail.
+    pub fn affecting(&self, repository: &str) -> Vec<String> {
+        let prefix = self.ecr_repository_prefix.as_deref().unwrap_or_default();
+        self.warnings()
+            .filter(|w| affects(w, prefix, repository))
+            .collect()
+    }
 }
 
 impl PullThroughCacheSpec {
@@ -268,5 +321,48 @@ impl PullThroughCacheSpec {
         self.upstream_registry_url
             .clone()
             .or_else(|| self.upstream_registry.default_url().map(str::to_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::affects;
+
+    #[test]
+    fn a_warning_affects_the_repositories_it_names_or_covers() {
+        let cases = [
+            // A per-repository rule under the prefix: its repository and
+            // those under it, not its siblings.
+            ("rule/docker-hub/team/api", "docker-hub/team/api", true),
+            ("rule/docker-hub/team/api", "docker-hub/team/api/x", true),
+            ("rule/docker-hub/team/api", "docker-hub/team/web", false),
+            // A wider rule does not take the prefix's repositories away.
+            ("rule/ROOT", "docker-hub/team/api", false),
+            ("template/docker-hub", "docker-hub/team/api", true),
+            (
+                "template/docker-hub/team",
+                "docker-hub/library/nginx",
+                false,
+            ),
+            ("template/ROOT", "docker-hub/library/nginx", true),
+            (
+                "repository/docker-hub/team/web",
+                "docker-hub/team/web",
+                true,
+            ),
+            (
+                "repository/docker-hub/team/web",
+                "docker-hub/team/api",
+                false,
+            ),
+            ("nonsense", "docker-hub/team/api", false),
+        ];
+        for (warning, repository, want) in cases {
+            assert_eq!(
+                affects(warning, "docker-hub", repository),
+                want,
+                "{warning} {repository}"
+            );
+        }
     }
 }

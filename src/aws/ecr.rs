@@ -20,13 +20,18 @@ pub struct RuleView {
     pub updated_at: Option<f64>,
 }
 
-/// A repository under a cached prefix.
-#[derive(Clone, Debug, PartialEq)]
+/// A repository under a cached prefix. ECR does not say who created a
+/// repository: berth infers it from the creation time and records it in a
+/// tag (see `controller::pull_through_cache::repositories`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RepositoryView {
     pub name: String,
-    /// ECR does not say who created a repository: one created before any
-    /// rule berth knows for the prefix cannot have come from the cache.
-    pub created_by_cache: bool,
+    pub arn: String,
+    /// Seconds since the epoch.
+    pub created_at: Option<f64>,
+    /// The value of the tag berth records the cache's repositories with,
+    /// once read with ListTagsForResource (not read: None).
+    pub recorded_for: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,18 +187,14 @@ pub async fn validate_rule(
 }
 
 /// Repositories named `prefix/...` (DescribeRepositories has no prefix
-/// filter, so every page is read). `cache_since` is when the first rule
-/// berth knows for the prefix was created (seconds since the epoch):
-/// repositories created since then count as the cache's.
+/// filter, so every page is read; it reports no tags).
 pub async fn repositories_under(
     clients: &Clients,
     prefix: &str,
     registry_id: Option<&str>,
-    cache_since: Option<f64>,
 ) -> Result<Vec<RepositoryView>, AwsFailure> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
-    let under = format!("{prefix}/");
     loop {
         let page = clients
             .call("ecr:DescribeRepositories", || {
@@ -207,11 +208,12 @@ pub async fn repositories_under(
             .await?;
         for r in page.repositories() {
             let name = r.repository_name().unwrap_or_default();
-            if prefix == "ROOT" || name.starts_with(&under) {
-                let created = secs(r.created_at());
+            if crate::api::pull_through_cache::covers(prefix, name) {
                 out.push(RepositoryView {
                     name: name.to_string(),
-                    created_by_cache: matches!((created, cache_since), (Some(c), Some(t)) if c >= t),
+                    arn: r.repository_arn().unwrap_or_default().to_string(),
+                    created_at: secs(r.created_at()),
+                    recorded_for: None,
                 });
             }
         }
@@ -219,6 +221,66 @@ pub async fn repositories_under(
         if token.is_none() {
             return Ok(out);
         }
+    }
+}
+
+/// The value of tag `key` on repository `arn` (ListTagsForResource); a
+/// repository deleted meanwhile has none.
+pub async fn repository_tag(
+    clients: &Clients,
+    arn: &str,
+    key: &str,
+) -> Result<Option<String>, AwsFailure> {
+    match clients
+        .call("ecr:ListTagsForResource", || {
+            clients
+                .ecr
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+        })
+        .await
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .find(|t| t.key() == key)
+            .map(|t| t.value().to_string())),
+        Err(f) if f.is_code("RepositoryNotFoundException") => Ok(None),
+        Err(f) => Err(f),
+    }
+}
+
+/// Sets tag `key` to `value` on repository `arn` (TagResource overwrites
+/// an existing value: the same end state when repeated); a repository
+/// deleted meanwhile needs none.
+pub async fn tag_repository(
+    clients: &Clients,
+    arn: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), AwsFailure> {
+    // Both members are set: the builder cannot fail.
+    let tags: Vec<_> = aws_sdk_ecr::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .into_iter()
+        .collect();
+    match clients
+        .call("ecr:TagResource", || {
+            clients
+                .ecr
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(f) if f.is_code("RepositoryNotFoundException") => Ok(()),
+        Err(f) => Err(f),
     }
 }
 

@@ -13,6 +13,12 @@ pub const TAG_RUN_HASH: &str = "berth.dev/run-hash";
 /// On every task berth runs for a MigrationJob: which attempt of the run.
 pub const TAG_ATTEMPT: &str = "berth.dev/attempt";
 
+/// On every ECR repository berth found a pull-through cache created: the
+/// rule prefix whose cache created it. It outlives the PullThroughCache
+/// object (and its status), so a re-created object still knows the
+/// repository is the cache's.
+pub const TAG_PULL_THROUGH_CACHE: &str = "berth.dev/pull-through-cache";
+
 /// The [`TAG_OWNER`] value of `obj`.
 pub fn owner_of<K: ResourceExt>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())

@@ -5,7 +5,7 @@
 //! The objects come from the PullThroughCache watch store, never a LIST.
 
 use crate::api::conditions::{self, DEGRADED, READY};
-use crate::api::pull_through_cache::PullThroughCache;
+use crate::api::pull_through_cache::{covers, PullThroughCache};
 use crate::api::task_definition::TaskDefinitionSpec;
 
 use super::context::Context;
@@ -31,11 +31,6 @@ pub fn private_repository<'a>(image: &'a str, region: &str) -> Option<(&'a str, 
     Some((account, repo))
 }
 
-/// Whether the prefix `prefix` covers repository `repo`.
-fn covers(prefix: &str, repo: &str) -> bool {
-    prefix == "ROOT" || repo.starts_with(&format!("{prefix}/"))
-}
-
 /// The PullThroughCache serving an image, as a status names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Serving {
@@ -46,6 +41,10 @@ pub struct Serving {
     pub object: Option<String>,
     /// What a failed pull should know about the rule.
     pub state: String,
+    /// The rule serves the repository: Ready, and none of its warnings
+    /// (overlapping rules, templates, repositories the cache did not
+    /// create) affects this repository. False while pulls may fail.
+    pub serves: bool,
 }
 
 /// The PullThroughCache of `namespace` (or, failing that, of any namespace:
@@ -85,6 +84,7 @@ pub fn serving(
             state: format!(
                 "no PullThroughCache covers repository {repo}; create one whose ecrRepositoryPrefix is its first path segment"
             ),
+            serves: false,
         });
     };
     let name = p.metadata.name.clone().unwrap_or_default();
@@ -100,11 +100,21 @@ pub fn serving(
         .unwrap_or_default();
     let ready = conditions::find(conds, READY);
     let degraded = conditions::find(conds, DEGRADED);
+    let affecting = p
+        .status
+        .as_ref()
+        .map(|s| s.affecting(repo))
+        .unwrap_or_default();
+    let is_ready = ready.is_some_and(|r| r.status == "True");
     let state = match (ready, degraded) {
-        (Some(r), Some(d)) if r.status == "True" && d.reason != "AsExpected" => format!(
-            "PullThroughCache {object} (prefix {prefix}) warns {}: {}",
-            d.reason, d.message
-        ),
+        (Some(r), Some(d))
+            if r.status == "True" && d.reason != "AsExpected" && !affecting.is_empty() =>
+        {
+            format!(
+                "PullThroughCache {object} (prefix {prefix}) warns {}: {}",
+                d.reason, d.message
+            )
+        }
         (Some(r), _) if r.status == "True" => {
             format!("PullThroughCache {object} (prefix {prefix}) is Ready")
         }
@@ -119,6 +129,7 @@ pub fn serving(
         repository: repo.to_string(),
         object: Some(object),
         state,
+        serves: is_ready && affecting.is_empty(),
     })
 }
 
@@ -203,17 +214,25 @@ kind: PullThroughCache
 metadata: {name: docker-hub, namespace: shop}
 spec: {ecrRepositoryPrefix: docker-hub, upstreamRegistry: quay}
 status:
+  ecrRepositoryPrefix: docker-hub
+  conflicts: [rule/docker-hub/library/nginx]
   conditions:
   - {type: Ready, status: "True", reason: PrefixOverlap, message: m, lastTransitionTime: "2026-01-01T00:00:00Z"}
   - {type: Degraded, status: "False", reason: PrefixOverlap, message: other rules overlap, lastTransitionTime: "2026-01-01T00:00:00Z"}
 "#);
-        let s = serving(&[p], "shop", "us-east-1", IMAGE).unwrap();
+        let s = serving(std::slice::from_ref(&p), "shop", "us-east-1", IMAGE).unwrap();
         assert_eq!(s.object.as_deref(), Some("docker-hub"));
         assert!(
             s.state.contains("warns PrefixOverlap: other rules overlap"),
             "{}",
             s.state
         );
+        assert!(!s.serves);
+        // The same warning names another repository: this one is served.
+        let other = IMAGE.replace("library/nginx", "library/redis");
+        let s2 = serving(std::slice::from_ref(&p), "shop", "us-east-1", &other).unwrap();
+        assert!(s2.serves, "{}", s2.state);
+        assert!(s2.state.ends_with("is Ready"), "{}", s2.state);
         let msg = explain("1 task(s) stopped: CannotPullContainerError: x", Some(&s));
         assert!(msg.ends_with(&s.state));
         assert_eq!(

@@ -245,12 +245,13 @@ fn ecs_services(
             Some(reflector::ObjectRef::new(&service).within(&ns))
         },
     );
-    // A PullThroughCache that became Ready may let a rollout that failed to
-    // pull be retried (ECS never retries a FAILED deployment).
+    // A PullThroughCache whose warnings changed (or that became Ready) may
+    // serve an image a failed rollout could not pull: that rollout is
+    // retried once (ECS never retries a FAILED deployment).
     let ecs = ecs.watches(
         w.api::<PullThroughCache>(),
         watcher::Config::default(),
-        move |cache| ecs_service::retry::waiting_for_cache(&store.state(), &cache),
+        move |_cache| ecs_service::retry::waiting_for_cache(&store.state()),
     );
     w.run(ecs, reconcile_ecs)
 }

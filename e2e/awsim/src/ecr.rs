@@ -286,6 +286,33 @@ impl EcrState {
         })
     }
 
+    /// The repository `resourceArn` names (TagResource,
+    /// ListTagsForResource): InvalidParameterException for an ARN that is
+    /// not an ECR repository's, RepositoryNotFoundException for one that
+    /// does not exist.
+    fn repository_by_arn(&mut self, body: &Value, registry: &str) -> AwsResult<&mut Repository> {
+        let arn = str_field(body, "resourceArn").unwrap_or("");
+        let name = arn
+            .split_once(":repository/")
+            .filter(|(head, _)| head.starts_with("arn:aws:ecr:"))
+            .map(|(_, name)| name.to_string())
+            .ok_or_else(|| {
+                AwsError::client(
+                    "InvalidParameterException",
+                    format!("Invalid parameter at 'resourceArn' failed to satisfy constraint: '{arn}' is not a valid Amazon ECR repository ARN"),
+                )
+            })?;
+        self.repositories
+            .get_mut(&name)
+            .filter(|r| r.arn == arn)
+            .ok_or_else(|| {
+                AwsError::client(
+                    "RepositoryNotFoundException",
+                    format!("The repository with name '{name}' does not exist in the registry with id '{registry}'"),
+                )
+            })
+    }
+
     fn check_credential(secrets: &SecretsState, arn: Option<&str>) -> AwsResult<()> {
         if let Some(arn) = arn {
             if !secrets.resolves(arn) {
@@ -578,6 +605,38 @@ impl EcrState {
                 })?;
                 Ok(json!({"repository": Self::repo_json(&r, &registry)}))
             }
+            // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_TagResource.html:
+            // "Existing tags on a resource are not changed if they are not
+            // specified"; "the only supported resource is an Amazon ECR
+            // repository"; an empty body answers success; over 50 tags on
+            // the repository is TooManyTagsException.
+            "TagResource" => {
+                let r = self.repository_by_arn(body, &registry)?;
+                let new = body
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut tags = r.tags.clone();
+                for t in new {
+                    tags.retain(|old| old["Key"] != t["Key"]);
+                    tags.push(t);
+                }
+                if tags.len() > 50 {
+                    return Err(AwsError::client(
+                        "TooManyTagsException",
+                        "The list of tags on the repository is over the limit. The maximum number of tags that can be applied to a repository is 50.",
+                    ));
+                }
+                r.tags = tags;
+                Ok(json!({}))
+            }
+            // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListTagsForResource.html:
+            // the tags of the repository named by resourceArn.
+            "ListTagsForResource" => {
+                let r = self.repository_by_arn(body, &registry)?;
+                Ok(json!({"tags": r.tags}))
+            }
             "GetAuthorizationToken" => Ok(json!({"authorizationData": [{
                 "authorizationToken": "QVdTOmF3c2lt",
                 "expiresAt": ctx.now + 43200.0,
@@ -706,6 +765,60 @@ mod tests {
         );
         s.resolve_pull(&ctx, &image(&ctx, "docker-hub/library/nginx:1"))
             .unwrap();
+    }
+
+    #[test]
+    fn tag_resource_merges_tags_of_an_existing_repository() {
+        let (mut s, ctx) = state_with_rule("docker-hub");
+        let secrets = SecretsState::default();
+        s.create_repository(&ctx, "docker-hub/app", true, vec![]);
+        let arn = s.repositories["docker-hub/app"].arn.clone();
+        let tag = |k: &str, v: &str| json!({"resourceArn": arn, "tags": [{"Key": k, "Value": v}]});
+        s.handle(&ctx, "TagResource", &tag("a", "1"), &secrets)
+            .unwrap();
+        s.handle(&ctx, "TagResource", &tag("b", "2"), &secrets)
+            .unwrap();
+        s.handle(&ctx, "TagResource", &tag("a", "3"), &secrets)
+            .unwrap();
+        let out = s
+            .handle(
+                &ctx,
+                "ListTagsForResource",
+                &json!({"resourceArn": arn}),
+                &secrets,
+            )
+            .unwrap();
+        assert_eq!(
+            out["tags"],
+            json!([{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "3"}])
+        );
+        let missing = arn.replace("docker-hub/app", "docker-hub/gone");
+        let err = s
+            .handle(
+                &ctx,
+                "ListTagsForResource",
+                &json!({"resourceArn": missing}),
+                &secrets,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "RepositoryNotFoundException");
+        let err = s
+            .handle(
+                &ctx,
+                "TagResource",
+                &json!({"resourceArn": "arn:aws:ecs:us-east-1:000000000000:cluster/x", "tags": []}),
+                &secrets,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        for i in 0..48 {
+            s.handle(&ctx, "TagResource", &tag(&format!("k{i}"), "v"), &secrets)
+                .unwrap();
+        }
+        let err = s
+            .handle(&ctx, "TagResource", &tag("one-too-many", "v"), &secrets)
+            .unwrap_err();
+        assert_eq!(err.code, "TooManyTagsException");
     }
 
     #[test]

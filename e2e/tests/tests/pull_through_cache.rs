@@ -282,8 +282,9 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
     let generation = s.metadata.generation;
     assert!(env.rollout_retries().is_empty());
 
-    // ECS never retries a FAILED deployment: once the rule is Ready, berth
-    // retries the rollout once by itself, with no spec edit and no refresh.
+    // ECS never retries a FAILED deployment: once a rule serves the
+    // repository, berth retries the rollout once by itself, with no spec
+    // edit and no refresh.
     env.apply_yaml(&file("pull-through-cache.yaml"))
         .await
         .unwrap();
@@ -305,7 +306,8 @@ async fn the_web_service_pulls_through_the_cache_once_the_rule_exists() {
         rollout
             .retried_for
             .as_deref()
-            .is_some_and(|r| r.starts_with("PullThroughCache docker-hub Ready at ")),
+            .is_some_and(|r| r
+                .starts_with("PullThroughCache docker-hub serves docker-hub/library/nginx at ")),
         "{rollout:?}"
     );
     let events = env.events_for("web").await;

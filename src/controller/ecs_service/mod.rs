@@ -143,7 +143,6 @@ struct Observed {
     /// checks.
     jobs: Vec<MigrationJob>,
     serving: Option<super::pull_through::Serving>,
-    cache: Option<retry::CacheReady>,
 }
 
 /// The ECS service (batched DescribeServices) and, when it exists, which
@@ -189,13 +188,6 @@ async fn observe(
     let stopped = stopped_tasks(obj, clients, service.as_ref(), desired.arn, pushed).await?;
     let ns = obj.namespace().unwrap_or_default();
     let serving = pull_through(obj, ctx, clients, &stopped);
-    let cache = retry::cache_ready(
-        &ctx.stores.caches.state(),
-        &ns,
-        serving.as_ref(),
-        &stopped,
-        desired.arn,
-    );
     Ok(Ok(Observed {
         service,
         owners,
@@ -204,7 +196,6 @@ async fn observe(
         stopped,
         jobs: ctx.jobs_for(&ns, &obj.name_any()),
         serving,
-        cache,
     }))
 }
 
@@ -244,7 +235,7 @@ async fn act_and_report(
             .annotations()
             .get(REFRESH_ANNOTATION)
             .map(String::as_str),
-        cache: o.cache,
+        cache: o.serving.clone(),
         now,
     });
     for c in &mut p.conditions {

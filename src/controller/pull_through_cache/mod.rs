@@ -7,6 +7,9 @@ pub mod plan;
 mod plan_tests;
 #[cfg(test)]
 mod plan_tests_states;
+pub mod repositories;
+#[cfg(test)]
+mod repositories_tests;
 #[cfg(test)]
 pub(crate) use plan_tests_states::rows as states;
 
@@ -22,6 +25,7 @@ use super::shell::{Deleted, Failed, Kind, Outcome, Target, Then};
 use crate::api::common::DeletionPolicy;
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
 use crate::api::roles::PassesRoles;
+use crate::aws::tags::TAG_PULL_THROUGH_CACHE;
 use crate::aws::{ecr, sts, Clients};
 use plan::{Decision, RuleAction};
 
@@ -210,8 +214,10 @@ async fn report(
     let rule = rules.iter().find(|r| &r.prefix == prefix);
     let first_rule = plan::first_rule_created_at(prev, prefix, rule);
     let templates = ecr::templates(clients).await?;
-    let repositories = ecr::repositories_under(clients, prefix, registry, first_rule).await?;
-    let diagnosis = plan::diagnose(prefix, &rules, &templates, &repositories);
+    let repos = observe_repositories(clients, prefix, registry, first_rule).await?;
+    let recorded_until = record_repositories(obj, ctx, clients, prev, &repos, first_rule).await?;
+    let unmanaged = repositories::unmanaged(prefix, &repos, first_rule);
+    let diagnosis = plan::diagnose(prefix, &rules, &templates, unmanaged);
     let next = plan::status(&plan::Report {
         obj,
         prev,
@@ -219,6 +225,7 @@ async fn report(
         first_rule,
         verdict: &verdict,
         diagnosis: &diagnosis,
+        recorded_until,
         now: k8s_openapi::jiff::Timestamp::now(),
     });
     // A warning (or an invalid rule) gets one Event when it first appears
@@ -234,6 +241,60 @@ async fn report(
         .await;
     }
     Ok(next)
+}
+
+/// The repositories under the prefix, with berth's record tag read for
+/// those the creation time does not show to be the cache's.
+async fn observe_repositories(
+    clients: &Clients,
+    prefix: &str,
+    registry: Option<&str>,
+    first_rule: Option<f64>,
+) -> Result<Vec<ecr::RepositoryView>> {
+    let mut repos = ecr::repositories_under(clients, prefix, registry).await?;
+    let older: Vec<String> = repositories::to_read(&repos, first_rule)
+        .into_iter()
+        .map(|r| r.arn.clone())
+        .collect();
+    for r in repos.iter_mut().filter(|r| older.contains(&r.arn)) {
+        r.recorded_for = ecr::repository_tag(clients, &r.arn, TAG_PULL_THROUGH_CACHE).await?;
+    }
+    Ok(repos)
+}
+
+/// Tags the cache's repositories not recorded yet (one Event for them
+/// all); `status.repositoriesRecordedUntil` after it.
+async fn record_repositories(
+    obj: &PullThroughCache,
+    ctx: &Context,
+    clients: &Clients,
+    prev: &PullThroughCacheStatus,
+    repos: &[ecr::RepositoryView],
+    first_rule: Option<f64>,
+) -> Result<Option<String>> {
+    let prefix = &obj.spec.ecr_repository_prefix;
+    // A new prefix starts its record again.
+    let until = prev
+        .repositories_recorded_until
+        .as_deref()
+        .filter(|_| prev.ecr_repository_prefix.as_ref() == Some(prefix));
+    let new = repositories::to_record(repos, first_rule, until);
+    if new.is_empty() {
+        return Ok(until.map(str::to_string));
+    }
+    for r in &new {
+        ecr::tag_repository(clients, &r.arn, TAG_PULL_THROUGH_CACHE, prefix).await?;
+    }
+    let note = repositories::recorded_note(prefix, &new);
+    ctx.event(
+        obj,
+        EventType::Normal,
+        "RepositoriesRecorded",
+        "TagResource",
+        note,
+    )
+    .await;
+    Ok(repositories::recorded_until(until, &new))
 }
 
 /// The prefix of the rule status records as berth's.

@@ -6,9 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::api::pull_through_cache::{
-    PullThroughCache, PullThroughCacheSpec, PullThroughCacheStatus,
+    covers, PullThroughCache, PullThroughCacheSpec, PullThroughCacheStatus,
 };
-use crate::aws::ecr::{RepositoryView, RuleRequest, RuleView, TemplateView, Verdict};
+use crate::aws::ecr::{RuleRequest, RuleView, TemplateView, Verdict};
 use crate::controller::claims::Standing;
 use crate::controller::shell::{Outcome, Then};
 
@@ -310,11 +310,13 @@ pub struct Diagnosis {
     pub unmanaged: Vec<String>,
 }
 
+/// `unmanaged`: the repositories under the prefix the cache did not create
+/// (`repositories::unmanaged`).
 pub fn diagnose(
     prefix: &str,
     rules: &[RuleView],
     templates: &[TemplateView],
-    repositories: &[RepositoryView],
+    unmanaged: Vec<String>,
 ) -> Diagnosis {
     Diagnosis {
         other_rules: rules
@@ -327,11 +329,7 @@ pub fn diagnose(
             .filter(|t| t.for_cache && overlaps(&t.prefix, prefix))
             .map(|t| t.prefix.clone())
             .collect(),
-        unmanaged: repositories
-            .iter()
-            .filter(|r| !r.created_by_cache)
-            .map(|r| r.name.clone())
-            .collect(),
+        unmanaged,
     }
 }
 
@@ -367,11 +365,46 @@ impl Diagnosis {
         if !self.unmanaged.is_empty() {
             reason.get_or_insert(Reason::UnmanagedRepositories);
             parts.push(format!(
-                "repositories under the prefix were created before the cache rule existed ({}): ECR does not fetch into repositories it did not create, so tags they lack fail to pull with CannotPullContainerError not found; delete them if they were made by hand",
+                "repositories under the prefix were created before the cache rule existed and carry no berth.dev/pull-through-cache record of its cache ({}): ECR does not fetch into repositories it did not create, so tags they lack fail to pull with CannotPullContainerError not found; delete them if they were made by hand",
                 named("repository", &self.unmanaged)
             ));
         }
         reason.map(|r| (r, parts.join("; ")))
+    }
+
+    /// A rule whose prefix lies under another rule's or a template's names
+    /// one repository of that wider prefix (the incident's per-repository
+    /// rules): ECR matches a prefix followed by `/`, so the repository
+    /// named `prefix` itself is pulled through the wider rule (and shaped by
+    /// the template), never through this one. The reason and a message
+    /// naming what covers it, when so.
+    pub fn named_repository_unserved(&self, prefix: &str) -> Option<(Reason, String)> {
+        let covering = |names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .filter(|n| covers(n, prefix))
+                .cloned()
+                .collect()
+        };
+        let (rules, templates) = (covering(&self.other_rules), covering(&self.templates));
+        let reason = match (rules.is_empty(), templates.is_empty()) {
+            (true, true) => return None,
+            (false, _) => Reason::PrefixOverlap,
+            (true, false) => Reason::TemplateOverlap,
+        };
+        let by: Vec<String> = rules
+            .iter()
+            .map(|r| format!("rule {r}"))
+            .chain(templates.iter().map(|t| format!("template {t}")))
+            .collect();
+        let mut message = format!(
+            "it cannot serve repository {prefix}, which it is named after: {} covers that repository (a prefix serves only the repositories under {prefix}/); delete this rule and serve {prefix} through one prefix rule",
+            by.join(", ")
+        );
+        if let Some((_, rest)) = self.warning(prefix) {
+            message = format!("{message}; {rest}");
+        }
+        Some((reason, message))
     }
 }
 
@@ -398,12 +431,23 @@ pub fn conditions(prefix: &str, verdict: &Verdict, diagnosis: &Diagnosis) -> Vec
         );
     }
     let ready = format!("the pull-through cache rule for prefix {prefix} is valid");
+    if let Some((reason, message)) = diagnosis.named_repository_unserved(prefix) {
+        // Not Ready: the one repository the rule is named after cannot
+        // pull through it, so nothing this object was made for works.
+        return vec![
+            Desired::new(READY, false, reason, format!("{ready}, but {message}")),
+            Desired::new(PROGRESSING, false, Reason::RuleReady, ready),
+            Desired::new(DEGRADED, true, reason, message),
+        ];
+    }
     match diagnosis.warning(prefix) {
         None => vec![
             Desired::new(READY, true, Reason::RuleReady, ready.clone()),
             Desired::new(PROGRESSING, false, Reason::RuleReady, ready),
             conditions::not_degraded(),
         ],
+        // Pulls of some repositories under the prefix fail, the others
+        // work: Ready, and Degraded=False names the ones to fix.
         Some((reason, message)) => vec![
             Desired::new(READY, true, reason, format!("{ready}, but {message}")),
             Desired::new(PROGRESSING, false, Reason::RuleReady, ready),
@@ -421,6 +465,8 @@ pub struct Report<'a> {
     pub first_rule: Option<f64>,
     pub verdict: &'a Verdict,
     pub diagnosis: &'a Diagnosis,
+    /// `status.repositoriesRecordedUntil` after this reconcile's tagging.
+    pub recorded_until: Option<String>,
     pub now: Timestamp,
 }
 
@@ -438,6 +484,8 @@ pub fn status(r: &Report<'_>) -> PullThroughCacheStatus {
         valid: Some(r.verdict.valid),
         validation_failure: r.verdict.failure.clone(),
         conflicts: r.diagnosis.conflicts(),
+        unmanaged_repositories: r.diagnosis.unmanaged.clone(),
+        repositories_recorded_until: r.recorded_until.clone(),
     }
 }
 

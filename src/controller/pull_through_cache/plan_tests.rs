@@ -11,7 +11,7 @@ use super::plan::{
 };
 use crate::api::conditions::{Desired, Reason, DEGRADED, READY};
 use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus, UpstreamRegistry};
-use crate::aws::ecr::{RepositoryView, RuleView, TemplateView, Verdict};
+use crate::aws::ecr::{RuleView, TemplateView, Verdict};
 use crate::controller::claims::{Holder, Standing};
 use crate::controller::shell::{paused, Outcome, Then};
 
@@ -219,7 +219,7 @@ const VALID: Verdict = Verdict {
 
 #[test]
 fn a_valid_rule_without_problems_is_ready() {
-    let d = diagnose("docker-hub", &[rule("docker-hub", BORN)], &[], &[]);
+    let d = diagnose("docker-hub", &[rule("docker-hub", BORN)], &[], vec![]);
     let c = conditions("docker-hub", &VALID, &d);
     assert_eq!(reason_of(&c, READY), (true, Reason::RuleReady));
     assert_eq!(reason_of(&c, DEGRADED), (false, Reason::AsExpected));
@@ -256,17 +256,8 @@ fn the_incident_is_diagnosed() {
         template("other", true),
         template("docker-hub/mirror", false),
     ];
-    let repos = [
-        RepositoryView {
-            name: "docker-hub/tonys-chips/web".into(),
-            created_by_cache: false,
-        },
-        RepositoryView {
-            name: "docker-hub/library/nginx".into(),
-            created_by_cache: true,
-        },
-    ];
-    let d = diagnose("docker-hub", &rules, &templates, &repos);
+    let repos = vec!["docker-hub/tonys-chips/web".to_string()];
+    let d = diagnose("docker-hub", &rules, &templates, repos.clone());
     assert_eq!(d.other_rules, ["docker-hub/tonys-chips/api"]);
     assert_eq!(d.templates, ["docker-hub"]);
     assert_eq!(d.unmanaged, ["docker-hub/tonys-chips/web"]);
@@ -285,10 +276,10 @@ fn the_incident_is_diagnosed() {
         assert!(c[0].message.contains(name), "{name}: {}", c[0].message);
     }
 
-    let only_template = diagnose("docker-hub", &rules[..1], &templates, &[]);
+    let only_template = diagnose("docker-hub", &rules[..1], &templates, vec![]);
     let c = conditions("docker-hub", &VALID, &only_template);
     assert_eq!(reason_of(&c, READY), (true, Reason::TemplateOverlap));
-    let only_repos = diagnose("docker-hub", &rules[..1], &[], &repos);
+    let only_repos = diagnose("docker-hub", &rules[..1], &[], repos);
     let c = conditions("docker-hub", &VALID, &only_repos);
     assert_eq!(reason_of(&c, READY), (true, Reason::UnmanagedRepositories));
     // What berth knows, not more: the repository is older than the rule.
@@ -577,4 +568,105 @@ fn an_old_prefix_claimed_since_by_another_object_is_not_deleted() {
         matches!(d, Decision::Act(RuleAction::Replace { .. })),
         "{d:?}"
     );
+}
+
+/// (case, prefix, other rules, templates for the cache, Ready, reason)
+type NamedCase = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    bool,
+    Reason,
+);
+
+#[test]
+fn a_rule_that_cannot_serve_the_repository_it_is_named_after_is_not_ready() {
+    let cases: [NamedCase; 6] = [
+        (
+            "a per-repository rule under a prefix rule",
+            "docker-hub/team/api",
+            &["docker-hub"],
+            &[],
+            false,
+            Reason::PrefixOverlap,
+        ),
+        (
+            "a per-repository rule under a template for the cache",
+            "docker-hub/team/api",
+            &[],
+            &["docker-hub"],
+            false,
+            Reason::TemplateOverlap,
+        ),
+        (
+            "a per-repository rule under the ROOT rule",
+            "ecr-public/team/api",
+            &["ROOT"],
+            &[],
+            false,
+            Reason::PrefixOverlap,
+        ),
+        (
+            "a prefix rule whose template covers only the repositories under it",
+            "docker-hub",
+            &[],
+            &["docker-hub"],
+            true,
+            Reason::TemplateOverlap,
+        ),
+        (
+            "a prefix rule with per-repository rules under it",
+            "docker-hub",
+            &["docker-hub/team/api"],
+            &[],
+            true,
+            Reason::PrefixOverlap,
+        ),
+        (
+            "a per-repository rule alone",
+            "docker-hub/team/api",
+            &[],
+            &[],
+            true,
+            Reason::RuleReady,
+        ),
+    ];
+    for (case, prefix, others, templates, ready, reason) in cases {
+        let rules: Vec<RuleView> = others.iter().map(|p| rule(p, BORN)).collect();
+        let templates: Vec<TemplateView> = templates
+            .iter()
+            .map(|p| TemplateView {
+                prefix: p.to_string(),
+                for_cache: true,
+            })
+            .collect();
+        let d = diagnose(prefix, &rules, &templates, vec![]);
+        let c = conditions(prefix, &VALID, &d);
+        assert_eq!(reason_of(&c, READY), (ready, reason), "{case}");
+        let degraded = reason_of(&c, DEGRADED);
+        match (ready, reason) {
+            (true, Reason::RuleReady) => {
+                assert_eq!(degraded, (false, Reason::AsExpected), "{case}")
+            }
+            // The warning names what to fix, Degraded stays False: pulls
+            // of the other repositories work.
+            (true, _) => assert_eq!(degraded, (false, reason), "{case}"),
+            (false, _) => {
+                assert_eq!(degraded, (true, reason), "{case}");
+                let message = &c[2].message;
+                assert!(
+                    message.contains(&format!("cannot serve repository {prefix}")),
+                    "{case}: {message}"
+                );
+                for cover in others
+                    .iter()
+                    .copied()
+                    .chain(templates.iter().map(|t| t.prefix.as_str()))
+                {
+                    assert!(message.contains(cover), "{case}: {cover} in {message}");
+                }
+            }
+        }
+    }
 }

@@ -32,7 +32,7 @@ pub(crate) fn rows() -> Vec<Row> {
         created_at: Some(1_800_000_000.0),
         ..Default::default()
     };
-    let alone = diagnose(prefix, &[rule], &[], &[]);
+    let alone = diagnose(prefix, &[rule], &[], Vec::new());
     let valid = Verdict {
         valid: true,
         failure: None,

@@ -30,6 +30,8 @@ const CREATE_TEMPLATE: &str = page!("CreateRepositoryCreationTemplate");
 const DESCRIBE_TEMPLATES: &str = page!("DescribeRepositoryCreationTemplates");
 const DELETE_TEMPLATE: &str = page!("DeleteRepositoryCreationTemplate");
 const ENCRYPTION: &str = page!("EncryptionConfiguration");
+const TAG_RESOURCE: &str = page!("TagResource");
+const LIST_TAGS: &str = page!("ListTagsForResource");
 
 /// `ecrRepositoryPrefix` / `upstreamRepositoryPrefix` / template `prefix`.
 const PREFIX: &str =
@@ -198,6 +200,20 @@ pub static TABLES: &[OpRules] = &[
             pattern("prefixes[]", PREFIX, DESCRIBE_TEMPLATES),
             range("maxResults", 1, 1000, DESCRIBE_TEMPLATES),
         ],
+    },
+    OpRules {
+        op: "TagResource",
+        rules: &[
+            required("resourceArn", TAG_RESOURCE),
+            required("tags", TAG_RESOURCE),
+            required("tags[].Key", TAG_RESOURCE).code("InvalidTagParameterException"),
+            required("tags[].Value", TAG_RESOURCE).code("InvalidTagParameterException"),
+            tags("tags", TAGS, TAG_RESOURCE).code("InvalidTagParameterException"),
+        ],
+    },
+    OpRules {
+        op: "ListTagsForResource",
+        rules: &[required("resourceArn", LIST_TAGS)],
     },
     OpRules {
         op: "DeleteRepositoryCreationTemplate",

@@ -249,9 +249,20 @@ pub async fn ptc_requests(clients: &Arc<Clients>, obj: &PullThroughCache) {
     ecr::validate_rule(clients, &r.prefix, registry)
         .await
         .unwrap();
-    ecr::repositories_under(clients, &r.prefix, registry, None)
+    ecr::repositories_under(clients, &r.prefix, registry)
         .await
         .unwrap();
+    // A repository that does not exist: the shape is what counts, and both
+    // calls take RepositoryNotFoundException as "nothing to record".
+    let arn = format!(
+        "arn:aws:ecr:us-east-1:123456789012:repository/{}/app",
+        r.prefix
+    );
+    let key = berth::aws::tags::TAG_PULL_THROUGH_CACHE;
+    ecr::tag_repository(clients, &arn, key, &r.prefix)
+        .await
+        .unwrap();
+    ecr::repository_tag(clients, &arn, key).await.unwrap();
     ecr::templates(clients).await.unwrap();
     ecr::delete_rule(clients, &r.prefix, registry)
         .await

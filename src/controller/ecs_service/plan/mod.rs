@@ -22,6 +22,7 @@ mod rollout;
 mod settings;
 
 use crate::controller::ownership::Owners;
+use crate::controller::pull_through::Serving;
 pub use action::{fields_of, ServiceAction};
 pub use events::{tags_event, update_event};
 pub use gate::{gate, gate_unchanged, post_check, waiting_for_migrations, Gate};
@@ -63,9 +64,10 @@ pub struct Inputs<'a> {
     pub post_test_failed: Option<String>,
     /// The object's `berth.dev/refresh` annotation.
     pub refresh: Option<&'a str>,
-    /// The Ready PullThroughCache serving an image the desired revision's
-    /// stopped tasks could not pull.
-    pub cache: Option<retry::CacheReady>,
+    /// The PullThroughCache serving the image of the desired revision
+    /// (the one that failed to pull first), or the lack of one; None for an
+    /// image outside this account's private ECR.
+    pub cache: Option<Serving>,
     pub now: Timestamp,
 }
 
@@ -178,6 +180,7 @@ fn create(i: &Inputs<'_>) -> Plan {
             started_at: Some(i.now.to_string()),
             revision: Some(i.desired_revision),
             refreshed_by: i.refresh.map(str::to_string),
+            pull_through_cache_warning: retry::cache_warning(i),
             ..RolloutStatus::default()
         }),
         ..Plan::hold(i, conditions)
@@ -255,6 +258,7 @@ fn update(i: &Inputs<'_>, svc: &ServiceView) -> Plan {
     let mut rollout = rollout_status(svc.primary(), &prev.rollout);
     rollout.service_deployment = i.record.map(deployment::record_status);
     rollout.refreshed_by = retry::seen_refresh(i, failed, retry.as_ref(), prev.rollout.as_ref());
+    rollout.pull_through_cache_warning = retry::cache_warning(i);
     if pushing {
         restart_rollout(i, &mut rollout, retry.as_ref());
     }

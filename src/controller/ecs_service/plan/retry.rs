@@ -3,35 +3,37 @@
 //! cache rule created, an image pushed, IAM fixed) needs one UpdateService
 //! with forceNewDeployment: asked for with a new `berth.dev/refresh` value,
 //! or made by berth once when the PullThroughCache serving an image the
-//! rollout could not pull became Ready after the rollout started.
+//! rollout could not pull goes from "pulls of this repository may fail" to
+//! "serves it". What berth last saw of that cache is in
+//! `status.rollout.pullThroughCacheWarning`, so each such change retries
+//! once, across restarts and repeated reconciles.
 
 use std::sync::Arc;
 
-use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::deployment;
 use super::{self as plan, Gate, Inputs};
-use crate::api::conditions::{self, DEGRADED, READY};
-use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus, StoppedTask};
-use crate::api::pull_through_cache::PullThroughCache;
+use crate::api::conditions::{self, DEGRADED};
+use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
 use crate::aws::ecs::services::ServiceUpdate;
 use crate::aws::ecs::ServiceView;
 use crate::controller::context::REFRESH_ANNOTATION;
-use crate::controller::pull_through::Serving;
 
 /// The reason of the Event of a retry.
 pub const EVENT_REASON: &str = "RolloutRetried";
 
 const PULL_ERROR: &str = "CannotPullContainerError";
 
-/// A PullThroughCache serving an image the failed rollout could not pull,
-/// Ready since `since`.
+/// The PullThroughCache that serves again the repository of an image the
+/// failed rollout could not pull.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CacheReady {
+pub struct CacheServes {
     pub object: String,
-    pub since: Timestamp,
+    pub repository: String,
+    /// When berth saw it serve (this reconcile).
+    pub at: String,
 }
 
 /// Why berth retries a failed rollout.
@@ -39,9 +41,9 @@ pub struct CacheReady {
 pub enum Why {
     /// `berth.dev/refresh` has a value the rollout has not seen.
     Refresh(String),
-    /// The cache serving the image that failed to pull became Ready after
-    /// the rollout started.
-    Cache(CacheReady),
+    /// The cache serving the image that failed to pull warned about its
+    /// repository (or there was none) and now serves it.
+    Cache(CacheServes),
 }
 
 impl Why {
@@ -49,7 +51,10 @@ impl Why {
     pub fn record(&self) -> String {
         match self {
             Why::Refresh(v) => format!("{REFRESH_ANNOTATION}={v}"),
-            Why::Cache(c) => format!("PullThroughCache {} Ready at {}", c.object, c.since),
+            Why::Cache(c) => format!(
+                "PullThroughCache {} serves {} at {}",
+                c.object, c.repository, c.at
+            ),
         }
     }
 }
@@ -86,8 +91,9 @@ pub fn failed(
 }
 
 /// The retry to make now, if any (never while paused): a
-/// `berth.dev/refresh` value the rollout has not seen, else a Ready
-/// transition of the cache later than the rollout's start, once.
+/// `berth.dev/refresh` value the rollout has not seen, else the cache
+/// serving the image that failed to pull serves its repository now while
+/// the status recorded it warned (or no cache covered it) before.
 pub fn decide(i: &Inputs<'_>, failed: bool, prev: Option<&RolloutStatus>) -> Option<Why> {
     if !failed || i.paused {
         return None;
@@ -96,12 +102,53 @@ pub fn decide(i: &Inputs<'_>, failed: bool, prev: Option<&RolloutStatus>) -> Opt
     if let Some(v) = i.refresh.filter(|v| !v.is_empty() && Some(*v) != seen) {
         return Some(Why::Refresh(v.to_string()));
     }
-    let cache = i.cache.as_ref()?;
-    let prev = prev?;
-    let started = prev.started_at.as_deref()?.parse::<Timestamp>().ok()?;
-    let why = Why::Cache(cache.clone());
-    let done = prev.retried_for.as_deref() == Some(why.record().as_str());
-    (cache.since > started && !done).then_some(why)
+    let cache = i.cache.as_ref().filter(|c| c.serves)?;
+    let object = cache.object.clone()?;
+    prev?.pull_through_cache_warning.as_ref()?;
+    pull_failed(i).then(|| {
+        Why::Cache(CacheServes {
+            object,
+            repository: cache.repository.clone(),
+            at: i.now.to_string(),
+        })
+    })
+}
+
+/// `status.rollout.pullThroughCacheWarning` after this reconcile: what
+/// the PullThroughCache serving the service's image says may make its
+/// pulls fail, or that none covers it; None when it serves the image's
+/// repository (or the image is not in this account's private ECR).
+pub fn cache_warning(i: &Inputs<'_>) -> Option<String> {
+    i.cache
+        .as_ref()
+        .filter(|c| !c.serves)
+        .map(|c| c.state.clone())
+}
+
+/// The desired revision failed to pull: a stopped task says so, or the
+/// reported failure does (stopped tasks age out of ECS after about an
+/// hour, the condition stays).
+fn pull_failed(i: &Inputs<'_>) -> bool {
+    let stopped = i.stopped.iter().any(|t| {
+        t.task_definition_arn.as_deref() == Some(i.desired_arn)
+            && t.stopped_reason
+                .as_deref()
+                .is_some_and(|r| r.contains(PULL_ERROR))
+    });
+    stopped
+        || i.obj
+            .status
+            .as_ref()
+            .is_some_and(|s| failed_to_pull(&s.conditions))
+}
+
+/// Degraded says the rollout ECS failed (or rolled back) could not pull.
+fn failed_to_pull(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+    conditions::find(conds, DEGRADED).is_some_and(|c| {
+        c.status == "True"
+            && matches!(c.reason.as_str(), "RolloutFailed" | "RolledBack")
+            && c.message.contains(PULL_ERROR)
+    })
 }
 
 /// The `berth.dev/refresh` value the rollout has seen after this
@@ -128,69 +175,17 @@ pub fn apply(update: &mut ServiceUpdate, desired_arn: &str) {
     update.force_new_deployment = true;
 }
 
-/// The PullThroughCache serving an image a stopped task of the desired
-/// revision could not pull, when its rule is Ready. `serving` is what
-/// `pull_through::for_task_definition` found for the task definition.
-pub fn cache_ready(
-    caches: &[Arc<PullThroughCache>],
-    namespace: &str,
-    serving: Option<&Serving>,
-    stopped: &[StoppedTask],
-    desired_arn: &str,
-) -> Option<CacheReady> {
-    let pull_failed = stopped.iter().any(|t| {
-        t.task_definition_arn.as_deref() == Some(desired_arn)
-            && t.stopped_reason
-                .as_deref()
-                .is_some_and(|r| r.contains(PULL_ERROR))
-    });
-    if !pull_failed {
-        return None;
-    }
-    let object = serving?.object.clone()?;
-    let (ns, name) = object.split_once('/').unwrap_or((namespace, &object));
-    let cache = caches.iter().find(|c| {
-        c.metadata.name.as_deref() == Some(name)
-            && c.metadata.namespace.as_deref() == Some(ns)
-            && c.metadata.deletion_timestamp.is_none()
-    })?;
-    let conds = cache
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    let ready = conditions::find(conds, READY).filter(|c| c.status == "True")?;
-    Some(CacheReady {
-        since: ready.last_transition_time.0,
-        object,
-    })
-}
-
-/// The EcsServices to look at again when `cache` changes: once it is Ready,
-/// those whose rollout ECS failed on an image pull, in every namespace (a
-/// rule serves its whole registry). The reconcile decides whether the
-/// cache serves their image.
-pub fn waiting_for_cache(
-    services: &[Arc<EcsService>],
-    cache: &PullThroughCache,
-) -> Vec<ObjectRef<EcsService>> {
-    let ready = cache
-        .status
-        .as_ref()
-        .is_some_and(|s| conditions::is_true(&s.conditions, READY));
-    if !ready {
-        return Vec::new();
-    }
+/// The EcsServices to look at again when a PullThroughCache changes: those whose
+/// rollout ECS failed on an image pull, in every namespace (a rule serves
+/// its whole registry). The reconcile decides whether the cache serves
+/// their image now.
+pub fn waiting_for_cache(services: &[Arc<EcsService>]) -> Vec<ObjectRef<EcsService>> {
     services
         .iter()
         .filter(|s| {
-            s.status.as_ref().is_some_and(|st| {
-                conditions::find(&st.conditions, DEGRADED).is_some_and(|c| {
-                    c.status == "True"
-                        && matches!(c.reason.as_str(), "RolloutFailed" | "RolledBack")
-                        && c.message.contains(PULL_ERROR)
-                })
-            })
+            s.status
+                .as_ref()
+                .is_some_and(|st| failed_to_pull(&st.conditions))
         })
         .map(|s| ObjectRef::from_obj(s.as_ref()))
         .collect()
@@ -210,9 +205,10 @@ pub fn event(
              in a new deployment"
         ),
         Why::Cache(c) => format!(
-            "PullThroughCache {} became Ready at {} after the rollout of revision {revision} \
-             failed to pull its image: retrying the rollout once in a new deployment",
-            c.object, c.since
+            "PullThroughCache {} serves repository {} now, after the rollout of revision \
+             {revision} failed to pull its image while pulls of it could fail: retrying the \
+             rollout once in a new deployment",
+            c.object, c.repository
         ),
     };
     let drifted: Vec<&str> = drift

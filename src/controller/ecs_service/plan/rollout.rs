@@ -36,6 +36,7 @@ pub(super) fn rollout_status(
                 service_deployment: prev.service_deployment,
                 refreshed_by: prev.refreshed_by,
                 retried_for: prev.retried_for,
+                pull_through_cache_warning: prev.pull_through_cache_warning,
             }
         }
     }

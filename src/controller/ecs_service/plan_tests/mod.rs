@@ -17,7 +17,6 @@ mod update;
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{plan, Gate, Inputs, Plan, ServiceAction};
-use super::retry::CacheReady;
 use crate::api::conditions::{self, Desired, Reason, DEGRADED, PROGRESSING, READY};
 use crate::api::ecs_service::StoppedTask;
 use crate::api::ecs_service::{EcsService, EcsServiceStatus, RolloutStatus};
@@ -29,6 +28,7 @@ use crate::aws::ecs::views::{
 use crate::aws::ecs::ServiceDeploymentView;
 use crate::aws::tags::{TAG_OWNER, TAG_UID};
 use crate::controller::ownership::{Owners, Presence};
+use crate::controller::pull_through::Serving;
 
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1";
 const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:2";
@@ -180,7 +180,9 @@ struct World {
     pause_post_test: bool,
     post_test_failed: Option<String>,
     refresh: Option<&'static str>,
-    cache: Option<CacheReady>,
+    cache: Option<Serving>,
+    /// The service's recently stopped tasks.
+    stopped: Vec<StoppedTask>,
     /// Which objects named by the service's tags exist.
     owners: Owners,
 }
@@ -200,6 +202,7 @@ impl World {
             post_test_failed: None,
             refresh: None,
             cache: None,
+            stopped: Vec::new(),
             owners: Owners::default(),
         }
     }
@@ -223,7 +226,7 @@ impl World {
             owners: &self.owners,
             record: self.record.as_ref(),
             registry_arn: self.registry,
-            stopped: &[],
+            stopped: &self.stopped,
             gate: self.gate.clone(),
             post_check: self.post_check.clone(),
             paused: self.paused,

@@ -1,22 +1,22 @@
 //! The retry of a rollout ECS failed: a new `berth.dev/refresh` value
-//! retries once, the value the rollout already saw never does, and a
-//! PullThroughCache that became Ready after the rollout started retries
-//! once per Ready transition.
+//! retries once, the value the rollout already saw never does, and the
+//! PullThroughCache serving the image that failed to pull retries once each
+//! time it goes from "pulls of this repository may fail" to "serves it".
 
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 
 use super::{reason_of, service, World, NEW_TD, NOW, OLD_TD};
-use crate::api::conditions::{self, Reason, DEGRADED, READY};
+use crate::api::conditions::{self, Desired, Reason, DEGRADED, READY};
 use crate::api::ecs_service::{EcsService, StoppedTask};
-use crate::api::pull_through_cache::PullThroughCache;
+use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
 use crate::aws::ecs::deployments::CircuitBreakerView;
 use crate::aws::ecs::services::ServiceUpdate;
 use crate::aws::ecs::ServiceDeploymentView;
 use crate::controller::ecs_service::plan::{Gate, ServiceAction};
-use crate::controller::ecs_service::retry::{self, CacheReady, Why};
-use crate::controller::pull_through::Serving;
+use crate::controller::ecs_service::retry::{self, CacheServes, Why};
+use crate::controller::pull_through::serving;
 
 fn at(second: i64) -> Timestamp {
     Timestamp::from_second(second).unwrap()
@@ -56,13 +56,6 @@ fn seen(w: &mut World, value: &str) {
     rollout.refreshed_by = Some(value.into());
 }
 
-fn cache(since: i64) -> Option<CacheReady> {
-    Some(CacheReady {
-        object: "docker-hub".into(),
-        since: at(since),
-    })
-}
-
 /// (case, world, refresh, the retry expected, refreshedBy after)
 type Case = (
     &'static str,
@@ -73,7 +66,7 @@ type Case = (
 );
 
 #[test]
-fn a_failed_rollout_is_retried_once_per_new_refresh_or_cache_transition() {
+fn a_failed_rollout_is_retried_once_per_new_refresh() {
     let cases: Vec<Case> = vec![
         (
             "first rollout FAILED, no refresh",
@@ -164,60 +157,6 @@ fn a_failed_rollout_is_retried_once_per_new_refresh_or_cache_transition() {
             None,
             Some("1"),
         ),
-        (
-            "the cache became Ready after the rollout started",
-            {
-                let mut w = first_failed();
-                w.cache = cache(NOW - 30);
-                w
-            },
-            None,
-            Some(Why::Cache(cache(NOW - 30).unwrap())),
-            None,
-        ),
-        (
-            "the cache was Ready before the rollout started",
-            {
-                let mut w = first_failed();
-                w.cache = cache(NOW - 90);
-                w
-            },
-            None,
-            None,
-            None,
-        ),
-        (
-            "the cache's transition was retried already",
-            {
-                let mut w = first_failed();
-                w.cache = cache(NOW - 30);
-                let record = Why::Cache(cache(NOW - 30).unwrap()).record();
-                w.obj
-                    .status
-                    .as_mut()
-                    .unwrap()
-                    .rollout
-                    .as_mut()
-                    .unwrap()
-                    .retried_for = Some(record);
-                w
-            },
-            None,
-            None,
-            None,
-        ),
-        (
-            "the cache while paused",
-            {
-                let mut w = first_failed();
-                w.cache = cache(NOW - 30);
-                w.paused = true;
-                w
-            },
-            None,
-            None,
-            None,
-        ),
     ];
     for (case, mut w, refresh, want, refreshed_by) in cases {
         w.refresh = refresh;
@@ -293,11 +232,16 @@ fn one_event_per_retry_names_the_cause_and_what_else_changed() {
              in the same update: updated desiredCount",
         ),
         (
-            Why::Cache(cache(NOW).unwrap()),
+            Why::Cache(CacheServes {
+                object: "docker-hub".into(),
+                repository: "docker-hub/library/nginx".into(),
+                at: at(NOW).to_string(),
+            }),
             vec!["desiredCount".to_string()],
-            "PullThroughCache docker-hub became Ready at 2027-01-15T08:00:00Z after the rollout of \
-             revision 2 failed to pull its image: retrying the rollout once in a new deployment; \
-             in the same update: changed outside berth, set back: desiredCount",
+            "PullThroughCache docker-hub serves repository docker-hub/library/nginx now, after the \
+             rollout of revision 2 failed to pull its image while pulls of it could fail: retrying \
+             the rollout once in a new deployment; in the same update: changed outside berth, set \
+             back: desiredCount",
         ),
     ];
     for (why, drift, want) in cases {
@@ -309,21 +253,161 @@ fn one_event_per_retry_names_the_cause_and_what_else_changed() {
     }
 }
 
-fn ptc(ready: &str, transition: &str) -> Arc<PullThroughCache> {
-    Arc::new(
-        serde_yaml::from_str(&format!(
-            r#"
+const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27";
+
+/// The PullThroughCache docker-hub: Ready or not, and its warnings
+/// (`status.conflicts` entries and unmanaged repositories).
+fn ptc(ready: bool, conflicts: &[&str], unmanaged: &[&str]) -> PullThroughCache {
+    let mut p: PullThroughCache = serde_yaml::from_str(
+        r#"
 apiVersion: berth.dev/v1alpha1
 kind: PullThroughCache
-metadata: {{name: docker-hub, namespace: shop}}
-spec: {{ecrRepositoryPrefix: docker-hub, upstreamRegistry: quay}}
-status:
-  conditions:
-  - {{type: Ready, status: "{ready}", reason: RuleReady, message: m, lastTransitionTime: "{transition}"}}
-"#
-        ))
-        .unwrap(),
+metadata: {name: docker-hub, namespace: shop}
+spec: {ecrRepositoryPrefix: docker-hub, upstreamRegistry: quay}
+"#,
     )
+    .unwrap();
+    let warned = !conflicts.is_empty() || !unmanaged.is_empty();
+    let reason = match (ready, warned) {
+        (false, _) => Reason::RuleInvalid,
+        (true, false) => Reason::RuleReady,
+        (true, true) => Reason::PrefixOverlap,
+    };
+    p.status = Some(PullThroughCacheStatus {
+        ecr_repository_prefix: Some("docker-hub".into()),
+        conflicts: conflicts.iter().map(|c| c.to_string()).collect(),
+        unmanaged_repositories: unmanaged.iter().map(|c| c.to_string()).collect(),
+        conditions: conditions::merge(
+            &[],
+            &[
+                Desired::new(READY, ready, reason, "m"),
+                Desired::new(DEGRADED, !ready, reason, "m"),
+            ],
+            Some(1),
+            at(NOW - 600),
+        ),
+        ..Default::default()
+    });
+    p
+}
+
+/// What each step of a sequence sees: the cache (None: no PullThroughCache
+/// covers the image), and whether the rollout is retried.
+type Step = (Option<PullThroughCache>, bool);
+
+fn incident() -> PullThroughCache {
+    ptc(
+        true,
+        &["rule/docker-hub/library/nginx", "template/docker-hub"],
+        &["docker-hub/library/nginx"],
+    )
+}
+
+#[test]
+fn a_failed_pull_is_retried_once_when_the_cache_starts_serving_its_repository() {
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "the incident: the prefix rule becomes Ready still overlapping the repository \
+             (no retry), the team's cleanup (one retry), a second reconcile (none)",
+            vec![
+                (None, false),
+                (Some(ptc(false, &[], &[])), false),
+                (Some(incident()), false),
+                (Some(incident()), false),
+                (Some(ptc(true, &[], &[])), true),
+                (Some(ptc(true, &[], &[])), false),
+            ],
+        ),
+        (
+            "a part of the warnings clears, the repository still affected",
+            vec![
+                (Some(incident()), false),
+                (Some(ptc(true, &["template/docker-hub"], &[])), false),
+                (Some(ptc(true, &[], &[])), true),
+            ],
+        ),
+        (
+            "a warning about a different repository clears",
+            vec![
+                (
+                    Some(ptc(
+                        true,
+                        &["rule/docker-hub/library/redis"],
+                        &["docker-hub/team/web"],
+                    )),
+                    false,
+                ),
+                (Some(ptc(true, &[], &[])), false),
+            ],
+        ),
+        (
+            "the cache is created after the rollout failed, then warns and is fixed again",
+            vec![
+                (None, false),
+                (Some(ptc(true, &[], &[])), true),
+                (Some(ptc(true, &[], &[])), false),
+                (Some(ptc(true, &[], &["docker-hub/library/nginx"])), false),
+                (Some(ptc(true, &[], &[])), true),
+            ],
+        ),
+    ];
+    for (case, steps) in cases {
+        let mut w = first_failed();
+        w.stopped = vec![pull_failure(NEW_TD)];
+        for (n, (cache, retried)) in steps.into_iter().enumerate() {
+            let caches: Vec<PullThroughCache> = cache.into_iter().collect();
+            w.cache = serving(&caches, "shop", "us-east-1", IMAGE);
+            let p = w.plan();
+            let rollout = p.rollout.clone().unwrap();
+            assert_eq!(
+                matches!(p.retry, Some(Why::Cache(_))),
+                retried,
+                "{case}, step {n}: {:?}",
+                p.retry
+            );
+            if retried {
+                let ServiceAction::Update { update, .. } = &p.action else {
+                    panic!("{case}, step {n}: {:?}", p.action);
+                };
+                assert!(update.force_new_deployment, "{case}, step {n}");
+                assert_eq!(
+                    rollout.retried_for.as_deref(),
+                    Some(
+                        "PullThroughCache docker-hub serves docker-hub/library/nginx at \
+                         2027-01-15T08:00:00Z"
+                    ),
+                    "{case}, step {n}"
+                );
+            }
+            // The service stays failed (ECS is not simulated): the next
+            // step is the next reconcile, with this one's status.
+            w.obj.status.as_mut().unwrap().rollout = Some(rollout);
+        }
+    }
+}
+
+#[test]
+fn the_cache_is_not_used_while_paused_nor_for_a_failure_that_was_no_pull() {
+    let mut w = first_failed();
+    w.cache = serving(&[ptc(true, &[], &[])], "shop", "us-east-1", IMAGE);
+    w.obj
+        .status
+        .as_mut()
+        .unwrap()
+        .rollout
+        .as_mut()
+        .unwrap()
+        .pull_through_cache_warning =
+        Some("no PullThroughCache covers repository docker-hub/library/nginx".into());
+    // No stopped task and no condition says the pull failed.
+    assert_eq!(w.plan().retry, None);
+    w.stopped = vec![pull_failure(OLD_TD)];
+    assert_eq!(w.plan().retry, None, "an older revision's failure");
+    w.stopped = vec![pull_failure(NEW_TD)];
+    w.paused = true;
+    assert_eq!(w.plan().retry, None, "paused");
+    w.paused = false;
+    assert!(matches!(w.plan().retry, Some(Why::Cache(_))));
 }
 
 fn pull_failure(td: &str) -> StoppedTask {
@@ -337,52 +421,7 @@ fn pull_failure(td: &str) -> StoppedTask {
 }
 
 #[test]
-fn the_cache_counts_when_it_is_ready_and_the_desired_revision_could_not_pull() {
-    let serving = Serving {
-        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27".into(),
-        repository: "docker-hub/library/nginx".into(),
-        object: Some("docker-hub".into()),
-        state: "PullThroughCache docker-hub (prefix docker-hub) is Ready".into(),
-    };
-    let ready = [ptc("True", "2026-01-01T00:00:00Z")];
-    let failed = [pull_failure(NEW_TD)];
-    assert_eq!(
-        retry::cache_ready(&ready, "shop", Some(&serving), &failed, NEW_TD),
-        Some(CacheReady {
-            object: "docker-hub".into(),
-            since: "2026-01-01T00:00:00Z".parse().unwrap(),
-        })
-    );
-    let not_ready = [ptc("False", "2026-01-01T00:00:00Z")];
-    assert_eq!(
-        retry::cache_ready(&not_ready, "shop", Some(&serving), &failed, NEW_TD),
-        None
-    );
-    let older = [pull_failure(OLD_TD)];
-    assert_eq!(
-        retry::cache_ready(&ready, "shop", Some(&serving), &older, NEW_TD),
-        None
-    );
-    let elsewhere = Serving {
-        object: Some("infra/docker-hub".into()),
-        ..serving.clone()
-    };
-    assert_eq!(
-        retry::cache_ready(&ready, "shop", Some(&elsewhere), &failed, NEW_TD),
-        None
-    );
-    let none = Serving {
-        object: None,
-        ..serving
-    };
-    assert_eq!(
-        retry::cache_ready(&ready, "shop", Some(&none), &failed, NEW_TD),
-        None
-    );
-}
-
-#[test]
-fn a_ready_cache_wakes_the_services_that_failed_to_pull() {
+fn a_cache_change_wakes_the_services_that_failed_to_pull() {
     let service = |name: &str, reason: Reason, message: &str| {
         let mut obj: EcsService = super::example(None);
         obj.metadata.name = Some(name.into());
@@ -409,12 +448,9 @@ fn a_ready_cache_wakes_the_services_that_failed_to_pull() {
             "the rollout of revision 1 failed: 2 task(s) stopped: Essential container exited",
         ),
     ];
-    let names = |cache: &PullThroughCache| -> Vec<String> {
-        retry::waiting_for_cache(&services, cache)
-            .into_iter()
-            .map(|r| r.name)
-            .collect()
-    };
-    assert_eq!(names(&ptc("True", "2026-01-01T00:00:00Z")), ["web"]);
-    assert!(names(&ptc("False", "2026-01-01T00:00:00Z")).is_empty());
+    let names: Vec<String> = retry::waiting_for_cache(&services)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["web"]);
 }
