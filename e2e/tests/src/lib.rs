@@ -35,6 +35,7 @@ mod aws_state;
 mod berth_command;
 mod call_log;
 pub mod conditions;
+pub mod ecr_state;
 mod env_variants;
 pub mod examples;
 pub mod measure;

@@ -10,19 +10,14 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, PROGRESSING, READY};
 use berth::api::PullThroughCache;
 use berth_e2e::conditions::{message_of, true_because, Conditioned};
+use berth_e2e::ecr_state::{ecr, hand_made_rule, hand_made_template, CRED};
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-const CRED: &str =
-    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
 
 fn ready_because(reason: &'static str) -> impl Fn(&PullThroughCache) -> bool {
     true_because(READY, reason)
-}
-
-async fn ecr(env: &Env) -> aws_sdk_ecr::Client {
-    aws_sdk_ecr::Client::new(&env.aws().await)
 }
 
 /// Applies the example cache and waits until it is Ready because of `reason`.
@@ -66,37 +61,6 @@ async fn rule_prefixes(env: &Env) -> Vec<String> {
         .into_iter()
         .map(|(prefix, _)| prefix)
         .collect()
-}
-
-/// A pull through cache rule for `prefix` made by hand (not by berth).
-async fn hand_made_rule(ecr: &aws_sdk_ecr::Client, prefix: &str) {
-    ecr.create_pull_through_cache_rule()
-        .ecr_repository_prefix(prefix)
-        .upstream_registry_url("registry-1.docker.io")
-        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
-        .credential_arn(CRED)
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A repository creation template for the cache's repositories with tags
-/// but without a repository creation role: ECR cannot create the cache's
-/// repositories.
-async fn hand_made_template(ecr: &aws_sdk_ecr::Client) {
-    ecr.create_repository_creation_template()
-        .prefix("docker-hub")
-        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
-        .resource_tags(
-            aws_sdk_ecr::types::Tag::builder()
-                .key("team")
-                .value("tonys-chips")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
 }
 
 fn quay(name: &str, policy: &str) -> String {

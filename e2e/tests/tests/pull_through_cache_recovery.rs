@@ -11,12 +11,11 @@ use berth::api::conditions::{DEGRADED, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, PullThroughCache};
 use berth_e2e::conditions::{message_of, true_because};
+use berth_e2e::ecr_state::{ecr, hand_made_rule, hand_made_template, CRED};
 use berth_e2e::examples::{file, inline_job};
 use berth_e2e::{condition, Env, Options};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-const CRED: &str =
-    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
 const API_IMAGE: &str =
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/tonys-chips/api:v1";
 const PER_REPOSITORY: [&str; 3] = [
@@ -24,40 +23,6 @@ const PER_REPOSITORY: [&str; 3] = [
     "docker-hub/tonys-chips/web",
     "docker-hub/tonys-chips/worker",
 ];
-
-async fn ecr(env: &Env) -> aws_sdk_ecr::Client {
-    aws_sdk_ecr::Client::new(&env.aws().await)
-}
-
-/// A pull through cache rule for `prefix` made by hand (not by berth).
-async fn hand_made_rule(ecr: &aws_sdk_ecr::Client, prefix: &str) {
-    ecr.create_pull_through_cache_rule()
-        .ecr_repository_prefix(prefix)
-        .upstream_registry_url("registry-1.docker.io")
-        .upstream_registry(aws_sdk_ecr::types::UpstreamRegistry::DockerHub)
-        .credential_arn(CRED)
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A repository creation template for the cache's repositories with tags
-/// but without a repository creation role: ECR cannot create them.
-async fn hand_made_template(ecr: &aws_sdk_ecr::Client) {
-    ecr.create_repository_creation_template()
-        .prefix("docker-hub")
-        .applied_for(aws_sdk_ecr::types::RctAppliedFor::PullThroughCache)
-        .resource_tags(
-            aws_sdk_ecr::types::Tag::builder()
-                .key("team")
-                .value("tonys-chips")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
 
 /// `api` from the example, its image under the cached prefix.
 fn api() -> String {

@@ -19,7 +19,7 @@ const BORN: i64 = 1_800_000_000;
 const CRED: &str =
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
 
-fn example(recorded: bool) -> PullThroughCache {
+pub(super) fn example(recorded: bool) -> PullThroughCache {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/pull-through-cache.yaml"

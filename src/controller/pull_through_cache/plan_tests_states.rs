@@ -2,29 +2,15 @@
 //! (`controller::state_table`), each from the plan.
 
 use super::plan::{conditions, diagnose, held};
+use super::plan_tests::example;
 use crate::api::common::DeletionPolicy;
-use crate::api::pull_through_cache::{PullThroughCache, PullThroughCacheStatus};
+use crate::api::pull_through_cache::PullThroughCacheStatus;
 use crate::aws::ecr::{RuleView, Verdict};
 use crate::controller::shell::Kind;
 use crate::controller::state_table::{Row, State};
 
-fn example() -> PullThroughCache {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/pull-through-cache.yaml"
-    ))
-    .unwrap();
-    let mut obj: PullThroughCache = serde_yaml::from_str(&text).unwrap();
-    obj.metadata.namespace = Some("shop".into());
-    obj.status = Some(PullThroughCacheStatus {
-        ecr_repository_prefix: Some(obj.spec.ecr_repository_prefix.clone()),
-        ..Default::default()
-    });
-    obj
-}
-
 pub(crate) fn rows() -> Vec<Row> {
-    let obj = example();
+    let obj = example(true);
     let prefix = obj.spec.ecr_repository_prefix.as_str();
     let rule = RuleView {
         prefix: prefix.into(),

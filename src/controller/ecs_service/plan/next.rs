@@ -180,8 +180,16 @@ pub fn requeue(next: &EcsServiceStatus, cluster: &str) -> Then {
                     | "ROLLBACK_IN_PROGRESS"
             )
         });
+    // berth's own rollback after a failed PostRollout check has no
+    // service deployment record of its own: its ROLLOUT state says it.
+    let rollback_ongoing = next
+        .rollout
+        .as_ref()
+        .and_then(|r| r.state.as_deref())
+        .is_some_and(|s| matches!(s, "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS"));
     let busy = conditions::is_true(&next.conditions, PROGRESSING)
         || deployment_ongoing
+        || rollback_ongoing
         || conditions::find(&next.conditions, DEGRADED)
             .is_some_and(|c| c.status == "True" && c.reason == Reason::TasksFailing.as_str());
     match busy {

@@ -226,7 +226,19 @@ fn a_moving_deployment_is_polled_and_a_settled_one_resynced() {
         }),
         ..Default::default()
     });
-    assert_eq!(requeue(&settled, &c), Then::PollOn(c));
+    assert_eq!(requeue(&settled, &c), Then::PollOn(c.clone()));
+    // So does berth's own rollback after a failed PostRollout check, until
+    // the previous revision's deployment is COMPLETED.
+    settled.rollout = Some(RolloutStatus {
+        state: Some("ROLLBACK_IN_PROGRESS".into()),
+        ..Default::default()
+    });
+    assert_eq!(requeue(&settled, &c), Then::PollOn(c.clone()));
+    settled.rollout = Some(RolloutStatus {
+        state: Some("ROLLBACK_SUCCESSFUL".into()),
+        ..Default::default()
+    });
+    assert_eq!(requeue(&settled, &c), Then::ResyncOn(c));
 }
 
 #[test]
