@@ -8,6 +8,8 @@ pub mod plan;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
+mod plan_tests_delete;
+#[cfg(test)]
 mod plan_tests_instances;
 #[cfg(test)]
 mod plan_tests_proxy;
