@@ -124,14 +124,21 @@ pub(super) fn run(obj: &AuroraCluster, o: &Observed) -> super::plan::Plan {
 /// The plan when the AuroraClusters named by the resources' tags are as
 /// `owners` says.
 pub(super) fn run_owned(obj: &AuroraCluster, o: &Observed, owners: &Owners) -> super::plan::Plan {
-    plan(&Inputs {
+    let i = Inputs {
         obj,
         owner: OWNER,
         uid: UID,
         observed: o,
         owners,
         paused: false,
-    })
+    };
+    let p = plan(&i);
+    // The status the reconcile writes after it is one the API server
+    // accepts.
+    let now = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+    let next = super::plan::status(&i, &Default::default(), &p, false, now);
+    crate::api::status_schema::assert_valid::<AuroraCluster>(&next, &format!("{:?}", p.action));
+    p
 }
 
 pub(super) fn reason_of(conditions: &[Desired], type_: &str) -> (bool, Reason) {

@@ -521,14 +521,30 @@ fn every_case_plans_what_it_must() {
                 Ok(p),
             ) => {
                 let Report::Run {
+                    status,
                     phase: got_phase,
                     reason: got_reason,
-                    ..
+                    message,
+                    cannot_start,
                 } = &p.report
                 else {
                     panic!("{name}: {:?}", p.report);
                 };
                 assert_eq!((got_phase, got_reason), (phase, reason), "{name}");
+                // The status the reconcile writes is one the API server
+                // accepts.
+                let desired = conditions_with(*phase, *reason, message, cannot_start.as_deref());
+                let prev = &w.observed.prev;
+                let next = super::plan::status(
+                    &w.job,
+                    prev,
+                    *status.clone(),
+                    *phase,
+                    &desired,
+                    None,
+                    at(NOW),
+                );
+                crate::api::status_schema::assert_valid::<MigrationJob>(&next, name);
                 assert!(step_is(&p.step, step), "{name}: {:?}", p.step);
                 assert_eq!(&p.then, then, "{name}");
                 let got: Vec<&str> = p.events.iter().map(|e| e.reason).collect();
