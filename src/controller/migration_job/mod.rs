@@ -145,10 +145,19 @@ async fn report(
             let explain = |m: &str| super::pull_through::explain(m, serving.as_ref());
             let message = explain(&message);
             let cannot_start = cannot_start.as_deref().map(explain);
-            let desired = plan::conditions_with(phase, reason, &message, cannot_start.as_deref());
             let object = serving.and_then(|s| s.object);
             let now = Timestamp::now();
-            plan::status(obj, prev, *status, phase, &desired, object, now)
+            plan::status(
+                obj,
+                prev,
+                *status,
+                phase,
+                reason,
+                &message,
+                cannot_start.as_deref(),
+                object,
+                now,
+            )
         }
         Report::Failed { reason, message } => {
             return Ok(Outcome::Failed(Failed::new(reason, message, then)))

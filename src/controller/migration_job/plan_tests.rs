@@ -533,14 +533,14 @@ fn every_case_plans_what_it_must() {
                 assert_eq!((got_phase, got_reason), (phase, reason), "{name}");
                 // The status the reconcile writes is one the API server
                 // accepts.
-                let desired = conditions_with(*phase, *reason, message, cannot_start.as_deref());
-                let prev = &w.observed.prev;
                 let next = super::plan::status(
                     &w.job,
-                    prev,
+                    &w.observed.prev,
                     *status.clone(),
                     *phase,
-                    &desired,
+                    *reason,
+                    message,
+                    cannot_start.as_deref(),
                     None,
                     at(NOW),
                 );

@@ -26,13 +26,14 @@ fn written(state: State, when: &'static str, w: &World) -> Row {
             message,
             cannot_start,
         } => {
-            let desired = conditions_with(phase, reason, &message, cannot_start.as_deref());
             let s = super::plan::status(
                 &w.job,
                 &w.observed.prev,
                 *status,
                 phase,
-                &desired,
+                reason,
+                &message,
+                cannot_start.as_deref(),
                 None,
                 at(NOW),
             );

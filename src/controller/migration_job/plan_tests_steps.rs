@@ -180,9 +180,18 @@ fn paused_shown(w: &World) -> (Vec<(String, String)>, Option<Phase>) {
             message,
             cannot_start,
         } => {
-            let desired =
-                super::plan::conditions_with(phase, reason, &message, cannot_start.as_deref());
-            let next = super::plan::status(&w.job, &prev, *status, phase, &desired, None, at(NOW));
+            let cannot_start = cannot_start.as_deref();
+            let next = super::plan::status(
+                &w.job,
+                &prev,
+                *status,
+                phase,
+                reason,
+                &message,
+                cannot_start,
+                None,
+                at(NOW),
+            );
             Outcome::status(next, Requeue::Resync)
         }
         Report::Nothing => Outcome::Quiet(Requeue::Resync),

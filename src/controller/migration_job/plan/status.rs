@@ -4,26 +4,32 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::api::conditions::{self, Desired};
+use super::conditions_with;
+use crate::api::conditions::{self, Reason};
 use crate::api::migration_job::{Hook, MigrationJob, MigrationJobStatus, Phase};
 
-/// The next status: the run's, in `phase`, with the `desired` conditions
-/// ([`conditions_with`](super::conditions_with)), and the PullThroughCache
-/// serving the image.
+/// The next status: the run's, in `phase`, with the conditions of the
+/// phase saying `reason` and `message` and, for a run whose tasks cannot
+/// start, `Degraded` saying `cannot_start` ([`conditions_with`]), and the
+/// PullThroughCache serving the image.
+#[allow(clippy::too_many_arguments)]
 pub fn status(
     obj: &MigrationJob,
     prev: &MigrationJobStatus,
     mut next: MigrationJobStatus,
     phase: Phase,
-    desired: &[Desired],
+    reason: Reason,
+    message: &str,
+    cannot_start: Option<&str>,
     pull_through_cache: Option<String>,
     now: Timestamp,
 ) -> MigrationJobStatus {
     let generation = obj.metadata.generation;
+    let desired = conditions_with(phase, reason, message, cannot_start);
     next.pull_through_cache = pull_through_cache;
     next.phase = Some(phase);
     next.observed_generation = generation;
-    next.conditions = conditions::merge(&prev.conditions, desired, generation, now);
+    next.conditions = conditions::merge(&prev.conditions, &desired, generation, now);
     next
 }
 
