@@ -41,3 +41,27 @@ pub async fn hand_made_template(ecr: &aws_sdk_ecr::Client) {
         .await
         .unwrap();
 }
+
+/// The registry's only pull through cache rule fetches from
+/// `upstream_url` and is newer than repository `repository`: the rule was
+/// replaced after the cache created the repository.
+pub async fn assert_rule_newer_than(
+    ecr: &aws_sdk_ecr::Client,
+    upstream_url: &str,
+    repository: &str,
+) {
+    let rules = ecr
+        .describe_pull_through_cache_rules()
+        .send()
+        .await
+        .unwrap();
+    let rule = &rules.pull_through_cache_rules()[0];
+    assert_eq!(rule.upstream_registry_url(), Some(upstream_url));
+    let repos = ecr
+        .describe_repositories()
+        .repository_names(repository)
+        .send()
+        .await
+        .unwrap();
+    assert!(repos.repositories()[0].created_at() < rule.created_at());
+}

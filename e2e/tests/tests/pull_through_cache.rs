@@ -10,7 +10,7 @@ use std::time::Duration;
 use berth::api::conditions::{is_true, DEGRADED, PROGRESSING, READY};
 use berth::api::PullThroughCache;
 use berth_e2e::conditions::{message_of, true_because, Conditioned};
-use berth_e2e::ecr_state::{ecr, hand_made_rule, hand_made_template, CRED};
+use berth_e2e::ecr_state::{assert_rule_newer_than, ecr, hand_made_rule, hand_made_template, CRED};
 use berth_e2e::examples::file;
 use berth_e2e::{condition, Env};
 
@@ -619,20 +619,7 @@ async fn an_immutable_change_is_refused_unless_the_rule_may_be_replaced() {
     .await;
     assert_eq!(rule_mutations(&env), [2, 0, 1]);
     let ecr = ecr(&env).await;
-    let rules = ecr
-        .describe_pull_through_cache_rules()
-        .send()
-        .await
-        .unwrap();
-    let rule = &rules.pull_through_cache_rules()[0];
-    assert_eq!(rule.upstream_registry_url(), Some("public.ecr.aws"));
-    let repos = ecr
-        .describe_repositories()
-        .repository_names("quay/org/app")
-        .send()
-        .await
-        .unwrap();
-    assert!(repos.repositories()[0].created_at() < rule.created_at());
+    assert_rule_newer_than(&ecr, "public.ecr.aws", "quay/org/app").await;
     let events = env.events_for("cache").await;
     assert!(
         events.iter().any(|e| e.contains("RuleReplaced")),

@@ -11,7 +11,7 @@ use berth::api::conditions::{DEGRADED, READY};
 use berth::api::migration_job::Phase;
 use berth::api::{EcsService, PullThroughCache};
 use berth_e2e::conditions::{message_of, true_because};
-use berth_e2e::ecr_state::{ecr, hand_made_rule, hand_made_template, CRED};
+use berth_e2e::ecr_state::{assert_rule_newer_than, ecr, hand_made_rule, hand_made_template, CRED};
 use berth_e2e::examples::{file, inline_job};
 use berth_e2e::{condition, Env, Options};
 
@@ -312,20 +312,7 @@ async fn a_cache_deleted_with_retain_and_created_again_knows_the_repositories_it
             },
         )
         .await;
-    let rules = ecr
-        .describe_pull_through_cache_rules()
-        .send()
-        .await
-        .unwrap();
-    let rule = &rules.pull_through_cache_rules()[0];
-    assert_eq!(rule.upstream_registry_url(), Some("public.ecr.aws"));
-    let repos = ecr
-        .describe_repositories()
-        .repository_names("quay/org/app")
-        .send()
-        .await
-        .unwrap();
-    assert!(repos.repositories()[0].created_at() < rule.created_at());
+    assert_rule_newer_than(&ecr, "public.ecr.aws", "quay/org/app").await;
     // No UnmanagedRepositories warning for the cache's own repository.
     let status = p.status.unwrap();
     let (_, reason, message) = condition(&status.conditions, READY).unwrap();
